@@ -1,0 +1,44 @@
+"""The ``cairn`` command line: one entry point for every layer's commands.
+
+Configuration follows VISION.md: flags first, then ``CAIRN_*`` environment variables (click's
+``auto_envvar_prefix``), then defaults.
+"""
+
+from __future__ import annotations
+
+import click
+
+from cairn import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="cairn")
+def cli() -> None:
+    """cairn: a working model of a data-intensive system (DDIA, Postgres, S3)."""
+
+
+@cli.group()
+def bench() -> None:
+    """Benchmarks: peers side by side in one run, medians of repeats, ratios printed."""
+
+
+@cli.group()
+def storage() -> None:
+    """Storage engines (DDIA ch. 3): demo, crash sweeps, inspection."""
+
+
+def _register() -> None:
+    # Commands live next to the code they exercise; imported here so that `cairn --help`
+    # lists them all.
+    from cairn.storage.cli import register as register_storage
+
+    register_storage(storage, cli)
+
+
+def main() -> None:
+    _register()
+    cli(auto_envvar_prefix="CAIRN")
+
+
+if __name__ == "__main__":
+    main()

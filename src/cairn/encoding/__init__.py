@@ -1,0 +1,4 @@
+"""cairn.encoding: codecs, schemas, schema evolution and a schema registry (DDIA ch. 4).
+
+Stands alone: it imports no other cairn layer, and every layer may use it.
+"""
