@@ -71,7 +71,7 @@ class TargetResult:
         return {"name": t.name, "system": t.system, "workload": t.workload,
                 "reference": t.ref_system, "reference_workload": t.ref_workload,
                 "min_ratio": t.min_ratio,
-                "ratio": None if self.ratio is None else round(self.ratio, 4),
+                "ratio": _sig(self.ratio),
                 "status": self.status, "note": self.note}
 
 
@@ -260,6 +260,11 @@ def table(result: BenchResult) -> str:
     return "\n".join(lines)
 
 
+def _sig(v: float | None, digits: int = 6) -> float | None:
+    """Round to significant digits: a 0.003x ratio keeps its precision in the JSON."""
+    return None if v is None else float(f"{v:.{digits}g}")
+
+
 def _num(v: Any) -> str:
     if isinstance(v, int | float) and not isinstance(v, bool):
         return f"{v:.2f}"
@@ -276,19 +281,19 @@ def to_json(result: BenchResult) -> dict[str, Any]:
             r = result.ratio_to_reference(name, wl)
             workloads[wl] = {
                 "unit": UNITS[wl],
-                "ops_per_sec": None if rate is None else round(rate, 3),
-                "ratio_to_sqlite3": None if r is None else round(r, 4),
+                "ops_per_sec": _sig(rate),
+                "ratio_to_sqlite3": _sig(r),
                 "ops": s.ops,
                 "capped": s.capped,
-                "runs": [{"ops": m.ops, "seconds": round(m.seconds, 6),
-                          "ops_per_sec": round(m.ops_per_sec, 3), "capped": m.capped}
+                "runs": [{"ops": m.ops, "seconds": round(m.seconds, 9),
+                          "ops_per_sec": _sig(m.ops_per_sec), "capped": m.capped}
                          for m in s.runs],
                 "na": s.na,
                 "error": s.error,
             }
         space = ratio(sm.disk_bytes, cfg.keys * 116) if sm.disk_bytes is not None else None
         systems[name] = {"family": sm.family, "disk_bytes": sm.disk_bytes,
-                         "space_amplification": None if space is None else round(space, 4),
+                         "space_amplification": _sig(space),
                          "workloads": workloads, "stats": sm.stats}
     return {"benchmark": "storage", "reference": REFERENCE, "config": cfg.to_dict(),
             "systems": systems, "skipped": result.skipped,
