@@ -30,9 +30,11 @@ def storage() -> None:
 def _register() -> None:
     # Commands live next to the code they exercise; imported here so that `cairn --help`
     # lists them all.
+    from cairn.bench.storage_cmd import bench_storage
     from cairn.storage.cli import register as register_storage
 
     register_storage(storage, cli)
+    bench.add_command(bench_storage, "storage")
 
 
 def main() -> None:
