@@ -378,3 +378,21 @@ def named_types(t: Schema) -> list[Named]:
 
     walk(t)
     return out
+
+
+class KeptRecord(dict):  # type: ignore[type-arg]
+    """A decoded record that also carries fields its schema did not know, as raw bytes per
+    wire format, so that old code re-encoding it writes them back (DDIA fig. 4-7: an old
+    reader rewriting a record must not drop the field a newer writer added)."""
+
+    __slots__ = ("unknown",)
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.unknown: dict[str, bytes] = {}
+
+
+def unknown_of(v: Any, fmt: str) -> bytes:
+    """Raw unknown fields a value carries for wire format ``fmt`` (empty if none)."""
+    unknown = getattr(v, "unknown", None)
+    return unknown.get(fmt, b"") if unknown else b""
