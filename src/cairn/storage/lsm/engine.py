@@ -51,6 +51,7 @@ from cairn.storage.lsm.compaction import (
 )
 from cairn.storage.lsm.iterators import concat, live, merge_entries
 from cairn.storage.lsm.manifest import (
+    CURRENT,
     ManifestWriter,
     TableMeta,
     Version,
@@ -236,6 +237,12 @@ class LSMEngine(Engine):
             res = replay(fs, os.path.join(path, wal_name(n)), mem)
             self._recovered_ops += res.ops
             self._torn_bytes += res.torn_bytes
+        if state is not None and version.log_number and version.log_number not in wals:
+            # log_number always names the WAL of a live memtable, which exists until a later
+            # edit moves past it: if it is gone, a durable manifest edit was lost.
+            raise CorruptionError(f"WAL {wal_name(version.log_number)} needed by the manifest "
+                                  "is missing (a manifest edit was lost)",
+                                  path=os.path.join(path, CURRENT))
         if wals:
             number = wals[-1]
             self._wal = open_for_append(fs, path, number)
@@ -251,6 +258,7 @@ class LSMEngine(Engine):
         self._c.user_bytes = 0
         # A fresh manifest with one snapshot edit; then remove what no version refers to.
         mnum = self._new_number()
+        version = replace(version, log_number=mem.wal_numbers[0])
         self._manifest = ManifestWriter(fs, path, mnum,
                                         version.snapshot_edit(self._next_file))
         self._version = version
@@ -624,17 +632,28 @@ class LSMEngine(Engine):
         self._c.wal_bytes += len(frame)
         return self._wal_base + self._wal.size
 
-    def _after_write(self, pos: int, sync: bool) -> None:
-        if sync:
-            try:
-                self._commit.sync_to(pos)
-            except DurabilityError as exc:
-                self._set_error(exc)
-                raise
-        if not self.background and self._imms:
-            self._flush_one()
+    def _after_write(self, pos: int) -> None:
+        try:
+            self._commit.sync_to(pos)
+        except DurabilityError as exc:
+            self._set_error(exc)
+            raise
+
+    def _inline_maintenance(self) -> None:
+        """Without background threads: rotate, flush and compact *before* the write that found
+        the memtable full, so a failure there leaves that write unapplied (not half-done)."""
+        try:
+            with self._lock:
+                self._check_writable()
+                if self._mem.approx_bytes >= self.memtable_bytes:
+                    self._rotate()
+            while self._flush_one():
+                pass
             while self._compact_once():
                 pass
+        except BaseException as exc:
+            self._set_error(exc)
+            raise
 
     def put(self, key: bytes, value: bytes, *, sync: bool = False) -> None:
         # The hot path: no Put object, no list, one struct.pack for the WAL frame.
@@ -643,6 +662,8 @@ class LSMEngine(Engine):
         if type(value) is not bytes or len(value) > self.max_value_size:
             check_value(value, self.max_value_size)
         frame = encode_put(key, value)
+        if not self.background and self._mem.approx_bytes >= self.memtable_bytes:
+            self._inline_maintenance()
         with self._lock:
             if self._closed or self._error is not None:
                 self._check_writable()
@@ -657,8 +678,8 @@ class LSMEngine(Engine):
             c = self._c
             c.puts += 1
             c.user_bytes += n
-        if sync or (self._imms and not self.background):
-            self._after_write(pos, sync)
+        if sync:
+            self._after_write(pos)
 
     def write_batch(self, ops: Iterable[Op | tuple], *, sync: bool = False) -> None:
         self._check_open()
@@ -666,6 +687,8 @@ class LSMEngine(Engine):
         if not batch:
             return
         frame, _ = encode_frame(batch)
+        if not self.background and self._mem.approx_bytes >= self.memtable_bytes:
+            self._inline_maintenance()
         with self._lock:
             self._check_writable()
             self._make_room()
@@ -681,8 +704,8 @@ class LSMEngine(Engine):
                     mem.put(op.key, None)
                     c.deletes += 1
                     c.user_bytes += len(op.key)
-        if sync or (self._imms and not self.background):
-            self._after_write(pos, sync)
+        if sync:
+            self._after_write(pos)
 
     # -- the read path ------------------------------------------------------------------------
     def get(self, key: bytes) -> bytes | None:

@@ -165,11 +165,25 @@ def read_current(fs: FileSystem, directory: str, num_levels: int) -> ManifestSta
     version = Version.empty(num_levels)
     next_file = 1
     result = ScanResult(0, False)
+    frames = 0
     for off, payload in scan_frames(data, path, 0, result):
         edit = VersionEdit.decode(bytes(payload), path, off)
         version = version.apply(edit)
+        frames += 1
         if edit.next_file is not None:
             next_file = max(next_file, edit.next_file)
+    if frames == 0:
+        # CURRENT is switched only after the snapshot edit is durable: no valid frame is damage.
+        raise CorruptionError("manifest has no valid snapshot edit", path=path, offset=0)
+    if result.torn:
+        tail = data[result.valid_end:]
+        if len(tail) >= 8:
+            (length,) = _U32.unpack_from(tail, 4)
+            # A crash cuts a frame short (or leaves zeroed blocks); a frame that is all there
+            # but fails its checksum was damaged after it was acknowledged.
+            if 8 + length == len(tail) and any(tail):
+                raise CorruptionError("last manifest edit fails its checksum", path=path,
+                                      offset=result.valid_end)
     return ManifestState(version, next_file, int(name[9:]))
 
 
