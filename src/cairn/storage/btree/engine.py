@@ -39,6 +39,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from cairn.storage.btree.bufferpool import BufferPool
+from cairn.storage.btree.bulkload import bulk_load
 from cairn.storage.btree.node import Leaf, Value
 from cairn.storage.btree.page import (
     MAX_PAGE_SIZE,
@@ -159,6 +160,7 @@ class BTreeEngine(Engine):
         self._overflow_reads = 0
 
         fs.remove(self._tree_path + ".tmp")  # an interrupted creation
+        fs.remove(self._tree_path + ".compact")  # an interrupted compaction
         if not fs.exists(self._tree_path):
             self._create(page_size)
         page_size = self._stored_page_size(page_size)
@@ -506,11 +508,11 @@ class BTreeEngine(Engine):
 
     def _scan_chunks(self, cur: _ScanCursor) -> Iterator[tuple[bytes, bytes]]:
         limit = FIRST_CHUNK
-        tree = self._tree
         while True:
             with self._lock:
                 if self._closed:
                     raise EngineClosedError(f"btree engine at {self.path} is closed")
+                tree = self._tree  # compact() may have replaced it since the last chunk
                 if cur.reverse:
                     chunk = tree.chunk_backward(cur.after, cur.start, cur.end, limit)
                 else:
@@ -562,9 +564,78 @@ class BTreeEngine(Engine):
             self._checkpoint()
 
     def compact(self) -> None:
+        """Checkpoint, then rebuild the tree into a new file with full pages and no free
+        pages (:mod:`cairn.storage.btree.bulkload`), swapped in by an atomic rename."""
         with self._lock:
             self._check_open()
             self._checkpoint()
+            try:
+                self._rebuild()
+            except BaseException as exc:
+                self._failure = exc
+                raise
+
+    def _rebuild(self) -> None:
+        fs, tree, pool, old_pager = self.fs, self._tree, self._pool, self._pager
+        new_path = self._tree_path + ".compact"
+        fs.remove(new_path)
+        new_pager = Pager(fs, new_path, self.page_size)
+        new_pager.page_count = 1  # page 0 is the meta page
+
+        def entries() -> Iterator[tuple[bytes, Value]]:
+            leaf = tree._edge_leaf(False)
+            while True:
+                yield from zip(leaf.keys, leaf.vals, strict=True)
+                if not leaf.next:
+                    return
+                leaf = tree._node(leaf.next)
+                if len(pool.frames) > pool.capacity:
+                    pool.evict()  # everything is clean after the checkpoint
+
+        try:
+            built = bulk_load(new_pager, entries(),
+                              lambda ref: old_pager.read_overflow(ref)[0])
+            meta = Meta(page_size=self.page_size, root=built.root, height=built.height,
+                        page_count=new_pager.page_count, wal_gen=self._wal.gen + 1,
+                        freelist_head=0, free_count=0, leaf_pages=built.leaf_pages,
+                        internal_pages=built.internal_pages,
+                        overflow_pages=built.overflow_pages, keys=built.keys,
+                        live_bytes=built.live_bytes, checkpoint_seq=self._seq + 1)
+            new_pager.write(0, encode_meta(meta))
+            new_pager.file.sync()
+        finally:
+            new_pager.close()
+        if built.keys != self._keys or built.live_bytes != self._live_bytes:
+            fs.remove(new_path)
+            raise CorruptionError(f"rebuild found {built.keys} keys / {built.live_bytes} "
+                                  f"bytes, expected {self._keys} / {self._live_bytes}",
+                                  path=self._tree_path)
+        # The switch: before the rename the old file and its (empty) WAL are the database,
+        # after it the new file, whose meta page names the next WAL generation.
+        fs.rename(new_path, self._tree_path)
+        fs.sync_dir(self.path)
+        old_pager.close()
+        self._pager = Pager(fs, self._tree_path, self.page_size)
+        self._pager.page_count = meta.page_count
+        self._pager.bytes_written = old_pager.bytes_written + new_pager.bytes_written
+        self._bytes_compacted += new_pager.bytes_written
+        self._compactions += 1
+        counters = (tree.splits, tree.merges, tree.redistributions, tree.accesses)
+        misses, evictions = pool.misses, pool.evictions
+        self._pool = BufferPool(pool.capacity)
+        self._pool.misses, self._pool.evictions = misses, evictions
+        self._tree = BTree(self._pager, self._pool, meta.root, meta.height, meta.leaf_pages,
+                           meta.internal_pages)
+        t = self._tree
+        t.splits, t.merges, t.redistributions, t.accesses = counters
+        self._overflow_pages = meta.overflow_pages
+        self._seq = meta.checkpoint_seq
+        with self._sync_mutex:
+            old = self._wal
+            self._wal = WAL(fs, self.path, old.gen + 1, old.position)
+            old.close()
+            fs.remove(old.path)
+            fs.sync_dir(self.path)
 
     def check(self) -> None:
         """Verify the tree's structure and counters (tests and diagnostics)."""
