@@ -1,6 +1,23 @@
-"""The engine kinds the shared contract, property, fault and crash tests run against.
+"""The engine kinds the shared contract, model, fault and crash tests run against.
 
-Every engine in cairn.storage.ENGINES must be listed here once it exists."""
+Every engine in cairn.storage.ENGINES must be listed here once it exists.
 
-KINDS = ["log"]
-ORDERED_KINDS: list[str] = []
+SMALL_OPTIONS: per kind, constructor options that make the engine's internal machinery (segment
+rollover, memtable flushes, compaction, page splits, merges) happen with the small data sets of
+the model and fault tests. Engines must accept them as keyword options.
+"""
+
+KINDS = ["log", "btree", "lsm"]
+ORDERED_KINDS: list[str] = ["btree", "lsm"]
+# Engines whose stats().keys is an estimate (documented in their docs/storage/<kind>.md).
+ESTIMATED_KEY_COUNT: set[str] = set()
+SMALL_OPTIONS: dict[str, dict[str, object]] = {
+    "lsm": {"memtable_bytes": 4096, "block_size": 256, "target_file_size": 2048,
+            "level_base_bytes": 8192, "l0_compaction_trigger": 2, "background": False},
+    "log": {},
+    "btree": {"page_size": 1024, "pool_bytes": 16 * 1024, "wal_checkpoint_bytes": 16 * 1024},
+}
+
+
+def small(kind: str) -> dict[str, object]:
+    return dict(SMALL_OPTIONS.get(kind, {}))

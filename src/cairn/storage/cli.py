@@ -38,6 +38,8 @@ def _demo(data_dir: str, keys: int) -> None:
 
 
 def register(storage: click.Group, root: click.Group) -> None:
+    register_crashtest(storage)
+
     @storage.command("demo")
     @click.option("--data", "data_dir", default="./data/storage-demo", show_default=True)
     @click.option("--keys", default=20_000, show_default=True)
@@ -61,3 +63,56 @@ def register(storage: click.Group, root: click.Group) -> None:
         click.echo("cairn serve: the services arrive with later layers; running the storage "
                    "demo on embedded defaults.")
         _demo(os.path.join(data_dir, "storage-demo"), 20_000)
+
+
+def register_crashtest(storage: click.Group) -> None:
+    @storage.command("crashtest")
+    @click.option("--kind", "kinds", multiple=True, type=click.Choice(list(ENGINES)),
+                  help="engine(s) to test; default: all")
+    @click.option("--kills", default=200, show_default=True, help="SIGKILLs per engine")
+    @click.option("--seed", default=None, type=int, help="random seed (default: random)")
+    @click.option("--dir", "base", default=None, help="work directory (default: a temp dir)")
+    @click.option("--options", "options_json", default="{}",
+                  help="engine options as JSON, e.g. '{\"memtable_bytes\": 65536}'")
+    @click.option("--max-delay", default=0.12, show_default=True,
+                  help="longest time (s) a child writes before it is killed")
+    @click.option("--json", "json_out", default=None, help="write results as JSON to FILE")
+    def crashtest(kinds: tuple[str, ...], kills: int, seed: int | None, base: str | None,
+                  options_json: str, max_delay: float, json_out: str | None) -> None:
+        """Kill a writer with SIGKILL again and again; verify every acknowledged write."""
+        import random
+        import shutil
+        import tempfile
+
+        from cairn.storage.crashtest import run_sweep
+
+        seed = random.randrange(1 << 30) if seed is None else seed
+        work = base or tempfile.mkdtemp(prefix="cairn-crash-")
+        results = []
+        failed = False
+        for kind in kinds or tuple(ENGINES):
+            path = os.path.join(work, kind)
+            shutil.rmtree(path, ignore_errors=True)
+
+            def progress(r, kind=kind) -> None:
+                if r.kills % 25 == 0 or r.kills == kills:
+                    click.echo(f"  {kind}: {r.kills}/{kills} kills, {r.acked_batches} acked "
+                               f"batches, {len(r.violations)} violations", err=True)
+
+            res = run_sweep(kind, path, kills, seed=seed, options=json.loads(options_json),
+                            max_delay=max_delay, progress=progress)
+            results.append(res.to_dict())
+            failed |= bool(res.violations) or res.kills < kills
+            click.echo(f"{kind:6} kills={res.kills} acked={res.acked_batches} "
+                       f"checked={res.checked_keys} inflight applied/dropped="
+                       f"{res.inflight_applied}/{res.inflight_dropped} "
+                       f"violations={len(res.violations)} ({res.seconds}s, seed {seed})")
+            for v in res.violations[:10]:
+                click.echo(f"   ! {v}")
+        if json_out:
+            with open(json_out, "w") as f:
+                json.dump({"seed": seed, "results": results}, f, indent=2)
+        if not base:
+            shutil.rmtree(work, ignore_errors=True)
+        if failed:
+            raise SystemExit(1)
