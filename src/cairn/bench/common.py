@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+CHUNK_SECONDS = 0.005  # how long a timed loop runs between two reads of the clock
+
 
 class BenchmarkError(Exception):
     """A benchmark that cannot run as asked (bad options, or a system returned wrong data)."""
@@ -53,6 +55,10 @@ class Series:
     @property
     def capped(self) -> bool:
         return any(m.capped for m in self.runs)
+
+    @property
+    def min_ops(self) -> int:
+        return min((m.ops for m in self.runs), default=0)
 
     @property
     def ops(self) -> int:
@@ -104,10 +110,10 @@ def timed_loop(ops: int, step: Callable[[int], None], budget: float,
                check_every: int = 64) -> Measurement:
     """Run ``step(i)`` for ``i`` in ``range(ops)`` and time it, stopping at ``budget`` seconds.
 
-    The clock is read after chunks of steps that double from 1 up to ``check_every``: fast
-    operations pay for a clock read only every ``check_every`` steps, while a slow system (the
-    log engine's O(n) reads) is stopped after the first step that crosses the budget. At least
-    one step always runs.
+    The clock is read after chunks of steps sized to take about ``CHUNK_SECONDS`` each (at
+    most ``check_every`` steps): fast operations pay for a clock read only every
+    ``check_every`` steps, while a slow system (the log engine's O(n) reads) is checked after
+    every step and stops right after the one that crosses the budget. At least one step runs.
     """
     if ops <= 0:
         raise BenchmarkError("a timed loop needs at least one operation")
@@ -121,9 +127,12 @@ def timed_loop(ops: int, step: Callable[[int], None], budget: float,
         for i in range(done, chunk_end):
             step(i)
         done = chunk_end
-        if clock() >= deadline:
+        now = clock()
+        if now >= deadline:
             break
-        chunk = min(chunk * 2, check_every)
+        per_step = (now - start) / done
+        chunk = max(1, min(check_every, int(CHUNK_SECONDS / per_step))) if per_step > 0 \
+            else check_every
     return Measurement(ops=done, seconds=clock() - start, capped=done < ops)
 
 

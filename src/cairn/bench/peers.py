@@ -166,7 +166,7 @@ class LogStore(CairnStore):
     ordered = False
     # Every get and scan reads the whole log (that is the engine's point): cap them so that the
     # run finishes; the report says how many operations were measured.
-    caps = Caps(reads=10, range_scans=3)
+    caps = Caps(reads=10, range_scans=2)
 
 
 class HashStore(CairnStore):

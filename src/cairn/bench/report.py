@@ -206,7 +206,10 @@ def _cell_note(series: Series, asked: int | None) -> str:
     if series.na:
         return "n/a: " + series.na
     if series.capped:
-        return f"capped: {series.ops:,} of {asked:,} ops" if asked else "capped"
+        n = sum(m.capped for m in series.runs)
+        where = "" if n == len(series.runs) else f" in {n} of {len(series.runs)} repeats"
+        return f"capped{where}: as few as {series.min_ops:,} of {asked:,} ops" if asked \
+            else f"capped{where}"
     return ""
 
 

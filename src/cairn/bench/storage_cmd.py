@@ -88,7 +88,7 @@ def run_benchmark(cfg: BenchConfig, systems: list[str], root: str,
               help="workloads to run, comma-separated")
 @click.option("--dir", "base_dir", type=click.Path(file_okay=False),
               help="where to make the temporary data directories (default: system temp dir)")
-@click.option("--reads", type=click.IntRange(min=1), default=100_000, show_default=True,
+@click.option("--reads", type=click.IntRange(min=1), default=50_000, show_default=True,
               help="point reads and absent-key reads per system and repeat")
 @click.option("--range-scans", type=click.IntRange(min=1), default=1_000, show_default=True,
               help="1000-key range scans per system and repeat")
@@ -97,7 +97,7 @@ def run_benchmark(cfg: BenchConfig, systems: list[str], root: str,
                    "concurrent workload)")
 @click.option("--writers", type=click.IntRange(min=1), default=8, show_default=True,
               help="threads of the concurrent durable-write workload")
-@click.option("--budget", type=click.FloatRange(min=0, min_open=True), default=5.0,
+@click.option("--budget", type=click.FloatRange(min=0, min_open=True), default=3.0,
               show_default=True, help="seconds after which a read/scan/durable workload stops "
                                       "and reports the rate of what it did")
 @click.option("--seed", type=int, default=42, show_default=True)

@@ -66,12 +66,12 @@ class BenchConfig:
 
     keys: int = 200_000
     repeat: int = 3
-    reads: int = 100_000
+    reads: int = 50_000
     range_scans: int = 1_000
     range_len: int = 1_000
     sync_writes: int = 2_000
     writers: int = 8
-    budget: float = 5.0
+    budget: float = 3.0
     seed: int = 42
     workloads: tuple[str, ...] = WORKLOADS
 
