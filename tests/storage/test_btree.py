@@ -1,0 +1,488 @@
+"""Tests of the B+tree engine's own machinery: page codecs, splits/merges, the buffer pool,
+overflow chains, free-page reuse, checksums, the checkpoint journal, WAL recovery, snapshot
+scans and compaction (the shared contract/model/fault/crash tests run on it too)."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cairn.storage import CorruptionError, InvalidKeyError, StorageError, open_engine
+from cairn.storage.btree import BTreeEngine
+from cairn.storage.btree.engine import max_key_for
+from cairn.storage.btree.node import shortest_separator
+from cairn.storage.btree.page import (
+    LEAF_PAGE,
+    Meta,
+    OverflowRef,
+    decode_freelist,
+    decode_internal,
+    decode_leaf,
+    decode_meta,
+    decode_overflow,
+    encode_freelist,
+    encode_internal,
+    encode_leaf,
+    encode_meta,
+    encode_overflow,
+    verify,
+)
+from cairn.storage.faults import FaultyFileSystem, flip_bit
+from cairn.storage.limits import MAX_VALUE_SIZE
+
+SMALL = {"page_size": 1024, "pool_bytes": 64 * 1024, "wal_checkpoint_bytes": 64 * 1024}
+FAST = settings(max_examples=40, deadline=None,
+                suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def open_bt(path: Path | str, **options: object) -> BTreeEngine:
+    engine = open_engine("btree", str(path), **{**SMALL, **options})
+    assert isinstance(engine, BTreeEngine)
+    return engine
+
+
+# -- page codecs ------------------------------------------------------------------------------
+keys_st = st.lists(st.binary(min_size=1, max_size=40), max_size=20, unique=True).map(sorted)
+
+
+@FAST
+@given(keys_st, st.data())
+def test_leaf_page_round_trips(keys: list[bytes], data: st.DataObject) -> None:
+    vals = [data.draw(st.one_of(st.binary(max_size=30),
+                                st.builds(OverflowRef, st.integers(1, 2**32 - 1),
+                                          st.integers(0, MAX_VALUE_SIZE))))
+            for _ in keys]
+    page = encode_leaf(7, 3, 9, keys, vals, 4096)
+    assert len(page) == 4096
+    assert verify(page, 7, 4096, "f", 0) == LEAF_PAGE
+    assert decode_leaf(page, "f", 0) == (3, 9, keys, vals)
+
+
+@FAST
+@given(keys_st, st.data())
+def test_internal_page_round_trips(keys: list[bytes], data: st.DataObject) -> None:
+    children = data.draw(st.lists(st.integers(1, 2**32 - 1), min_size=len(keys) + 1,
+                                  max_size=len(keys) + 1))
+    page = encode_internal(5, keys, children, 2048)
+    verify(page, 5, 2048, "f", 0)
+    assert decode_internal(page, "f", 0) == (keys, children)
+
+
+@FAST
+@given(st.binary(max_size=1000), st.lists(st.integers(0, 2**32 - 1), max_size=200))
+def test_overflow_and_freelist_pages_round_trip(blob: bytes, ids: list[int]) -> None:
+    page = encode_overflow(4, 5, blob, 1024)
+    verify(page, 4, 1024, "f", 0)
+    assert decode_overflow(page, "f", 0) == (5, blob)
+    page = encode_freelist(8, 2, ids, 1024)
+    verify(page, 8, 1024, "f", 0)
+    assert decode_freelist(page) == (2, ids)
+
+
+def test_meta_page_round_trips() -> None:
+    meta = Meta(4096, 17, 3, 900, 12, 44, 9, 800, 40, 50, 123456, 99999999, 7)
+    assert decode_meta(encode_meta(meta), "f") == meta
+
+
+@FAST
+@given(st.integers(0, 1024 * 8 - 1))
+def test_any_flipped_bit_fails_the_page_checksum(bit: int) -> None:
+    page = bytearray(encode_leaf(3, 0, 0, [b"a", b"b"], [b"x", b"y"], 1024))
+    page[bit // 8] ^= 1 << (bit % 8)
+    with pytest.raises(CorruptionError) as info:
+        verify(bytes(page), 3, 1024, "tree.dat", 3 * 1024)
+    assert info.value.path == "tree.dat" and info.value.offset == 3 * 1024
+
+
+def test_a_page_in_the_wrong_place_is_detected() -> None:
+    page = encode_leaf(3, 0, 0, [b"a"], [b"x"], 1024)
+    with pytest.raises(CorruptionError, match="misdirected"):
+        verify(page, 4, 1024, "tree.dat", 4096)
+
+
+@FAST
+@given(st.binary(min_size=1, max_size=12), st.binary(min_size=1, max_size=12))
+def test_shortest_separator_separates(a: bytes, b: bytes) -> None:
+    if a == b:
+        return
+    left, right = min(a, b), max(a, b)
+    sep = shortest_separator(left, right)
+    assert left < sep <= right and right.startswith(sep)
+
+
+# -- the tree ---------------------------------------------------------------------------------
+def test_random_workload_keeps_invariants_and_matches_a_dict(tmp_path: Path) -> None:
+    rng = random.Random(5)
+    model: dict[bytes, bytes] = {}
+    with open_bt(tmp_path / "db") as db:
+        for step in range(12_000):
+            key = b"k%05d" % rng.randrange(4000)
+            if rng.random() < 0.4:
+                db.delete(key)
+                model.pop(key, None)
+            else:
+                value = os.urandom(rng.choice((0, 10, 60, 200)))
+                db.put(key, value)
+                model[key] = value
+            if step % 3000 == 0:
+                db.check()
+        db.check()
+        assert dict(db.scan()) == model
+        extra = db.stats().extra
+        assert extra["page_splits"] > 50 and extra["page_merges"] > 10
+        assert extra["page_redistributions"] > 0
+        assert extra["height"] >= 2
+        # delete everything: merges collapse the tree back to a single leaf
+        for key in list(model):
+            db.delete(key)
+        db.check()
+        extra = db.stats().extra
+        assert extra["height"] == 1 and extra["leaf_pages"] == 1
+        assert list(db.scan()) == []
+
+
+@FAST
+@given(st.lists(st.tuples(st.sampled_from(["put", "del"]), st.integers(0, 300),
+                          st.integers(0, 300)), max_size=300))
+def test_tree_matches_model_for_any_op_sequence(tmp_path_factory: pytest.TempPathFactory,
+                                                ops: list[tuple[str, int, int]]) -> None:
+    path = tmp_path_factory.mktemp("bt")
+    model: dict[bytes, bytes] = {}
+    with open_bt(path / "db", page_size=1024) as db:
+        for op, k, size in ops:
+            key = b"%04d" % k
+            if op == "put":
+                db.put(key, bytes([k % 256]) * size)
+                model[key] = bytes([k % 256]) * size
+            else:
+                db.delete(key)
+                model.pop(key, None)
+        db.check()
+        assert list(db.scan()) == sorted(model.items())
+        assert list(db.scan(reverse=True)) == sorted(model.items(), reverse=True)
+        assert list(db.scan(b"0100", b"0200")) == sorted(
+            (k, v) for k, v in model.items() if b"0100" <= k < b"0200")
+
+
+def test_ascending_load_fills_leaves(tmp_path: Path) -> None:
+    with open_bt(tmp_path / "db", page_size=4096) as db:
+        for i in range(20_000):
+            db.put(b"key:%012d" % i, b"v" * 100)
+        leaves = db.stats().extra["leaf_pages"]
+        per_leaf = (4096 - 20) // (6 + 16 + 100)
+        assert leaves <= 20_000 / per_leaf * 1.05  # rightmost splits: ~100 % full, not ~50 %
+
+
+def test_key_size_limit_follows_the_page_size(tmp_path: Path) -> None:
+    assert max_key_for(4096) == 960
+    with open_bt(tmp_path / "db", page_size=1024) as db:
+        limit = max_key_for(1024)
+        assert db.max_key_size == limit
+        for i in range(40):  # large keys: only a few per page, many splits
+            db.put(bytes([i]) * limit, b"v" * 20)
+        db.check()
+        assert db.get(bytes([7]) * limit) == b"v" * 20
+        with pytest.raises(InvalidKeyError):
+            db.put(b"x" * (limit + 1), b"v")
+        with pytest.raises(InvalidKeyError):
+            db.get(b"x" * (limit + 1))
+    with pytest.raises(StorageError):
+        open_bt(tmp_path / "db2", page_size=1024, max_key_size=1000)
+    with pytest.raises(StorageError):
+        open_bt(tmp_path / "db3", page_size=3000)
+
+
+def test_page_size_is_fixed_at_creation(tmp_path: Path) -> None:
+    with open_bt(tmp_path / "db", page_size=2048) as db:
+        db.put(b"a", b"1")
+    with open_bt(tmp_path / "db", page_size=8192) as db:
+        assert db.page_size == 2048 and db.get(b"a") == b"1"
+
+
+# -- overflow chains and free pages -----------------------------------------------------------
+def test_values_of_every_size_up_to_the_limit(tmp_path: Path) -> None:
+    sizes = [0, 1, 200, 230, 260, 1000, 1004, 1005, 5000, 1 << 20, MAX_VALUE_SIZE]
+    values = {b"v%02d" % i: os.urandom(n) for i, n in enumerate(sizes)}
+    with open_bt(tmp_path / "db") as db:
+        for k, v in values.items():
+            db.put(k, v, sync=True)
+        for k, v in values.items():
+            assert db.get(k) == v
+        assert db.stats().extra["overflow_pages"] > MAX_VALUE_SIZE // 1024
+    with open_bt(tmp_path / "db") as db:
+        assert dict(db.scan()) == values
+        db.check()
+
+
+def test_freed_pages_are_reused(tmp_path: Path) -> None:
+    with open_bt(tmp_path / "db") as db:
+        big = os.urandom(200_000)
+        for _ in range(3):
+            db.put(b"big", big)
+            db.flush()
+        pages = db.stats().extra["pages"]
+        for _ in range(10):  # rewriting the value must not grow the file
+            db.put(b"big", os.urandom(200_000))
+            db.flush()
+        assert db.stats().extra["pages"] <= pages
+        for i in range(3000):
+            db.put(b"k%05d" % i, b"x" * 100)
+        db.flush()
+        for i in range(3000):
+            db.delete(b"k%05d" % i)
+        db.flush()
+        extra = db.stats().extra
+        assert extra["free_pages"] > 300
+        grown = extra["pages"]
+        for i in range(3000):
+            db.put(b"j%05d" % i, b"y" * 100)
+        db.flush()
+        extra = db.stats().extra
+        assert extra["pages"] <= grown + 5
+        assert 1 + extra["leaf_pages"] + extra["internal_pages"] + extra["overflow_pages"] \
+            + extra["free_pages"] == extra["pages"]
+
+
+def test_free_pages_survive_reopen(tmp_path: Path) -> None:
+    with open_bt(tmp_path / "db") as db:
+        for i in range(2000):
+            db.put(b"k%05d" % i, b"x" * 100)
+        for i in range(1500):
+            db.delete(b"k%05d" % i)
+        free = db.stats().extra["free_pages"]
+        assert free > 0
+    with open_bt(tmp_path / "db") as db:
+        assert db.stats().extra["free_pages"] == free
+        db.check()
+
+
+# -- buffer pool ------------------------------------------------------------------------------
+def test_buffer_pool_stays_bounded_and_evicts(tmp_path: Path) -> None:
+    with open_bt(tmp_path / "db", pool_bytes=32 * 1024) as db:  # 32 pages of 1 KiB
+        for i in range(6000):
+            db.put(b"k%05d" % ((i * 7919) % 6000), b"v" * 60)
+            assert db.stats().extra["pool_pages"] <= 32 + 8 if i % 500 == 0 else True
+        for i in range(0, 6000, 7):
+            assert db.get(b"k%05d" % i) == b"v" * 60
+        extra = db.stats().extra
+        assert extra["pool_pages"] <= 32 + 8
+        assert extra["pool_evictions"] > 100 and extra["pool_misses"] > 100
+        assert extra["checkpoints"] > 1  # dirty pages filled the pool: checkpoints cleaned it
+        assert 0 < extra["pool_hit_rate"] < 1
+        db.check()
+
+
+# -- corruption -------------------------------------------------------------------------------
+def test_bit_flip_in_a_leaf_names_the_file_and_page(tmp_path: Path) -> None:
+    path = tmp_path / "db"
+    with open_bt(path) as db:
+        for i in range(500):
+            db.put(b"k%04d" % i, b"v" * 50)
+        leaf = db._tree._leaf_for(b"k0250").pid
+    flip_bit(str(path / "tree.dat"), leaf * 1024 + 500, 3)
+    with open_bt(path) as db:
+        with pytest.raises(CorruptionError) as info:
+            db.get(b"k0250")
+        assert info.value.path == str(path / "tree.dat") and info.value.offset == leaf * 1024
+        assert db.get(b"k0000") == b"v" * 50  # other leaves are still readable
+        with pytest.raises(CorruptionError):
+            list(db.scan())
+
+
+def test_corrupt_meta_page_refuses_to_open(tmp_path: Path) -> None:
+    path = tmp_path / "db"
+    with open_bt(path) as db:
+        db.put(b"a", b"b")
+    flip_bit(str(path / "tree.dat"), 100)
+    with pytest.raises(CorruptionError) as info:
+        open_bt(path)
+    assert info.value.offset == 0
+
+
+# -- crash recovery ---------------------------------------------------------------------------
+def _synced_workload(db: BTreeEngine, n: int, seed: int) -> dict[bytes, bytes]:
+    rng = random.Random(seed)
+    model: dict[bytes, bytes] = {}
+    for _ in range(n):
+        k = b"k%04d" % rng.randrange(800)
+        v = os.urandom(rng.choice((10, 90, 400)))
+        db.put(k, v, sync=True)
+        model[k] = v
+    return model
+
+
+@pytest.mark.parametrize("after", [0, 1, 3, 7])
+def test_torn_checkpoint_is_finished_from_the_journal(tmp_path: Path, after: int) -> None:
+    fs = FaultyFileSystem()
+    path = str(tmp_path / "db")
+    db = BTreeEngine(path, fs=fs, **{**SMALL, "wal_checkpoint_bytes": 1 << 30})
+    model = _synced_workload(db, 600, after)
+    # the checkpoint's in-place page writes are torn: the journal must repair them
+    fs.add("torn_write", path_contains="tree.dat", after=after, keep=300)
+    with pytest.raises(BaseException):  # noqa: B017 - the simulated crash
+        db.flush()
+    assert fs.crashed
+    fs.crash(after)
+    with BTreeEngine(path, **SMALL) as db:
+        db.check()
+        assert dict(db.scan()) == model
+
+
+def test_torn_journal_leaves_the_old_checkpoint_and_the_wal(tmp_path: Path) -> None:
+    fs = FaultyFileSystem()
+    path = str(tmp_path / "db")
+    db = BTreeEngine(path, fs=fs, **{**SMALL, "wal_checkpoint_bytes": 1 << 30})
+    model = _synced_workload(db, 400, 1)
+    fs.add("torn_write", path_contains="checkpoint.journal", after=0)
+    with pytest.raises(BaseException):  # noqa: B017 - the simulated crash
+        db.flush()
+    fs.crash(1)
+    with BTreeEngine(path, **SMALL) as db:
+        db.check()
+        assert dict(db.scan()) == model
+
+
+def test_torn_wal_tail_is_dropped_and_mid_log_damage_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "db"
+    fs = FaultyFileSystem()
+    db = BTreeEngine(str(path), fs=fs, **SMALL)
+    for i in range(50):
+        db.put(b"k%02d" % i, b"v%02d" % i, sync=True)
+    fs.crash()  # power loss: everything synced stays, the engine never checkpointed
+    wal = next(p for p in path.iterdir() if p.name.startswith("wal-"))
+    size = wal.stat().st_size
+    with open(wal, "ab") as f:
+        f.write(b"\x12\x34\x56\x78\x00\x01")  # a torn frame header
+    with BTreeEngine(str(path), **SMALL) as db:
+        assert len(list(db.scan())) == 50
+    # damage in the middle of a log (valid frames after it) is corruption, not a torn tail
+    fs = FaultyFileSystem()
+    db = BTreeEngine(str(path), fs=fs, **SMALL)
+    for i in range(50):
+        db.put(b"n%02d" % i, b"w", sync=True)
+    fs.crash()
+    wal = next(p for p in path.iterdir() if p.name.startswith("wal-"))
+    assert wal.stat().st_size > 0 and size > 0
+    flip_bit(str(wal), 40)
+    with pytest.raises(CorruptionError) as info:
+        BTreeEngine(str(path), **SMALL)
+    assert info.value.path == str(wal)
+
+
+def test_interrupted_compaction_is_discarded(tmp_path: Path) -> None:
+    path = tmp_path / "db"
+    with open_bt(path) as db:
+        model = _synced_workload(db, 300, 2)
+    (path / "tree.dat.compact").write_bytes(b"half a file")
+    with open_bt(path) as db:
+        assert dict(db.scan()) == model
+    assert not (path / "tree.dat.compact").exists()
+
+
+# -- snapshot scans ---------------------------------------------------------------------------
+@pytest.mark.parametrize("reverse", [False, True])
+def test_scan_sees_the_state_of_the_moment_it_was_called(tmp_path: Path, reverse: bool) -> None:
+    with open_bt(tmp_path / "db") as db:
+        for i in range(0, 6000, 2):
+            db.put(b"k%05d" % i, b"old")
+        snapshot = sorted(db.scan(), reverse=reverse)
+        it = db.scan(reverse=reverse)
+        seen = [next(it) for _ in range(10)]
+        rng = random.Random(3)
+        for _ in range(4000):  # inserts (splits), overwrites, deletes (merges), everywhere
+            k = b"k%05d" % rng.randrange(6000)
+            if rng.random() < 0.5:
+                db.delete(k)
+            else:
+                db.put(k, b"new" * rng.randrange(1, 40))
+        db.compact()
+        db.put(b"k99999", b"late")
+        seen += list(it)
+        assert seen == snapshot
+        assert len(db._scans) == 0  # finished scans stop costing writers anything
+
+
+def test_bounded_scan_snapshot_with_overflow_values(tmp_path: Path) -> None:
+    with open_bt(tmp_path / "db") as db:
+        big = {b"b%03d" % i: os.urandom(3000) for i in range(100)}
+        for k, v in big.items():
+            db.put(k, v)
+        it = db.scan(b"b010", b"b090")
+        first = next(it)
+        for k in list(big)[20:80]:
+            db.put(k, b"replaced")  # frees the old chains
+        for k in list(big)[30:40]:
+            db.delete(k)
+        db.flush()  # the freed pages become reusable
+        for i in range(200):
+            db.put(b"c%03d" % i, os.urandom(3000))  # and are reused
+        rest = list(it)
+        assert [first, *rest] == sorted((k, v) for k, v in big.items() if b"b010" <= k < b"b090")
+
+
+def test_abandoned_scans_are_forgotten(tmp_path: Path) -> None:
+    with open_bt(tmp_path / "db") as db:
+        for i in range(3000):  # more than one scan chunk
+            db.put(b"k%04d" % i, b"v")
+        it = db.scan()
+        next(it)
+        assert len(db._scans) == 1
+        db.put(b"k2999", b"w")
+        assert next(iter(db._scans)).undo == {b"k2999": b"v"}
+        del it
+        assert len(db._scans) == 0
+
+
+# -- stats and compaction ---------------------------------------------------------------------
+def test_stats_explain_the_tree(tmp_path: Path) -> None:
+    with open_bt(tmp_path / "db", page_size=4096) as db:
+        for i in range(5000):
+            db.put(b"k%05d" % ((i * 31) % 5000), b"v" * 100)
+        for i in range(1000):
+            db.get(b"k%05d" % i)
+        db.put(b"x", b"y", sync=True)
+        db.flush()
+        s = db.stats()
+        e = s.extra
+        assert s.keys == 5001 and s.gets == 1000
+        assert e["pages_per_get"] == e["height"] == s.read_amplification
+        assert 1 + e["leaf_pages"] + e["internal_pages"] + e["overflow_pages"] \
+            + e["free_pages"] == e["pages"]
+        assert s.write_amplification > 1  # WAL + journal + pages
+        assert 1 < s.space_amplification < 3
+        assert e["checkpoints"] >= 1 and e["wal_bytes"] == 0
+        assert s.commits == 1 and s.fsyncs == 1
+
+
+def test_compact_packs_pages_and_keeps_everything(tmp_path: Path) -> None:
+    rng = random.Random(9)
+    with open_bt(tmp_path / "db", page_size=4096) as db:
+        model = {}
+        for _ in range(8000):
+            k = b"k%05d" % rng.randrange(10**5)
+            v = os.urandom(rng.choice((50, 100, 5000)))
+            db.put(k, v)
+            model[k] = v
+        for k in list(model)[::2]:
+            db.delete(k)
+            del model[k]
+        db.flush()
+        before = db.stats()
+        db.compact()
+        after = db.stats()
+        assert after.compactions == 1 and after.bytes_compacted > 0
+        assert after.disk_bytes < before.disk_bytes * 0.8
+        assert after.extra["free_pages"] == 0
+        assert after.extra["leaf_pages"] < before.extra["leaf_pages"]
+        db.check()
+        assert dict(db.scan()) == model
+        db.put(b"after", b"compaction", sync=True)
+    with open_bt(tmp_path / "db", page_size=4096) as db:
+        model[b"after"] = b"compaction"
+        assert dict(db.scan()) == model
+        db.check()
