@@ -34,6 +34,7 @@ import contextlib
 import os
 import struct
 import threading
+import time
 import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -81,6 +82,7 @@ FORMAT = 1
 DEFAULT_PAGE_SIZE = 4096
 DEFAULT_POOL_BYTES = 64 * 1024 * 1024
 DEFAULT_WAL_CHECKPOINT_BYTES = 64 * 1024 * 1024
+DEFAULT_COMMIT_DELAY_US = 100
 TREE_FILE = "tree.dat"
 FIRST_CHUNK = 1024  # entries per scan chunk: a 1000-key range scan is one descent
 NEXT_CHUNK = 4096
@@ -125,7 +127,9 @@ class BTreeEngine(Engine):
     * ``pool_bytes`` (64 MiB): buffer pool size; it holds ``pool_bytes // page_size`` pages;
     * ``wal_checkpoint_bytes`` (64 MiB): checkpoint when the WAL grows past this;
     * ``max_key_size``: at most (and by default) ``page_size // 4 - 64`` (960 for 4 KiB);
-    * ``max_value_size`` (16 MiB): values past a quarter page go to overflow chains.
+    * ``max_value_size`` (16 MiB): values past a quarter page go to overflow chains;
+    * ``commit_delay_us`` (100): how long a group-commit leader waits for other durable
+      writers to append before it fsyncs, when there are any (PostgreSQL's commit_delay).
     """
 
     kind = "btree"
@@ -134,7 +138,8 @@ class BTreeEngine(Engine):
     def __init__(self, path: str, fs: FileSystem = REAL_FS, *,
                  page_size: int = DEFAULT_PAGE_SIZE, pool_bytes: int = DEFAULT_POOL_BYTES,
                  wal_checkpoint_bytes: int = DEFAULT_WAL_CHECKPOINT_BYTES,
-                 max_key_size: int | None = None, max_value_size: int = MAX_VALUE_SIZE):
+                 max_key_size: int | None = None, max_value_size: int = MAX_VALUE_SIZE,
+                 commit_delay_us: int = DEFAULT_COMMIT_DELAY_US):
         super().__init__(path, fs)
         if (type(page_size) is not int or page_size < MIN_PAGE_SIZE
                 or page_size > MAX_PAGE_SIZE or page_size & (page_size - 1)):
@@ -147,6 +152,8 @@ class BTreeEngine(Engine):
         self._scans: weakref.WeakSet[_ScanCursor] = weakref.WeakSet()
         self._tree_path = os.path.join(path, TREE_FILE)
         self._wal_limit = wal_checkpoint_bytes
+        self._commit_delay = max(0, commit_delay_us) / 1e6
+        self._durable_writers = 0  # sync writers inside write calls (the commit siblings)
         # counters
         self._gets = self._puts = self._deletes = 0
         self._read_units = 0
@@ -287,6 +294,19 @@ class BTreeEngine(Engine):
 
     def _write(self, items: list[Item], frame: bytes, sync: bool, user: int, puts: int,
                deletes: int) -> None:
+        if sync:
+            try:
+                with self._lock:
+                    self._durable_writers += 1
+                self._write_locked(items, frame, user, puts, deletes, True)
+            finally:
+                with self._lock:
+                    self._durable_writers -= 1
+        else:
+            self._write_locked(items, frame, user, puts, deletes, False)
+
+    def _write_locked(self, items: list[Item], frame: bytes, user: int, puts: int,
+                      deletes: int, sync: bool) -> None:
         with self._lock:
             if self._closed:
                 raise EngineClosedError(f"btree engine at {self.path} is closed")
@@ -395,8 +415,14 @@ class BTreeEngine(Engine):
 
     # -- durability --------------------------------------------------------------------------
     def _wal_position(self) -> int:
-        with self._lock:
-            return self._wal.position
+        """The flush target of a group-commit leader, asked right before it syncs."""
+        if self._commit_delay and self._durable_writers > 1:
+            # PostgreSQL's commit_delay/commit_siblings: with other durable writers about, let
+            # them append before fixing the target, so that one fsync covers more commits.
+            time.sleep(self._commit_delay)
+        # Without the lock: a stale WAL object only gives a smaller (safe) target, since the
+        # checkpoint that replaced it made everything in it durable.
+        return self._wal.position
 
     def _sync_wal(self) -> None:
         with self._lock:
