@@ -272,7 +272,39 @@ class BTreeEngine(Engine):
         payload = _ENTRY.pack(OP_PUT, len(key), len(value)) + key + value
         head = _U32.pack(len(payload))
         frame = _U32.pack(mask(crc32c(head + payload))) + head + payload
-        self._write([(key, value)], frame, sync, len(key) + len(value), 1, 0)
+        size = len(key) + len(value)
+        if sync or size + 6 > self._inline_max:
+            self._write([(key, value)], frame, sync, size, 1, 0)
+            return
+        # The non-durable inline put (bulk loads): _write_locked + _apply, unrolled.
+        with self._lock:
+            if self._closed:
+                raise EngineClosedError(f"btree engine at {self.path} is closed")
+            if self._failure is not None:
+                self._raise_failed()
+            pool = self._pool
+            if self._wal.size >= self._wal_limit or len(pool.dirty) > pool.capacity:
+                self._checkpoint()
+            try:
+                self._wal.file.append(frame)
+                old = self._tree.put(key, value)
+            except BaseException as exc:
+                self._failure = exc
+                raise
+            if old is None:
+                self._keys += 1
+                self._live_bytes += size
+            else:
+                self._live_bytes += len(value) - _vlen(old)
+            if self._scans:
+                self._note(key, old)  # before a replaced chain is freed: it reads it
+            if old is not None and type(old) is not bytes:
+                self._free_chain(old)  # type: ignore[arg-type]
+            self._wal_bytes += len(frame)
+            self._user_bytes += size
+            self._puts += 1
+            if len(pool.frames) > pool.capacity:
+                pool.evict()
 
     def write_batch(self, ops: Iterable[Op | tuple], *, sync: bool = False) -> None:
         self._check_open()
@@ -391,10 +423,13 @@ class BTreeEngine(Engine):
             if self._scans:
                 self._note(k, old)
             if old is not None and type(old) is not bytes:
-                pids = self._pager.chain_pages(old)
-                for pid in pids:
-                    self._pager.release(pid)
-                self._overflow_pages -= len(pids)
+                self._free_chain(old)  # type: ignore[arg-type]
+
+    def _free_chain(self, ref: OverflowRef) -> None:
+        pids = self._pager.chain_pages(ref)
+        for pid in pids:
+            self._pager.release(pid)
+        self._overflow_pages -= len(pids)
 
     def _chain_len(self, length: int) -> int:
         cap = self.page_size - 20
