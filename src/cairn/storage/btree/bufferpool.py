@@ -24,6 +24,7 @@ class BufferPool:
         if capacity < 8:
             raise ValueError(f"buffer pool of {capacity} pages is too small (minimum 8)")
         self.capacity = capacity
+        self.target = capacity - capacity // 16  # eviction sweeps go down to this
         self.frames: dict[int, Node] = {}
         self.dirty: dict[int, Node] = {}
         self.hits = 0
@@ -62,6 +63,11 @@ class BufferPool:
             node.dirty = False
         self.dirty.clear()
 
+    @property
+    def dirty_limit(self) -> int:
+        """More dirty pages than this and a checkpoint is due (they cannot be evicted)."""
+        return self.target
+
     def hit_rate(self) -> float:
         total = self.hits + self.misses
         return self.hits / total if total else 0.0
@@ -69,8 +75,9 @@ class BufferPool:
     def evict(self) -> int:
         """Bring the pool under its capacity (with 1/16 slack, so sweeps are rare)."""
         frames = self.frames
-        target = self.capacity - self.capacity // 16
-        need = len(frames) - target
+        # Only clean pages can go; when too few are clean the engine's next write checkpoints
+        # (see dirty_limit), so do not sweep for pages that are not there.
+        need = min(len(frames) - self.target, len(frames) - len(self.dirty))
         if need <= 0:
             return 0
         evicted = 0

@@ -283,7 +283,7 @@ class BTreeEngine(Engine):
             if self._failure is not None:
                 self._raise_failed()
             pool = self._pool
-            if self._wal.size >= self._wal_limit or len(pool.dirty) > pool.capacity:
+            if self._wal.size >= self._wal_limit or len(pool.dirty) > pool.dirty_limit:
                 self._checkpoint()
             try:
                 self._wal.file.append(frame)
@@ -345,7 +345,7 @@ class BTreeEngine(Engine):
             if self._failure is not None:
                 self._raise_failed()
             pool = self._pool
-            if self._wal.size >= self._wal_limit or len(pool.dirty) > pool.capacity:
+            if self._wal.size >= self._wal_limit or len(pool.dirty) > pool.dirty_limit:
                 # Before this batch is logged, so that a checkpoint that fails cannot leave
                 # behind a batch whose write call raised.
                 self._checkpoint()
