@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import itertools
 import os
 import threading
 from collections.abc import Iterable, Iterator
@@ -42,15 +41,18 @@ from cairn.storage.groupcommit import GroupCommit
 from cairn.storage.hash.keydir import recover
 from cairn.storage.hash.merge import MergePolicy, MergeWorker, discard_outputs, write_merge
 from cairn.storage.hash.segment import (
-    BODY_HEADER,
     CRC,
+    HEADER,
     HEADER_SIZE,
     MORE,
+    OVERHEAD,
+    RESIDUE,
     Segment,
     encode_delete,
     encode_put,
     hint_name,
     segment_name,
+    uses_plain_pread,
 )
 from cairn.storage.limits import MAX_KEY_SIZE, MAX_VALUE_SIZE, check_key, check_value
 
@@ -58,14 +60,9 @@ FORMAT = 1
 SCAN_MAX_KEY = 1 << 16  # structural sanity bound used when scanning files (any option fits)
 SWAP_CHUNK = 8192  # key-directory entries swapped per lock hold after a merge
 
-_pack_body = BODY_HEADER.pack
+_pack_header = HEADER.pack
+_os_pread = os.pread
 _pack_crc = CRC.pack
-
-
-def _count_value(counter: itertools.count) -> int:
-    """The next value of an ``itertools.count`` without consuming it. ``next()`` on a count is
-    atomic in CPython, which makes it a lock-free counter for the read path."""
-    return int(repr(counter)[len("count("):-1])
 
 
 class HashEngine(Engine):
@@ -84,6 +81,14 @@ class HashEngine(Engine):
 
     kind = "hash"
     ordered = False
+    # Slots keep attribute access on the hot paths a fixed-offset load: with ~30 attributes
+    # in an instance dict, CPython 3.11 falls off its fast (shared-key) attribute path.
+    __slots__ = ("_active", "_appended", "_by_sid", "_commit", "_deletes", "_failed", "_fsync_lock",
+                 "_gen", "_hits", "_keydir", "_live_rec", "_lock", "_maintenance_fsyncs",
+                 "_merge_lock", "_merge_read", "_merge_written", "_merges", "_misses",
+                 "_next_id", "_pins", "_policy", "_puts", "_recovery", "_retired",
+                 "_segment_size", "_segments", "_table", "_user_written", "_worker", "max_key_size",
+                 "max_value_size")
 
     def __init__(self, path: str, fs: FileSystem = REAL_FS, *,
                  segment_size: int = 64 << 20,
@@ -121,6 +126,8 @@ class HashEngine(Engine):
         self._recovery = rec
         self._keydir = rec.keydir
         self._segments: list[Segment] = rec.segments
+        self._table = rec.table
+        self._by_sid = rec.table.by_sid
         self._live_rec = rec.live_record_bytes
         self._next_id = rec.next_id
         self._gen = 0  # bumped when a merge swaps segments: readers retry across it
@@ -131,8 +138,10 @@ class HashEngine(Engine):
         self._puts = self._deletes = self._user_written = 0
         self._merges = self._merge_read = self._merge_written = 0
         self._maintenance_fsyncs = 0
-        self._gets = itertools.count()
-        self._reads = itertools.count()
+        # Read counters are bumped without a lock (a get takes none): with the GIL an
+        # increment is not interrupted in practice, and a stats counter may be off by a race.
+        self._hits = 0  # gets that read a record (one pread each)
+        self._misses = 0  # gets of absent keys (no I/O)
 
         last = self._segments[-1] if self._segments else None
         try:
@@ -158,8 +167,8 @@ class HashEngine(Engine):
             check_key(key, self.max_key_size)
         if type(value) is not bytes or len(value) > self.max_value_size:
             check_value(value, self.max_value_size)
-        body = _pack_body(0, len(key), len(value)) + key + value
-        rec = _pack_crc(crc32c(body)) + body
+        body = _pack_header(0, len(key), len(value)) + key + value
+        rec = body + _pack_crc(crc32c(body))
         n = len(rec)
         with self._lock:
             if self._failed is not None or self._closed:
@@ -175,14 +184,14 @@ class HashEngine(Engine):
             kd = self._keydir
             old = kd.get(key)
             if old is not None:
-                old[0].dead += old[2]
+                self._by_sid[old[0]].dead += old[2]
                 self._live_rec += n - old[2]
             else:
                 self._live_rec += n
-            kd[key] = (seg, off, n)
+            kd[key] = (seg.sid, off, n)
             self._appended += n
             self._puts += 1
-            self._user_written += n - HEADER_SIZE
+            self._user_written += n - OVERHEAD
             end = self._appended
         if sync:
             self._durable(end)
@@ -251,19 +260,21 @@ class HashEngine(Engine):
             self._fail(exc)
             raise
         kd = self._keydir
+        by_sid = self._by_sid
+        sid = seg.sid
         live = 0
         for (key, value), rec in zip(items, records, strict=True):
             n = len(rec)
             old = kd.get(key)
             if old is not None:
-                old[0].dead += old[2]
+                by_sid[old[0]].dead += old[2]
                 live -= old[2]
             if value is None:
                 seg.dead += n
                 if old is not None:
                     del kd[key]
             else:
-                kd[key] = (seg, pos, n)
+                kd[key] = (sid, pos, n)
                 live += n
             pos += n
         self._live_rec += live
@@ -285,7 +296,7 @@ class HashEngine(Engine):
             with self._lock:
                 seg = self._active
                 seg.file.flush()
-                seg.flushed = seg.file.size
+                seg.mark_flushed()
             with self._fsync_lock:
                 if not seg.file.closed:  # closed only after a merge, long after its fsync
                     seg.file.fsync()
@@ -304,7 +315,7 @@ class HashEngine(Engine):
         try:
             old.file.sync()
             self._maintenance_fsyncs += 1
-            old.flushed = old.file.size
+            old.mark_flushed()
             new = self._create_segment()
         except BaseException as exc:
             self._fail(exc)
@@ -318,7 +329,7 @@ class HashEngine(Engine):
         self._next_id += 1
         seg_path = os.path.join(self.path, segment_name(seg_id))
         f = self.fs.open(seg_path, truncate=True)
-        seg = Segment(seg_id, 0, seg_path, f)
+        seg = self._table.add(Segment(seg_id, 0, seg_path, f, uses_plain_pread(self.fs)))
         self._segments.append(seg)
         self._active = seg
         self.fs.sync_dir(self.path)  # the new name must survive a crash before its data
@@ -340,42 +351,82 @@ class HashEngine(Engine):
 
     # -- reads --------------------------------------------------------------------------------
     def get(self, key: bytes) -> bytes | None:
-        if self._closed:
-            self._check_open()
-        if type(key) is not bytes or not key or len(key) > self.max_key_size:
-            check_key(key, self.max_key_size)
-        next(self._gets)
-        kd = self._keydir
+        # The hot path: one dict lookup, one pread, one checksum call. Everything rare is
+        # decided off it: key validation happens on a miss (only valid keys are ever in the
+        # directory), and a closed engine has an empty directory and a bumped generation,
+        # so a get on it always ends in _get_miss or _get_checked, which raise.
+        gen = self._gen  # before the lookup: a merge swap after it forces a retry below
+        try:
+            entry = self._keydir.get(key)
+        except TypeError:  # unhashable, so certainly not a key
+            entry = None
+        if entry is None or type(key) is not bytes:
+            return self._get_miss(key, entry)
+        sid, off, n = entry
+        seg = self._by_sid[sid]
+        try:
+            if off + n <= seg.direct_limit:
+                data = _os_pread(seg.fd, n, off)
+            else:
+                data = self._read_slow(seg, off, n)
+        except OSError:
+            data = b""  # e.g. a merged-away segment closed under us: the slow path decides
+        self._hits += 1
+        # A short read fails the residue check like any other damage.
+        if self._gen != gen or crc32c(data) != RESIDUE:
+            return self._get_checked(key)
+        return data[HEADER_SIZE + len(key):-4]
+
+    def _get_miss(self, key: object, entry: object) -> bytes | None:
+        self._check_open()
+        check_key(key, self.max_key_size)
+        if entry is not None:  # a valid key after all (cannot happen: kept for safety)
+            return self._get_checked(key)  # type: ignore[arg-type]
+        self._misses += 1
+        return None
+
+    def _get_checked(self, key: bytes) -> bytes | None:
+        """The careful get: retries across merges, loops over short reads, and reports a
+        checksum failure that is really on disk as :class:`CorruptionError`."""
         while True:
+            self._check_open()
             gen = self._gen
-            entry = kd.get(key)
+            entry = self._keydir.get(key)
             if entry is None:
                 return None
-            seg, off, n = entry
-            if off + n <= seg.flushed:
-                try:
+            sid, off, n = entry
+            seg = self._by_sid[sid]
+            try:
+                if off + n <= seg.direct_limit:
                     data = seg.file.read_at(off, n)
-                except OSError:
-                    if self._gen != gen:
-                        continue  # the segment was merged away and closed under us
-                    raise
-            else:
-                data = self._read_unflushed(seg, off, n)
-            if self._gen == gen:
-                break
-        next(self._reads)
-        if len(data) != n or data[:4] != _pack_crc(crc32c(data[4:])):
-            raise CorruptionError(f"record of key {key[:64]!r} failed its checksum",
-                                  path=seg.path, offset=off)
-        return data[HEADER_SIZE + len(key):]
+                else:
+                    data = self._read_slow(seg, off, n)
+            except OSError:
+                if self._gen != gen:
+                    continue
+                raise
+            if self._gen != gen:
+                continue  # the segment was merged away while we read it
+            if len(data) != n or crc32c(data) != RESIDUE:
+                raise CorruptionError(f"record of key {key[:64]!r} failed its checksum",
+                                      path=seg.path, offset=off)
+            return data[HEADER_SIZE + len(key):-4]
 
-    def _read_unflushed(self, seg: Segment, off: int, n: int) -> bytes:
-        # The record may still sit in the append buffer, which only lock holders may touch.
+    def _read_slow(self, seg: Segment, off: int, n: int) -> bytes:
+        """Read through the File: for a record that may still sit in the append buffer (which
+        only lock holders may touch), and for every read on a file system that injects
+        faults, so that the fault seam sees it."""
         with self._lock:
-            if not seg.file.closed:
-                seg.file.flush()
-                seg.flushed = seg.file.size
-            return seg.file.read_at(off, n)
+            f = seg.file
+            if f.closed:
+                raise OSError(errno.EBADF, f"{seg.path} was merged away")
+            try:
+                f.flush()
+            except BaseException as exc:
+                self._fail(exc)
+                raise
+            seg.mark_flushed()
+            return f.read_at(off, n)
 
     def scan(self, start: bytes | None = None, end: bytes | None = None,
              reverse: bool = False) -> Iterator[tuple[bytes, bytes]]:
@@ -388,7 +439,7 @@ class HashEngine(Engine):
             except BaseException as exc:
                 self._fail(exc)
                 raise
-            active.flushed = active.file.size
+            active.mark_flushed()
             snapshot = self._keydir.copy()  # one C-level copy: the consistent snapshot
             self._pins += 1
         try:
@@ -396,13 +447,15 @@ class HashEngine(Engine):
                     if (start is None or k >= start) and (end is None or k < end)]
             keys.sort(reverse=reverse)  # the O(n log n) an unordered index pays
             hsize = HEADER_SIZE
+            by_sid = self._by_sid
             for key in keys:
-                seg, off, n = snapshot[key]
+                sid, off, n = snapshot[key]
+                seg = by_sid[sid]
                 data = seg.file.read_at(off, n)
-                if len(data) != n or data[:4] != _pack_crc(crc32c(data[4:])):
+                if len(data) != n or crc32c(data) != RESIDUE:
                     raise CorruptionError(f"record of key {key[:64]!r} failed its checksum",
                                           path=seg.path, offset=off)
-                yield key, data[hsize + len(key):]
+                yield key, data[hsize + len(key):-4]
         finally:
             self._unpin()
 
@@ -432,7 +485,7 @@ class HashEngine(Engine):
             except BaseException as exc:
                 self._fail(exc)
                 raise
-            seg.flushed = seg.file.size
+            seg.mark_flushed()
 
     def compact(self) -> None:
         """Seal the active segment and merge every segment now (synchronously)."""
@@ -465,8 +518,8 @@ class HashEngine(Engine):
             return True
 
     def _merge_inputs(self, inputs: list[Segment]) -> None:
-        out = write_merge(self.fs, self.path, inputs, self._keydir, self._segment_size,
-                          SCAN_MAX_KEY)
+        out = write_merge(self.fs, self.path, inputs, self._keydir, self._table,
+                          self._segment_size, SCAN_MAX_KEY)
         self._maintenance_fsyncs += 2 * len(out.outputs) + 1
         newest = next(s for s in inputs if s.sort_key == (out.cutoff, 0))
         try:
@@ -479,13 +532,14 @@ class HashEngine(Engine):
         self._maintenance_fsyncs += 1
         moves = out.moves
         kd = self._keydir
+        by_sid = self._by_sid
         for i in range(0, len(moves), SWAP_CHUNK):
             with self._lock:  # in chunks, so writers and readers are never held up long
                 for key, old, new in moves[i:i + SWAP_CHUNK]:
                     if kd.get(key) is old:
                         kd[key] = new
                     else:
-                        new[0].dead += new[2]  # overwritten while we copied it
+                        by_sid[new[0]].dead += new[2]  # overwritten while we copied it
         with self._lock:
             self._segments = out.outputs + self._segments[len(inputs):]
             self._gen += 1
@@ -514,15 +568,15 @@ class HashEngine(Engine):
             keys = len(self._keydir)
             live_rec = self._live_rec
             st = EngineStats(
-                engine=self.kind, keys=keys, live_bytes=live_rec - HEADER_SIZE * keys,
+                engine=self.kind, keys=keys, live_bytes=live_rec - OVERHEAD * keys,
                 user_bytes_written=self._user_written,
                 disk_bytes_written=self._appended + self._merge_written,
                 puts=self._puts, deletes=self._deletes,
                 compactions=self._merges, bytes_compacted=self._merge_read)
             maintenance = self._maintenance_fsyncs
             failed = self._failed
-        st.gets = _count_value(self._gets)
-        st.read_units = _count_value(self._reads)
+        st.read_units = self._hits
+        st.gets = self._hits + self._misses
         st.fsyncs = self._commit.fsyncs
         st.commits = self._commit.commits
         data_bytes = sum(s.size for s in segments)
@@ -565,6 +619,10 @@ class HashEngine(Engine):
                     self._active.file.sync()  # a clean shutdown leaves everything durable
                 except BaseException as exc:  # reported after closing all
                     error = exc
+            # Readers take no lock: an empty directory and a new generation send any get
+            # to the paths that check for a closed engine (before its files are closed).
+            self._keydir = {}
+            self._gen += 1
             for seg in self._segments + self._retired:
                 try:
                     seg.file.close()

@@ -31,13 +31,15 @@ from cairn.storage.hash.segment import (
     TOMBSTONE,
     Segment,
     SegmentScan,
+    SegmentTable,
     hint_name,
     parse_name,
     scan_segment,
     segment_name,
+    uses_plain_pread,
 )
 
-Entry = tuple[Segment, int, int]  # (segment, record offset, record length)
+Entry = tuple[int, int, int]  # (segment sid, record offset, record length)
 KeyDir = dict[bytes, Entry]
 
 
@@ -46,6 +48,7 @@ class Recovered:
     """The state recovery hands to the engine, and what it had to do to get there."""
 
     segments: list[Segment] = field(default_factory=list)
+    table: SegmentTable = field(default_factory=SegmentTable)
     keydir: KeyDir = field(default_factory=dict)
     live_record_bytes: int = 0  # sum of the record lengths the keydir points at
     next_id: int = 1
@@ -56,28 +59,29 @@ class Recovered:
     files_removed: int = 0
 
 
-def apply_records(keydir: KeyDir, seg: Segment,
+def apply_records(keydir: KeyDir, table: SegmentTable, seg: Segment,
                   records: Iterable[tuple[int, int, bytes, int]]) -> int:
     """Replay ``(offset, flags, key, length)`` records of ``seg`` into ``keydir``, keeping
     per-segment dead bytes right; return the change in live record bytes."""
     live = 0
     get = keydir.get
     dead = 0
+    sid = seg.sid
+    by_sid = table.by_sid
     for off, flags, key, n in records:
         old = get(key)
         if old is not None:
-            old_seg = old[0]
-            if old_seg is seg:
+            if old[0] == sid:
                 dead += old[2]
             else:
-                old_seg.dead += old[2]
+                by_sid[old[0]].dead += old[2]
             live -= old[2]
         if flags & TOMBSTONE:
             dead += n  # a tombstone is garbage from the start: merge drops it
             if old is not None:
                 del keydir[key]
         else:
-            keydir[key] = (seg, off, n)
+            keydir[key] = (sid, off, n)
             live += n
     seg.dead += dead
     return live
@@ -124,16 +128,16 @@ def recover(fs: FileSystem, path: str, max_key: int) -> Recovered:
         for i, key in enumerate(order):
             seg_path = os.path.join(path, data[key])
             f = fs.open(seg_path, create=False)
-            seg = Segment(key[0], key[1], seg_path, f)
+            seg = rec.table.add(Segment(key[0], key[1], seg_path, f, uses_plain_pread(fs)))
             rec.segments.append(seg)
             if _load_hint(fs, path, seg, rec):
-                seg.flushed = f.size
+                seg.mark_flushed()
                 continue
             rec.segments_scanned += 1
             result = SegmentScan()
             raw = f.read_at(0, f.size)
             rec.live_record_bytes += apply_records(
-                rec.keydir, seg, scan_segment(raw, seg_path, max_key, result))
+                rec.keydir, rec.table, seg, scan_segment(raw, seg_path, max_key, result))
             if result.torn:
                 if i != len(order) - 1 or seg.merged:
                     # Only the newest file can have been cut by a crash: older ones were
@@ -143,7 +147,7 @@ def recover(fs: FileSystem, path: str, max_key: int) -> Recovered:
                 rec.torn_bytes_truncated += f.size - result.valid_end
                 f.truncate(result.valid_end)
                 f.sync()
-            seg.flushed = f.size
+            seg.mark_flushed()
     except BaseException:
         for seg in rec.segments:
             seg.file.close()
@@ -167,7 +171,7 @@ def _load_hint(fs: FileSystem, path: str, seg: Segment, rec: Recovered) -> bool:
     seg.hint_path = hpath
     seg.hint_bytes = len(raw)
     rec.live_record_bytes += apply_records(
-        rec.keydir, seg, ((off, flags, key, n) for flags, key, off, n in entries))
+        rec.keydir, rec.table, seg, ((off, flags, key, n) for flags, key, off, n in entries))
     return True
 
 

@@ -37,16 +37,19 @@ from cairn.storage.fileio import FileSystem
 from cairn.storage.hash.hint import HintBuilder
 from cairn.storage.hash.keydir import Entry, KeyDir
 from cairn.storage.hash.segment import (
-    BODY_HEADER,
     CRC,
+    HEADER,
     HEADER_SIZE,
     MORE,
+    OVERHEAD,
     TOMBSTONE,
     Segment,
     SegmentScan,
+    SegmentTable,
     hint_name,
     scan_segment,
     segment_name,
+    uses_plain_pread,
 )
 
 
@@ -85,8 +88,9 @@ class _OutputWriter:
     """Writes merge outputs ``seg-C-1, seg-C-2, ...``, rolling over at the segment size."""
 
     def __init__(self, fs: FileSystem, path: str, cutoff: int, segment_size: int,
-                 out: MergeOutput):
+                 out: MergeOutput, table: SegmentTable):
         self.fs = fs
+        self.table = table
         self.path = path
         self.cutoff = cutoff
         self.segment_size = segment_size
@@ -99,7 +103,8 @@ class _OutputWriter:
         sub = len(self.out.outputs) + 1
         seg_path = os.path.join(self.path, segment_name(self.cutoff, sub))
         f = self.fs.open(seg_path, truncate=True)
-        self.seg = Segment(self.cutoff, sub, seg_path, f)
+        self.seg = self.table.add(
+            Segment(self.cutoff, sub, seg_path, f, uses_plain_pread(self.fs)))
         self.out.outputs.append(self.seg)
         self.hint = HintBuilder()
 
@@ -115,14 +120,14 @@ class _OutputWriter:
         off = seg.file.append(record)
         self.hint.add(flags, key, off, n)
         self.out.bytes_written += n
-        return (seg, off, n)
+        return (seg.sid, off, n)
 
     def finish(self) -> None:
         """Make the current output durable, then its hint file."""
         seg = self.seg
         assert seg is not None
         seg.file.sync()
-        seg.flushed = seg.size
+        seg.mark_flushed()
         hpath = os.path.join(self.path, hint_name(seg.id, seg.sub))
         data = self.hint.encode(seg.size)
         with self.fs.open(hpath, truncate=True) as hf:
@@ -134,12 +139,12 @@ class _OutputWriter:
 
 
 def write_merge(fs: FileSystem, path: str, inputs: list[Segment], keydir: KeyDir,
-                segment_size: int, max_key: int) -> MergeOutput:
+                table: SegmentTable, segment_size: int, max_key: int) -> MergeOutput:
     """Copy the live records of ``inputs`` (a prefix of the replay order, oldest first) into
     durable output segments with hint files. Nothing is committed or swapped yet."""
     cutoff = max(s.id for s in inputs if not s.merged)
     out = MergeOutput(cutoff)
-    writer = _OutputWriter(fs, path, cutoff, segment_size, out)
+    writer = _OutputWriter(fs, path, cutoff, segment_size, out, table)
     get = keydir.get
     try:
         for seg in inputs:
@@ -150,15 +155,15 @@ def write_merge(fs: FileSystem, path: str, inputs: list[Segment], keydir: KeyDir
                 if flags & TOMBSTONE:
                     continue  # nothing older than a merge's inputs exists
                 entry = get(key)
-                if entry is None or entry[0] is not seg or entry[1] != off:
+                if entry is None or entry[0] != seg.sid or entry[1] != off:
                     continue  # superseded
                 record: bytes | memoryview = raw[off:off + n]
                 if flags & MORE:
                     # Standalone now: clear the batch flag (and so re-checksum) so recovery
                     # of the output never waits for a batch end that is not there.
-                    body = BODY_HEADER.pack(flags & ~MORE, len(key), n - HEADER_SIZE - len(key))
-                    body += raw[off + HEADER_SIZE:off + n]
-                    record = CRC.pack(crc32c(body)) + body
+                    body = HEADER.pack(flags & ~MORE, len(key), n - OVERHEAD - len(key))
+                    body += raw[off + HEADER_SIZE:off + n - CRC.size]
+                    record = body + CRC.pack(crc32c(body))
                 out.moves.append((key, entry, writer.add(flags & ~MORE, key, record)))
             if result.torn:
                 raise CorruptionError("immutable segment ends in a damaged record",
