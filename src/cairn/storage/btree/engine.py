@@ -52,6 +52,7 @@ from cairn.storage.btree.page import (
     encode_leaf,
     encode_meta,
     leaf_capacity,
+    overflow_capacity,
     peek_page_size,
 )
 from cairn.storage.btree.pager import Pager
@@ -82,7 +83,7 @@ FORMAT = 1
 DEFAULT_PAGE_SIZE = 4096
 DEFAULT_POOL_BYTES = 64 * 1024 * 1024
 DEFAULT_WAL_CHECKPOINT_BYTES = 64 * 1024 * 1024
-DEFAULT_COMMIT_DELAY_US = 100
+DEFAULT_COMMIT_DELAY_US = 200
 TREE_FILE = "tree.dat"
 FIRST_CHUNK = 1024  # entries per scan chunk: a 1000-key range scan is one descent
 NEXT_CHUNK = 4096
@@ -128,8 +129,8 @@ class BTreeEngine(Engine):
     * ``wal_checkpoint_bytes`` (64 MiB): checkpoint when the WAL grows past this;
     * ``max_key_size``: at most (and by default) ``page_size // 4 - 64`` (960 for 4 KiB);
     * ``max_value_size`` (16 MiB): values past a quarter page go to overflow chains;
-    * ``commit_delay_us`` (100): how long a group-commit leader waits for other durable
-      writers to append before it fsyncs, when there are any (PostgreSQL's commit_delay).
+    * ``commit_delay_us`` (200): at most how long a group-commit leader waits for durable
+      writers that are mid-write to append before it fsyncs (PostgreSQL's commit_delay).
     """
 
     kind = "btree"
@@ -153,7 +154,10 @@ class BTreeEngine(Engine):
         self._tree_path = os.path.join(path, TREE_FILE)
         self._wal_limit = wal_checkpoint_bytes
         self._commit_delay = max(0, commit_delay_us) / 1e6
-        self._durable_writers = 0  # sync writers inside write calls (the commit siblings)
+        # group commit's adaptive commit delay (see _wal_position)
+        self._round_writers: set[int] = set()  # threads that wrote durably in this round
+        self._last_group = 1  # ... and how many did in the previous round
+        self._since_target = 0  # durable records appended since the last target
         # counters
         self._gets = self._puts = self._deletes = 0
         self._read_units = 0
@@ -182,13 +186,13 @@ class BTreeEngine(Engine):
         self.max_value_size = max_value_size
         self._inline_max = leaf_capacity(page_size) // 4  # larger entries go out of line
 
-        self._pager = Pager(fs, self._tree_path, page_size)
-        journal_path = os.path.join(path, JOURNAL)
-        new_journal = not fs.exists(journal_path)
-        self._journal = fs.open(journal_path)
-        if new_journal:
-            fs.sync_dir(path)
         try:
+            self._pager = Pager(fs, self._tree_path, page_size)
+            journal_path = os.path.join(path, JOURNAL)
+            new_journal = not fs.exists(journal_path)
+            self._journal = fs.open(journal_path)
+            if new_journal:
+                fs.sync_dir(path)
             self._recover_journal()
             meta = decode_meta(self._pager.file.read_at(0, page_size), self._tree_path)
             if meta.page_size != page_size:
@@ -273,10 +277,10 @@ class BTreeEngine(Engine):
         head = _U32.pack(len(payload))
         frame = _U32.pack(mask(crc32c(head + payload))) + head + payload
         size = len(key) + len(value)
-        if sync or size + 6 > self._inline_max:
+        if size + 6 > self._inline_max:
             self._write([(key, value)], frame, sync, size, 1, 0)
             return
-        # The non-durable inline put (bulk loads): _write_locked + _apply, unrolled.
+        # The common inline put: _write + _apply, unrolled.
         with self._lock:
             if self._closed:
                 raise EngineClosedError(f"btree engine at {self.path} is closed")
@@ -305,6 +309,16 @@ class BTreeEngine(Engine):
             self._puts += 1
             if len(pool.frames) > pool.capacity:
                 pool.evict()
+            if not sync:
+                return
+            self._since_target += 1
+            self._round_writers.add(threading.get_ident())
+            end = self._wal.position
+        try:
+            self._commit.sync_to(end)
+        except DurabilityError as exc:
+            self._failure = exc
+            raise
 
     def write_batch(self, ops: Iterable[Op | tuple], *, sync: bool = False) -> None:
         self._check_open()
@@ -326,19 +340,6 @@ class BTreeEngine(Engine):
 
     def _write(self, items: list[Item], frame: bytes, sync: bool, user: int, puts: int,
                deletes: int) -> None:
-        if sync:
-            try:
-                with self._lock:
-                    self._durable_writers += 1
-                self._write_locked(items, frame, user, puts, deletes, True)
-            finally:
-                with self._lock:
-                    self._durable_writers -= 1
-        else:
-            self._write_locked(items, frame, user, puts, deletes, False)
-
-    def _write_locked(self, items: list[Item], frame: bytes, user: int, puts: int,
-                      deletes: int, sync: bool) -> None:
         with self._lock:
             if self._closed:
                 raise EngineClosedError(f"btree engine at {self.path} is closed")
@@ -363,6 +364,9 @@ class BTreeEngine(Engine):
             self._puts += puts
             self._deletes += deletes
             end = self._wal.position
+            if sync:
+                self._since_target += 1
+                self._round_writers.add(threading.get_ident())
             if len(pool.frames) > pool.capacity:
                 pool.evict()
         if sync:
@@ -432,8 +436,7 @@ class BTreeEngine(Engine):
         self._overflow_pages -= len(pids)
 
     def _chain_len(self, length: int) -> int:
-        cap = self.page_size - 20
-        return max(1, -(-length // cap))
+        return max(1, -(-length // overflow_capacity(self.page_size)))
 
     def _note(self, key: bytes, old: Value | None) -> None:
         """Remember the pre-scan value of ``key`` for every open scan that has not passed it."""
@@ -451,13 +454,20 @@ class BTreeEngine(Engine):
     # -- durability --------------------------------------------------------------------------
     def _wal_position(self) -> int:
         """The flush target of a group-commit leader, asked right before it syncs."""
-        if self._commit_delay and self._durable_writers > 1:
-            # PostgreSQL's commit_delay/commit_siblings: with other durable writers about, let
-            # them append before fixing the target, so that one fsync covers more commits.
-            time.sleep(self._commit_delay)
-        # Without the lock: a stale WAL object only gives a smaller (safe) target, since the
-        # checkpoint that replaced it made everything in it durable.
-        return self._wal.position
+        want = self._last_group
+        if self._commit_delay and want > 1 and self._since_target < want:
+            # PostgreSQL's commit_delay/commit_siblings, made adaptive: `want` threads wrote
+            # durably during the last round and are coming back with their next write; give
+            # them (for at most commit_delay_us) the GIL to append, so that one fsync covers
+            # them all.
+            deadline = time.monotonic() + self._commit_delay
+            while self._since_target < want and time.monotonic() < deadline:
+                time.sleep(0.00002)
+        with self._lock:
+            self._last_group = max(1, len(self._round_writers))
+            self._round_writers = set()
+            self._since_target = 0
+            return self._wal.position
 
     def _sync_wal(self) -> None:
         with self._lock:
