@@ -486,3 +486,42 @@ def test_compact_packs_pages_and_keeps_everything(tmp_path: Path) -> None:
         model[b"after"] = b"compaction"
         assert dict(db.scan()) == model
         db.check()
+
+
+def test_concurrent_durable_writers_share_fsyncs(tmp_path: Path) -> None:
+    import threading
+
+    with open_bt(tmp_path / "db", page_size=4096) as db:
+        barrier = threading.Barrier(8)
+
+        def writer(t: int) -> None:
+            barrier.wait()
+            for i in range(60):
+                db.put(b"w%d-%03d" % (t, i), b"x" * 100, sync=True)
+
+        threads = [threading.Thread(target=writer, args=(t,)) for t in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        s = db.stats()
+        assert s.commits == 480 and s.keys == 480
+        # the adaptive commit delay lets most of the 8 writers into each fsync
+        assert s.commits_per_fsync >= 2.0
+        assert s.extra["max_commits_per_fsync"] >= 4
+
+
+def test_failed_write_leaves_the_engine_read_only_until_reopened(tmp_path: Path) -> None:
+    fs = FaultyFileSystem()
+    path = str(tmp_path / "db")
+    db = BTreeEngine(path, fs=fs, **SMALL)
+    db.put(b"a", b"1", sync=True)
+    fs.add("write_error", path_contains="wal-")
+    with pytest.raises(OSError):
+        db.put(b"b", b"2", sync=True)
+    with pytest.raises(StorageError, match="reopen"):
+        db.put(b"c", b"3")
+    assert db.get(b"a") == b"1"  # reads go on
+    db.close()
+    with BTreeEngine(path, **SMALL) as db:
+        assert db.get(b"a") == b"1" and db.get(b"c") is None
