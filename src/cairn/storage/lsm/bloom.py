@@ -6,7 +6,8 @@ A filter of ``m`` bits with ``k`` probes answers "definitely absent" or "maybe p
 (Kirsch-Mitzenmacher: ``g_i = h1 + i*h2 mod m``), so a lookup hashes the key once and every
 table's filter reuses that hash. xxHash is stable across processes, unlike Python's ``hash``,
 so filters can be stored on disk. The expected false-positive rate is ``(1 - e^(-k/b))^k`` for
-``b`` bits per key; ``k = round(b ln 2)`` minimises it (about 1 % at 10 bits per key).
+``b`` bits per key; ``k ~ b ln 2`` minimises it (under 1 % at 10 bits per key; cairn rounds
+``k`` down, as LevelDB does, trading a hair of FP rate for one probe less per lookup).
 
 Filters are built in bulk with numpy (one vectorised pass per probe instead of a Python loop
 per key and probe), and stored as ``k:u8`` followed by the bit array (bit ``i`` is bit
@@ -29,7 +30,9 @@ _MASK32 = 0xFFFFFFFF
 
 
 def probes_for(bits_per_key: float) -> int:
-    return max(1, min(30, round(bits_per_key * math.log(2))))
+    # b ln 2 rounded *down* (LevelDB's 0.69 rule): at 10 bits/key 6 probes give 0.84 % vs
+    # 0.82 % for 7, and every present-key lookup saves a probe per table.
+    return max(1, min(30, int(bits_per_key * 0.69)))
 
 
 def expected_fp_rate(bits_per_key: float) -> float:

@@ -83,6 +83,13 @@ class _Handle:
     pins: int = 0
     retired: bool = False
 
+    search: list[tuple[list[bytes], list[TableReader]]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # The sorted runs a point read consults, newest first: each L0 table is a run of its
+        # own, each deeper level one run (found by binary search on its tables' largest keys).
+        self.search = [([r.hi], [r]) for r in self.l0] + self.levels
+
 
 @dataclass
 class _Counters:
@@ -198,6 +205,9 @@ class LSMEngine(Engine):
         self._table_refs: dict[int, int] = {}
         self._wal_files: dict[int, File] = {}
         self._threads: list[threading.Thread] = []
+        # (handle, bloom checks, bloom negatives, read units, hit) of finished reads: unpins
+        # and counters applied by the next holder of the lock (see get).
+        self._deferred: list[tuple[_Handle, int, int, int, int]] = []
 
         claim_directory(fs, path, self.kind, FORMAT)
         self._open()
@@ -368,8 +378,9 @@ class LSMEngine(Engine):
                 if before_swap is not None:
                     before_swap()
                 old_handle.retired = True
-                if old_handle.pins == 0:
-                    doomed = self._release(old_handle)
+                doomed = self._drain_locked()
+                if old_handle.pins == 0 and old_handle.numbers:
+                    doomed += self._release(old_handle)
                 self._update_triggers()
                 self._cond.notify_all()
         self._delete_tables(doomed)
@@ -399,15 +410,48 @@ class LSMEngine(Engine):
             handle.pins -= 1
             if handle.retired and handle.pins == 0 and handle.numbers:
                 doomed = self._release(handle)
+            if self._deferred:
+                doomed += self._drain_locked()
         if doomed:
             self._delete_tables(doomed)
+
+    def _release_pin_soon(self, handle: _Handle) -> None:
+        """Unpin from a finalizer (a scan iterator dropped unfinished). A finalizer may run on a
+        thread that already holds the engine lock (the cyclic GC runs anywhere), so it never
+        blocks on it: the pin is queued and dropped by whoever next holds the lock."""
+        self._deferred.append((handle, 0, 0, 0, 0))  # list.append is atomic
+        if self._lock.acquire(blocking=False):
+            try:
+                doomed = self._drain_locked()
+            finally:
+                self._lock.release()
+            if doomed:
+                self._delete_tables(doomed)
+
+    def _drain_locked(self) -> list[TableReader]:
+        """Apply queued unpins and read counters (under the lock); return dead tables."""
+        doomed: list[TableReader] = []
+        c = self._c
+        pop = self._deferred.pop
+        while self._deferred:
+            handle, checks, negatives, units, hit = pop()
+            c.bloom_checks += checks
+            c.bloom_negatives += negatives
+            c.read_units += units
+            # A probe that passed the filter but found nothing there was a false positive
+            # (the probe of a hit found its key).
+            c.bloom_false_positives += units - hit
+            handle.pins -= 1
+            if handle.retired and handle.pins == 0 and handle.numbers:
+                doomed += self._release(handle)
+        return doomed
 
     def _write_table(self, items: Iterable[tuple[bytes, bytes | None]], codec: Codec
                      ) -> tuple[int, TableReader, int, int, int, bytes, bytes, int]:
         number = self._new_number()
         tpath = os.path.join(self.path, table_name(number))
         w = TableWriter(self.fs, tpath, block_size=self.block_size,
-                        bits_per_key=self.bits_per_key, codec=codec)
+                        bits_per_key=self.bits_per_key, codec=codec, keep_blocks=True)
         try:
             w.add_all(items)
             info = w.finish()
@@ -416,6 +460,9 @@ class LSMEngine(Engine):
             raise
         self.fs.sync_dir(self.path)
         reader = TableReader.open(self.fs, tpath, number, self._cache)
+        # Freshly flushed data is the most likely to be read next, and its blocks are decoded
+        # already: warm the cache with them (RocksDB's prepopulate_block_cache=kFlushOnly).
+        reader.prepopulate(w.blocks)
         return (number, reader, info.size, info.entries, info.tombstones, info.smallest,
                 info.largest, info.live_bytes)
 
@@ -500,7 +547,11 @@ class LSMEngine(Engine):
                 w = state["w"] = TableWriter(self.fs, tpath, block_size=self.block_size,
                                              bits_per_key=self.bits_per_key, codec=codec)
                 w.number = number  # type: ignore[attr-defined]
-            return w.add(k, v) and split is not None and w.file.size >= split
+            if not w.add(k, v):
+                return False
+            if self._stopping:  # close() waits for us: give up at the next block boundary
+                raise _Abort()
+            return split is not None and w.file.size >= split
 
         def roll() -> None:
             w = state["w"]
@@ -527,12 +578,11 @@ class LSMEngine(Engine):
                 w.abandon()
             for r in new_readers.values():
                 r.close()
-            if not isinstance(self._error, BaseException) or isinstance(self._error, _Abort):
-                for p in written:
-                    try:
-                        self.fs.remove(p)
-                    except BaseException:
-                        break
+            for p in written:  # half-written outputs (else removed as orphans at next open)
+                try:
+                    self.fs.remove(p)
+                except BaseException:
+                    break
             raise
         edit = VersionEdit(outputs, [t.number for t in plan.inputs])
         self._install(edit, new_readers)
@@ -711,36 +761,38 @@ class LSMEngine(Engine):
     def get(self, key: bytes) -> bytes | None:
         if type(key) is not bytes or not key or len(key) > self.max_key_size:
             check_key(key, self.max_key_size)
+        doomed: list[TableReader] = []
         with self._lock:
             if self._closed:
                 self._check_open()
-            c = self._c
-            c.gets += 1
+            self._c.gets += 1
+            if self._deferred:
+                doomed = self._drain_locked()
             v = self._mem.data.get(key, _MISS)
-            if v is not _MISS:
-                return v  # type: ignore[return-value]
-            for imm in reversed(self._imms):
-                v = imm.data.get(key, _MISS)
-                if v is not _MISS:
-                    return v  # type: ignore[return-value]
-            handle = self._cur
-            handle.pins += 1
+            if v is _MISS:
+                for imm in reversed(self._imms):
+                    v = imm.data.get(key, _MISS)
+                    if v is not _MISS:
+                        break
+            if v is _MISS:
+                handle = self._cur
+                handle.pins += 1
+        if doomed:
+            self._delete_tables(doomed)
+        if v is not _MISS:
+            return v  # type: ignore[return-value]
         checks = negatives = units = hit = 0
         try:
+            # The hot path, inlined: key range, Bloom filter (one hash for every table; the
+            # probe loop of BloomFilter.may_contain_hash), sparse index, cached block's dict.
             h = key_hash(key)
-            for r in handle.l0:
-                if key < r.lo or key > r.hi:
-                    continue
-                checks += 1
-                if not r.bloom.may_contain_hash(h):
-                    negatives += 1
-                    continue
-                units += 1
-                found, val = r.get(key)
-                if found:
-                    hit = 1
-                    return val
-            for largest, readers in handle.levels:
+            h1 = h & 0xFFFFFFFF
+            h2 = (h >> 32) | 1
+            cache = self._cache
+            cmap = cache._map
+            for largest, readers in handle.search:
+                # One sorted run per entry (each L0 table alone, then each level): at most one
+                # table of a run can hold the key.
                 i = bisect_left(largest, key)
                 if i == len(largest):
                     continue
@@ -748,30 +800,41 @@ class LSMEngine(Engine):
                 if key < r.lo:
                     continue
                 checks += 1
-                if not r.bloom.may_contain_hash(h):
-                    negatives += 1
+                bloom = r.bloom
+                bits = bloom.bits
+                m = len(bits) << 3
+                x = h1
+                for _ in range(bloom.k):
+                    pos = x % m
+                    if not (bits[pos >> 3] >> (pos & 7)) & 1:
+                        break
+                    x += h2
+                else:
+                    units += 1
+                    i = bisect_left(r.index_keys, key)
+                    if i < r.nblocks:
+                        ck = r.cache_base + i
+                        entry = cmap.get(ck)  # BlockCache.get, inlined
+                        if entry is None:
+                            blk = r.block(i)
+                        else:
+                            blk = entry[0]
+                            try:  # noqa: SIM105 - hot path
+                                cmap.move_to_end(ck)
+                            except KeyError:  # evicted meanwhile by another thread
+                                pass
+                            cache.hits += 1
+                        v = blk[2].get(key, _MISS)
+                        if v is not _MISS:
+                            hit = 1
+                            return v  # type: ignore[return-value]
                     continue
-                units += 1
-                found, val = r.get(key)
-                if found:
-                    hit = 1
-                    return val
+                negatives += 1
             return None
         finally:
-            doomed: list[TableReader] = []
-            with self._lock:
-                c = self._c
-                c.bloom_checks += checks
-                c.bloom_negatives += negatives
-                c.read_units += units
-                # A probe that passed the filter but found nothing in the table (the last
-                # probe of a hit found its key, so it is not one).
-                c.bloom_false_positives += units - hit
-                handle.pins -= 1
-                if handle.retired and handle.pins == 0 and handle.numbers:
-                    doomed = self._release(handle)
-            if doomed:
-                self._delete_tables(doomed)
+            # Unpin without taking the lock again: the next reader or writer of the version
+            # state drops the pin and adds the counters (list.append is atomic).
+            self._deferred.append((handle, checks, negatives, units, hit))
 
     def scan(self, start: bytes | None = None, end: bytes | None = None,
              reverse: bool = False) -> Iterator[tuple[bytes, bytes]]:
@@ -786,28 +849,25 @@ class LSMEngine(Engine):
             mems += [imm.range_items(start, end) for imm in reversed(self._imms)]
             handle = self._cur
             handle.pins += 1
-        return self._scan(handle, mems, start, end, reverse)
+        return _Scan(self, handle, self._scan(handle, mems, start, end, reverse))
 
     def _scan(self, handle: _Handle, mems: list[list[tuple[bytes, bytes | None]]],
               start: bytes | None, end: bytes | None, reverse: bool
               ) -> Iterator[tuple[bytes, bytes]]:
-        try:
-            if start is not None and end is not None and start >= end:
-                return
-            sources: list[Iterable[tuple[bytes, bytes | None]]] = [
-                (reversed(m) if reverse else m) for m in mems if m]
-            for r in handle.l0:
-                if _in_range(r, start, end):
-                    sources.append(r.iter_range(start, end, reverse))
-            for _largest, readers in handle.levels:
-                rs = [r for r in readers if _in_range(r, start, end)]
-                if reverse:
-                    rs.reverse()
-                if rs:
-                    sources.append(concat(r.iter_range(start, end, reverse) for r in rs))
-            yield from live(merge_entries(sources, reverse))
-        finally:
-            self._unpin(handle)
+        if start is not None and end is not None and start >= end:
+            return
+        sources: list[Iterable[tuple[bytes, bytes | None]]] = [
+            (reversed(m) if reverse else m) for m in mems if m]
+        for r in handle.l0:
+            if _in_range(r, start, end):
+                sources.append(r.iter_range(start, end, reverse))
+        for _largest, readers in handle.levels:
+            rs = [r for r in readers if _in_range(r, start, end)]
+            if reverse:
+                rs.reverse()
+            if rs:
+                sources.append(concat(r.iter_range(start, end, reverse) for r in rs))
+        yield from live(merge_entries(sources, reverse))
 
     # -- maintenance ----------------------------------------------------------------------------
     def flush(self) -> None:
@@ -839,6 +899,7 @@ class LSMEngine(Engine):
 
     def stats(self) -> EngineStats:
         with self._lock:
+            doomed = self._drain_locked()
             c = self._c
             v = self._version
             mems = [self._mem, *self._imms]
@@ -847,6 +908,7 @@ class LSMEngine(Engine):
             wal_bytes = sum(f.size for f in self._wal_files.values())
             commit = self._commit
             fsyncs, commits, max_batch = commit.fsyncs, commit.commits, commit.max_batch
+        self._delete_tables(doomed)
         try:
             stored = sum(t.entries for t in v.tables()) + sum(len(m) for m in mems)
             exact = stored <= self.exact_stats_limit
@@ -959,6 +1021,38 @@ class LSMEngine(Engine):
             errors.append(exc)
         if errors and self._error is None:
             raise errors[0]
+
+
+class _Scan(Iterator[tuple[bytes, bytes]]):
+    """A scan's iterator: holds the version pin until exhausted, closed or dropped (even
+    dropped before its first ``next``, when a generator's ``finally`` would never run)."""
+
+    __slots__ = ("_done", "_engine", "_handle", "_it")
+
+    def __init__(self, engine: LSMEngine, handle: _Handle,
+                 it: Iterator[tuple[bytes, bytes]]):
+        self._engine = engine
+        self._handle = handle
+        self._it = it
+        self._done = False
+
+    def __iter__(self) -> _Scan:
+        return self
+
+    def __next__(self) -> tuple[bytes, bytes]:
+        try:
+            return next(self._it)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if not self._done:
+            self._done = True
+            self._engine._release_pin_soon(self._handle)
+
+    def __del__(self) -> None:
+        self.close()
 
 
 def _in_range(r: TableReader, start: bytes | None, end: bytes | None) -> bool:

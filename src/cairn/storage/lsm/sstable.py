@@ -60,6 +60,8 @@ RAW, LZ4, ZSTD = 0, 1, 2
 COMPRESSIONS = {"none": RAW, "lz4": LZ4, "zstd": ZSTD}
 
 Entry = tuple[bytes, bytes | None]  # (key, value); value None = tombstone
+# A decoded data block: keys, values (None = tombstone), and key -> value.
+Block = tuple[list[bytes], list[bytes | None], dict[bytes, bytes | None]]
 
 
 class Codec:
@@ -119,7 +121,7 @@ def encode_block(keys: list[bytes], values: list[bytes | None]) -> bytes:
     return b"".join((head, kinds, b"".join(keys), b"".join(vals)))
 
 
-def decode_block(raw: bytes, path: str, offset: int) -> tuple[list[bytes], list[bytes | None]]:
+def decode_block(raw: bytes, path: str, offset: int) -> Block:
     try:
         n = U32.unpack_from(raw, 0)[0]
         ends = struct.unpack_from(f"<{2 * n}I", raw, 4)
@@ -142,7 +144,13 @@ def decode_block(raw: bytes, path: str, offset: int) -> tuple[list[bytes], list[
         for i, kind in enumerate(kinds):
             if kind:
                 values[i] = None
-    return keys, values
+    return make_block(keys, values)
+
+
+def make_block(keys: list[bytes], values: list[bytes | None]) -> Block:
+    """The cached form of a block: lists in key order for scans, and a dict so that a point
+    read is one hash lookup instead of a binary search of bytes comparisons."""
+    return keys, values, dict(zip(keys, values, strict=True))
 
 
 def encode_index(last_keys: list[bytes], offsets: list[int], sizes: list[int]) -> bytes:
@@ -188,7 +196,7 @@ class TableWriter:
     """Writes one SSTable from entries given in strictly increasing key order."""
 
     def __init__(self, fs: FileSystem, path: str, *, block_size: int, bits_per_key: float,
-                 codec: Codec):
+                 codec: Codec, keep_blocks: bool = False):
         self.fs = fs
         self.path = path
         self.block_size = block_size
@@ -206,6 +214,10 @@ class TableWriter:
         self.tombstones = 0
         self.live_bytes = 0
         self._last: bytes | None = None
+        # Blocks as written, for warming the block cache after a flush (RocksDB's
+        # prepopulate_block_cache): (keys, values, raw size).
+        self.keep_blocks = keep_blocks
+        self.blocks: list[tuple[list[bytes], list[bytes | None], int]] = []
 
     @property
     def estimated_size(self) -> int:
@@ -245,7 +257,10 @@ class TableWriter:
         if self._last is not None and keys[0] <= self._last:
             raise StorageError(f"SSTable keys out of order in {self.path}")
         self._last = keys[-1]
-        offset, size = self._write_block(encode_block(keys, self._values))
+        raw = encode_block(keys, self._values)
+        offset, size = self._write_block(raw)
+        if self.keep_blocks:
+            self.blocks.append((keys, self._values, len(raw)))
         self._index_keys.append(keys[-1])
         self._index_offsets.append(offset)
         self._index_sizes.append(size)
@@ -287,36 +302,37 @@ class TableWriter:
 
 
 # -- the block cache -------------------------------------------------------------------------
-Block = tuple[list[bytes], list[bytes | None]]
-
-
 class BlockCache:
     """A bounded LRU cache of *decoded* data blocks, shared by all tables of an engine.
 
     Caching decoded blocks (not raw bytes, as RocksDB does) saves both the decompression and the
     decode on a hit, which is what matters when the decoder is Python. Capacity counts the raw
-    size of the cached blocks.
+    size of the cached blocks (the decoded form shares the key and value objects). Keys are
+    ints, ``table_number << 32 | block_index``. A hit takes no lock: ``OrderedDict.get`` and
+    ``move_to_end`` are single C calls, atomic under the GIL; inserts and evictions lock.
     """
 
     def __init__(self, capacity: int):
         self.capacity = capacity
         self.used = 0
-        self._map: OrderedDict[tuple[int, int], tuple[Block, int]] = OrderedDict()
+        self._map: OrderedDict[int, tuple[Block, int]] = OrderedDict()
         self._lock = threading.Lock()
-        self.hits = 0
+        self.hits = 0  # approximate under concurrent readers (unlocked counters)
         self.misses = 0
 
-    def get(self, key: tuple[int, int]) -> Block | None:
-        with self._lock:
-            entry = self._map.get(key)
-            if entry is None:
-                self.misses += 1
-                return None
+    def get(self, key: int) -> Block | None:
+        entry = self._map.get(key)
+        if entry is None:
+            self.misses += 1
+            return None
+        try:  # noqa: SIM105 - the hot path: contextlib.suppress costs a context manager
             self._map.move_to_end(key)
-            self.hits += 1
-            return entry[0]
+        except KeyError:  # evicted by another thread just now: still a valid block
+            pass
+        self.hits += 1
+        return entry[0]
 
-    def put(self, key: tuple[int, int], block: Block, size: int) -> None:
+    def put(self, key: int, block: Block, size: int) -> None:
         if size > self.capacity:
             return
         with self._lock:
@@ -330,7 +346,7 @@ class BlockCache:
 
     def evict_table(self, number: int) -> None:
         with self._lock:
-            for key in [k for k in self._map if k[0] == number]:
+            for key in [k for k in self._map if k >> 32 == number]:
                 self.used -= self._map.pop(key)[1]
 
 
@@ -352,10 +368,19 @@ class TableReader:
     block_reads: int = 0
     lo: bytes = b""  # smallest key (attribute, not property: read on every lookup)
     hi: bytes = b""  # largest key
+    nblocks: int = 0
+    cache_base: int = 0  # number << 32: block cache keys are cache_base + block index
 
     def __post_init__(self) -> None:
         self.lo = bytes.fromhex(self.props["smallest"])
         self.hi = self.index_keys[-1]
+        self.nblocks = len(self.index_keys)
+        self.cache_base = self.number << 32
+
+    def prepopulate(self, blocks: list[tuple[list[bytes], list[bytes | None], int]]) -> None:
+        """Put the blocks just written into the cache (they are decoded already)."""
+        for i, (keys, values, size) in enumerate(blocks):
+            self.cache.put(self.cache_base + i, make_block(keys, values), size)
 
     @classmethod
     def open(cls, fs: FileSystem, path: str, number: int, cache: BlockCache) -> TableReader:
@@ -407,7 +432,7 @@ class TableReader:
 
     def block(self, i: int, fill_cache: bool = True) -> Block:
         cache = self.cache
-        key = (self.number, i)
+        key = self.number << 32 | i
         blk = cache.get(key)
         if blk is None:
             off = self.index_offsets[i]
@@ -424,11 +449,10 @@ class TableReader:
         i = bisect_left(self.index_keys, key)
         if i == len(self.index_keys):
             return False, None
-        keys, values = self.block(i)
-        j = bisect_left(keys, key)
-        if j < len(keys) and keys[j] == key:
-            return True, values[j]
-        return False, None
+        v = self.block(i)[2].get(key, self)
+        if v is self:
+            return False, None
+        return True, v  # type: ignore[return-value]
 
     def iter_range(self, start: bytes | None, end: bytes | None, reverse: bool = False,
                    fill_cache: bool = True) -> Iterator[Entry]:
@@ -439,7 +463,7 @@ class TableReader:
                                                      bisect_left(self.index_keys, end))
         order = range(last, first - 1, -1) if reverse else range(first, last + 1)
         for i in order:
-            keys, values = self.block(i, fill_cache)
+            keys, values, _ = self.block(i, fill_cache)
             lo = 0 if start is None or i != first else bisect_left(keys, start)
             hi = len(keys) if end is None or i != last else bisect_left(keys, end)
             if reverse:
