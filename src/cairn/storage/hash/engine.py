@@ -76,6 +76,8 @@ class HashEngine(Engine):
     * ``merge_interval`` (1.0 s): how often the merge thread re-checks the policy (it is also
       woken by every rollover).
     * ``background_merge`` (True): run the merge thread; ``compact()`` merges either way.
+    * ``commit_delay`` (0.0005 s): how long a durable writer waits for the other durable
+      writers in flight to append before group commit fsyncs (0: never wait).
     * ``max_key_size``, ``max_value_size``: input limits (:mod:`cairn.storage.limits`).
     """
 
@@ -83,12 +85,46 @@ class HashEngine(Engine):
     ordered = False
     # Slots keep attribute access on the hot paths a fixed-offset load: with ~30 attributes
     # in an instance dict, CPython 3.11 falls off its fast (shared-key) attribute path.
-    __slots__ = ("_active", "_appended", "_by_sid", "_commit", "_deletes", "_failed", "_fsync_lock",
-                 "_gen", "_hits", "_keydir", "_live_rec", "_lock", "_maintenance_fsyncs",
-                 "_merge_lock", "_merge_read", "_merge_written", "_merges", "_misses",
-                 "_next_id", "_pins", "_policy", "_puts", "_recovery", "_retired",
-                 "_segment_size", "_segments", "_table", "_user_written", "_worker", "max_key_size",
-                 "max_value_size")
+    __slots__ = (
+        "_active",
+        "_appended",
+        "_arrived",
+        "_by_sid",
+        "_commit",
+        "_commit_delay",
+        "_deletes",
+        "_failed",
+        "_fsync_lock",
+        "_gather",
+        "_gen",
+        "_hits",
+        "_inflight",
+        "_keydir",
+        "_live_rec",
+        "_lock",
+        "_maintenance_fsyncs",
+        "_merge_lock",
+        "_merge_read",
+        "_merge_written",
+        "_merges",
+        "_misses",
+        "_next_id",
+        "_pins",
+        "_policy",
+        "_puts",
+        "_recovery",
+        "_retired",
+        "_round",
+        "_segment_size",
+        "_segments",
+        "_siblings",
+        "_table",
+        "_user_written",
+        "_waiters",
+        "_worker",
+        "max_key_size",
+        "max_value_size",
+    )
 
     def __init__(self, path: str, fs: FileSystem = REAL_FS, *,
                  segment_size: int = 64 << 20,
@@ -97,6 +133,7 @@ class HashEngine(Engine):
                  merge_max_segments: int = 16,
                  merge_interval: float = 1.0,
                  background_merge: bool = True,
+                 commit_delay: float = 0.0005,
                  max_key_size: int = MAX_KEY_SIZE,
                  max_value_size: int = MAX_VALUE_SIZE):
         super().__init__(path, fs)
@@ -108,6 +145,8 @@ class HashEngine(Engine):
         if merge_min_dead_bytes < 0 or merge_max_segments < 2 or merge_interval <= 0:
             raise StorageError("merge_min_dead_bytes must be >= 0, merge_max_segments >= 2 "
                                "and merge_interval > 0")
+        if not 0 <= commit_delay <= 1:
+            raise StorageError(f"commit_delay must be between 0 and 1 second, not {commit_delay}")
         if not 1 <= max_key_size <= SCAN_MAX_KEY or max_value_size < 0:
             raise StorageError(f"max_key_size must be in [1, {SCAN_MAX_KEY}] and "
                                f"max_value_size >= 0")
@@ -140,6 +179,13 @@ class HashEngine(Engine):
         self._maintenance_fsyncs = 0
         # Read counters are bumped without a lock (a get takes none): with the GIL an
         # increment is not interrupted in practice, and a stats counter may be off by a race.
+        self._gather = threading.Lock()
+        self._round = 0  # gathering round of durable writers (see _durable)
+        self._arrived = 0  # writers gathered in the current round
+        self._inflight = 0  # durable writers between their append and their return
+        self._waiters: list[threading.Lock] = []  # writers asleep in the current round
+        self._siblings = 1  # writers seen together in the last round
+        self._commit_delay = commit_delay
         self._hits = 0  # gets that read a record (one pread each)
         self._misses = 0  # gets of absent keys (no I/O)
 
@@ -281,6 +327,61 @@ class HashEngine(Engine):
         self._appended += len(data)
 
     def _durable(self, end: int) -> None:
+        """Make everything up to ``end`` durable, sharing fsyncs (PostgreSQL's
+        ``commit_delay``/``commit_siblings`` on top of group commit).
+
+        Durable writers gather in rounds. The writer whose arrival fills the round (as many
+        writers as were in flight when the previous round closed), or whose wait of
+        ``commit_delay`` runs out, *closes* it and goes through group commit: its leader's
+        fsync covers every append of the round. The others sleep once, each on its own lock
+        (no herd re-acquiring a shared one), until the closer is done, and then pass through
+        group commit without an fsync of their own. Group commit still decides: a writer
+        whose append was not covered syncs itself."""
+        waiter: threading.Lock | None = None
+        with self._gather:
+            self._inflight += 1
+            if self._arrived + 1 >= self._siblings or not self._commit_delay:
+                waiters = self._close_round(self._arrived + 1)
+            else:
+                self._arrived += 1
+                rnd = self._round
+                waiter = threading.Lock()
+                waiter.acquire()
+                self._waiters.append(waiter)
+        if waiter is not None:
+            if waiter.acquire(timeout=self._commit_delay):
+                return self._commit_one(end)  # released by the round's closer
+            with self._gather:
+                if self._round != rnd:  # closed meanwhile: its closer will release us
+                    waiters = None
+                else:  # the round did not fill: fewer writers now; close it ourselves
+                    self._waiters.remove(waiter)
+                    waiters = self._close_round(self._arrived)
+            if waiters is None:
+                waiter.acquire()
+                return self._commit_one(end)
+        try:
+            self._commit_one(end)
+        finally:
+            with self._gather:
+                self._inflight -= len(waiters) + 1  # the waiters' and the closer's own
+            for w in waiters:
+                w.release()
+
+    def _close_round(self, arrived: int) -> list[threading.Lock]:
+        """Close the gathering round (caller holds ``_gather``); return its waiters, whom
+        the caller, now the closer, wakes once it is through group commit (and drops their
+        in-flight count with its own)."""
+        # Size the next round: everyone in flight now will be back for it, unless this
+        # round did not fill (then fewer writers are active).
+        self._siblings = arrived if arrived < self._siblings else self._inflight
+        waiters = self._waiters
+        self._waiters = []
+        self._arrived = 0
+        self._round += 1
+        return waiters
+
+    def _commit_one(self, end: int) -> None:
         try:
             self._commit.sync_to(end)
         except DurabilityError as exc:
