@@ -525,3 +525,100 @@ def test_failed_write_leaves_the_engine_read_only_until_reopened(tmp_path: Path)
     db.close()
     with BTreeEngine(path, **SMALL) as db:
         assert db.get(b"a") == b"1" and db.get(b"c") is None
+
+
+scan_ops = st.lists(st.one_of(
+    st.tuples(st.just("put"), st.integers(0, 150), st.integers(0, 120)),
+    st.tuples(st.just("del"), st.integers(0, 150), st.just(0)),
+    st.tuples(st.just("open"), st.integers(0, 150), st.integers(0, 3)),
+    st.tuples(st.just("next"), st.integers(0, 5), st.integers(1, 400)),
+    st.tuples(st.just("flush"), st.just(0), st.just(0)),
+    st.tuples(st.just("compact"), st.just(0), st.just(0)),
+), max_size=120)
+
+
+@FAST
+@given(scan_ops)
+def test_open_scans_keep_their_snapshots(tmp_path_factory: pytest.TempPathFactory,
+                                         ops: list[tuple[str, int, int]]) -> None:
+    """Any interleaving of writes, checkpoints and compactions with several open scans: each
+    scan yields exactly the model as it was when scan() was called."""
+    path = tmp_path_factory.mktemp("snap")
+    model: dict[bytes, bytes] = {b"%03d" % i: b"seed" for i in range(0, 150, 3)}
+    scans: list[tuple[list[tuple[bytes, bytes]], object, list[tuple[bytes, bytes]]]] = []
+    with open_bt(path / "db", page_size=1024) as db:
+        db.write_batch([("put", k, v) for k, v in model.items()])
+        for op, a, b in ops:
+            if op == "put":
+                key, value = b"%03d" % a, bytes([a % 256]) * b
+                db.put(key, value)
+                model[key] = value
+            elif op == "del":
+                db.delete(b"%03d" % a)
+                model.pop(b"%03d" % a, None)
+            elif op == "open":
+                lo = b"%03d" % a if b & 1 else None
+                hi = b"%03d" % (a + 60) if b & 2 else None
+                reverse = bool(a % 2)
+                expect = sorted(((k, v) for k, v in model.items()
+                                 if (lo is None or k >= lo) and (hi is None or k < hi)),
+                                reverse=reverse)
+                scans.append((expect, db.scan(lo, hi, reverse=reverse), []))
+            elif op == "next" and scans:
+                _expect, it, got = scans[a % len(scans)]
+                for _ in range(b):
+                    item = next(it, None)  # type: ignore[call-overload]
+                    if item is None:
+                        break
+                    got.append(item)
+            elif op == "flush":
+                db.flush()
+            elif op == "compact":
+                db.compact()
+        for expect, it, got in scans:
+            got.extend(it)  # type: ignore[arg-type]
+            assert got == expect
+        db.check()
+
+
+def test_concurrent_scans_see_whole_batches(tmp_path: Path) -> None:
+    """A writer rewrites every key to the same version in one batch, with checkpoints and a
+    compaction in between; every scan running concurrently must see one version only."""
+    import threading
+
+    keys = [b"k%04d" % i for i in range(3000)]  # several scan chunks
+    with open_bt(tmp_path / "db") as db:
+        db.write_batch([("put", k, b"v0000" + b"." * 40) for k in keys])
+        stop = threading.Event()
+        errors: list[BaseException] = []
+
+        def writer() -> None:
+            try:
+                for version in range(1, 15):
+                    db.write_batch([("put", k, b"v%04d" % version + b"." * 40) for k in keys])
+                    if version % 5 == 0:
+                        db.compact()
+                    elif version % 2 == 0:
+                        db.flush()
+            except BaseException as exc:
+                errors.append(exc)
+            finally:
+                stop.set()
+
+        def reader(reverse: bool) -> None:
+            try:
+                while not stop.is_set():
+                    rows = list(db.scan(reverse=reverse))
+                    assert len(rows) == len(keys)
+                    assert len({v for _, v in rows}) == 1, "a scan mixed two batches"
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=writer), threading.Thread(target=reader,
+                                                                     args=(False,)),
+                   threading.Thread(target=reader, args=(True,))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, errors
