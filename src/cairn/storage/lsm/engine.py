@@ -132,6 +132,8 @@ class LSMEngine(Engine):
     tests). ``max_manifest_bytes`` (4 MiB): manifest size that triggers a fresh one.
     ``exact_stats_limit`` (50,000): up to this many stored entries ``stats()`` counts keys
     exactly by a merge; past it ``keys``/``live_bytes`` are estimates (``extra.keys_exact``).
+    ``commit_delay`` (0.5 ms): the longest a group-commit leader waits for other active durable
+    writers to append before it fsyncs (0 disables; never delays a lone writer).
     """
 
     kind = "lsm"
@@ -147,6 +149,7 @@ class LSMEngine(Engine):
                  target_file_size: int = 2 * 1024 * 1024, tiered_min_merge: int = 4,
                  tiered_max_runs: int = 12, background: bool = True,
                  max_manifest_bytes: int = 4 * 1024 * 1024, exact_stats_limit: int = 50_000,
+                 commit_delay: float = 0.0005,
                  max_key_size: int = MAX_KEY_SIZE, max_value_size: int = MAX_VALUE_SIZE):
         super().__init__(path, fs)
         if compaction not in ("leveled", "tiered"):
@@ -188,6 +191,9 @@ class LSMEngine(Engine):
         self.background = background
         self.max_manifest_bytes = max_manifest_bytes
         self.exact_stats_limit = exact_stats_limit
+        if not 0 <= commit_delay <= 0.1:
+            raise StorageError(f"commit_delay must be in [0, 0.1] seconds, not {commit_delay!r}")
+        self.commit_delay = commit_delay
 
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
@@ -205,6 +211,8 @@ class LSMEngine(Engine):
         self._table_refs: dict[int, int] = {}
         self._wal_files: dict[int, File] = {}
         self._threads: list[threading.Thread] = []
+        self._sync_writers = 0  # durable writes between their append and their commit
+        self._sync_waiting = 0  # ... of which waiting in group commit
         # (handle, bloom checks, bloom negatives, read units, hit) of finished reads: unpins
         # and counters applied by the next holder of the lock (see get).
         self._deferred: list[tuple[_Handle, int, int, int, int]] = []
@@ -605,6 +613,19 @@ class LSMEngine(Engine):
             raise self._error
 
     def _wal_position(self) -> int:
+        """Group commit asks this just before its leader fsyncs: everything before the returned
+        position will be durable. When other durable writers are active, the leader first
+        gives them a moment to append (PostgreSQL's ``commit_delay``/``commit_siblings``), so
+        one fsync covers them instead of the next one."""
+        if self._sync_writers > 1 and self.commit_delay > 0:
+            seen = self._wal_base + self._wal.size
+            deadline = time.monotonic() + self.commit_delay
+            while time.monotonic() < deadline:
+                time.sleep(0)  # yield the GIL to writers on their way to append
+                now = self._wal_base + self._wal.size
+                if now == seen and self._sync_waiting >= self._sync_writers - 1:
+                    break  # every other durable writer is queued behind this fsync
+                seen = now
         return self._wal_base + self._wal.size
 
     def _sync_wal(self) -> None:
@@ -683,11 +704,19 @@ class LSMEngine(Engine):
         return self._wal_base + self._wal.size
 
     def _after_write(self, pos: int) -> None:
+        """Wait until the write ending at ``pos`` is durable (the caller counted itself in
+        ``_sync_writers`` under the lock)."""
+        with self._lock:
+            self._sync_waiting += 1
         try:
             self._commit.sync_to(pos)
         except DurabilityError as exc:
             self._set_error(exc)
             raise
+        finally:
+            with self._lock:
+                self._sync_waiting -= 1
+                self._sync_writers -= 1
 
     def _inline_maintenance(self) -> None:
         """Without background threads: rotate, flush and compact *before* the write that found
@@ -728,6 +757,8 @@ class LSMEngine(Engine):
             c = self._c
             c.puts += 1
             c.user_bytes += n
+            if sync:
+                self._sync_writers += 1
         if sync:
             self._after_write(pos)
 
@@ -754,6 +785,8 @@ class LSMEngine(Engine):
                     mem.put(op.key, None)
                     c.deletes += 1
                     c.user_bytes += len(op.key)
+            if sync:
+                self._sync_writers += 1
         if sync:
             self._after_write(pos)
 
