@@ -66,6 +66,7 @@ from cairn.storage.record import encode_frame
 
 FORMAT = 1
 _MISS = object()
+_MEM_HIT = (1, 0, 0, 0, 0)  # the counters of a point read answered by a memtable
 
 
 class _Abort(Exception):
@@ -80,7 +81,9 @@ class _Handle:
     l0: list[TableReader]  # newest first
     levels: list[tuple[list[bytes], list[TableReader]]]  # L1.. : (largest keys, readers)
     numbers: list[int]
-    pins: int = 0
+    # One element per reader using this version. list.append/pop are atomic under the GIL, so
+    # a point read pins and unpins without the engine lock (see LSMEngine.get).
+    pins: list[int] = field(default_factory=list)
     retired: bool = False
 
     search: list[tuple[list[bytes], list[TableReader]]] = field(default_factory=list)
@@ -213,9 +216,11 @@ class LSMEngine(Engine):
         self._threads: list[threading.Thread] = []
         self._sync_writers = 0  # durable writes between their append and their commit
         self._sync_waiting = 0  # ... of which waiting in group commit
-        # (handle, bloom checks, bloom negatives, read units, hit) of finished reads: unpins
-        # and counters applied by the next holder of the lock (see get).
-        self._deferred: list[tuple[_Handle, int, int, int, int]] = []
+        # (gets, bloom checks, bloom negatives, read units, hit) of finished point reads, added
+        # to the counters by the next holder of the lock (see get); retired versions unpinned
+        # by a finalizer, released likewise.
+        self._deferred: list[tuple[int, int, int, int, int]] = []
+        self._orphans: list[_Handle] = []
 
         claim_directory(fs, path, self.kind, FORMAT)
         self._open()
@@ -385,9 +390,9 @@ class LSMEngine(Engine):
                 self._cur = handle
                 if before_swap is not None:
                     before_swap()
-                old_handle.retired = True
+                old_handle.retired = True  # before looking at its pins: see get()
                 doomed = self._drain_locked()
-                if old_handle.pins == 0 and old_handle.numbers:
+                if not old_handle.pins and old_handle.numbers:
                     doomed += self._release(old_handle)
                 self._update_triggers()
                 self._cond.notify_all()
@@ -413,44 +418,49 @@ class LSMEngine(Engine):
             self.fs.remove(r.path)
 
     def _unpin(self, handle: _Handle) -> None:
-        doomed: list[TableReader] = []
+        handle.pins.pop()
+        if handle.retired and not handle.pins:
+            self._unpin_released(handle)
+
+    def _unpin_released(self, handle: _Handle) -> None:
+        """The last pin of a retired version is gone: release its tables (idempotent)."""
         with self._lock:
-            handle.pins -= 1
-            if handle.retired and handle.pins == 0 and handle.numbers:
-                doomed = self._release(handle)
-            if self._deferred:
-                doomed += self._drain_locked()
-        if doomed:
-            self._delete_tables(doomed)
+            doomed = self._release(handle) if not handle.pins and handle.numbers else []
+        self._delete_tables(doomed)
 
     def _release_pin_soon(self, handle: _Handle) -> None:
         """Unpin from a finalizer (a scan iterator dropped unfinished). A finalizer may run on a
         thread that already holds the engine lock (the cyclic GC runs anywhere), so it never
-        blocks on it: the pin is queued and dropped by whoever next holds the lock."""
-        self._deferred.append((handle, 0, 0, 0, 0))  # list.append is atomic
+        blocks on it: a retired version left unpinned is queued for whoever next holds it."""
+        handle.pins.pop()
+        if not (handle.retired and not handle.pins):
+            return
+        self._orphans.append(handle)
         if self._lock.acquire(blocking=False):
             try:
                 doomed = self._drain_locked()
             finally:
                 self._lock.release()
-            if doomed:
-                self._delete_tables(doomed)
+            self._delete_tables(doomed)
 
     def _drain_locked(self) -> list[TableReader]:
-        """Apply queued unpins and read counters (under the lock); return dead tables."""
-        doomed: list[TableReader] = []
+        """Add the queued read counters and release queued unpinned versions (under the lock);
+        return the readers of tables no version uses any more."""
         c = self._c
         pop = self._deferred.pop
         while self._deferred:
-            handle, checks, negatives, units, hit = pop()
+            gets, checks, negatives, units, hit = pop()
+            c.gets += gets
             c.bloom_checks += checks
             c.bloom_negatives += negatives
             c.read_units += units
             # A probe that passed the filter but found nothing there was a false positive
             # (the probe of a hit found its key).
             c.bloom_false_positives += units - hit
-            handle.pins -= 1
-            if handle.retired and handle.pins == 0 and handle.numbers:
+        doomed: list[TableReader] = []
+        while self._orphans:
+            handle = self._orphans.pop()
+            if not handle.pins and handle.numbers:
                 doomed += self._release(handle)
         return doomed
 
@@ -794,26 +804,32 @@ class LSMEngine(Engine):
     def get(self, key: bytes) -> bytes | None:
         if type(key) is not bytes or not key or len(key) > self.max_key_size:
             check_key(key, self.max_key_size)
-        doomed: list[TableReader] = []
-        with self._lock:
-            if self._closed:
-                self._check_open()
-            self._c.gets += 1
-            if self._deferred:
+        if self._closed:
+            self._check_open()
+        deferred = self._deferred
+        if len(deferred) > 256:  # fold the counters of earlier reads in, in batches
+            with self._lock:
                 doomed = self._drain_locked()
-            v = self._mem.data.get(key, _MISS)
-            if v is _MISS:
-                for imm in reversed(self._imms):
-                    v = imm.data.get(key, _MISS)
-                    if v is not _MISS:
-                        break
-            if v is _MISS:
-                handle = self._cur
-                handle.pins += 1
-        if doomed:
             self._delete_tables(doomed)
+        # No lock: dict.get and attribute reads are atomic, and the read order (memtable, then
+        # immutable memtables, then version) is the reverse of the order in which a rotation
+        # and a flush publish their changes, so a key moving down is seen in one place or the
+        # next, never missed.
+        v = self._mem.data.get(key, _MISS)
+        if v is _MISS and self._imms:
+            for imm in reversed(self._imms):
+                v = imm.data.get(key, _MISS)
+                if v is not _MISS:
+                    break
         if v is not _MISS:
+            deferred.append(_MEM_HIT)
             return v  # type: ignore[return-value]
+        while True:
+            handle = self._cur
+            handle.pins.append(1)
+            if not handle.retired:  # retired is set before an installer looks at the pins
+                break
+            self._unpin(handle)
         checks = negatives = units = hit = 0
         try:
             # The hot path, inlined: key range, Bloom filter (one hash for every table; the
@@ -833,11 +849,10 @@ class LSMEngine(Engine):
                 if key < r.lo:
                     continue
                 checks += 1
-                bloom = r.bloom
-                bits = bloom.bits
-                m = len(bits) << 3
+                bits = r.bloom_bits
+                m = r.bloom_m
                 x = h1
-                for _ in range(bloom.k):
+                for _ in r.bloom_probes:
                     pos = x % m
                     if not (bits[pos >> 3] >> (pos & 7)) & 1:
                         break
@@ -865,9 +880,10 @@ class LSMEngine(Engine):
                 negatives += 1
             return None
         finally:
-            # Unpin without taking the lock again: the next reader or writer of the version
-            # state drops the pin and adds the counters (list.append is atomic).
-            self._deferred.append((handle, checks, negatives, units, hit))
+            handle.pins.pop()
+            if handle.retired and not handle.pins:
+                self._unpin_released(handle)
+            deferred.append((1, checks, negatives, units, hit))
 
     def scan(self, start: bytes | None = None, end: bytes | None = None,
              reverse: bool = False) -> Iterator[tuple[bytes, bytes]]:
@@ -881,7 +897,7 @@ class LSMEngine(Engine):
             mems = [self._mem.range_items(start, end)]
             mems += [imm.range_items(start, end) for imm in reversed(self._imms)]
             handle = self._cur
-            handle.pins += 1
+            handle.pins.append(1)
         return _Scan(self, handle, self._scan(handle, mems, start, end, reverse))
 
     def _scan(self, handle: _Handle, mems: list[list[tuple[bytes, bytes | None]]],
@@ -937,7 +953,7 @@ class LSMEngine(Engine):
             v = self._version
             mems = [self._mem, *self._imms]
             handle = self._cur
-            handle.pins += 1
+            handle.pins.append(1)
             wal_bytes = sum(f.size for f in self._wal_files.values())
             commit = self._commit
             fsyncs, commits, max_batch = commit.fsyncs, commit.commits, commit.max_batch

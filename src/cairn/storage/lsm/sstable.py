@@ -370,12 +370,19 @@ class TableReader:
     hi: bytes = b""  # largest key
     nblocks: int = 0
     cache_base: int = 0  # number << 32: block cache keys are cache_base + block index
+    bloom_bits: bytes = b""
+    bloom_m: int = 0
+    bloom_probes: range = range(0)
 
     def __post_init__(self) -> None:
         self.lo = bytes.fromhex(self.props["smallest"])
         self.hi = self.index_keys[-1]
         self.nblocks = len(self.index_keys)
         self.cache_base = self.number << 32
+        # The filter's parts as plain attributes: the engine's get reads them per probe.
+        self.bloom_bits = self.bloom.bits
+        self.bloom_m = len(self.bloom.bits) << 3
+        self.bloom_probes = range(self.bloom.k)
 
     def prepopulate(self, blocks: list[tuple[list[bytes], list[bytes | None], int]]) -> None:
         """Put the blocks just written into the cache (they are decoded already)."""
