@@ -139,10 +139,14 @@ def test_scan_is_a_snapshot_and_survives_compaction(tmp_path: Path) -> None:
 def test_concurrent_writers_readers_and_scans(tmp_path: Path) -> None:
     errors: list[BaseException] = []
     with _open(tmp_path / "db") as db:
+        progress = [0]  # writer 0's keys below this are written
+
         def writer(w: int) -> None:
             try:
                 for i in range(1500):
                     db.put(b"w%d-%05d" % (w, i), b"%d" % i, sync=(i % 100 == 0))
+                    if w == 0:
+                        progress[0] = i + 1
             except BaseException as exc:
                 errors.append(exc)
 
@@ -156,15 +160,37 @@ def test_concurrent_writers_readers_and_scans(tmp_path: Path) -> None:
             except BaseException as exc:
                 errors.append(exc)
 
+        done = threading.Event()
+
+        def reader() -> None:
+            # Point reads race flushes and compactions without the engine lock: a key that was
+            # written before the read started must always be found.
+            rng = random.Random(3)
+            try:
+                while not done.is_set():
+                    n = progress[0]
+                    if n:
+                        i = rng.randrange(n)
+                        assert db.get(b"w0-%05d" % i) == b"%d" % i, i
+            except BaseException as exc:
+                errors.append(exc)
+
         threads = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
         threads.append(threading.Thread(target=scanner))
+        extra = [threading.Thread(target=reader) for _ in range(2)]
+        for t in extra:
+            t.start()
         for t in threads:
             t.start()
         for t in threads:
             t.join()
+        done.set()
+        for t in extra:
+            t.join()
         assert not errors, errors
         _wait_idle(db)
         assert sum(1 for _ in db.scan()) == 6000
+        assert db.stats().gets > 100
         assert db.get(b"w3-01499") == b"1499"
 
 
