@@ -563,8 +563,8 @@ class LSMEngine(Engine):
                 tpath = os.path.join(self.path, table_name(number))
                 written.append(tpath)
                 w = state["w"] = TableWriter(self.fs, tpath, block_size=self.block_size,
-                                             bits_per_key=self.bits_per_key, codec=codec)
-                w.number = number  # type: ignore[attr-defined]
+                                             bits_per_key=self.bits_per_key, codec=codec,
+                                             number=number)
             if not w.add(k, v):
                 return False
             if self._stopping:  # close() waits for us: give up at the next block boundary
@@ -577,7 +577,7 @@ class LSMEngine(Engine):
                 return
             state["w"] = None
             info = w.finish()
-            number: int = w.number  # type: ignore[attr-defined]
+            number = w.number
             outputs.append(TableMeta(number, plan.output_level, info.size, info.smallest,
                                      info.largest, info.entries, info.tombstones,
                                      info.live_bytes, plan.seq))

@@ -196,7 +196,8 @@ class TableWriter:
     """Writes one SSTable from entries given in strictly increasing key order."""
 
     def __init__(self, fs: FileSystem, path: str, *, block_size: int, bits_per_key: float,
-                 codec: Codec, keep_blocks: bool = False):
+                 codec: Codec, keep_blocks: bool = False, number: int = 0):
+        self.number = number  # the table's file number (for the caller's bookkeeping)
         self.fs = fs
         self.path = path
         self.block_size = block_size
