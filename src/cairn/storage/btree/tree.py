@@ -150,8 +150,14 @@ class BTree:
     # -- insert ------------------------------------------------------------------------------
     def put(self, key: bytes, value: Value) -> Value | None:
         """Insert or replace; return the previous value (``None`` if the key was new)."""
-        path: Path = []
-        node = self._descend(key, path)
+        frames = self.pool.frames
+        node = frames[self.root]
+        load = self._load
+        while not node.is_leaf:  # no path kept: only a split needs it, and then re-walks
+            pid = node.children[bisect_right(node.keys, key)]
+            node = frames.get(pid) or load(pid)
+            node.ref = True
+        self.accesses += self.height
         keys = node.keys
         vals = node.vals
         i = bisect_left(keys, key)
@@ -174,6 +180,8 @@ class BTree:
         if not node.dirty:
             self.pool.mark_dirty(node)
         if node.nbytes > self.leaf_cap:
+            path: Path = []
+            self._descend(key, path)
             self._split_leaf(node, path, i)
         return old
 
