@@ -482,3 +482,22 @@ def test_stats_explain_the_engine(tmp_path: Path) -> None:
         assert st_.gets == 2 and st_.read_units == 1
         assert st_.user_bytes_written == 150 * 44
         assert round(st_.space_amplification, 3) == round(150 * 57 / (100 * 44), 3)
+
+
+def test_sorted_key_cache_follows_the_key_set(tmp_path: Path) -> None:
+    with HashEngine(str(tmp_path / "db"), background_merge=False) as db:
+        for i in range(0, 100, 2):
+            db.put(b"%03d" % i, b"a")
+        assert [k for k, _ in db.scan(b"010", b"016")] == [b"010", b"012", b"014"]
+        cached = db._sorted_keys
+        db.put(b"012", b"b")  # an overwrite keeps the key set, and so the sorted keys
+        assert db._sorted_keys is cached
+        assert list(db.scan(b"012", b"013")) == [(b"012", b"b")]
+        db.put(b"013", b"c")  # a new key
+        db.write_batch([Delete(b"010"), Put(b"011", b"d")])
+        assert [k for k, _ in db.scan(b"010", b"016")] == [b"011", b"012", b"013", b"014"]
+        assert [k for k, _ in db.scan(b"010", b"016", reverse=True)] == \
+            [b"014", b"013", b"012", b"011"]
+        db.delete(b"013")
+        assert [k for k, _ in db.scan(b"012", b"015")] == [b"012", b"014"]
+        assert len(list(db.scan())) == 50
