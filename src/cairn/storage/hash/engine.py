@@ -24,6 +24,7 @@ import contextlib
 import errno
 import os
 import threading
+import time
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 
@@ -115,6 +116,7 @@ class HashEngine(Engine):
         "_policy",
         "_puts",
         "_recovery",
+        "_recovery_seconds",
         "_retired",
         "_round",
         "_segment_size",
@@ -164,7 +166,9 @@ class HashEngine(Engine):
         self._merge_lock = threading.Lock()  # one merge at a time
         self._failed: BaseException | None = None
 
+        started = time.perf_counter()
         rec = recover(fs, path, SCAN_MAX_KEY)
+        self._recovery_seconds = time.perf_counter() - started
         self._recovery = rec
         self._keydir = rec.keydir
         self._segments: list[Segment] = rec.segments
@@ -742,8 +746,11 @@ class HashEngine(Engine):
             "merges": self._merges,
             "merge_bytes_read": self._merge_read,
             "merge_bytes_written": self._merge_written,
+            "found_gets": self._hits,  # each one pread of one record
+            "absent_gets": self._misses,  # answered by the key directory alone, no I/O
             "max_commits_per_fsync": self._commit.max_batch,
             "maintenance_fsyncs": maintenance,
+            "recovery_seconds": round(self._recovery_seconds, 4),
             "recovery_hints_loaded": rec.hints_loaded,
             "recovery_hints_rejected": rec.hints_rejected,
             "recovery_segments_scanned": rec.segments_scanned,
