@@ -123,4 +123,6 @@ def values(t: Schema, depth: int = 0) -> st.SearchStrategy[Any]:
     if isinstance(t, Union):
         return st.one_of([values(b, depth + 1) for b in t.branches])
     assert isinstance(t, Record)
-    return st.fixed_dictionaries({f.name: values(f.type, depth + 1) for f in t.fields})
+    names = [f.name for f in t.fields]
+    return st.fixed_dictionaries({f.name: values(f.type, depth + 1) for f in t.fields}).map(
+        lambda d: {n: d[n] for n in names})  # schema order, as a writer would build it
