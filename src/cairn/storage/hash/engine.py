@@ -186,8 +186,6 @@ class HashEngine(Engine):
         self._puts = self._deletes = self._user_written = 0
         self._merges = self._merge_read = self._merge_written = 0
         self._maintenance_fsyncs = 0
-        # Read counters are bumped without a lock (a get takes none): with the GIL an
-        # increment is not interrupted in practice, and a stats counter may be off by a race.
         self._gather = threading.Lock()
         self._round = 0  # gathering round of durable writers (see _durable)
         self._arrived = 0  # writers gathered in the current round
@@ -195,6 +193,8 @@ class HashEngine(Engine):
         self._waiters: list[threading.Lock] = []  # writers asleep in the current round
         self._siblings = 1  # writers seen together in the last round
         self._commit_delay = commit_delay
+        # Read counters are bumped without a lock (a get takes none): with the GIL an
+        # increment is not interrupted in practice, and a stats counter may be off by a race.
         self._hits = 0  # gets that read a record (one pread each)
         self._misses = 0  # gets of absent keys (no I/O)
 
