@@ -9,9 +9,9 @@ batch at a time so its cost is amortised.
 
 Dirty pages are never evicted: the engine's write-ahead log is redo-only and logical, so the
 data file must keep the exact image of the last checkpoint (no-steal, like a redo-only
-ARIES variant). When the dirty pages alone fill the pool the engine runs a checkpoint, which
-cleans them all; the pool can therefore exceed its bound by at most the pages one write batch
-dirties.
+ARIES variant). When the dirty pages alone pass the eviction target (15/16 of the pool),
+the engine runs a checkpoint, which cleans them all; the pool can therefore exceed its bound
+by at most the pages one write batch dirties.
 """
 
 from __future__ import annotations
