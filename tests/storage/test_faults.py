@@ -44,10 +44,12 @@ class Workload:
         for i in range(batches):
             ops = self.next_batch()
             sync = i % sync_every == 0
-            db.write_batch(ops, sync=sync)
             for op in ops:
                 self.model[op.key] = op.value
+            # Recorded before the call: a batch whose call dies in a crash may or may not be
+            # there afterwards; only a returned sync call makes it required.
             self.prefixes.append(dict(self.model))
+            db.write_batch(ops, sync=sync)
             if sync:
                 self.acked = len(self.prefixes) - 1
 
