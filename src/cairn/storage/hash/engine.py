@@ -694,20 +694,23 @@ class HashEngine(Engine):
             self._merges += 1
             self._merge_read += out.bytes_read
             self._merge_written += out.bytes_written
-        for seg in inputs:
-            if seg is not newest:
-                self.fs.remove(seg.path)
-            if seg.hint_path is not None:
-                self.fs.remove(seg.hint_path)
-            else:
-                self.fs.remove(os.path.join(self.path, hint_name(seg.id, seg.sub)))
-        self.fs.sync_dir(self.path)
-        self._maintenance_fsyncs += 1
-        with self._lock:
-            if self._pins:
-                self._retired.extend(inputs)
-                inputs = []
-        self._close_segments(inputs)
+        try:
+            # Leftovers of a committed merge: recovery would remove them too.
+            for seg in inputs:
+                if seg is not newest:
+                    self.fs.remove(seg.path)
+                if seg.hint_path is not None:
+                    self.fs.remove(seg.hint_path)
+                else:
+                    self.fs.remove(os.path.join(self.path, hint_name(seg.id, seg.sub)))
+            self.fs.sync_dir(self.path)
+            self._maintenance_fsyncs += 1
+        finally:
+            with self._lock:
+                if self._pins:
+                    self._retired.extend(inputs)  # closed when the last scan ends
+                    inputs = []
+            self._close_segments(inputs)
 
     # -- stats and close ----------------------------------------------------------------------
     def stats(self) -> EngineStats:
