@@ -34,6 +34,10 @@ def _register() -> None:
     from cairn.storage.cli import register as register_storage
 
     register_storage(storage, cli)
+
+    from cairn.encoding.cli import register as register_encoding
+
+    register_encoding(cli, bench)
     bench.add_command(bench_storage, "storage")
 
 

@@ -1,0 +1,121 @@
+"""``cairn encode ...``, ``cairn bench encoding`` and ``cairn registry ...`` commands."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from cairn.encoding.formats import FORMATS
+
+
+def _load_schema(path: str) -> Any:
+    from cairn.encoding.avsc import parse_schema
+
+    with open(path, encoding="utf-8") as fh:
+        return parse_schema(fh.read())
+
+
+def register(cli_root: click.Group, bench_group: click.Group) -> None:
+    @cli_root.group("encode")
+    def encode() -> None:
+        """Encodings (DDIA ch. 4): the book's example, annotated bytes, schema export."""
+
+    @encode.command("demo")
+    @click.option("--json", "as_json", is_flag=True, help="print the same as data")
+    def demo(as_json: bool) -> None:
+        """Encode the book's example record in every format, sizes and annotated bytes."""
+        from cairn.encoding.demo import MARTIN, demo_data
+        from cairn.encoding.explain import Part, render
+
+        rows = demo_data()
+        if as_json:
+            click.echo(json.dumps({"record": MARTIN, "formats": rows}, indent=2))
+            return
+        click.echo(f"record: {json.dumps(MARTIN)}\n")
+        for r in rows:
+            mark = "=" if r["size"] == r["book_size"] else "!="
+            click.echo(f"{r['format']:15} {r['size']:3} bytes  ({mark} book's {r['book_size']})")
+        for r in rows:
+            click.echo(f"\n== {r['title']}: {r['size']} bytes")
+            click.echo(render([Part(**p) for p in r["parts"]]))
+
+    @encode.command("explain")
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False))
+    @click.option("--schema", "schema_path", required=True,
+                  type=click.Path(exists=True, dir_okay=False), help=".avsc file")
+    @click.option("--format", "fmt", required=True, type=click.Choice(FORMATS))
+    @click.option("--json", "as_json", is_flag=True)
+    def explain_cmd(file: str, schema_path: str, fmt: str, as_json: bool) -> None:
+        """Annotate the bytes of an encoded record, part by part."""
+        from cairn.encoding.explain import explain, render
+
+        schema = _load_schema(schema_path)
+        with open(file, "rb") as fh:
+            data = fh.read()
+        parts = explain(fmt, schema, data)
+        if as_json:
+            click.echo(json.dumps([p.to_dict() for p in parts], indent=2))
+        else:
+            click.echo(render(parts))
+        if parts and parts[-1].meaning.startswith("error"):
+            sys.exit(1)
+
+    @encode.command("export")
+    @click.argument("schema_path", type=click.Path(exists=True, dir_okay=False))
+    @click.option("--to", "target", type=click.Choice(["proto", "thrift", "avsc", "canonical"]),
+                  required=True)
+    def export(schema_path: str, target: str) -> None:
+        """Print an .avsc schema as .proto, .thrift, .avsc or Avro canonical form."""
+        from cairn.encoding.avsc import canonical_form, to_avsc
+        from cairn.encoding.proto import to_proto
+        from cairn.encoding.thrift import to_thrift
+
+        schema = _load_schema(schema_path)
+        out = {"proto": to_proto, "thrift": to_thrift, "avsc": to_avsc,
+               "canonical": canonical_form}[target](schema)
+        click.echo(out)
+
+    @encode.command("convert")
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False))
+    @click.option("--schema", "schema_path", required=True,
+                  type=click.Path(exists=True, dir_okay=False))
+    @click.option("--from", "src", required=True, type=click.Choice(FORMATS))
+    @click.option("--to", "dst", required=True, type=click.Choice(FORMATS))
+    @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False))
+    def convert(file: str, schema_path: str, src: str, dst: str, out_path: str) -> None:
+        """Decode FILE in one format and write it in another."""
+        from cairn.encoding.formats import codec_for
+
+        schema = _load_schema(schema_path)
+        with open(file, "rb") as fh:
+            value = codec_for(src, schema).decode(fh.read())
+        data = codec_for(dst, schema).encode(value)
+        with open(out_path, "wb") as fh:
+            fh.write(data)
+        click.echo(f"{len(data)} bytes of {dst} written to {out_path}")
+
+    _register_bench(bench_group)
+
+
+def _register_bench(bench_group: click.Group) -> None:
+    @bench_group.command("encoding")
+    @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None)
+    @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None)
+    @click.option("--seconds", default=0.3, show_default=True,
+                  help="time per measurement (each repeated, median taken)")
+    @click.option("--repeats", default=3, show_default=True)
+    def bench_encoding(json_path: str | None, plot_path: str | None, seconds: float,
+                       repeats: int) -> None:
+        """Encode/decode throughput and size: our codecs next to the official libraries."""
+        from cairn.encoding.bench import plot, print_report, run
+
+        report = run(seconds=seconds, repeats=repeats)
+        print_report(report, click.echo)
+        if json_path:
+            with open(json_path, "w", encoding="utf-8") as fh:
+                json.dump(report, fh, indent=2)
+        if plot_path:
+            plot(report, plot_path)
