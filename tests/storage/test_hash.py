@@ -501,3 +501,41 @@ def test_sorted_key_cache_follows_the_key_set(tmp_path: Path) -> None:
         db.delete(b"013")
         assert [k for k, _ in db.scan(b"012", b"015")] == [b"012", b"014"]
         assert len(list(db.scan())) == 50
+
+
+OPS = st.lists(st.tuples(st.sampled_from([b"a", b"b", b"c", b"d", b"e", b"f"]),
+                         st.one_of(st.none(), st.binary(max_size=300))), min_size=1, max_size=4)
+
+
+@settings(max_examples=40, deadline=None)
+@given(steps=st.lists(st.one_of(st.tuples(st.just("batch"), OPS, st.booleans()),
+                                st.tuples(st.just("compact"), st.just([]), st.just(False))),
+                      min_size=1, max_size=25),
+       crash_seed=st.integers(0, 1000))
+def test_power_loss_recovers_a_prefix_with_every_acknowledged_batch(tmp_path_factory, steps,
+                                                                    crash_seed) -> None:
+    path = str(tmp_path_factory.mktemp("db") / "db")
+    fs = FaultyFileSystem()
+    db = open_engine("hash", path, fs=fs, segment_size=600, merge_min_dead_bytes=0,
+                     background_merge=False)
+    model: dict[bytes, bytes] = {}
+    prefixes = [dict(model)]
+    acked = 0
+    for kind, ops, sync in steps:
+        if kind == "compact":
+            db.compact()
+            continue
+        db.write_batch([Put(k, v) if v is not None else Delete(k) for k, v in ops], sync=sync)
+        for k, v in ops:
+            if v is None:
+                model.pop(k, None)
+            else:
+                model[k] = v
+        prefixes.append(dict(model))
+        if sync:
+            acked = len(prefixes) - 1
+    fs.crash(crash_seed)
+    with open_engine("hash", path, background_merge=False) as db:
+        state = dict(db.scan())
+        matches = [i for i, p in enumerate(prefixes) if p == state]
+        assert matches and max(matches) >= acked, (state, acked)
