@@ -41,7 +41,7 @@ VALUES = st.binary(max_size=200)
 def scan_all(data: bytes, path: str = "seg") -> tuple[list[tuple[int, int, bytes, int]],
                                                        SegmentScan]:
     result = SegmentScan()
-    return list(scan_segment(data, path, 1 << 16, result)), result
+    return list(scan_segment(data, path, 0xFFFF, result)), result
 
 
 def files(path: Path, suffix: str) -> list[str]:
@@ -539,3 +539,16 @@ def test_power_loss_recovers_a_prefix_with_every_acknowledged_batch(tmp_path_fac
         state = dict(db.scan())
         matches = [i for i, p in enumerate(prefixes) if p == state]
         assert matches and max(matches) >= acked, (state, acked)
+
+
+def test_zero_filled_and_random_tails_are_torn_not_corrupt() -> None:
+    good = b"".join(encode_put(b"k%04d" % i, bytes(i % 7) + b"v") for i in range(200))
+    for tail in (bytes(100_000), os.urandom(100_000), bytes(999) + b"\x01" + bytes(999)):
+        records, result = scan_all(good + tail)
+        assert len(records) == 200 and result.torn and result.valid_end == len(good)
+    # ... but a valid record after the damage, even one full of zeros, is corruption.
+    for rec in (encode_put(b"z", bytes(40)), encode_delete(b"\x00\x01"),
+                encode_put(b"\x00" * 300, b"")):
+        with pytest.raises(CorruptionError) as info:
+            scan_all(good + bytes(3000) + rec)
+        assert info.value.offset == len(good)

@@ -59,7 +59,7 @@ from cairn.storage.hash.segment import (
 from cairn.storage.limits import MAX_KEY_SIZE, MAX_VALUE_SIZE, check_key, check_value
 
 FORMAT = 1
-SCAN_MAX_KEY = 1 << 16  # structural sanity bound used when scanning files (any option fits)
+SCAN_MAX_KEY = 0xFFFF  # structural bound when scanning files; the torn-tail probe relies on it
 SWAP_CHUNK = 8192  # key-directory entries swapped per lock hold after a merge
 
 _pack_header = HEADER.pack

@@ -9,11 +9,11 @@ exactly the bytes it fetched with one ``pread``::
 ``crc`` is the CRC-32C of everything before it (flags .. value). Stored little-endian at the
 end, it makes the CRC-32C of the *whole* record a constant (``RESIDUE``, the CRC's "magic
 check" value), so a reader verifies a record with one checksum call and no slicing.
-``flags`` bit 0 marks a
-tombstone (``vlen`` = 0), bit 1 (``MORE``) says "the batch continues with the next record":
-the last record of a ``write_batch`` has it clear, so recovery applies a batch only when its
-final record is intact, and a batch cut by a crash is dropped whole (atomic batches without a
-separate commit record). A batch never spans two segments.
+
+``flags`` bit 0 marks a tombstone (``vlen`` = 0); bit 1 (``MORE``) says "the batch continues
+with the next record": the last record of a ``write_batch`` has it clear, so recovery applies
+a batch only when its final record is intact, and a batch cut by a crash is dropped whole
+(atomic batches without a separate commit record). A batch never spans two segments.
 
 Segment names sort in replay order. Normal segments are ``seg-<id>.data`` with sort key
 ``(id, 0)``; the outputs of a merge whose newest input was segment ``C`` are
@@ -44,7 +44,6 @@ RESIDUE = 0x48674BC7  # CRC-32C of any message followed by its own CRC-32C (litt
 TOMBSTONE = 0x01
 MORE = 0x02
 KNOWN_FLAGS = TOMBSTONE | MORE
-MAX_RECORD = 1 << 31  # a record longer than this is garbage, not a record
 
 _NAME = re.compile(r"^seg-(\d{12})(?:-(\d{5}))?\.(data|hint)$")
 
@@ -198,7 +197,7 @@ def scan_segment(data: bytes, path: str, max_key: int,
                   and not (flags & TOMBSTONE and vlen)
                   and crc32c(view[pos:end]) == RESIDUE)
         if not ok:
-            _check_torn(view, pos, path, max_key)
+            _check_torn(data, pos, path, max_key)
             result.valid_end = batch_start
             result.torn = True
             return
@@ -215,17 +214,39 @@ def scan_segment(data: bytes, path: str, max_key: int,
     result.torn = bool(pending)
 
 
-def _check_torn(view: memoryview, pos: int, path: str, max_key: int) -> None:
+def _check_torn(data: bytes, pos: int, path: str, max_key: int) -> None:
     """Raise :class:`CorruptionError` unless no valid record follows ``pos`` (a torn tail)."""
-    n = len(view)
+    n = len(data)
+    view = memoryview(data)
     # Fast path: a damaged value with an intact header still says where the next record is.
     if pos + OVERHEAD <= n:
-        _flags, klen, vlen = HEADER.unpack_from(view, pos)
+        _flags, klen, vlen = HEADER.unpack_from(data, pos)
         nxt = pos + OVERHEAD + klen + vlen
         if nxt < n and _record_ok(view, nxt, max_key) > 0:
             raise CorruptionError("segment record failed its checksum before valid data",
                                   path=path, offset=pos)
-    for probe in range(pos + 1, n - OVERHEAD + 1):
+    # Probe every later offset that could start a record. A key is shorter than 64 KiB, so
+    # the two high bytes of klen (offsets 3 and 4 of a record) are zero: bytes.find jumps
+    # between such candidates in C instead of trying every offset in Python.
+    probe = pos + 1
+    while True:
+        hit = data.find(b"\x00\x00", probe + 3)
+        if hit < 0 or hit - 3 + OVERHEAD > n:
+            return
+        probe = hit - 3
+        if not data[probe + 1] and not data[probe + 2]:
+            # Inside a run of zeros (a crash can leave zero-filled blocks): klen >= 1 needs a
+            # nonzero byte at offset 1 or 2, so skip to two bytes before the run ends, in C.
+            run_end = probe + 1
+            while run_end < n:
+                window = data[run_end:run_end + 4096]
+                stripped = len(window) - len(window.lstrip(b"\x00"))
+                run_end += stripped
+                if stripped < len(window):
+                    break
+            probe = max(probe + 1, run_end - 2)
+            continue
         if _record_ok(view, probe, max_key) > 0:
             raise CorruptionError("segment record failed its checksum before valid data",
                                   path=path, offset=pos)
+        probe += 1
