@@ -990,7 +990,7 @@ class LSMEngine(Engine):
         self._delete_tables(doomed)
         try:
             stored = sum(t.entries for t in v.tables()) + sum(len(m) for m in mems)
-            exact = stored <= self.exact_stats_limit
+            exact = stored <= self.exact_stats_limit and not self._closed  # files open
             if exact:
                 sizes = [len(k) + len(val) for k, val in self._scan_unpinned(handle, mems)]
                 keys = len(sizes)
