@@ -225,8 +225,10 @@ class LSMEngine(Engine):
         self._table_refs: dict[int, int] = {}
         self._wal_files: dict[int, File] = {}
         self._threads: list[threading.Thread] = []
-        self._sync_writers = 0  # durable writes between their append and their commit
-        self._sync_waiting = 0  # ... of which waiting in group commit
+        # Durable writes between their append and their commit, and those of them waiting in
+        # group commit: lengths of lists (atomic append/pop), a hint for the commit delay.
+        self._sync_writers: list[int] = []
+        self._sync_waiting: list[int] = []
         # (gets, bloom checks, bloom negatives, read units, hit) of finished point reads, added
         # to the counters by the next holder of the lock (see get); retired versions unpinned
         # by a finalizer, released likewise.
@@ -657,13 +659,13 @@ class LSMEngine(Engine):
         position will be durable. When other durable writers are active, the leader first
         gives them a moment to append (PostgreSQL's ``commit_delay``/``commit_siblings``), so
         one fsync covers them instead of the next one."""
-        if self._sync_writers > 1 and self.commit_delay > 0:
+        if len(self._sync_writers) > 1 and self.commit_delay > 0:
             seen = self._wal_base + self._wal.size
             deadline = time.monotonic() + self.commit_delay
             while time.monotonic() < deadline:
                 time.sleep(0)  # yield the GIL to writers on their way to append
                 now = self._wal_base + self._wal.size
-                if now == seen and self._sync_waiting >= self._sync_writers - 1:
+                if now == seen and len(self._sync_waiting) >= len(self._sync_writers) - 1:
                     break  # every other durable writer is queued behind this fsync
                 seen = now
         return self._wal_base + self._wal.size
@@ -745,18 +747,18 @@ class LSMEngine(Engine):
 
     def _after_write(self, pos: int) -> None:
         """Wait until the write ending at ``pos`` is durable (the caller counted itself in
-        ``_sync_writers`` under the lock)."""
-        with self._lock:
-            self._sync_waiting += 1
+        ``_sync_writers`` when it appended)."""
+        # The counters are lists used as atomic counters (append/pop are single C calls under
+        # the GIL): taking the engine lock here would make 8 writers queue on it twice more.
+        self._sync_waiting.append(1)
         try:
             self._commit.sync_to(pos)
         except DurabilityError as exc:
             self._set_error(exc)
             raise
         finally:
-            with self._lock:
-                self._sync_waiting -= 1
-                self._sync_writers -= 1
+            self._sync_waiting.pop()
+            self._sync_writers.pop()
 
     def _inline_maintenance(self) -> None:
         """Without background threads: rotate, flush and compact *before* the write that found
@@ -798,7 +800,7 @@ class LSMEngine(Engine):
             c.puts += 1
             c.user_bytes += n
             if sync:
-                self._sync_writers += 1
+                self._sync_writers.append(1)
         if sync:
             self._after_write(pos)
 
@@ -826,7 +828,7 @@ class LSMEngine(Engine):
                     c.deletes += 1
                     c.user_bytes += len(op.key)
             if sync:
-                self._sync_writers += 1
+                self._sync_writers.append(1)
         if sync:
             self._after_write(pos)
 
