@@ -38,6 +38,10 @@ def _register() -> None:
     from cairn.encoding.cli import register as register_encoding
 
     register_encoding(cli, bench)
+
+    from cairn.cli_registry import register as register_registry
+
+    register_registry(cli)
     bench.add_command(bench_storage, "storage")
 
 

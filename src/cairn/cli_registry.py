@@ -1,0 +1,65 @@
+"""``cairn registry ...``: the schema registry wired to a real cairn storage engine.
+
+This module sits outside the layers (like :mod:`cairn.cli`): ``cairn.encoding`` must not import
+``cairn.storage``, so the registry takes any key-value store and the wiring that opens an
+engine directory lives here.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import socket
+from typing import Any
+
+import click
+
+
+def default_engine() -> str:
+    """"lsm" when that engine is installed, else the always-present "log" engine."""
+    try:
+        return "lsm" if importlib.util.find_spec("cairn.storage.lsm") else "log"
+    except ImportError:
+        return "log"
+
+
+def open_registry(data_dir: str, engine: str) -> tuple[Any, Any]:
+    """Open (creating) the engine directory and a registry on it: (registry, engine)."""
+    from cairn.encoding.registry import SchemaRegistry
+    from cairn.storage import open_engine
+
+    os.makedirs(data_dir, exist_ok=True)
+    store = open_engine(engine, os.path.join(data_dir, f"registry-{engine}"))
+    return SchemaRegistry(store), store
+
+
+def serve(data_dir: str, engine: str, host: str, port: int,
+          sock: socket.socket | None = None) -> None:
+    import uvicorn
+
+    from cairn.encoding.registry_http import create_app
+
+    registry, store = open_registry(data_dir, engine)
+    try:
+        config = uvicorn.Config(create_app(registry), host=host, port=port, log_level="warning")
+        server = uvicorn.Server(config)
+        server.run(sockets=[sock] if sock else None)
+    finally:
+        store.close()
+
+
+def register(cli_root: click.Group) -> None:
+    @cli_root.group("registry")
+    def registry() -> None:
+        """Schema registry (Confluent-compatible REST API, Avro) on a cairn engine."""
+
+    @registry.command("serve")
+    @click.option("--port", default=8081, show_default=True)
+    @click.option("--host", default="127.0.0.1", show_default=True)
+    @click.option("--data", "data_dir", default="./data", show_default=True)
+    @click.option("--engine", default=default_engine, show_default="lsm if available, else log",
+                  help="cairn storage engine kind for the schemas")
+    def serve_cmd(port: int, host: str, data_dir: str, engine: str) -> None:
+        """Serve the registry until Ctrl-C."""
+        click.echo(f"schema registry on http://{host}:{port} (engine {engine}, data {data_dir})")
+        serve(data_dir, engine, host, port)
