@@ -236,7 +236,11 @@ class LSMEngine(Engine):
         self._orphans: list[_Handle] = []
 
         claim_directory(fs, path, self.kind, FORMAT)
-        self._open()
+        try:
+            self._open()
+        except BaseException:
+            self._release_files()  # a failed recovery must not leak file descriptors
+            raise
         self._commit = GroupCommit(self._sync_wal, self._wal_position)
         if background:
             for target, name in ((self._flusher, "flush"), (self._compactor, "compact")):
@@ -1086,22 +1090,24 @@ class LSMEngine(Engine):
                     self._wal.sync()  # a clean shutdown leaves nothing unsynced
             except BaseException as exc:
                 errors.append(exc)
-        for f in list(self._wal_files.values()):
-            try:
-                f.close()
-            except BaseException as exc:
-                errors.append(exc)
-        for r in list(self._readers.values()):
-            try:
-                r.close()
-            except BaseException as exc:
-                errors.append(exc)
-        try:
-            self._manifest.close()
-        except BaseException as exc:
-            errors.append(exc)
+        errors += self._release_files()
         if errors and self._error is None:
             raise errors[0]
+
+    def _release_files(self) -> list[BaseException]:
+        """Close every open file (WALs, tables, manifest); return what failed."""
+        errors: list[BaseException] = []
+        closers: list[Callable[[], None]] = [f.close for f in self._wal_files.values()]
+        closers += [r.close for r in self._readers.values()]
+        manifest = getattr(self, "_manifest", None)
+        if manifest is not None:
+            closers.append(manifest.close)
+        for close in closers:
+            try:
+                close()
+            except BaseException as exc:
+                errors.append(exc)
+        return errors
 
 
 class _Scan(Iterator[tuple[bytes, bytes]]):
