@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from cairn.encoding.avsc import parse_schema
 from cairn.encoding.errors import DecodeError, EncodeError, UnsupportedSchemaError
+from cairn.encoding.peers import message_class, to_message
 from cairn.encoding.proto import ProtobufCodec, to_proto
-from tests.encoding.protobuf_oracle import message_class, to_message
 from tests.encoding.strategies import schema_json, values
 
 SETTINGS = settings(max_examples=150, deadline=None,

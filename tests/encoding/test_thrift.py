@@ -13,9 +13,12 @@ from thriftpy2.utils import serialize
 
 from cairn.encoding.avsc import parse_schema
 from cairn.encoding.errors import DecodeError, EncodeError, UnsupportedSchemaError
+from cairn.encoding.peers import load_thrift as load
+from cairn.encoding.peers import thrift_read as read
+from cairn.encoding.peers import thrift_write as write
+from cairn.encoding.peers import to_thrift_struct as to_struct
 from cairn.encoding.thrift import ThriftCodec, to_thrift
 from tests.encoding.strategies import schema_json, values
-from tests.encoding.thrift_oracle import load, read, to_struct, write
 
 SETTINGS = settings(max_examples=100, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

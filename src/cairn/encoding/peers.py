@@ -1,15 +1,39 @@
-"""Build real protobuf message classes, at test time, from our lowered schema (a
-FileDescriptorProto assembled field by field), so the official library can be the oracle."""
+"""The official libraries as peers: protobuf message classes and thriftpy2 structs built at
+run time from our schemas, so that they can be benchmarked next to our codecs
+(``cairn bench encoding``) and serve as oracles in the tests.
+
+protobuf classes come from a ``FileDescriptorProto`` assembled from our lowering
+(:func:`cairn.encoding.proto.lower`), thriftpy2 modules from our exported ``.thrift`` text;
+values are converted from our Python form into theirs. Imports of the peer libraries happen
+here only, and this module is only imported by benchmarks and tests.
+"""
 
 from __future__ import annotations
 
+import io
 import itertools
 from typing import Any
 
+import thriftpy2
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from thriftpy2.protocol import TBinaryProtocolFactory, TCompactProtocolFactory
+from thriftpy2.thrift import TType
+from thriftpy2.utils import deserialize, serialize
 
 from cairn.encoding.proto import PField, ProtoFile, lower, proto_name
-from cairn.encoding.schema import Schema
+from cairn.encoding.schema import (
+    NULL,
+    Array,
+    Enum,
+    Map,
+    Record,
+    Schema,
+    Union,
+    is_optional,
+    union_branch,
+    union_value,
+)
+from cairn.encoding.thrift import to_thrift
 
 _T = descriptor_pb2.FieldDescriptorProto
 _TYPES = {"bool": _T.TYPE_BOOL, "int32": _T.TYPE_INT32, "int64": _T.TYPE_INT64,
@@ -81,8 +105,6 @@ def to_message(cls: type, pf: ProtoFile, value: Any) -> Any:
 
 
 def _fill(msg: Any, m: Any, value: Any) -> None:
-    from cairn.encoding.schema import union_branch, union_value
-
     if m.kind == "record":
         for f in m.fields:
             _set_field(msg, f, value[f.name])
@@ -130,3 +152,89 @@ def _set_field(msg: Any, f: PField, v: Any) -> None:
         _fill(sub, f.message, v)
         return
     setattr(msg, f.name, _scalar(f, v))
+
+
+FACTORIES = {"binary": TBinaryProtocolFactory(), "compact": TCompactProtocolFactory()}
+
+
+def load_thrift(schema: Schema) -> tuple[Any, type]:
+    text = to_thrift(schema)
+    name = f"oracle{next(_counter)}_thrift"
+    module = thriftpy2.load_fp(io.StringIO(text), module_name=name)
+    assert isinstance(schema, Record)
+    root = getattr(module, schema.name.replace(".", "_"))
+    return module, root
+
+
+def to_thrift_struct(cls: type, schema: Schema, value: Any) -> Any:
+    return _convert(cls, schema, value)
+
+
+def _convert(spec_cls: Any, t: Schema, v: Any) -> Any:
+    """Turn our value into thriftpy2's value for a thrift_spec entry's class (or None)."""
+    if isinstance(t, Record):
+        kwargs = {}
+        specs = {s[1]: s for s in spec_cls.thrift_spec.values()}
+        for f in t.fields:
+            x = v[f.name]
+            ft = f.type
+            inner = is_optional(ft)
+            if inner is not None:
+                if x is None:
+                    continue
+                ft = inner
+                x = union_value(x)
+            kwargs[f.name] = _convert_spec(specs[f.name], ft, x)
+        return spec_cls(**kwargs)
+    if isinstance(t, Union):
+        i = union_branch(t, v)
+        if t.branches[i] == NULL:
+            return spec_cls()
+        specs = {s[1]: s for s in spec_cls.thrift_spec.values()}
+        name = f"b{i}"
+        return spec_cls(**{name: _convert_spec(specs[name], t.branches[i], union_value(v))})
+    if isinstance(t, Enum):
+        return t.symbols.index(v)
+    if isinstance(t, Array | Map):
+        raise AssertionError("containers are converted through their spec")
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, (int, float)) and t.name in ("float", "double"):  # type: ignore[union-attr]
+        return float(v)
+    return v
+
+
+def _convert_spec(spec: tuple, t: Schema, v: Any) -> Any:
+    ttype = spec[0]
+    if ttype == TType.LIST:
+        return [_convert_elem(spec[2], t.items, x) for x in v]  # type: ignore[union-attr]
+    if ttype == TType.MAP:
+        _, vspec = spec[2]
+        return {k: _convert_elem(vspec, t.values, x) for k, x in v.items()}  # type: ignore
+    if ttype == TType.STRUCT:
+        return _convert(spec[2], t, v)
+    assert not isinstance(t, (Array, Map))
+    return _convert(None, t, v)
+
+
+def _convert_elem(elem: Any, t: Schema, v: Any) -> Any:
+    """Container element specs are a TType, or (TType, class/nested spec)."""
+    if isinstance(elem, tuple):
+        ttype, inner = elem
+        if ttype == TType.STRUCT:
+            return _convert(inner, t, v)
+        if ttype == TType.LIST:
+            return [_convert_elem(inner, t.items, x) for x in v]  # type: ignore[union-attr]
+        if ttype == TType.MAP:
+            _, vspec = inner
+            return {k: _convert_elem(vspec, t.values, x) for k, x in v.items()}  # type: ignore
+        return _convert(None, t, v)
+    return _convert(None, t, v)
+
+
+def thrift_write(cls: type, schema: Schema, value: Any, protocol: str) -> bytes:
+    return serialize(to_thrift_struct(cls, schema, value), FACTORIES[protocol])
+
+
+def thrift_read(cls: type, data: bytes, protocol: str) -> Any:
+    return deserialize(cls(), data, FACTORIES[protocol])
