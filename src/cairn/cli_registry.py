@@ -8,6 +8,7 @@ engine directory lives here.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import socket
 from typing import Any
@@ -48,7 +49,33 @@ def serve(data_dir: str, engine: str, host: str, port: int,
         store.close()
 
 
+def dataflow(data_dir: str, engine: str) -> dict[str, Any]:
+    """The three dataflow modes of DDIA ch. 4 on a real engine (see cairn.encoding.dataflow)."""
+    from cairn.encoding import dataflow as df
+
+    registry, store = open_registry(data_dir, engine)
+    try:
+        return {"engine": engine,
+                "database": df.database_demo(store, registry),
+                "rewrite_by_old_code": df.rewrite_demo(),
+                "messages": df.messages_demo(store, registry),
+                "rpc": df.rpc_demo(registry)}
+    finally:
+        store.close()
+
+
 def register(cli_root: click.Group) -> None:
+    encode = cli_root.commands.get("encode")
+    if isinstance(encode, click.Group):
+        @encode.command("dataflow")
+        @click.option("--data", "data_dir", default="./data/encoding-dataflow",
+                      show_default=True)
+        @click.option("--engine", default=default_engine,
+                      show_default="lsm if available, else log")
+        def dataflow_cmd(data_dir: str, engine: str) -> None:
+            """Database, RPC and message dataflow between schema v1 and v2 code."""
+            click.echo(json.dumps(dataflow(data_dir, engine), indent=2, default=str))
+
     @cli_root.group("registry")
     def registry() -> None:
         """Schema registry (Confluent-compatible REST API, Avro) on a cairn engine."""
