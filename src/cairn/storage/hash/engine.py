@@ -244,7 +244,7 @@ class HashEngine(Engine):
             else:
                 self._live_rec += n
                 self._keyset_version += 1
-            kd[key] = (seg.sid, off, n)
+            kd[key] = (seg.sid, off, n, HEADER_SIZE + len(key))
             self._appended += n
             self._puts += 1
             self._user_written += n - OVERHEAD
@@ -333,7 +333,7 @@ class HashEngine(Engine):
             else:
                 if old is None:
                     self._keyset_version += 1
-                kd[key] = (sid, pos, n)
+                kd[key] = (sid, pos, n, HEADER_SIZE + len(key))
                 live += n
             pos += n
         self._live_rec += live
@@ -476,10 +476,11 @@ class HashEngine(Engine):
             entry = None
         if entry is None or type(key) is not bytes:
             return self._get_miss(key, entry)
-        sid, off, n = entry
+        sid, off, n, vstart = entry
         seg = self._by_sid[sid]
         try:
-            if off + n <= seg.direct_limit:
+            # Whole records are flushed at once: one that starts below the limit ends there.
+            if off < seg.direct_limit:
                 data = _os_pread(seg.fd, n, off)
             else:
                 data = self._read_slow(seg, off, n)
@@ -489,7 +490,7 @@ class HashEngine(Engine):
         # A short read fails the residue check like any other damage.
         if self._gen != gen or crc32c(data) != RESIDUE:
             return self._get_checked(key)
-        return data[HEADER_SIZE + len(key):-4]
+        return data[vstart:-4]
 
     def _get_miss(self, key: object, entry: object) -> bytes | None:
         self._check_open()
@@ -508,10 +509,10 @@ class HashEngine(Engine):
             entry = self._keydir.get(key)
             if entry is None:
                 return None
-            sid, off, n = entry
+            sid, off, n, vstart = entry
             seg = self._by_sid[sid]
             try:
-                if off + n <= seg.direct_limit:
+                if off < seg.direct_limit:
                     data = seg.file.read_at(off, n)
                 else:
                     data = self._read_slow(seg, off, n)
@@ -524,7 +525,7 @@ class HashEngine(Engine):
             if len(data) != n or crc32c(data) != RESIDUE:
                 raise CorruptionError(f"record of key {key[:64]!r} failed its checksum",
                                       path=seg.path, offset=off)
-            return data[HEADER_SIZE + len(key):-4]
+            return data[vstart:-4]
 
     def _read_slow(self, seg: Segment, off: int, n: int) -> bytes:
         """Read through the File: for a record that may still sit in the append buffer (which
@@ -560,8 +561,8 @@ class HashEngine(Engine):
             active.mark_flushed()
             version = self._keyset_version
             cached_version, keys = self._sorted_keys
-            snapshot: dict[bytes, tuple[int, int, int]] | None = None
-            entries: list[tuple[int, int, int]] = []
+            snapshot: dict[bytes, tuple[int, int, int, int]] | None = None
+            entries: list[tuple[int, int, int, int]] = []
             if cached_version == version:
                 lo = 0 if start is None else bisect_left(keys, start)
                 hi = len(keys) if end is None else bisect_left(keys, end)
@@ -591,13 +592,13 @@ class HashEngine(Engine):
         finally:
             self._unpin()
 
-    def _read_entries(self, keys: list[bytes], entries: list[tuple[int, int, int]],
+    def _read_entries(self, keys: list[bytes], entries: list[tuple[int, int, int, int]],
                       reverse: bool) -> Iterator[tuple[bytes, bytes]]:
         by_sid = self._by_sid
         order = range(len(keys) - 1, -1, -1) if reverse else range(len(keys))
         for i in order:
             key = keys[i]
-            sid, off, n = entries[i]
+            sid, off, n, vstart = entries[i]
             seg = by_sid[sid]
             # Pinned segments stay open and the scan began with a flush: a plain pread is
             # safe on the real file system; others go through the File (the fault seam).
@@ -605,7 +606,7 @@ class HashEngine(Engine):
             if len(data) != n or crc32c(data) != RESIDUE:
                 raise CorruptionError(f"record of key {key[:64]!r} failed its checksum",
                                       path=seg.path, offset=off)
-            yield key, data[HEADER_SIZE + len(key):-4]
+            yield key, data[vstart:-4]
 
     def _unpin(self) -> None:
         with self._lock:

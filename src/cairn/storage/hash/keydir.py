@@ -1,7 +1,9 @@
 """The key directory and how it is rebuilt at startup (Bitcask's keydir; DDIA ch. 3).
 
 The key directory is an in-memory hash map from every live key to where its latest record is:
-``key -> (segment, record offset, record length)``. A plain ``dict`` of tuples is the most
+``key -> (segment sid, record offset, record length, value start)``, the last being where the
+value begins inside the record (9 + key length: a cached small int, so it costs no memory,
+and a get slices the value out without computing it). A plain ``dict`` of tuples is the most
 compact and fastest structure CPython offers for this; a get is one dict lookup and one
 ``pread``.
 
@@ -28,6 +30,7 @@ from cairn.storage.errors import CorruptionError
 from cairn.storage.fileio import FileSystem
 from cairn.storage.hash.hint import decode_hint
 from cairn.storage.hash.segment import (
+    HEADER_SIZE,
     TOMBSTONE,
     Segment,
     SegmentScan,
@@ -39,7 +42,7 @@ from cairn.storage.hash.segment import (
     uses_plain_pread,
 )
 
-Entry = tuple[int, int, int]  # (segment sid, record offset, record length)
+Entry = tuple[int, int, int, int]  # (segment sid, record offset, record length, value start)
 KeyDir = dict[bytes, Entry]
 
 
@@ -81,7 +84,7 @@ def apply_records(keydir: KeyDir, table: SegmentTable, seg: Segment,
             if old is not None:
                 del keydir[key]
         else:
-            keydir[key] = (sid, off, n)
+            keydir[key] = (sid, off, n, HEADER_SIZE + len(key))
             live += n
     seg.dead += dead
     return live

@@ -120,7 +120,7 @@ class _OutputWriter:
         off = seg.file.append(record)
         self.hint.add(flags, key, off, n)
         self.out.bytes_written += n
-        return (seg.sid, off, n)
+        return (seg.sid, off, n, HEADER_SIZE + len(key))
 
     def finish(self) -> None:
         """Make the current output durable, then its hint file."""

@@ -68,9 +68,10 @@ def parse_name(name: str) -> tuple[int, int, str] | None:
 class Segment:
     """One open segment file.
 
-    ``direct_limit``: a record ending at or below it may be read with a plain ``os.pread`` on
-    ``fd``, without a lock: it is out of the append buffer, and the file system reads with
-    plain ``os.pread`` (``direct``). On a fault-injecting file system it stays -1, so every
+    ``direct_limit``: a record starting below it may be read with a plain ``os.pread`` on
+    ``fd``, without a lock: the append buffer only ever holds whole records and is flushed
+    whole, so such a record is out of it, and the file system reads with plain ``os.pread``
+    (``direct``). On a fault-injecting file system it stays -1, so every
     read goes through the File and the fault seam sees it."""
 
     id: int
