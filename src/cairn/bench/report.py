@@ -333,7 +333,10 @@ def plot(result: BenchResult, path: str) -> None:
                 if rate:
                     xs.append(j - 0.4 + width * (i + 0.5))
                     ys.append(rate)
-            ax.bar(xs, ys, width=width, label=name, color=cmap(palette.index(name) % cmap.N))
+            cairn = result.systems[name].family == "cairn"
+            ax.bar(xs, ys, width=width, color=cmap(palette.index(name) % cmap.N),
+                   label=f"{name} (cairn)" if cairn else name,
+                   hatch="//" if cairn else None, edgecolor="white" if cairn else None)
         ax.set_yscale("log")
         ax.set_xticks(range(len(workloads)))
         ax.set_xticklabels([f"{LABELS[w]}\n({UNITS[w]}/s)" for w in workloads], fontsize=8)
