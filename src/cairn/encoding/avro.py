@@ -466,7 +466,10 @@ class AvroCodec:
 
     def decode(self, data: bytes) -> Any:
         """Decode one value that must span exactly ``data``."""
-        value, pos = self._dec(data, 0)
+        try:
+            value, pos = self._dec(data, 0)
+        except RecursionError:
+            raise DecodeError("nesting too deep") from None
         if pos != len(data):
             raise DecodeError(f"{len(data) - pos} trailing bytes after the value", pos)
         return value

@@ -282,7 +282,10 @@ class ProtobufCodec:
         return bytes(out)
 
     def decode(self, data: bytes) -> Any:
-        return self._root_dec(data, 0, len(data))
+        try:
+            return self._root_dec(data, 0, len(data))
+        except RecursionError:
+            raise DecodeError("nesting too deep") from None
 
     # -- encoders --
     def _scalar_writer(self, f: PField) -> Enc:

@@ -249,7 +249,10 @@ class ResolvingDecoder:
         self._dec = _Resolver().build(writer, reader, [])
 
     def decode(self, data: bytes) -> Any:
-        value, pos = self._dec(data, 0)
+        try:
+            value, pos = self._dec(data, 0)
+        except RecursionError:
+            raise DecodeError("nesting too deep") from None
         if pos != len(data):
             raise DecodeError(f"{len(data) - pos} trailing bytes after the value", pos)
         return value
