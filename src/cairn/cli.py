@@ -30,6 +30,7 @@ def storage() -> None:
 def _register() -> None:
     # Commands live next to the code they exercise; imported here so that `cairn --help`
     # lists them all.
+    from cairn.bench.memtable import bench_memtable
     from cairn.bench.storage_cmd import bench_storage
     from cairn.storage.cli import register as register_storage
 
@@ -43,6 +44,7 @@ def _register() -> None:
 
     register_registry(cli)
     bench.add_command(bench_storage, "storage")
+    bench.add_command(bench_memtable, "memtable")
 
 
 def main() -> None:

@@ -29,3 +29,10 @@ def test_cairn_bench_storage_quick(tmp_path: Path) -> None:
     assert "log group commit: 8 durable writers vs 1" in res.output
     assert png.read_bytes()[:4] == b"\x89PNG"
     assert list((tmp_path / "data").iterdir()) == []
+
+
+def test_cairn_bench_lists_both_benchmarks() -> None:
+    _register()
+    res = CliRunner().invoke(cli, ["bench", "--help"])
+    assert res.exit_code == 0, res.output
+    assert "storage" in res.output and "memtable" in res.output
