@@ -12,7 +12,7 @@ that starts with ``prefix``):
 ======================================  ==============================================
 ``B`` bucket                            :class:`BucketRecord`
 ``O`` bucket NUL key                    :class:`ObjectRecord`, the current version
-``D`` data_id                           marker: this data is referenced (GC must keep it)
+``D`` data_id                           the ``O`` key referring to it (GC must keep it)
 ``G`` due-time(16 hex) data_id          :class:`DataRef` that no record refers to any more
 ======================================  ==============================================
 

@@ -256,7 +256,7 @@ class ObjectStore:
                     raise NoSuchKey(Key=rec.key)
                 raise PreconditionFailed("ETag does not match", Condition="If-Match")
             ops: list[Put | Delete] = [Put(okey, rec.encode())]
-            ops += [Put(md.data_key(p.data_id), b"") for p in rec.parts]
+            ops += [Put(md.data_key(p.data_id), okey) for p in rec.parts]
             if old is not None:
                 ops += self._unref_ops(old)
             self.meta.write_batch(ops, sync=True)
@@ -347,10 +347,13 @@ class ObjectStore:
                     cut = key.find(delimiter, len(prefix))
                     if cut >= 0:
                         cp = key[: cut + len(delimiter)]
-                        if len(contents) + len(prefixes) >= max_keys:
-                            return ListPage(contents, prefixes, True, last)
-                        prefixes.append(cp)
-                        last = cp
+                        # A prefix at or before the marker was returned on an earlier page
+                        # (S3 resumes after a NextMarker that is a common prefix).
+                        if cp.encode() > start_after.encode():
+                            if len(contents) + len(prefixes) >= max_keys:
+                                return ListPage(contents, prefixes, True, last)
+                            prefixes.append(cp)
+                            last = cp
                         # Skip every key under this common prefix with one new seek.
                         lo = md.prefix_end(base + cp.encode())
                         advanced = True
