@@ -46,6 +46,10 @@ def _register() -> None:
     bench.add_command(bench_storage, "storage")
     bench.add_command(bench_memtable, "memtable")
 
+    from cairn.objects.cli import register as register_objects
+
+    register_objects(cli, bench)
+
 
 def main() -> None:
     _register()
