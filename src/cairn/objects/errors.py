@@ -43,8 +43,9 @@ class S3Error(ObjectStoreError):
     status = 500
 
     def __init__(self, message: str = "", **detail: str) -> None:
-        super().__init__(message or self.code)
-        self.message = message or self.code
+        text = message or (self.__doc__ or self.code).strip()
+        super().__init__(text)
+        self.message = text
         self.detail = detail
 
 

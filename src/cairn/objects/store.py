@@ -25,7 +25,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -219,7 +219,9 @@ class ObjectStore:
                    length: int | None = None, *, content_type: str | None = None,
                    user_meta: dict[str, str] | None = None, if_none_match: str | None = None,
                    if_match: str | None = None, headers: dict[str, str] | None = None,
-                   ) -> ObjectRecord:
+                   checksums: Callable[[], dict[str, str]] | None = None) -> ObjectRecord:
+        """Store an object. ``checksums`` is called after the body has been read (a
+        verifying reader's computed CRC32/CRC32C/SHA-256 values, base64) to record them."""
         check_key(key)
         self.head_bucket(bucket)
         if if_none_match is not None and if_none_match != "*":
@@ -232,7 +234,8 @@ class ObjectStore:
                 etag=f'"{writer.md5.hexdigest()}"', last_modified=time.time(),
                 content_type=content_type or "binary/octet-stream",
                 user_meta=dict(user_meta or {}), parts=(ref,), headers=dict(headers or {}),
-                checksums={"MD5": base64.b64encode(writer.md5.digest()).decode()})
+                checksums={"MD5": base64.b64encode(writer.md5.digest()).decode(),
+                           **(checksums() if checksums else {})})
             self._commit(rec, if_none_match=if_none_match, if_match=if_match)
         except BaseException:
             self._discard(ref)

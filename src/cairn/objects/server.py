@@ -1,0 +1,547 @@
+"""The S3 REST front end: HTTP in, :class:`ObjectStore` calls, S3 XML and error codes out.
+
+Path-style (``/bucket/key``) and virtual-host-style (``bucket.<domain>``) addressing; every
+request must carry a valid SigV4 signature (header or presigned URL), anonymous ones are
+refused. Request bodies are pulled by the store's writer thread from the ASGI stream one chunk
+at a time (natural back-pressure, no whole-body buffering), decoded from ``aws-chunked`` and
+verified (:mod:`.body`); responses stream from the data path.
+
+Behaviour follows the S3 API reference (status codes, headers, XML shapes); operations not
+built yet answer ``501 NotImplemented`` rather than pretending.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+import email.utils
+import urllib.parse
+import uuid
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from cairn.objects import sigv4
+from cairn.objects.body import AwsChunkedReader, Reader, VerifyingReader, s3err
+from cairn.objects.errors import NoSuchKey, ObjectStoreError, PreconditionFailed, S3Error
+from cairn.objects.keys import KeyStore
+from cairn.objects.metadata import ObjectRecord
+from cairn.objects.store import ObjectStore
+
+XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
+MAX_HEADER_BYTES = 8 * 1024
+MAX_XML_BODY = 1024 * 1024
+MAX_USER_META = 2 * 1024
+SUBRESOURCES_NOT_BUILT = {"versioning", "versions", "uploads", "uploadId", "tagging", "acl",
+                          "policy", "lifecycle", "cors", "website", "encryption", "replication",
+                          "notification", "logging", "object-lock", "retention", "legal-hold",
+                          "attributes", "partNumber", "torrent", "restore", "select"}
+
+
+def iso(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def http_date(ts: float) -> str:
+    return email.utils.formatdate(ts, usegmt=True)
+
+
+def xml_response(root: ET.Element, status: int = 200, headers: dict[str, str] | None = None,
+                 ) -> Response:
+    body = b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8",
+                                                                   xml_declaration=False)
+    return Response(body, status, headers=headers, media_type="application/xml")
+
+
+def el(parent: ET.Element, tag: str, text: object = None) -> ET.Element:
+    e = ET.SubElement(parent, tag)
+    if text is not None:
+        e.text = str(text)
+    return e
+
+
+def error_response(err: S3Error, resource: str, head: bool) -> Response:
+    rid = uuid.uuid4().hex[:16].upper()
+    headers = {"x-amz-request-id": rid}
+    if head:
+        return Response(b"", err.status, headers=headers)
+    root = ET.Element("Error")
+    el(root, "Code", err.code)
+    el(root, "Message", err.message)
+    for k, v in err.detail.items():
+        el(root, k, v)
+    el(root, "Resource", resource)
+    el(root, "RequestId", rid)
+    return xml_response(root, err.status, headers)
+
+
+class _Pull:
+    """A blocking reader (used on the store's thread) over the ASGI request stream."""
+
+    def __init__(self, request: Request, loop: asyncio.AbstractEventLoop) -> None:
+        self._stream = request.stream().__aiter__()
+        self._loop = loop
+        self._buf = b""
+        self._eof = False
+
+    async def _next(self) -> bytes:
+        try:
+            return await self._stream.__anext__()
+        except StopAsyncIteration:
+            return b""
+
+    def read(self, n: int = -1) -> bytes:
+        while not self._buf and not self._eof:
+            chunk = asyncio.run_coroutine_threadsafe(self._next(), self._loop).result()
+            if not chunk:
+                self._eof = True
+            self._buf = chunk
+        if n < 0 or n >= len(self._buf):
+            out, self._buf = self._buf, b""
+        else:
+            out, self._buf = self._buf[:n], self._buf[n:]
+        return out
+
+
+def _parse_range(value: str | None, size: int) -> tuple[int | None, int | None] | None:
+    if not value or not value.startswith("bytes=") or "," in value:
+        return None  # S3 ignores what it cannot use and serves the whole object
+    first, _, last = value[6:].strip().partition("-")
+    try:
+        if first == "":
+            return (None, int(last))
+        return (int(first), int(last) if last else None)
+    except ValueError:
+        return None
+
+
+def _parse_http_date(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return email.utils.parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError):
+        return None
+
+
+def _etag_in(header: str, etag: str) -> bool:
+    return any(t.strip() in ("*", etag, etag.strip('"')) for t in header.split(","))
+
+
+def check_read_conditions(rec: ObjectRecord, headers: dict[str, str]) -> int | None:
+    """HTTP status to answer instead of the object (304/412), per the S3 precedence rules."""
+    lm = int(rec.last_modified)
+    im, inm = headers.get("if-match"), headers.get("if-none-match")
+    ims = _parse_http_date(headers.get("if-modified-since"))
+    ius = _parse_http_date(headers.get("if-unmodified-since"))
+    if im is not None:
+        if not _etag_in(im, rec.etag):
+            return 412
+    elif ius is not None and lm > ius:
+        return 412
+    if inm is not None:
+        if _etag_in(inm, rec.etag):
+            return 304
+    elif ims is not None and lm <= ims:
+        return 304
+    return None
+
+
+class S3Server:
+    """The ASGI application around one store."""
+
+    def __init__(self, store: ObjectStore, keys: KeyStore, domain: str = "localhost",
+                 region: str = "us-east-1") -> None:
+        self.store, self.keys, self.domain, self.region = store, keys, domain, region
+        methods = ["GET", "PUT", "POST", "DELETE", "HEAD"]
+        self.app = Starlette(routes=[Route("/{path:path}", self.handle, methods=methods)])
+
+    async def handle(self, request: Request) -> Response:
+        head = request.method == "HEAD"
+        raw_path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
+        resource = raw_path
+        try:
+            headers = {k.decode("latin-1").lower(): v.decode("latin-1")
+                       for k, v in request.scope["headers"]}
+            if sum(len(k) + len(v) for k, v in headers.items()) > MAX_HEADER_BYTES:
+                raise s3err("RequestHeaderSectionTooLarge", 400,
+                            "Your request header section exceeds the maximum allowed size.")
+            bucket, key = self._address(raw_path, headers.get("host", ""))
+            resource = "/" + bucket + ("/" + key if key else "") if bucket else "/"
+            query = request.scope.get("query_string", b"").decode("latin-1")
+            verified = sigv4.verify(request.method, raw_path, query, headers, self.keys)
+            params = dict(urllib.parse.parse_qsl(query, keep_blank_values=True))
+            loop = asyncio.get_running_loop()
+
+            def run() -> Response:
+                return self._dispatch(request, loop, verified, headers, params, bucket, key)
+
+            return await asyncio.to_thread(run)
+        except S3Error as e:
+            return error_response(e, resource, head)
+        except ObjectStoreError as e:
+            return error_response(s3err("InternalError", 500, str(e)), resource, head)
+
+    def _address(self, raw_path: str, host: str) -> tuple[str, str]:
+        try:
+            path = urllib.parse.unquote_to_bytes(raw_path).decode("utf-8")
+        except UnicodeDecodeError:
+            raise s3err("InvalidURI", 400, "Couldn't parse the specified URI.") from None
+        hostname = host.rsplit(":", 1)[0] if not host.startswith("[") else host
+        suffix = "." + self.domain
+        if hostname.endswith(suffix) and len(hostname) > len(suffix):
+            return hostname[: -len(suffix)], path[1:]
+        bucket, _, key = path[1:].partition("/")
+        return bucket, key
+
+    # -- dispatch ---------------------------------------------------------------------------
+    def _dispatch(self, request: Request, loop: asyncio.AbstractEventLoop,
+                  verified: sigv4.Verified, headers: dict[str, str], params: dict[str, str],
+                  bucket: str, key: str) -> Response:
+        method = request.method
+        built = SUBRESOURCES_NOT_BUILT & params.keys()
+        if built:
+            raise s3err("NotImplemented", 501, f"{sorted(built)[0]} is not implemented yet")
+        if not bucket:
+            if method == "GET":
+                return self._list_buckets()
+            raise s3err("MethodNotAllowed", 405, "not allowed on the service")
+        body = lambda: self._body(request, loop, verified, headers)  # noqa: E731
+        if not key:
+            if method == "PUT":
+                self._drain(body())
+                self.store.create_bucket(bucket)
+                return Response(b"", 200, headers={"Location": "/" + bucket})
+            if method == "HEAD":
+                self.store.head_bucket(bucket)
+                return Response(b"", 200, headers={"x-amz-bucket-region": self.region})
+            if method == "DELETE":
+                self.store.delete_bucket(bucket)
+                return Response(b"", 204)
+            if method == "POST" and "delete" in params:
+                return self._delete_many(bucket, body())
+            if method == "GET":
+                if "location" in params:
+                    root = ET.Element("LocationConstraint", xmlns=XMLNS)
+                    return xml_response(root)
+                return self._list(bucket, params)
+            raise s3err("MethodNotAllowed", 405, "method not allowed on a bucket")
+        if method == "PUT":
+            if "x-amz-copy-source" in headers:
+                return self._copy(bucket, key, headers)
+            return self._put(bucket, key, headers, body())
+        if method in ("GET", "HEAD"):
+            return self._get(bucket, key, headers, params, head=method == "HEAD")
+        if method == "DELETE":
+            self.store.delete_object(bucket, key)
+            return Response(b"", 204)
+        raise s3err("MethodNotAllowed", 405, "method not allowed on an object")
+
+    def _body(self, request: Request, loop: asyncio.AbstractEventLoop,
+              verified: sigv4.Verified, headers: dict[str, str]) -> VerifyingReader:
+        pull: Reader = _Pull(request, loop)
+        payload = verified.payload_hash
+        length_h = headers.get("content-length")
+        if length_h is None and "chunked" not in headers.get("transfer-encoding", ""):
+            length_h = "0"
+        try:
+            length = int(length_h) if length_h is not None else None
+        except ValueError:
+            raise s3err("InvalidArgument", 400, "bad Content-Length") from None
+        checksums: dict[str, str] = {}
+        for name, value in headers.items():
+            if name.startswith("x-amz-checksum-") and name != "x-amz-checksum-algorithm" \
+                    and name != "x-amz-checksum-type":
+                checksums[name[len("x-amz-checksum-"):]] = value
+        if payload.startswith("STREAMING-"):
+            decoded = headers.get("x-amz-decoded-content-length")
+            try:
+                dlen = int(decoded) if decoded is not None else None
+            except ValueError:
+                raise s3err("InvalidArgument", 400, "bad x-amz-decoded-content-length") from None
+            signed = None if payload == sigv4.STREAMING_UNSIGNED_TRAILER else verified
+            verifier = VerifyingReader(pull, None, None, headers.get("content-md5"), checksums)
+            trailer = headers.get("x-amz-trailer", "")
+            if trailer.startswith("x-amz-checksum-"):
+                verifier.add_checksum(trailer[len("x-amz-checksum-"):], None)
+            chunked = AwsChunkedReader(LimitedReader(pull, length), signed,
+                                       verifier.add_checksum, dlen)
+            verifier.inner = chunked
+            verifier.length = dlen
+            return verifier
+        sha = payload if payload not in (sigv4.UNSIGNED,) else None
+        return VerifyingReader(pull, length, sha, headers.get("content-md5"), checksums)
+
+    @staticmethod
+    def _drain(reader: VerifyingReader) -> bytes:
+        data = bytearray()
+        while chunk := reader.read(65536):
+            data += chunk
+            if len(data) > MAX_XML_BODY:
+                raise s3err("MaxMessageLengthExceeded", 400, "request body too large")
+        return bytes(data)
+
+    # -- buckets ----------------------------------------------------------------------------
+    def _list_buckets(self) -> Response:
+        root = ET.Element("ListAllMyBucketsResult", xmlns=XMLNS)
+        owner = el(root, "Owner")
+        el(owner, "ID", "cairn")
+        el(owner, "DisplayName", "cairn")
+        buckets = el(root, "Buckets")
+        for b in self.store.list_buckets():
+            e = el(buckets, "Bucket")
+            el(e, "Name", b.name)
+            el(e, "CreationDate", iso(b.created))
+        return xml_response(root)
+
+    def _list(self, bucket: str, params: dict[str, str]) -> Response:
+        v2 = params.get("list-type") == "2"
+        prefix, delimiter = params.get("prefix", ""), params.get("delimiter", "")
+        encode = params.get("encoding-type") == "url"
+        if encode and params.get("encoding-type") not in ("url",):
+            raise s3err("InvalidArgument", 400, "Invalid Encoding Method specified")
+        try:
+            max_keys = min(int(params.get("max-keys", "1000")), 1000)
+        except ValueError:
+            raise s3err("InvalidArgument", 400, "max-keys must be an integer") from None
+        if max_keys < 0:
+            raise s3err("InvalidArgument", 400, "max-keys must be non-negative")
+        token = params.get("continuation-token")
+        if v2 and token is not None:
+            try:
+                after = base64.urlsafe_b64decode(token.encode()).decode()
+            except (ValueError, UnicodeDecodeError):
+                raise s3err("InvalidArgument", 400,
+                            "The continuation token provided is incorrect") from None
+        elif v2:
+            after = params.get("start-after", "")
+        else:
+            after = params.get("marker", "")
+        page = self.store.list_objects(bucket, prefix, delimiter, max_keys, after)
+
+        def enc(s: str) -> str:
+            return urllib.parse.quote(s, safe="/") if encode else s
+
+        root = ET.Element("ListBucketResult", xmlns=XMLNS)
+        el(root, "Name", bucket)
+        el(root, "Prefix", enc(prefix))
+        if v2:
+            if token is not None:
+                el(root, "ContinuationToken", token)
+            if "start-after" in params:
+                el(root, "StartAfter", enc(params["start-after"]))
+            el(root, "KeyCount", len(page.contents) + len(page.common_prefixes))
+        else:
+            el(root, "Marker", enc(after))
+        el(root, "MaxKeys", max_keys)
+        if delimiter:
+            el(root, "Delimiter", enc(delimiter))
+        if encode:
+            el(root, "EncodingType", "url")
+        el(root, "IsTruncated", "true" if page.is_truncated else "false")
+        if page.is_truncated and page.next_marker is not None:
+            if v2:
+                el(root, "NextContinuationToken",
+                   base64.urlsafe_b64encode(page.next_marker.encode()).decode())
+            elif delimiter:
+                el(root, "NextMarker", enc(page.next_marker))
+        for rec in page.contents:
+            c = el(root, "Contents")
+            el(c, "Key", enc(rec.key))
+            el(c, "LastModified", iso(rec.last_modified))
+            el(c, "ETag", rec.etag)
+            el(c, "Size", rec.size)
+            el(c, "StorageClass", "STANDARD")
+        for cp in page.common_prefixes:
+            el(el(root, "CommonPrefixes"), "Prefix", enc(cp))
+        return xml_response(root)
+
+    def _delete_many(self, bucket: str, reader: VerifyingReader) -> Response:
+        raw = self._drain(reader)
+        try:
+            doc = ET.fromstring(raw)
+        except ET.ParseError:
+            raise s3err("MalformedXML", 400, "The XML you provided was not well-formed or did "
+                        "not validate against our published schema.") from None
+        ns = doc.tag[: doc.tag.index("}") + 1] if doc.tag.startswith("{") else ""
+        if doc.tag != ns + "Delete":
+            raise s3err("MalformedXML", 400, "expected a Delete element")
+        quiet = (doc.findtext(ns + "Quiet") or "").strip().lower() == "true"
+        objs = doc.findall(ns + "Object")
+        if not objs or len(objs) > 1000:
+            raise s3err("MalformedXML", 400, "Delete must list 1 to 1000 objects")
+        self.store.head_bucket(bucket)
+        root = ET.Element("DeleteResult", xmlns=XMLNS)
+        for o in objs:
+            key = o.findtext(ns + "Key")
+            if key is None:
+                raise s3err("MalformedXML", 400, "Object without Key")
+            try:
+                self.store.delete_object(bucket, key)
+                if not quiet:
+                    el(el(root, "Deleted"), "Key", key)
+            except S3Error as e:
+                err = el(root, "Error")
+                el(err, "Key", key)
+                el(err, "Code", e.code)
+                el(err, "Message", e.message)
+        return xml_response(root)
+
+    # -- objects ----------------------------------------------------------------------------
+    def _put(self, bucket: str, key: str, headers: dict[str, str],
+             reader: VerifyingReader) -> Response:
+        meta = self._user_meta(headers)
+        keep = {h: headers[h] for h in ("cache-control", "content-disposition",
+                                        "content-encoding", "content-language", "expires")
+                if h in headers}
+        if "content-encoding" in keep:  # aws-chunked is transport framing, not the object's
+            parts = [p.strip() for p in keep["content-encoding"].split(",")
+                     if p.strip() and p.strip() != "aws-chunked"]
+            if parts:
+                keep["content-encoding"] = ",".join(parts)
+            else:
+                del keep["content-encoding"]
+        rec = self.store.put_object(
+            bucket, key, reader, None, content_type=headers.get("content-type"),
+            user_meta=meta, if_none_match=headers.get("if-none-match"),
+            if_match=headers.get("if-match"), headers=keep,
+            checksums=lambda: dict(reader.computed))
+        out = {"ETag": rec.etag}
+        for algo, value in rec.checksums.items():
+            if algo != "MD5":
+                out[f"x-amz-checksum-{algo}"] = value
+        return Response(b"", 200, headers=out)
+
+    @staticmethod
+    def _user_meta(headers: dict[str, str]) -> dict[str, str]:
+        meta = {k[len("x-amz-meta-"):]: v for k, v in headers.items()
+                if k.startswith("x-amz-meta-")}
+        if sum(len(k) + len(v) for k, v in meta.items()) > MAX_USER_META:
+            raise s3err("MetadataTooLarge", 400, "Your metadata headers exceed the maximum "
+                        "allowed metadata size.")
+        return meta
+
+    def _copy(self, bucket: str, key: str, headers: dict[str, str]) -> Response:
+        src = urllib.parse.unquote(headers["x-amz-copy-source"]).lstrip("/")
+        src_bucket, _, src_key = src.partition("/")
+        if "?" in src_key:
+            raise s3err("NotImplemented", 501, "copying a version is not implemented yet")
+        if not src_key:
+            raise s3err("InvalidArgument", 400, "Copy Source must mention the source bucket "
+                        "and key: sourcebucket/sourcekey")
+        rec, _, _, stream = self.store.open_object(src_bucket, src_key)
+        h = {k[len("x-amz-copy-source-"):]: v for k, v in headers.items()
+             if k.startswith("x-amz-copy-source-if-")}
+        status = check_read_conditions(rec, h)
+        if status is not None:
+            raise PreconditionFailed("copy source precondition failed")
+        replace = headers.get("x-amz-metadata-directive", "COPY") == "REPLACE"
+        if not replace and (src_bucket, src_key) == (bucket, key):
+            raise s3err("InvalidRequest", 400, "This copy request is illegal because it is "
+                        "trying to copy an object to itself without changing the object's "
+                        "metadata, storage class, website redirect location or encryption "
+                        "attributes.")
+        new = self.store.put_object(
+            bucket, key, _IterReader(stream), rec.size,
+            content_type=headers.get("content-type") if replace else rec.content_type,
+            user_meta=self._user_meta(headers) if replace else rec.user_meta,
+            headers={} if replace else rec.headers)
+        root = ET.Element("CopyObjectResult", xmlns=XMLNS)
+        el(root, "LastModified", iso(new.last_modified))
+        el(root, "ETag", new.etag)
+        return xml_response(root)
+
+    def _get(self, bucket: str, key: str, headers: dict[str, str], params: dict[str, str],
+             head: bool) -> Response:
+        rec = self.store.head_object(bucket, key)
+        status = check_read_conditions(rec, headers)
+        base = {"ETag": rec.etag, "Last-Modified": http_date(rec.last_modified),
+                "Accept-Ranges": "bytes", "Content-Type": rec.content_type}
+        base.update({k.title(): v for k, v in rec.headers.items()})
+        for k, v in rec.user_meta.items():
+            base[f"x-amz-meta-{k}"] = v
+        overrides = {"response-content-type": "Content-Type",
+                     "response-content-disposition": "Content-Disposition",
+                     "response-cache-control": "Cache-Control",
+                     "response-content-encoding": "Content-Encoding",
+                     "response-content-language": "Content-Language",
+                     "response-expires": "Expires"}
+        for p, h in overrides.items():
+            if p in params:
+                base[h] = params[p]
+        if status == 304:
+            return Response(b"", 304, headers={"ETag": rec.etag,
+                                               "Last-Modified": base["Last-Modified"]})
+        if status == 412:
+            raise PreconditionFailed(Condition="If-Match")
+        rng = _parse_range(headers.get("range"), rec.size)
+        if rng is not None and rec.size == 0:
+            rng = None
+        try:
+            rec2, start, end, stream = self.store.open_object(bucket, key, rng)
+        except NoSuchKey:
+            raise
+        if rec2.etag != rec.etag:  # overwritten between the two reads: serve the new one
+            return self._get(bucket, key, headers, params, head)
+        base["Content-Length"] = str(end - start)
+        code = 200
+        if rng is not None:
+            code = 206
+            base["Content-Range"] = f"bytes {start}-{end - 1}/{rec.size}"
+        if head:
+            return Response(b"", code, headers=base)
+        return StreamingResponse(_prefetch(stream), code, headers=base)
+
+
+def _prefetch(stream: Iterator[bytes]) -> Iterator[bytes]:
+    """Read the first chunk before headers go out, so a data error becomes an error response
+    instead of a truncated 200."""
+    first = next(stream, b"")
+
+    def gen() -> Iterator[bytes]:
+        yield first
+        yield from stream
+
+    return gen()
+
+
+class LimitedReader:
+    """At most ``length`` bytes of ``inner`` (the wire body of an aws-chunked request)."""
+
+    def __init__(self, inner: Reader, length: int | None) -> None:
+        self.inner, self.left = inner, length
+
+    def read(self, n: int = -1) -> bytes:
+        if self.left is None:
+            return self.inner.read(n)
+        if self.left <= 0:
+            return b""
+        data = self.inner.read(min(n if n >= 0 else self.left, self.left))
+        self.left -= len(data)
+        return data
+
+
+class _IterReader:
+    def __init__(self, it: Iterator[bytes]) -> None:
+        self.it, self.buf = it, b""
+
+    def read(self, n: int = -1) -> bytes:
+        while not self.buf:
+            self.buf = next(self.it, b"")
+            if not self.buf:
+                return b""
+        if n < 0 or n >= len(self.buf):
+            out, self.buf = self.buf, b""
+        else:
+            out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+
+def make_app(store: ObjectStore, keys: KeyStore, **kw: Any) -> Callable[..., Any]:
+    return S3Server(store, keys, **kw).app
