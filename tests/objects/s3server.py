@@ -49,9 +49,10 @@ def running_server(root: Path) -> Iterator[str]:
         store.close()
 
 
-def client(url: str, *, secret: str = SECRET, style: str = "path", **cfg: object):  # type: ignore[no-untyped-def]
+def client(url: str, *, access: str = ACCESS, secret: str = SECRET, style: str = "path",
+           **cfg: object):  # type: ignore[no-untyped-def]
     return boto3.client(
-        "s3", endpoint_url=url, aws_access_key_id=ACCESS, aws_secret_access_key=secret,
+        "s3", endpoint_url=url, aws_access_key_id=access, aws_secret_access_key=secret,
         region_name="us-east-1",
         config=Config(s3={"addressing_style": style}, retries={"max_attempts": 1},
                       signature_version="s3v4", **cfg))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Any
 
 import click
 
@@ -12,6 +13,8 @@ def register(cli_root: click.Group, bench_group: click.Group) -> None:
     @cli_root.group("s3")
     def s3() -> None:
         """S3-compatible object store: erasure-coded data on drives, metadata in cairn."""
+
+    register_server(s3)
 
     @s3.command("scrub")
     @click.option("--data", "data_dir", required=True, type=click.Path(file_okay=False),
@@ -78,3 +81,98 @@ def register(cli_root: click.Group, bench_group: click.Group) -> None:
         if json_path:
             with open(json_path, "w", encoding="utf-8") as fh:
                 json.dump(result, fh, indent=2)
+
+
+def register_server(s3: click.Group) -> None:
+    """``cairn s3 serve`` and ``cairn s3 keys``."""
+
+    def open_store(data_dir: str, drives: str | None, k: int, m: int) -> Any:
+        from cairn.objects.drives import LocalDrive
+        from cairn.objects.store import ObjectStore
+
+        if drives and not drives.isdigit():
+            paths = [p for p in drives.split(",") if p]
+            ds = [LocalDrive(p, f"d{i}") for i, p in enumerate(paths)]
+        else:
+            count = int(drives) if drives else k + m
+            ds = [LocalDrive(os.path.join(data_dir, "drives", f"d{i}"), f"d{i}")
+                  for i in range(count)]
+        return ObjectStore(data_dir, ds, k=k, m=m)
+
+    @s3.command("serve")
+    @click.option("--port", default=9000, show_default=True)
+    @click.option("--host", default="127.0.0.1", show_default=True)
+    @click.option("--data", "data_dir", default="./cairn-data/s3", show_default=True)
+    @click.option("--drives", default=None,
+                  help="comma-separated drive directories, or a count under the data dir")
+    @click.option("--k", default=4, show_default=True, help="data shards per stripe")
+    @click.option("--m", default=2, show_default=True, help="parity shards per stripe")
+    @click.option("--domain", default="localhost", show_default=True,
+                  help="virtual-host-style base domain (bucket.<domain>)")
+    def serve(port: int, host: str, data_dir: str, drives: str | None, k: int, m: int,
+              domain: str) -> None:
+        """Serve the S3 API. Root credentials: CAIRN_S3_ACCESS_KEY / CAIRN_S3_SECRET_KEY."""
+        import uvicorn
+
+        from cairn.objects.keys import KeyStore
+        from cairn.objects.server import make_app
+
+        store = open_store(data_dir, drives, k, m)
+        keys = KeyStore(store.meta)
+        ak, sk = os.environ.get("CAIRN_S3_ACCESS_KEY"), os.environ.get("CAIRN_S3_SECRET_KEY")
+        if ak and sk:
+            if keys.get(ak) != sk:
+                keys.create(ak, sk)
+        elif not len(keys):
+            key = keys.create()
+            click.echo(f"root credentials: access key {key.access_key}  secret "
+                       f"{key.secret_key}")
+        click.echo(f"S3 endpoint: http://{host}:{port}  ({k}+{m} over "
+                   f"{len(store.drives)} drives, data in {data_dir})")
+        try:
+            uvicorn.run(make_app(store, keys, domain=domain), host=host, port=port,
+                        log_level="warning", lifespan="off")
+        finally:
+            store.close()
+
+    @s3.group("keys")
+    def keys_group() -> None:
+        """Manage SigV4 access keys (stored in the store's metadata engine)."""
+
+    data_opt = click.option("--data", "data_dir", default="./cairn-data/s3", show_default=True)
+
+    @keys_group.command("create")
+    @data_opt
+    @click.option("--access-key", default=None)
+    @click.option("--secret-key", default=None)
+    def keys_create(data_dir: str, access_key: str | None, secret_key: str | None) -> None:
+        from cairn.objects.keys import KeyStore
+        from cairn.storage import open_engine
+
+        with open_engine("lsm", os.path.join(data_dir, "meta")) as meta:
+            try:
+                key = KeyStore(meta).create(access_key, secret_key)
+            except ValueError as exc:
+                raise click.BadParameter(str(exc)) from None
+        click.echo(json.dumps({"access_key": key.access_key, "secret_key": key.secret_key}))
+
+    @keys_group.command("list")
+    @data_opt
+    def keys_list(data_dir: str) -> None:
+        from cairn.objects.keys import KeyStore
+        from cairn.storage import open_engine
+
+        with open_engine("lsm", os.path.join(data_dir, "meta")) as meta:
+            for key in KeyStore(meta).list():
+                click.echo(f"{key.access_key}  created {key.created:.0f}")
+
+    @keys_group.command("delete")
+    @data_opt
+    @click.argument("access_key")
+    def keys_delete(data_dir: str, access_key: str) -> None:
+        from cairn.objects.keys import KeyStore
+        from cairn.storage import open_engine
+
+        with open_engine("lsm", os.path.join(data_dir, "meta")) as meta:
+            if not KeyStore(meta).delete(access_key):
+                raise click.ClickException(f"no access key {access_key}")
