@@ -1,0 +1,217 @@
+"""The ``redis`` hold strategy: a Redis lease per seat as a fast filter, PostgreSQL as judge.
+
+Flow for one hold: acquire the leases of the requested seats in seat-id order (all or none),
+then write the hold in PostgreSQL with a conditional update that requires the seat to be free
+*and* its stored ``fence`` to be lower than the lease's fencing token; the update stores the
+new token. A holder whose lease expired during a pause carries a lower token than whoever took
+the seat after it, so its late write matches no row (DDIA ch. 8, fencing tokens). Finally the
+leases are released: the durable hold lives in PostgreSQL, the lease only guarded the race.
+
+If Redis is unreachable the strategy degrades to the pessimistic ``FOR UPDATE`` path, counts
+it in ``fallbacks`` and reports ``degraded`` in its health, and retries Redis after a pause.
+It never sells a seat twice in either mode, because PostgreSQL checks availability either way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable
+
+import psycopg
+import redis
+
+from cairn.booking.catalog import available_sql
+from cairn.booking.db import Database
+from cairn.booking.errors import LockNotAvailable, SeatUnavailable, StaleFencingToken
+from cairn.booking.holds import HoldStrategy, PessimisticHolds
+from cairn.booking.model import Hold
+from cairn.booking.redislock import Lease, LeaseManager, Renewer
+
+
+class RedisHolds(HoldStrategy):
+    name = "redis"
+
+    def __init__(
+        self,
+        db: Database,
+        client: redis.Redis,
+        *,
+        prefix: str = "cairn:booking",
+        lease_ms: int = 5000,
+        retry_redis_after_s: float = 2.0,
+        before_write: Callable[[list[Lease]], None] | None = None,
+    ) -> None:
+        super().__init__(db)
+        self.leases = LeaseManager(client, prefix)
+        self.lease_ms = lease_ms
+        self.retry_redis_after_s = retry_redis_after_s
+        # Test hook: runs between taking the leases and the PostgreSQL write (a "GC pause").
+        self.before_write = before_write
+        self.fallback = PessimisticHolds(db)
+        self._state_lock = threading.Lock()
+        self._redis_down_until = 0.0
+        self._last_error = ""
+        self._seeded: set[int] = set()
+
+    # -- degradation ---------------------------------------------------------------------
+
+    def _redis_usable(self) -> bool:
+        with self._state_lock:
+            return time.monotonic() >= self._redis_down_until
+
+    def _mark_down(self, exc: Exception) -> None:
+        with self._state_lock:
+            self._redis_down_until = time.monotonic() + self.retry_redis_after_s
+            self._last_error = f"{type(exc).__name__}: {exc}"
+            self._seeded.clear()  # a restarted Redis may have lost the fencing counters
+
+    def health(self) -> dict[str, object]:
+        degraded = not self._redis_usable()
+        if not degraded:
+            try:
+                self.leases.client.ping()
+            except redis.RedisError as exc:
+                self._mark_down(exc)
+                degraded = True
+        return {
+            "strategy": self.name,
+            "degraded": degraded,
+            "mode": "pessimistic-fallback" if degraded else "redis",
+            "redis_error": self._last_error if degraded else "",
+        }
+
+    def _degraded(self, run: Callable[[], Hold]) -> Hold:
+        self.stats.bump("fallbacks")
+        return run()
+
+    # -- the Redis path ------------------------------------------------------------------
+
+    def _seed(self, event_id: int) -> None:
+        with self._state_lock:
+            if event_id in self._seeded:
+                return
+        with self.db.pool.connection() as conn:
+            row = conn.execute(
+                "SELECT COALESCE(MAX(fence), 0) FROM event_seats WHERE event_id = %s",
+                (event_id,),
+            ).fetchone()
+        self.leases.seed_fence(str(event_id), int(row[0]) if row else 0)
+        with self._state_lock:
+            self._seeded.add(event_id)
+
+    def _take(self, event_id: int, seats: list[int], *, skip_taken: bool, want: int) -> list[Lease]:
+        got: list[Lease] = []
+        try:
+            for seat in seats:  # sorted by the caller
+                lease = self.leases.acquire(f"{event_id}:{seat}", str(event_id), self.lease_ms)
+                if lease is None:
+                    if skip_taken:
+                        continue
+                    raise LockNotAvailable(f"seat {seat} is being taken by another request")
+                got.append(lease)
+                if len(got) == want:
+                    break
+        except BaseException:
+            self._release(got)
+            raise
+        return got
+
+    def _release(self, leases: list[Lease]) -> None:
+        for lease in leases:
+            # On error the lease expires by itself; PostgreSQL has already decided.
+            with contextlib.suppress(redis.RedisError):
+                self.leases.release(lease)
+
+    def _write(
+        self, user_id: int, event_id: int, seat_leases: dict[int, Lease], ttl_ms: int
+    ) -> Hold:
+        seats = sorted(seat_leases)
+        if self.before_write is not None:
+            self.before_write(list(seat_leases.values()))
+        with self.db.pool.connection() as conn, conn.transaction():
+            hold = self._record_hold(conn, user_id, event_id, seats, ttl_ms)
+            for seat in seats:
+                fence = seat_leases[seat].fence
+                cur = conn.execute(
+                    "UPDATE event_seats SET status = 'held', hold_id = %s, hold_expires_at = %s, "
+                    "order_id = NULL, version = version + 1, fence = %s "
+                    f"WHERE event_id = %s AND seat_id = %s AND fence < %s AND {available_sql()}",
+                    (hold.id, hold.expires_at, fence, event_id, seat, fence),
+                )
+                if cur.rowcount != 1:
+                    self._explain_miss(conn, event_id, seat, fence)
+            return hold
+
+    def _explain_miss(self, conn: psycopg.Connection, event_id: int, seat: int, fence: int) -> None:
+        row = conn.execute(
+            f"SELECT fence, {available_sql()} FROM event_seats "
+            "WHERE event_id = %s AND seat_id = %s",
+            (event_id, seat),
+        ).fetchone()
+        if row is None:
+            self._missing(conn, event_id, [seat])
+        assert row is not None
+        if int(row[0]) >= fence:
+            self.stats.bump("stale_tokens")
+            with self._state_lock:
+                self._seeded.discard(event_id)  # re-seed in case Redis lost the counter
+            raise StaleFencingToken(
+                f"seat {seat}: token {fence} is older than {row[0]} already written"
+            )
+        raise SeatUnavailable("seat already taken")
+
+    def _hold(self, user_id: int, event_id: int, seats: tuple[int, ...], ttl_ms: int) -> Hold:
+        if self._redis_usable():
+            try:
+                self._seed(event_id)
+                leases = self._take(event_id, list(seats), skip_taken=False, want=len(seats))
+            except redis.RedisError as exc:
+                self._mark_down(exc)
+            else:
+                try:
+                    with Renewer(self.leases, leases):
+                        return self._write(
+                            user_id, event_id, dict(zip(seats, leases, strict=True)), ttl_ms
+                        )
+                finally:
+                    self._release(leases)
+        return self._degraded(lambda: self.fallback._hold(user_id, event_id, seats, ttl_ms))
+
+    def _hold_any(self, user_id: int, event_id: int, section: str, count: int, ttl_ms: int) -> Hold:
+        if self._redis_usable():
+            with self.db.pool.connection() as conn:
+                candidates = [
+                    int(r[0])
+                    for r in conn.execute(
+                        "SELECT es.seat_id FROM event_seats es JOIN seats s ON s.id = es.seat_id "
+                        f"WHERE es.event_id = %s AND s.section = %s AND {available_sql('es')} "
+                        "ORDER BY es.seat_id LIMIT %s",
+                        (event_id, section, count * 4),
+                    ).fetchall()
+                ]
+            if len(candidates) < count:
+                raise SeatUnavailable(f"fewer than {count} free seats in section {section}")
+            try:
+                self._seed(event_id)
+                leases = self._take(event_id, candidates, skip_taken=True, want=count)
+            except redis.RedisError as exc:
+                self._mark_down(exc)
+            else:
+                try:
+                    if len(leases) < count:
+                        raise SeatUnavailable(f"could not lock {count} seats in {section}")
+                    by_seat = {int(lease.key.rsplit(":", 1)[1]): lease for lease in leases}
+                    with Renewer(self.leases, leases):
+                        return self._write(user_id, event_id, by_seat, ttl_ms)
+                finally:
+                    self._release(leases)
+        return self._degraded(
+            lambda: self.fallback._hold_any(user_id, event_id, section, count, ttl_ms)
+        )
+
+    def close(self) -> None:
+        super().close()
+        self.leases.client.close()
+

@@ -1,0 +1,157 @@
+"""The Redis strategy against the real Redis and PostgreSQL: races, fencing, Redis down."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from cairn.booking.catalog import seat_map
+from cairn.booking.db import Database
+from cairn.booking.errors import SeatUnavailable, StaleFencingToken
+from cairn.booking.holds import oversold_seats, release_hold
+from cairn.booking.redis_holds import RedisHolds
+from cairn.booking.redislock import Lease, LeaseManager, Renewer
+
+from .conftest import REDIS_URL, Stage
+from .test_holds import race
+
+
+@pytest.fixture
+def client() -> Iterator[redis.Redis]:
+    c = redis.Redis.from_url(REDIS_URL, socket_timeout=1.0)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def prefix(client: redis.Redis) -> Iterator[str]:
+    p = f"cairn-test:{uuid.uuid4().hex}"
+    yield p
+    keys = list(client.scan_iter(f"{p}:*"))
+    if keys:
+        client.delete(*keys)
+
+
+def test_lease_acquire_release_extend_and_fencing(client: redis.Redis, prefix: str) -> None:
+    m = LeaseManager(client, prefix)
+    a = m.acquire("s1", "e", 1000)
+    assert a is not None
+    assert m.acquire("s1", "e", 1000) is None  # NX: held
+    b = m.acquire("s2", "e", 1000)
+    assert b is not None and b.fence > a.fence  # tokens grow within a scope
+    fake = Lease(a.key, "not-the-owner", a.fence, a.ttl_ms, a.acquired_at)
+    assert not m.release(fake)  # compare-and-delete protects the owner
+    assert m.extend(a, 5000) and 4000 < client.pttl(a.key) <= 5000
+    assert m.release(a)
+    c = m.acquire("s1", "e", 1000)
+    assert c is not None and c.fence > b.fence
+    m.seed_fence("e", 1000)
+    d = m.acquire("s3", "e", 1000)
+    assert d is not None and d.fence == 1001
+
+
+def test_renewer_keeps_a_short_lease_alive(client: redis.Redis, prefix: str) -> None:
+    m = LeaseManager(client, prefix)
+    lease = m.acquire("s", "e", 150)
+    assert lease is not None
+    with Renewer(m, [lease]) as renewer:
+        time.sleep(0.5)  # > 3 TTLs
+        assert m.acquire("s", "e", 150) is None
+    assert not renewer.lost.is_set()
+    time.sleep(0.2)
+    assert m.acquire("s", "e", 150) is not None  # expired once renewal stopped
+
+
+def test_one_seat_many_buyers_one_winner(
+    db: Database, stage: Stage, client: redis.Redis, prefix: str
+) -> None:
+    strategy = RedisHolds(db, client, prefix=prefix)
+    seat = stage.seat_ids["A"][0]
+    wins, errors = race(16, lambda i: strategy.hold(stage.users[i % 4].id, stage.event.id, [seat]))
+    assert len(wins) == 1
+    assert all(isinstance(e, SeatUnavailable) for e in errors)
+    assert oversold_seats(db, stage.event.id) == 0
+    assert strategy.stats.snapshot()["fallbacks"] == 0
+
+
+def test_hold_any_takes_disjoint_seats(
+    db: Database, stage: Stage, client: redis.Redis, prefix: str
+) -> None:
+    strategy = RedisHolds(db, client, prefix=prefix)
+    wins, _ = race(8, lambda i: strategy.hold_any(stage.users[i % 4].id, stage.event.id, "B", 2))
+    taken = [s for h in wins for s in h.seat_ids]
+    assert wins and len(taken) == len(set(taken))
+    assert set(taken) <= set(stage.seat_ids["B"])
+    assert oversold_seats(db, stage.event.id) == 0
+
+
+def test_paused_holder_with_expired_lease_is_fenced_off(
+    db: Database, stage: Stage, client: redis.Redis, prefix: str
+) -> None:
+    """Kleppmann's scenario: A's lease expires during a pause, B takes and frees the seat,
+    A wakes up and writes: PostgreSQL rejects A's older token even though the seat is free."""
+    seat = stage.seat_ids["A"][1]
+    paused = threading.Event()
+    resume = threading.Event()
+
+    def pause(_: list[Lease]) -> None:
+        paused.set()
+        resume.wait(10)
+
+    slow = RedisHolds(db, client, prefix=prefix, lease_ms=100, before_write=pause)
+    result: list[object] = []
+
+    def a() -> None:
+        try:
+            result.append(slow.hold(stage.users[0].id, stage.event.id, [seat]))
+        except Exception as exc:
+            result.append(exc)
+
+    t = threading.Thread(target=a)
+    t.start()
+    assert paused.wait(10)
+    # The pause outlives the lease: drop A's lease as if the renewals were lost.
+    client.delete(slow.leases.lock_key(f"{stage.event.id}:{seat}"))
+    fast = RedisHolds(db, client, prefix=prefix)
+    b = fast.hold(stage.users[1].id, stage.event.id, [seat])
+    release_hold(db, stage.users[1].id, b.id)  # seat free again, fence = B's token
+    resume.set()
+    t.join(10)
+    assert isinstance(result[0], StaleFencingToken)
+    assert slow.stats.snapshot()["stale_tokens"] == 1
+    states = {s.seat_id: s.status for s in seat_map(db, stage.event.id)}
+    assert states[seat] == "free"  # A's late write changed nothing
+    assert oversold_seats(db, stage.event.id) == 0
+
+
+def test_redis_down_degrades_to_pessimistic_and_never_double_books(
+    db: Database, stage: Stage
+) -> None:
+    dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, socket_timeout=0.2)
+    strategy = RedisHolds(db, dead, prefix="unused", retry_redis_after_s=60)
+    seat = stage.seat_ids["B"][3]
+    wins, errors = race(8, lambda i: strategy.hold(stage.users[i % 4].id, stage.event.id, [seat]))
+    assert len(wins) == 1
+    assert all(isinstance(e, SeatUnavailable) for e in errors)
+    health = strategy.health()
+    assert health["degraded"] is True and health["mode"] == "pessimistic-fallback"
+    assert strategy.stats.snapshot()["fallbacks"] >= 1
+    assert oversold_seats(db, stage.event.id) == 0
+
+
+def test_fence_counter_lost_in_redis_is_reseeded(
+    db: Database, stage: Stage, client: redis.Redis, prefix: str
+) -> None:
+    """After Redis loses its counters (restart), tokens restart low; the strategy reseeds."""
+    strategy = RedisHolds(db, client, prefix=prefix)
+    seat = stage.seat_ids["A"][2]
+    h = strategy.hold(stage.users[0].id, stage.event.id, [seat])
+    release_hold(db, stage.users[0].id, h.id)
+    client.delete(strategy.leases.fence_key(str(stage.event.id)))
+    fresh = RedisHolds(db, client, prefix=prefix)  # a restarted service
+    assert fresh.hold(stage.users[1].id, stage.event.id, [seat]).seat_ids == (seat,)
