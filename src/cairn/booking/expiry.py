@@ -1,0 +1,73 @@
+"""The expiry worker: releases holds whose time ran out.
+
+Queue choice: PostgreSQL ``FOR UPDATE SKIP LOCKED`` over the ``holds`` table itself, not a Redis
+job queue. The "job" is a row that already exists in the source of truth, so taking it, freeing
+its seats and marking it expired happen in one transaction: no dual write, nothing lost if
+Redis restarts, and several workers share the load without taking the same hold (SKIP LOCKED
+passes over rows another worker is on). Correctness never depends on the worker being on time:
+every hold path treats an expired hold's seat as free (lazy reclaim) and a checkout re-checks
+the expiry, so a late worker only delays the tidy-up.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from cairn.booking.db import Database
+
+
+@dataclass
+class ExpiryWorker:
+    db: Database
+    batch_size: int = 200
+    interval_s: float = 1.0
+    expired_total: int = 0
+    _stop: threading.Event = field(default_factory=threading.Event, repr=False)
+    _thread: threading.Thread | None = field(default=None, repr=False)
+
+    def run_once(self) -> int:
+        """Expire one batch of overdue holds; return how many holds were expired."""
+        with self.db.pool.connection() as conn, conn.transaction():
+            rows = conn.execute(
+                "SELECT id FROM holds WHERE status = 'active' AND expires_at <= CURRENT_TIMESTAMP "
+                "ORDER BY expires_at LIMIT %s FOR UPDATE SKIP LOCKED",
+                (self.batch_size,),
+            ).fetchall()
+            ids = [str(r[0]) for r in rows]
+            if not ids:
+                return 0
+            marks = ", ".join(["%s"] * len(ids))
+            # Only seats still pointing at the expired hold and still past their expiry: a seat
+            # already re-held by someone else is left alone.
+            conn.execute(
+                "UPDATE event_seats SET status = 'free', hold_id = NULL, hold_expires_at = NULL, "
+                f"version = version + 1 WHERE status = 'held' AND hold_id IN ({marks}) "
+                "AND hold_expires_at <= CURRENT_TIMESTAMP",
+                ids,
+            )
+            conn.execute(f"UPDATE holds SET status = 'expired' WHERE id IN ({marks})", ids)
+        self.expired_total += len(ids)
+        return len(ids)
+
+    def drain(self) -> int:
+        total = 0
+        while n := self.run_once():
+            total += n
+        return total
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.drain()
+            self._stop.wait(self.interval_s)
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="hold-expiry", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
