@@ -122,3 +122,126 @@ def bench_store(root: str | None = None, big: int = 64 * MiB, big_count: int = 3
     out["put_vs_raw"] = out["put_64mib_mb_s"] / out["raw_disk_write_mb_s"]
     out["get_vs_raw"] = out["get_64mib_mb_s"] / out["raw_disk_write_mb_s"]
     return out
+
+
+# -- HTTP workloads through boto3, against cairn and its peers -------------------------------
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_port(port: int, proc: Any, timeout: float = 30.0) -> None:
+    import socket
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError(f"server exited with {proc.returncode}") from None
+            time.sleep(0.1)
+    raise RuntimeError("server did not start")
+
+
+def start_cairn(data_dir: str) -> tuple[Any, str, str, str]:
+    import subprocess
+    import sys
+
+    port = _free_port()
+    env = {**os.environ, "CAIRN_S3_ACCESS_KEY": "BENCHKEY", "CAIRN_S3_SECRET_KEY": "benchsecret"}
+    proc = subprocess.Popen([sys.executable, "-c", "from cairn.cli import main; main()", "s3",
+                             "serve", "--port", str(port), "--data", data_dir], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _wait_port(port, proc)
+    return proc, f"http://127.0.0.1:{port}", "BENCHKEY", "benchsecret"
+
+
+def start_moto() -> tuple[Any, str, str, str]:
+    import shutil
+    import subprocess
+    import sys
+
+    port = _free_port()
+    exe = shutil.which("moto_server") or os.path.join(os.path.dirname(sys.executable),
+                                                      "moto_server")
+    proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _wait_port(port, proc)
+    return proc, f"http://127.0.0.1:{port}", "testing", "testing"
+
+
+def bench_http(url: str, access: str, secret: str, big: int = 64 * MiB, big_count: int = 2,
+               small_count: int = 200, list_keys: int = 2000) -> dict[str, float]:
+    """PUT/GET of large objects (MB/s), 4 KiB PUT/GET (ops/s), LIST with a delimiter."""
+    import boto3
+    from botocore.config import Config
+
+    s3 = boto3.client("s3", endpoint_url=url, aws_access_key_id=access,
+                      aws_secret_access_key=secret, region_name="us-east-1",
+                      config=Config(s3={"addressing_style": "path"},
+                                    retries={"max_attempts": 2}))
+    s3.create_bucket(Bucket="bench")
+    payload = os.urandom(big)
+    out: dict[str, float] = {}
+    puts, gets = [], []
+    for i in range(big_count):
+        t = time.perf_counter()
+        s3.put_object(Bucket="bench", Key=f"big{i}", Body=payload)
+        puts.append(big / MiB / (time.perf_counter() - t))
+    for i in range(big_count):
+        t = time.perf_counter()
+        body = s3.get_object(Bucket="bench", Key=f"big{i}")["Body"]
+        n = 0
+        while chunk := body.read(MiB):
+            n += len(chunk)
+        gets.append(n / MiB / (time.perf_counter() - t))
+    out["put_big_mb_s"] = statistics.median(puts)
+    out["get_big_mb_s"] = statistics.median(gets)
+    small = os.urandom(4096)
+    t = time.perf_counter()
+    for i in range(small_count):
+        s3.put_object(Bucket="bench", Key=f"small/{i:06d}", Body=small)
+    out["put_4kib_ops_s"] = small_count / (time.perf_counter() - t)
+    t = time.perf_counter()
+    for i in range(small_count):
+        s3.get_object(Bucket="bench", Key=f"small/{i:06d}")["Body"].read()
+    out["get_4kib_ops_s"] = small_count / (time.perf_counter() - t)
+    for i in range(small_count, list_keys):
+        s3.put_object(Bucket="bench", Key=f"small/{i:06d}", Body=b"")
+    t = time.perf_counter()
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket="bench", Prefix="small/")
+    listed = sum(p.get("KeyCount", 0) for p in pages)
+    out["list_keys_per_s"] = listed / (time.perf_counter() - t)
+    t = time.perf_counter()
+    s3.list_objects_v2(Bucket="bench", Delimiter="/")
+    out["list_delimiter_ms"] = (time.perf_counter() - t) * 1000
+    return out
+
+
+def bench_peers(root: str | None = None, big: int = 64 * MiB,
+                list_keys: int = 2000) -> dict[str, dict[str, float] | str]:
+    """The same boto3 workloads against cairn (`cairn s3 serve`) and moto in server mode."""
+    results: dict[str, dict[str, float] | str] = {}
+    with tempfile.TemporaryDirectory(dir=root) as tmp:
+        starters: dict[str, Callable[[], tuple[Any, str, str, str]]] = {
+            "cairn": lambda: start_cairn(os.path.join(tmp, "cairn")),
+            "moto": start_moto,
+        }
+        for name, starter in starters.items():
+            try:
+                proc, url, ak, sk = starter()
+            except (OSError, RuntimeError) as exc:
+                results[name] = f"unavailable: {exc}"
+                continue
+            try:
+                results[name] = bench_http(url, ak, sk, big=big, list_keys=list_keys)
+            finally:
+                proc.terminate()
+                proc.wait(30)
+    return results

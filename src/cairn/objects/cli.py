@@ -54,9 +54,13 @@ def register(cli_root: click.Group, bench_group: click.Group) -> None:
     @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None)
     @click.option("--ec-only", is_flag=True, help="only the erasure-coding backends")
     @click.option("--dir", "root", default=None, help="where to put the store (default: tmp)")
-    def bench_s3(json_path: str | None, ec_only: bool, root: str | None) -> None:
-        """Erasure-coding backends, then the store's PUT/GET against raw disk bandwidth."""
-        from cairn.objects.bench import bench_erasure, bench_store
+    @click.option("--no-peers", is_flag=True, help="skip the boto3 runs against servers")
+    @click.option("--list-keys", default=2000, show_default=True,
+                  help="keys created for the LIST workload")
+    def bench_s3(json_path: str | None, ec_only: bool, root: str | None, no_peers: bool,
+                 list_keys: int) -> None:
+        """Erasure coding, in-process PUT/GET vs raw disk, then boto3 against cairn and moto."""
+        from cairn.objects.bench import bench_erasure, bench_peers, bench_store
 
         result: dict[str, object] = {"cpus": os.cpu_count()}
         ec = bench_erasure()
@@ -78,6 +82,26 @@ def register(cli_root: click.Group, bench_group: click.Group) -> None:
                        f"({st['get_vs_raw']:.0%} of raw disk write bandwidth)")
             click.echo(f"PUT 4 KiB: {st['put_4kib_ops_s']:.0f} ops/s   "
                        f"GET 4 KiB: {st['get_4kib_ops_s']:.0f} ops/s")
+        if not ec_only and not no_peers:
+            peers = bench_peers(root, list_keys=list_keys)
+            result["http"] = peers
+            click.echo("boto3 over HTTP (64 MiB PUT/GET MB/s, 4 KiB ops/s, LIST keys/s):")
+            for name, row in peers.items():
+                if isinstance(row, str):
+                    click.echo(f"  {name:8} {row}")
+                    continue
+                click.echo(f"  {name:8} PUT {row['put_big_mb_s']:7.1f}  GET "
+                           f"{row['get_big_mb_s']:7.1f}  PUT4K {row['put_4kib_ops_s']:6.0f}  "
+                           f"GET4K {row['get_4kib_ops_s']:6.0f}  LIST "
+                           f"{row['list_keys_per_s']:7.0f}")
+            ours = peers.get("cairn")
+            if isinstance(ours, dict):
+                for name, row in peers.items():
+                    if name == "cairn" or isinstance(row, str):
+                        continue
+                    ratios = {k: ours[k] / row[k] for k in row if k.endswith(("_s",)) and row[k]}
+                    click.echo(f"  cairn / {name}: " + "  ".join(
+                        f"{k} {v:.2f}x" for k, v in ratios.items()))
         if json_path:
             with open(json_path, "w", encoding="utf-8") as fh:
                 json.dump(result, fh, indent=2)

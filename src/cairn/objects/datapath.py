@@ -181,6 +181,9 @@ class DataReader:
     pool: Executor
     report: Reporter
     codecs: Callable[[int, int], ReedSolomon]
+    # Batches are read ahead on their own executor: a batch read waits on shard reads in
+    # ``pool``, and waiting on a pool from inside it can deadlock once all workers wait.
+    prefetch: Executor
 
     def read(self, ref: DataRef, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         """Yield the bytes ``[start, end)`` of the data, in order."""
@@ -190,14 +193,22 @@ class DataReader:
         layout = Layout(ref.k, ref.m, ref.stripe_size, ref.length)
         first, last = start // ref.stripe_size, (end - 1) // ref.stripe_size
         per_batch = max(1, READ_BATCH_BYTES // ref.stripe_size)
-        j = first
-        while j <= last:
-            count = min(per_batch, last - j + 1)
-            stripes = self._read_stripes(ref, layout, j, count)
-            data = b"".join(stripes)
+        batches = [(j, min(per_batch, last - j + 1)) for j in range(first, last + 1, per_batch)]
+        # Read batch i+1 from the drives while batch i is being sent to the client.
+        pending = self.prefetch.submit(self._read_stripes, ref, layout, *batches[0])
+        for i, (j, _) in enumerate(batches):
+            stripes = pending.result()
+            if i + 1 < len(batches):
+                pending = self.prefetch.submit(self._read_stripes, ref, layout,
+                                               *batches[i + 1])
             base = j * ref.stripe_size
-            yield data[max(start - base, 0): min(end - base, len(data))]
-            j += count
+            lo = max(start - base, 0)
+            for s in stripes:  # one stripe per chunk: no copy of the whole batch
+                hi = min(end - base, len(s))
+                if lo < hi:
+                    yield s[lo:hi] if (lo or hi < len(s)) else s
+                base += len(s)
+                lo = max(start - base, 0)
 
     def _fetch(self, ref: DataRef, layout: Layout, index: int, first: int,
                count: int) -> list[bytes] | None:

@@ -130,13 +130,15 @@ class ObjectStore:
         self._stats_lock = threading.Lock()
         self.stats = StoreStats()
         self.heal_queue: set[str] = set()  # data ids with a reported shard problem
-        self.reader = DataReader(self.drives, self._pool, self._report, _codec)
+        self._prefetch = ThreadPoolExecutor(max_workers=16, thread_name_prefix="cairn-readahead")
+        self.reader = DataReader(self.drives, self._pool, self._report, _codec, self._prefetch)
         for d in drives:
             with contextlib.suppress(DriveError):  # an offline drive is swept when back
                 d.sweep_tmp()  # leftovers of writes that a crash interrupted
 
     # -- lifecycle ---------------------------------------------------------------------------
     def close(self) -> None:
+        self._prefetch.shutdown(wait=True)
         self._pool.shutdown(wait=True)
         self.meta.close()
 
