@@ -50,6 +50,10 @@ def _register() -> None:
 
     register_objects(cli, bench)
 
+    from cairn.booking.cli import register as register_booking
+
+    register_booking(cli, bench)
+
 
 def main() -> None:
     _register()

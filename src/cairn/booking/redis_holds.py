@@ -214,4 +214,3 @@ class RedisHolds(HoldStrategy):
     def close(self) -> None:
         super().close()
         self.leases.client.close()
-
