@@ -15,7 +15,8 @@ STRIPE = 64 * 1024
 
 def make_store(root: Path, **kw: object) -> ObjectStore:
     drives = [LocalDrive(str(root / "drives" / f"d{i}"), f"d{i}") for i in range(6)]
-    opts: dict[str, object] = {"stripe_size": STRIPE, "gc_grace": 0.0}
+    # inline_max=0: every object goes through erasure coding unless a test asks otherwise.
+    opts: dict[str, object] = {"stripe_size": STRIPE, "gc_grace": 0.0, "inline_max": 0}
     opts.update(kw)
     return ObjectStore(str(root), drives, **opts)  # type: ignore[arg-type]
 

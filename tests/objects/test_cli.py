@@ -23,7 +23,7 @@ def test_placement_report() -> None:
 def test_scrub_command_heals(tmp_path: Path) -> None:
     with ObjectStore(str(tmp_path)) as s:
         s.create_bucket("bkt")
-        s.put_object("bkt", "k", b"x" * 5000)
+        s.put_object("bkt", "k", b"x" * 50_000)  # above the inline limit: erasure-coded
     victim = next(p for p in (tmp_path / "drives").rglob("*.5"))
     raw = bytearray(victim.read_bytes())
     raw[-1] ^= 0xFF

@@ -249,3 +249,23 @@ def test_full_drive_is_a_clean_error(tmp_path: Path) -> None:
     with pytest.raises(errors.NoSuchKey):
         s.head_object("bk1", "big")
     s.close()
+
+
+def test_small_objects_are_inlined_in_their_record(tmp_path: Path) -> None:
+    s = make_store(tmp_path, inline_max=1024)
+    s.create_bucket("bk1")
+    for size in (0, 1, 1024):
+        data = os.urandom(size)
+        rec = s.put_object("bk1", f"k{size}", io.BytesIO(data), size)
+        assert rec.parts == () and s.get_object("bk1", f"k{size}") == data
+        if size:
+            assert s.get_object("bk1", f"k{size}", (size - 1, None)) == data[-1:]
+    big = os.urandom(1025)
+    assert s.put_object("bk1", "big", io.BytesIO(big), None).parts
+    assert s.get_object("bk1", "big") == big
+    assert len(blobs(tmp_path)) == 6  # only the 1025-byte object has shards
+    with pytest.raises(errors.InvalidArgument):
+        s.put_object("bk1", "short", io.BytesIO(b"abc"), 10)
+    s.put_object("bk1", "k1", b"overwrite")  # inline over inline: nothing to collect
+    assert s.collect_garbage() == 0 and s.get_object("bk1", "k1") == b"overwrite"
+    s.close()

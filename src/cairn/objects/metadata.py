@@ -76,6 +76,7 @@ class ObjectRecord:
     parts: tuple[DataRef, ...] = ()
     checksums: dict[str, str] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)  # Cache-Control, Content-Encoding...
+    inline: str = ""  # base64 of a small object's bytes, kept in the record (no parts)
 
     def encode(self) -> bytes:
         d = asdict(self)

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
+import io
 import os
 import re
 import threading
@@ -111,12 +113,16 @@ class ObjectStore:
 
     def __init__(self, path: str, drives: list[Drive] | None = None, *, k: int = 4, m: int = 2,
                  stripe_size: int = 4 * 1024 * 1024, gc_grace: float = 60.0,
-                 orphan_window: float = 3600.0, engine: Engine | None = None) -> None:
+                 orphan_window: float = 3600.0, engine: Engine | None = None,
+                 inline_max: int = 16 * 1024) -> None:
         os.makedirs(path, exist_ok=True)
         self.path = path
         self.k, self.m, self.stripe_size = k, m, stripe_size
         self.gc_grace = gc_grace
         self.orphan_window = orphan_window
+        # Objects up to this size live inside their metadata record (MinIO inlines small
+        # objects in xl.meta for the same reason): a 4 KiB PUT costs one fsync instead of k+m+1.
+        self.inline_max = inline_max
         if drives is None:
             drives = [LocalDrive(os.path.join(path, "drives", f"d{i}"), f"d{i}")
                       for i in range(k + m)]
@@ -228,24 +234,53 @@ class ObjectStore:
         self.head_bucket(bucket)
         if if_none_match is not None and if_none_match != "*":
             raise InvalidArgument("If-None-Match on PUT accepts only '*'")
-        writer = self.write_data(body, length)
-        ref = writer.finish()
-        try:
-            rec = ObjectRecord(
-                bucket=bucket, key=key, version_id="null", size=ref.length,
-                etag=f'"{writer.md5.hexdigest()}"', last_modified=time.time(),
-                content_type=content_type or "binary/octet-stream",
-                user_meta=dict(user_meta or {}), parts=(ref,), headers=dict(headers or {}),
-                checksums={"MD5": base64.b64encode(writer.md5.digest()).decode(),
-                           **(checksums() if checksums else {})})
+        head, rest = self._read_head(body, length)
+        common = {"bucket": bucket, "key": key, "version_id": "null",
+                  "last_modified": time.time(),
+                  "content_type": content_type or "binary/octet-stream",
+                  "user_meta": dict(user_meta or {}), "headers": dict(headers or {})}
+        if rest is None:  # small: inline in the record, one metadata fsync and no blobs
+            md5 = hashlib.md5(head)
+            rec = ObjectRecord(size=len(head), etag=f'"{md5.hexdigest()}"',
+                               inline=base64.b64encode(head).decode(), checksums={
+                                   "MD5": base64.b64encode(md5.digest()).decode(),
+                                   **(checksums() if checksums else {})}, **common)
             self._commit(rec, if_none_match=if_none_match, if_match=if_match)
-        except BaseException:
-            self._discard(ref)
-            raise
+        else:
+            writer = self.write_data(_Chain(head, rest) if head else rest, length)
+            ref = writer.finish()
+            try:
+                rec = ObjectRecord(
+                    size=ref.length, etag=f'"{writer.md5.hexdigest()}"', parts=(ref,),
+                    checksums={"MD5": base64.b64encode(writer.md5.digest()).decode(),
+                               **(checksums() if checksums else {})}, **common)
+                self._commit(rec, if_none_match=if_none_match, if_match=if_match)
+            except BaseException:
+                self._discard(ref)
+                raise
         with self._stats_lock:
             self.stats.puts += 1
-            self.stats.bytes_in += ref.length
+            self.stats.bytes_in += rec.size
         return rec
+
+    def _read_head(self, body: BinaryIO | bytes,
+                   length: int | None) -> tuple[bytes, BinaryIO | bytes | None]:
+        """Up to ``inline_max + 1`` bytes of the body; ``rest`` is None when that was all of
+        it (the object will be stored inline)."""
+        limit = self.inline_max
+        if limit <= 0 or (length is not None and length > limit):
+            return b"", body
+        if isinstance(body, bytes | bytearray | memoryview):
+            return (bytes(body), None) if len(body) <= limit else (b"", body)
+        chunks = bytearray()
+        while len(chunks) <= limit:
+            more = body.read(limit + 1 - len(chunks))
+            if not more:
+                if length is not None and len(chunks) != length:
+                    raise InvalidArgument(f"body has {len(chunks)} bytes, {length} declared")
+                return bytes(chunks), None
+            chunks += more
+        return bytes(chunks), body
 
     def _commit(self, rec: ObjectRecord, *, if_none_match: str | None = None,
                 if_match: str | None = None) -> None:
@@ -303,6 +338,9 @@ class ObjectStore:
         return rec, start, end, self._stream(rec, start, end)
 
     def _stream(self, rec: ObjectRecord, start: int, end: int) -> Iterator[bytes]:
+        if rec.inline:
+            yield base64.b64decode(rec.inline)[start:end]
+            return
         base = 0
         for part in rec.parts:
             lo, hi = max(start, base), min(end, base + part.length)
@@ -421,6 +459,24 @@ class ObjectStore:
         with self._stats_lock:
             self.stats.gc_deleted_blobs += deleted
         return deleted
+
+
+class _Chain:
+    """``head`` bytes already read, then the rest of a stream."""
+
+    def __init__(self, head: bytes, rest: BinaryIO | bytes) -> None:
+        self.head = head
+        self.rest: BinaryIO = io.BytesIO(rest) if isinstance(rest, bytes | bytearray |
+                                                             memoryview) else rest
+
+    def read(self, n: int = -1) -> bytes:
+        if self.head:
+            if n < 0 or n >= len(self.head):
+                out, self.head = self.head, b""
+            else:
+                out, self.head = self.head[:n], self.head[n:]
+            return out
+        return self.rest.read(n)
 
 
 def _etag_matches(condition: str, etag: str) -> bool:
