@@ -18,7 +18,7 @@ import hashlib
 import secrets
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 
 from cairn.objects import shardfile
@@ -39,6 +39,7 @@ from cairn.objects.shardfile import Layout
 Reporter = Callable[[str, int, str | None, str], None]
 
 READ_BATCH_BYTES = 16 * 1024 * 1024  # data bytes fetched per round of parallel shard reads
+WRITEBACK_STRIPES = 2  # start write-back of every blob after this many stripes
 
 
 def new_data_id(now_ns: int | None = None) -> str:
@@ -72,6 +73,8 @@ class DataWriter:
     _placed: list[str | None] = field(default_factory=list)
     _full: bool = False
     _closed: bool = False
+    _stripes: int = 0
+    _background: list[Future[None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         n = self.rs.n
@@ -120,6 +123,15 @@ class DataWriter:
             self._emit(stripe)
 
     def _emit(self, stripe: bytes) -> None:
+        self._stripes += 1
+        if self._stripes % WRITEBACK_STRIPES == 0:
+            # Overlap disk write-back with encoding the next stripes, instead of paying for
+            # all of it in the fsync at commit (the same reason databases sync WAL segments
+            # early).
+            self._background = [f for f in self._background if not f.done()]
+            for w in self._writers:
+                if w is not None:
+                    self._background.append(self.pool.submit(w.writeback))
         shards = self.rs.encode(stripe)
         failed = False
         for i, w in enumerate(self._writers):
@@ -142,6 +154,10 @@ class DataWriter:
         if self._buf or self.length == 0:
             self._emit(bytes(self._buf))
             self._buf.clear()
+
+        for f in self._background:  # no write-back hint may race the commit's close
+            f.result()
+        self._background.clear()
 
         def commit(i: int) -> bool:
             w = self._writers[i]
@@ -167,6 +183,9 @@ class DataWriter:
 
     def abort(self) -> None:
         self._closed = True
+        for f in self._background:
+            f.result()
+        self._background.clear()
         for w in self._writers:
             if w is not None:
                 w.abort()
@@ -259,6 +278,6 @@ class DataReader:
             if all(i in got for i in range(k)):
                 stripe = b"".join(got[i][s] for i in range(k))[: layout.stripe_length(j)]
             else:
-                stripe = rs.decode({i: got[i][s] for i in got}, layout.stripe_length(j))
+                stripe = rs.decode({i: bytes(got[i][s]) for i in got}, layout.stripe_length(j))
             out.append(stripe)
         return out

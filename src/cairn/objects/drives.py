@@ -70,6 +70,10 @@ class BlobWriter(ABC):
     def abort(self) -> None:
         """Drop everything written; idempotent."""
 
+    def writeback(self) -> None:  # noqa: B027 - a hint; drives without one do nothing
+        """Start pushing what was written so far to stable storage (no guarantee; only
+        :meth:`commit` is durable). Lets the final fsync of a large blob find little to do."""
+
 
 class Drive(ABC):
     """One drive. Implementations are thread-safe."""
@@ -126,6 +130,12 @@ class _LocalWriter(BlobWriter):
         except DriveError:
             self.abort()
             raise
+
+    def writeback(self) -> None:
+        f = self._file
+        if f is not None:
+            with contextlib.suppress(OSError):  # only a hint; commit() reports real errors
+                os.fdatasync(f.fd)
 
     def commit(self) -> None:
         if self._file is None:

@@ -128,7 +128,7 @@ class Healer:
                 frames = {i: _read_frames(self._drive(ref.drives[i]), ref, layout, i, first,
                                           count) for i in good}
                 for s in range(count):
-                    rebuilt = rs.reconstruct({i: frames[i][s] for i in good}, bad)
+                    rebuilt = rs.reconstruct({i: bytes(frames[i][s]) for i in good}, bad)
                     for i in bad:
                         writers[i].write(shardfile.pack_frame(rebuilt[i]))
             for w in writers.values():

@@ -38,6 +38,7 @@ XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
 MAX_HEADER_BYTES = 8 * 1024
 MAX_XML_BODY = 1024 * 1024
 MAX_USER_META = 2 * 1024
+PULL_BYTES = 1024 * 1024  # body bytes moved from the event loop to the store per hop
 SUBRESOURCES_NOT_BUILT = {"versioning", "versions", "uploads", "uploadId", "tagging", "acl",
                           "policy", "lifecycle", "cors", "website", "encryption", "replication",
                           "notification", "logging", "object-lock", "retention", "legal-hold",
@@ -90,17 +91,25 @@ class _Pull:
         self._buf = b""
         self._eof = False
 
-    async def _next(self) -> bytes:
-        try:
-            return await self._stream.__anext__()
-        except StopAsyncIteration:
-            return b""
+    async def _next(self, want: int) -> tuple[bytes, bool]:
+        # Gather many ASGI messages per hop: a thread hop per 64 KiB message would cost more
+        # than the hashing and erasure coding of the data.
+        parts: list[bytes] = []
+        got = 0
+        while got < want:
+            try:
+                chunk = await self._stream.__anext__()
+            except StopAsyncIteration:
+                return b"".join(parts), True
+            parts.append(chunk)
+            got += len(chunk)
+        return b"".join(parts), False
 
     def read(self, n: int = -1) -> bytes:
         while not self._buf and not self._eof:
-            chunk = asyncio.run_coroutine_threadsafe(self._next(), self._loop).result()
-            if not chunk:
-                self._eof = True
+            want = n if 0 < n <= PULL_BYTES else PULL_BYTES
+            chunk, self._eof = asyncio.run_coroutine_threadsafe(self._next(want),
+                                                                self._loop).result()
             self._buf = chunk
         if n < 0 or n >= len(self._buf):
             out, self._buf = self._buf, b""

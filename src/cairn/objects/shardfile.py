@@ -95,6 +95,7 @@ def pack_frame(payload: bytes) -> bytes:
 def unpack_frames(raw: bytes, layout: Layout, first: int, count: int) -> list[bytes]:
     """Split and verify ``count`` frames read starting at frame ``first``."""
     out: list[bytes] = []
+    view = memoryview(raw)  # slices without copying; the caller joins them once
     pos = 0
     for j in range(first, first + count):
         size = layout.shard_length(j)
@@ -102,10 +103,10 @@ def unpack_frames(raw: bytes, layout: Layout, first: int, count: int) -> list[by
         if end > len(raw):
             raise ShardCorruptError(f"frame {j} truncated")
         (crc,) = _CRC.unpack_from(raw, pos)
-        payload = raw[pos + FRAME_OVERHEAD: end]
+        payload = view[pos + FRAME_OVERHEAD: end]
         if crc32c.crc32c(payload) != crc:
             raise ShardCorruptError(f"frame {j} checksum mismatch")
-        out.append(payload)
+        out.append(payload)  # type: ignore[arg-type]
         pos = end
     return out
 
