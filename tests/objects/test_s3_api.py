@@ -284,3 +284,30 @@ def test_large_upload_via_transfer_manager(s3: Any) -> None:
     out = io.BytesIO()
     s3.download_fileobj("api", "large", out)
     assert out.getvalue() == data
+
+
+def _raw_signed(s3: Any, url: str, path: str, extra: dict[str, str] | None = None,
+                ) -> tuple[int, bytes]:
+    """Send a GET signed with SigV4 by botocore to an arbitrary raw path."""
+    from botocore.auth import S3SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
+    req = AWSRequest(method="GET", url=url + path, headers=dict(extra or {}))
+    S3SigV4Auth(s3._request_signer._credentials, "s3", "us-east-1").add_auth(req)
+    host, port = url.rsplit("//", 1)[1].split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    conn.request("GET", path, headers=dict(req.headers.items()))
+    resp = conn.getresponse()
+    out = resp.status, resp.read()
+    conn.close()
+    return out
+
+
+def test_hostile_requests_get_s3_errors(s3: Any, url: str) -> None:
+    status, body = _raw_signed(s3, url, "/api/%FF%FEbad")
+    assert status == 400 and b"InvalidURI" in body
+    status, body = _raw_signed(s3, url, "/api/x", {"x-amz-meta-big": "v" * 9000})
+    assert status == 400 and b"RequestHeaderSectionTooLarge" in body
+    with pytest.raises(ClientError) as e:
+        s3.create_multipart_upload(Bucket="api", Key="mp")
+    assert code(e) == "NotImplemented"
