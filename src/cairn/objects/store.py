@@ -284,9 +284,19 @@ class ObjectStore:
 
     def _commit(self, rec: ObjectRecord, *, if_none_match: str | None = None,
                 if_match: str | None = None) -> None:
-        okey = md.object_key(rec.bucket, rec.key)
-        with self._lock(rec.bucket, rec.key):
-            self.head_bucket(rec.bucket)  # a bucket deleted meanwhile
+        self._commit_built(rec.bucket, rec.key, lambda: (rec, []),
+                           if_none_match=if_none_match, if_match=if_match)
+
+    def _commit_built(self, bucket: str, key: str,
+                      build: Callable[[], tuple[ObjectRecord, list[Put | Delete]]], *,
+                      if_none_match: str | None = None, if_match: str | None = None) -> None:
+        """Make the record ``build`` returns the key's current object, in one atomic batch
+        with the extra operations it returns. ``build`` runs under the key's lock (multipart
+        complete validates its parts and drops the upload there)."""
+        okey = md.object_key(bucket, key)
+        with self._lock(bucket, key):
+            self.head_bucket(bucket)  # a bucket deleted meanwhile
+            rec, more = build()
             old_raw = self.meta.get(okey)
             old = ObjectRecord.decode(old_raw) if old_raw is not None else None
             if if_none_match == "*" and old is not None:
@@ -299,7 +309,7 @@ class ObjectStore:
             ops += [Put(md.data_key(p.data_id), okey) for p in rec.parts]
             if old is not None:
                 ops += self._unref_ops(old)
-            self.meta.write_batch(ops, sync=True)
+            self.meta.write_batch([*more, *ops], sync=True)
 
     def _unref_ops(self, old: ObjectRecord) -> list[Put | Delete]:
         due = time.time_ns() + int(self.gc_grace * 1e9)
