@@ -264,15 +264,16 @@ def test_malformed_xml_and_unbuilt_features(s3: Any) -> None:
     with pytest.raises(ClientError) as e:
         s3.put_bucket_versioning(Bucket="api", VersioningConfiguration={"Status": "Enabled"})
     assert code(e) == "NotImplemented"
-    s3.meta.events.register_first(
-        "before-sign.s3.DeleteObjects",
-        lambda request, **kw: setattr(request, "data", b"<Delete><Object>"))
+    def truncate(request: Any, **_: Any) -> None:
+        request.data = b"<Delete><Object>"
+
+    s3.meta.events.register_first("before-sign.s3.DeleteObjects", truncate)
     try:
         with pytest.raises(ClientError) as e:
             s3.delete_objects(Bucket="api", Delete={"Objects": [{"Key": "x"}]})
         assert code(e) in ("MalformedXML", "BadDigest")
     finally:
-        s3.meta.events.unregister("before-sign.s3.DeleteObjects")
+        s3.meta.events.unregister("before-sign.s3.DeleteObjects", truncate)
 
 
 def test_large_upload_via_transfer_manager(s3: Any) -> None:
@@ -309,5 +310,58 @@ def test_hostile_requests_get_s3_errors(s3: Any, url: str) -> None:
     status, body = _raw_signed(s3, url, "/api/x", {"x-amz-meta-big": "v" * 9000})
     assert status == 400 and b"RequestHeaderSectionTooLarge" in body
     with pytest.raises(ClientError) as e:
-        s3.create_multipart_upload(Bucket="api", Key="mp")
+        s3.get_object_tagging(Bucket="api", Key="once")
     assert code(e) == "NotImplemented"
+
+
+def test_multipart_with_the_transfer_manager(s3: Any) -> None:
+    from boto3.s3.transfer import TransferConfig
+
+    data = os.urandom(17 * 1024 * 1024 + 3)
+    cfg = TransferConfig(multipart_threshold=5 * 1024 * 1024,
+                         multipart_chunksize=5 * 1024 * 1024, max_concurrency=4)
+    s3.upload_fileobj(io.BytesIO(data), "api", "multi", Config=cfg)
+    head = s3.head_object(Bucket="api", Key="multi")
+    assert head["ContentLength"] == len(data) and head["ETag"].endswith('-4"')
+    out = io.BytesIO()
+    s3.download_fileobj("api", "multi", out)
+    assert out.getvalue() == data
+
+
+def test_multipart_api_and_errors(s3: Any) -> None:
+    up = s3.create_multipart_upload(Bucket="api", Key="mpu", ContentType="text/csv",
+                                    Metadata={"k": "v"})["UploadId"]
+    assert [u["UploadId"] for u in s3.list_multipart_uploads(Bucket="api")["Uploads"]] == [up]
+    p1 = s3.upload_part(Bucket="api", Key="mpu", UploadId=up, PartNumber=1, Body=b"a" * 100)
+    p2 = s3.upload_part(Bucket="api", Key="mpu", UploadId=up, PartNumber=2, Body=b"b" * 100)
+    parts = s3.list_parts(Bucket="api", Key="mpu", UploadId=up)["Parts"]
+    assert [(p["PartNumber"], p["Size"]) for p in parts] == [(1, 100), (2, 100)]
+    both = [{"PartNumber": 1, "ETag": p1["ETag"]}, {"PartNumber": 2, "ETag": p2["ETag"]}]
+    with pytest.raises(ClientError) as e:  # part 1 is below the 5 MiB minimum
+        s3.complete_multipart_upload(Bucket="api", Key="mpu", UploadId=up,
+                                     MultipartUpload={"Parts": both})
+    assert code(e) == "EntityTooSmall"
+    with pytest.raises(ClientError) as e:
+        s3.complete_multipart_upload(Bucket="api", Key="mpu", UploadId=up,
+                                     MultipartUpload={"Parts": both[::-1]})
+    assert code(e) == "InvalidPartOrder"
+    with pytest.raises(ClientError) as e:
+        s3.complete_multipart_upload(Bucket="api", Key="mpu", UploadId=up, MultipartUpload={
+            "Parts": [{"PartNumber": 3, "ETag": p1["ETag"]}]})
+    assert code(e) == "InvalidPart"
+    r = s3.complete_multipart_upload(Bucket="api", Key="mpu", UploadId=up,
+                                     MultipartUpload={"Parts": both[1:]})
+    assert r["ETag"].endswith('-1"')
+    g = s3.get_object(Bucket="api", Key="mpu")
+    assert g["Body"].read() == b"b" * 100 and g["ContentType"] == "text/csv"
+    assert g["Metadata"] == {"k": "v"}
+    with pytest.raises(ClientError) as e:
+        s3.upload_part(Bucket="api", Key="mpu", UploadId=up, PartNumber=3, Body=b"x")
+    assert code(e) == "NoSuchUpload"
+    up2 = s3.create_multipart_upload(Bucket="api", Key="mpu2")["UploadId"]
+    s3.upload_part(Bucket="api", Key="mpu2", UploadId=up2, PartNumber=1, Body=b"z")
+    s3.abort_multipart_upload(Bucket="api", Key="mpu2", UploadId=up2)
+    with pytest.raises(ClientError) as e:
+        s3.list_parts(Bucket="api", Key="mpu2", UploadId=up2)
+    assert code(e) == "NoSuchUpload"
+    assert "Uploads" not in s3.list_multipart_uploads(Bucket="api")

@@ -32,6 +32,7 @@ from cairn.objects.body import AwsChunkedReader, Reader, VerifyingReader, s3err
 from cairn.objects.errors import NoSuchKey, ObjectStoreError, PreconditionFailed, S3Error
 from cairn.objects.keys import KeyStore
 from cairn.objects.metadata import ObjectRecord
+from cairn.objects.multipart import MIN_PART_SIZE, Multipart
 from cairn.objects.store import ObjectStore
 
 XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
@@ -39,10 +40,10 @@ MAX_HEADER_BYTES = 8 * 1024
 MAX_XML_BODY = 1024 * 1024
 MAX_USER_META = 2 * 1024
 PULL_BYTES = 1024 * 1024  # body bytes moved from the event loop to the store per hop
-SUBRESOURCES_NOT_BUILT = {"versioning", "versions", "uploads", "uploadId", "tagging", "acl",
+SUBRESOURCES_NOT_BUILT = {"versioning", "versions", "tagging", "acl",
                           "policy", "lifecycle", "cors", "website", "encryption", "replication",
                           "notification", "logging", "object-lock", "retention", "legal-hold",
-                          "attributes", "partNumber", "torrent", "restore", "select"}
+                          "attributes", "torrent", "restore", "select"}
 
 
 def iso(ts: float) -> str:
@@ -166,8 +167,9 @@ class S3Server:
     """The ASGI application around one store."""
 
     def __init__(self, store: ObjectStore, keys: KeyStore, domain: str = "localhost",
-                 region: str = "us-east-1") -> None:
+                 region: str = "us-east-1", min_part_size: int = MIN_PART_SIZE) -> None:
         self.store, self.keys, self.domain, self.region = store, keys, domain, region
+        self.multipart = Multipart(store, min_part_size)
         methods = ["GET", "PUT", "POST", "DELETE", "HEAD"]
         self.app = Starlette(routes=[Route("/{path:path}", self.handle, methods=methods)])
 
@@ -193,9 +195,19 @@ class S3Server:
 
             return await asyncio.to_thread(run)
         except S3Error as e:
-            return error_response(e, resource, head)
+            return self._close_if_unread(request, error_response(e, resource, head))
         except ObjectStoreError as e:
-            return error_response(s3err("InternalError", 500, str(e)), resource, head)
+            return self._close_if_unread(
+                request, error_response(s3err("InternalError", 500, str(e)), resource, head))
+
+    @staticmethod
+    def _close_if_unread(request: Request, response: Response) -> Response:
+        """An error can come before the body was read; its bytes would then be parsed as the
+        next request on this keep-alive connection, so the connection must close."""
+        headers = request.headers
+        if headers.get("content-length", "0") != "0" or "transfer-encoding" in headers:
+            response.headers["Connection"] = "close"
+        return response
 
     def _address(self, raw_path: str, host: str) -> tuple[str, str]:
         try:
@@ -235,12 +247,20 @@ class S3Server:
                 return Response(b"", 204)
             if method == "POST" and "delete" in params:
                 return self._delete_many(bucket, body())
+            if method == "GET" and "uploads" in params:
+                return self._list_uploads(bucket, params)
             if method == "GET":
                 if "location" in params:
                     root = ET.Element("LocationConstraint", xmlns=XMLNS)
                     return xml_response(root)
                 return self._list(bucket, params)
             raise s3err("MethodNotAllowed", 405, "method not allowed on a bucket")
+        if "uploads" in params and method == "POST":
+            return self._create_upload(bucket, key, headers)
+        if "uploadId" in params:
+            return self._upload_op(method, bucket, key, headers, params, body)
+        if "partNumber" in params:
+            raise s3err("NotImplemented", 501, "partNumber on GET/HEAD is not implemented yet")
         if method == "PUT":
             if "x-amz-copy-source" in headers:
                 return self._copy(bucket, key, headers)
@@ -372,15 +392,8 @@ class S3Server:
         return xml_response(root)
 
     def _delete_many(self, bucket: str, reader: VerifyingReader) -> Response:
-        raw = self._drain(reader)
-        try:
-            doc = ET.fromstring(raw)
-        except ET.ParseError:
-            raise s3err("MalformedXML", 400, "The XML you provided was not well-formed or did "
-                        "not validate against our published schema.") from None
+        doc = _parse_xml(self._drain(reader), "Delete")
         ns = doc.tag[: doc.tag.index("}") + 1] if doc.tag.startswith("{") else ""
-        if doc.tag != ns + "Delete":
-            raise s3err("MalformedXML", 400, "expected a Delete element")
         quiet = (doc.findtext(ns + "Quiet") or "").strip().lower() == "true"
         objs = doc.findall(ns + "Object")
         if not objs or len(objs) > 1000:
@@ -402,20 +415,104 @@ class S3Server:
                 el(err, "Message", e.message)
         return xml_response(root)
 
+    # -- multipart --------------------------------------------------------------------------
+    def _create_upload(self, bucket: str, key: str, headers: dict[str, str]) -> Response:
+        up = self.multipart.create(bucket, key, content_type=headers.get("content-type"),
+                                   user_meta=self._user_meta(headers),
+                                   headers=self._kept_headers(headers))
+        root = ET.Element("InitiateMultipartUploadResult", xmlns=XMLNS)
+        el(root, "Bucket", bucket)
+        el(root, "Key", key)
+        el(root, "UploadId", up.upload_id)
+        return xml_response(root)
+
+    def _upload_op(self, method: str, bucket: str, key: str, headers: dict[str, str],
+                   params: dict[str, str], body: Callable[[], VerifyingReader]) -> Response:
+        upload_id = params["uploadId"]
+        if method == "PUT":
+            if "x-amz-copy-source" in headers:
+                raise s3err("NotImplemented", 501, "UploadPartCopy is not implemented yet")
+            try:
+                number = int(params.get("partNumber", ""))
+            except ValueError:
+                raise s3err("InvalidArgument", 400, "Part number must be an integer between "
+                            "1 and 10000, inclusive") from None
+            reader = body()
+            part = self.multipart.upload_part(bucket, key, upload_id, number, reader)
+            out = {"ETag": part.etag}
+            for algo, value in reader.computed.items():
+                out[f"x-amz-checksum-{algo}"] = value
+            return Response(b"", 200, headers=out)
+        if method == "POST":
+            raw = self._drain(body())
+            doc = _parse_xml(raw, "CompleteMultipartUpload")
+            ns = doc.tag[: doc.tag.index("}") + 1] if doc.tag.startswith("{") else ""
+            chosen = []
+            for part in doc.findall(ns + "Part"):
+                try:
+                    chosen.append((int(part.findtext(ns + "PartNumber") or ""),
+                                   part.findtext(ns + "ETag") or ""))
+                except ValueError:
+                    raise s3err("MalformedXML", 400, "bad PartNumber") from None
+            rec = self.multipart.complete(bucket, key, upload_id, chosen)
+            root = ET.Element("CompleteMultipartUploadResult", xmlns=XMLNS)
+            el(root, "Location", f"/{bucket}/{urllib.parse.quote(key)}")
+            el(root, "Bucket", bucket)
+            el(root, "Key", key)
+            el(root, "ETag", rec.etag)
+            return xml_response(root)
+        if method == "DELETE":
+            self.multipart.abort(bucket, key, upload_id)
+            return Response(b"", 204)
+        if method == "GET":
+            parts = self.multipart.list_parts(bucket, key, upload_id)
+            try:
+                marker = int(params.get("part-number-marker", "0") or 0)
+                max_parts = min(int(params.get("max-parts", "1000")), 1000)
+            except ValueError:
+                raise s3err("InvalidArgument", 400, "bad part-number-marker/max-parts") from None
+            after = [p for p in parts if p.number > marker]
+            page, truncated = after[:max_parts], len(after) > max_parts
+            root = ET.Element("ListPartsResult", xmlns=XMLNS)
+            el(root, "Bucket", bucket)
+            el(root, "Key", key)
+            el(root, "UploadId", upload_id)
+            el(root, "PartNumberMarker", marker)
+            if page:
+                el(root, "NextPartNumberMarker", page[-1].number)
+            el(root, "MaxParts", max_parts)
+            el(root, "IsTruncated", "true" if truncated else "false")
+            el(root, "StorageClass", "STANDARD")
+            for p in page:
+                e = el(root, "Part")
+                el(e, "PartNumber", p.number)
+                el(e, "LastModified", iso(p.last_modified))
+                el(e, "ETag", p.etag)
+                el(e, "Size", p.size)
+            return xml_response(root)
+        raise s3err("MethodNotAllowed", 405, "method not allowed on an upload")
+
+    def _list_uploads(self, bucket: str, params: dict[str, str]) -> Response:
+        uploads = self.multipart.list_uploads(bucket, params.get("prefix", ""))
+        root = ET.Element("ListMultipartUploadsResult", xmlns=XMLNS)
+        el(root, "Bucket", bucket)
+        el(root, "KeyMarker", "")
+        el(root, "UploadIdMarker", "")
+        el(root, "MaxUploads", 1000)
+        el(root, "IsTruncated", "false")
+        for u in uploads[:1000]:
+            e = el(root, "Upload")
+            el(e, "Key", u.key)
+            el(e, "UploadId", u.upload_id)
+            el(e, "Initiated", iso(u.initiated))
+            el(e, "StorageClass", "STANDARD")
+        return xml_response(root)
+
     # -- objects ----------------------------------------------------------------------------
     def _put(self, bucket: str, key: str, headers: dict[str, str],
              reader: VerifyingReader) -> Response:
         meta = self._user_meta(headers)
-        keep = {h: headers[h] for h in ("cache-control", "content-disposition",
-                                        "content-encoding", "content-language", "expires")
-                if h in headers}
-        if "content-encoding" in keep:  # aws-chunked is transport framing, not the object's
-            parts = [p.strip() for p in keep["content-encoding"].split(",")
-                     if p.strip() and p.strip() != "aws-chunked"]
-            if parts:
-                keep["content-encoding"] = ",".join(parts)
-            else:
-                del keep["content-encoding"]
+        keep = self._kept_headers(headers)
         rec = self.store.put_object(
             bucket, key, reader, None, content_type=headers.get("content-type"),
             user_meta=meta, if_none_match=headers.get("if-none-match"),
@@ -426,6 +523,20 @@ class S3Server:
             if algo != "MD5":
                 out[f"x-amz-checksum-{algo}"] = value
         return Response(b"", 200, headers=out)
+
+    @staticmethod
+    def _kept_headers(headers: dict[str, str]) -> dict[str, str]:
+        keep = {h: headers[h] for h in ("cache-control", "content-disposition",
+                                        "content-encoding", "content-language", "expires")
+                if h in headers}
+        if "content-encoding" in keep:  # aws-chunked is transport framing, not the object's
+            parts = [p.strip() for p in keep["content-encoding"].split(",")
+                     if p.strip() and p.strip() != "aws-chunked"]
+            if parts:
+                keep["content-encoding"] = ",".join(parts)
+            else:
+                del keep["content-encoding"]
+        return keep
 
     @staticmethod
     def _user_meta(headers: dict[str, str]) -> dict[str, str]:
@@ -506,6 +617,20 @@ class S3Server:
         if head:
             return Response(b"", code, headers=base)
         return StreamingResponse(_prefetch(stream), code, headers=base)
+
+
+def _parse_xml(raw: bytes, root: str) -> ET.Element:
+    """Parse a small request document; DTDs are refused (no entity expansion attacks)."""
+    if b"<!DOCTYPE" in raw or b"<!ENTITY" in raw:
+        raise s3err("MalformedXML", 400, "DTDs are not allowed")
+    try:
+        doc = ET.fromstring(raw)
+    except ET.ParseError:
+        raise s3err("MalformedXML", 400, "The XML you provided was not well-formed or did "
+                    "not validate against our published schema.") from None
+    if doc.tag.rsplit("}", 1)[-1] != root:
+        raise s3err("MalformedXML", 400, f"expected a {root} element")
+    return doc
 
 
 def _prefetch(stream: Iterator[bytes]) -> Iterator[bytes]:
