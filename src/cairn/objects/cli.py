@@ -153,10 +153,14 @@ def register_server(s3: click.Group) -> None:
                        f"{key.secret_key}")
         click.echo(f"S3 endpoint: http://{host}:{port}  ({k}+{m} over "
                    f"{len(store.drives)} drives, data in {data_dir})")
+        from cairn.objects.maintenance import Maintenance
+
+        maintenance = Maintenance(store).start()  # GC, orphan sweep, scrub + heal
         try:
             uvicorn.run(make_app(store, keys, domain=domain), host=host, port=port,
                         log_level="warning", lifespan="off")
         finally:
+            maintenance.stop()
             store.close()
 
     @s3.group("keys")
