@@ -52,8 +52,13 @@ def payload(i: int) -> bytes:
 def test_sigkill_server_during_puts(tmp_path: Path) -> None:
     port = free_port()
     proc = start(tmp_path, port)
-    s3 = client(f"http://127.0.0.1:{port}", access=ACCESS, secret=SECRET)
-    s3.create_bucket(Bucket="crash")
+    try:
+        s3 = client(f"http://127.0.0.1:{port}", access=ACCESS, secret=SECRET)
+        s3.create_bucket(Bucket="crash")
+    except BaseException:
+        proc.kill()  # never leave a server behind
+        proc.wait()
+        raise
     acked: list[int] = []
     stop = threading.Event()
 
@@ -69,12 +74,14 @@ def test_sigkill_server_during_puts(tmp_path: Path) -> None:
 
     t = threading.Thread(target=writer)
     t.start()
-    while len(acked) < 15:
+    deadline = time.time() + 60
+    while len(acked) < 15 and t.is_alive() and time.time() < deadline:
         time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     stop.set()
     t.join(30)
+    assert len(acked) >= 15
     proc = start(tmp_path, port)
     try:
         s3 = client(f"http://127.0.0.1:{port}", access=ACCESS, secret=SECRET)

@@ -146,6 +146,8 @@ def _wait_port(port: int, proc: Any, timeout: float = 30.0) -> None:
             if proc.poll() is not None:
                 raise RuntimeError(f"server exited with {proc.returncode}") from None
             time.sleep(0.1)
+    proc.kill()  # never leave a server behind
+    proc.wait()
     raise RuntimeError("server did not start")
 
 
