@@ -39,3 +39,19 @@ def test_bench_erasure_rows() -> None:
     rows = bench_erasure(size=1024 * 1024, stripe=256 * 1024, repeats=1)
     by = {r["backend"]: r for r in rows}
     assert by["zfec"]["encode_mb_s"] > 0 and by["numpy"]["decode_mb_s"] > 0
+
+
+def test_plot_from_a_saved_run(tmp_path: Path) -> None:
+    from cairn.objects.bench import plot
+
+    result = {
+        "erasure": [{"backend": "zfec", "encode_mb_s": 1000.0, "decode_mb_s": 900.0}],
+        "http": {"cairn": {"put_big_mb_s": 140.0, "get_big_mb_s": 900.0,
+                           "put_4kib_ops_s": 400.0, "get_4kib_ops_s": 700.0,
+                           "list_keys_per_s": 9000.0},
+                 "moto": {"put_big_mb_s": 130.0, "get_big_mb_s": 800.0,
+                          "put_4kib_ops_s": 200.0, "get_4kib_ops_s": 250.0,
+                          "list_keys_per_s": 5000.0}}}
+    out = tmp_path / "bench.png"
+    plot(result, str(out))
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

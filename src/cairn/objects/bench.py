@@ -247,3 +247,42 @@ def bench_peers(root: str | None = None, big: int = 64 * MiB,
                 proc.terminate()
                 proc.wait(30)
     return results
+
+
+def plot(result: dict[str, Any], path: str) -> None:
+    """Bar charts of one ``cairn bench s3`` run: erasure backends, and cairn vs peers."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    http = {k: v for k, v in result.get("http", {}).items() if isinstance(v, dict)}
+    panels = 1 + (1 if http else 0)
+    fig, axes = plt.subplots(1, panels, figsize=(6 * panels, 4), squeeze=False)
+    ec = [r for r in result.get("erasure", []) if "encode_mb_s" in r]
+    ax = axes[0][0]
+    xs = range(len(ec))
+    ax.bar([x - 0.2 for x in xs], [r["encode_mb_s"] for r in ec], 0.4, label="encode")
+    ax.bar([x + 0.2 for x in xs], [r["decode_mb_s"] for r in ec], 0.4, label="decode (2 lost)")
+    ax.set_xticks(list(xs), [r["backend"] for r in ec], fontsize=8)
+    ax.set_ylabel("MB/s")
+    ax.set_title("Reed-Solomon 4+2")
+    ax.legend()
+    if http:
+        ax = axes[0][1]
+        metrics = ["put_big_mb_s", "get_big_mb_s", "put_4kib_ops_s", "get_4kib_ops_s",
+                   "list_keys_per_s"]
+        names = list(http)
+        base = http.get("cairn") or http[names[0]]
+        width = 0.8 / len(names)
+        for i, name in enumerate(names):
+            ratios = [http[name][m] / base[m] if base.get(m) else 0 for m in metrics]
+            ax.bar([j + i * width for j in range(len(metrics))], ratios, width, label=name)
+        ax.set_xticks([j + 0.4 - width / 2 for j in range(len(metrics))],
+                      ["PUT 64M", "GET 64M", "PUT 4K", "GET 4K", "LIST"], fontsize=8)
+        ax.set_ylabel("relative to cairn")
+        ax.set_title("boto3 over HTTP")
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -52,13 +52,15 @@ def register(cli_root: click.Group, bench_group: click.Group) -> None:
 
     @bench_group.command("s3")
     @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None)
+    @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
+                  help="write bar charts (PNG)")
     @click.option("--ec-only", is_flag=True, help="only the erasure-coding backends")
     @click.option("--dir", "root", default=None, help="where to put the store (default: tmp)")
     @click.option("--no-peers", is_flag=True, help="skip the boto3 runs against servers")
     @click.option("--list-keys", default=2000, show_default=True,
                   help="keys created for the LIST workload")
-    def bench_s3(json_path: str | None, ec_only: bool, root: str | None, no_peers: bool,
-                 list_keys: int) -> None:
+    def bench_s3(json_path: str | None, plot_path: str | None, ec_only: bool,
+                 root: str | None, no_peers: bool, list_keys: int) -> None:
         """Erasure coding, in-process PUT/GET vs raw disk, then boto3 against cairn and moto."""
         from cairn.objects.bench import bench_erasure, bench_peers, bench_store
 
@@ -105,6 +107,11 @@ def register(cli_root: click.Group, bench_group: click.Group) -> None:
         if json_path:
             with open(json_path, "w", encoding="utf-8") as fh:
                 json.dump(result, fh, indent=2)
+        if plot_path:
+            from cairn.objects.bench import plot
+
+            plot(result, plot_path)
+            click.echo(f"plot written to {plot_path}")
 
 
 def register_server(s3: click.Group) -> None:
