@@ -77,10 +77,17 @@ class InvalidState(BookingError):
 
 
 class IdempotencyConflict(BookingError):
-    """The key was used with a different request (422) or is in flight (409)."""
+    """A request with this key is still running: retry later with the same key."""
 
     status = 409
-    code = "idempotency_conflict"
+    code = "idempotency_in_progress"
+
+
+class IdempotencyMismatch(BookingError):
+    """The key was already used with a different request."""
+
+    status = 422
+    code = "idempotency_key_reused"
 
 
 class DatabaseUnavailable(BookingError):
