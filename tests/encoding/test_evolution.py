@@ -39,7 +39,9 @@ def evolved(draw: st.DrawFn, sj: dict[str, Any]) -> dict[str, Any]:
                                    "promote", "demote"]))
         if op in ("add", "add_required"):
             t, d = draw(st.sampled_from(NEW_FIELDS))
-            f: dict[str, Any] = {"name": f"n{len(fields)}x", "type": t}
+            taken = {f["name"] for f in fields}
+            f: dict[str, Any] = {"name": next(f"n{k}x" for k in range(99)
+                                              if f"n{k}x" not in taken), "type": t}
             if op == "add":
                 f["default"] = d
             fields.append(f)

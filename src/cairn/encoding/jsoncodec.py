@@ -36,7 +36,7 @@ from cairn.encoding.schema import (
     Record,
     Schema,
     Union,
-    union_branch,
+    native_branch,
     union_value,
 )
 
@@ -171,7 +171,7 @@ class JsonCodec:
         branches = [self.to_json(b) for b in t.branches]
 
         def t_union(v: Any) -> Any:
-            i = union_branch(t, v)
+            i = native_branch(t, v)
             if i is None:
                 raise EncodeError(f"{v!r:.40} matches no branch of the union")
             return branches[i](union_value(v))

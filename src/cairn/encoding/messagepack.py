@@ -33,7 +33,7 @@ from cairn.encoding.schema import (
     Record,
     Schema,
     Union,
-    union_branch,
+    native_branch,
     union_value,
     unknown_of,
 )
@@ -351,7 +351,7 @@ class MessagePackCodec:
         branches = [self.encoder(b) for b in u.branches]
 
         def e_union(out: bytearray, v: Any) -> None:
-            i = union_branch(u, v)
+            i = native_branch(u, v)
             if i is None:
                 raise EncodeError(f"{v!r:.40} matches no branch of the union")
             branches[i](out, union_value(v))

@@ -311,6 +311,17 @@ def union_branch(t: Union, v: Any) -> int | None:
     return best
 
 
+def native_branch(t: Union, v: Any) -> int | None:
+    """For self-describing formats (JSON, MessagePack), which write no branch index: an
+    integer goes to an integer branch if there is one, so that it stays an integer on the wire
+    (as ``json``/``msgpack`` write it); otherwise the rule of :func:`union_branch`."""
+    if type(v) is int:
+        for i, b in enumerate(t.branches):
+            if b in (INT, LONG) and matches(b, v):
+                return i
+    return union_branch(t, v)
+
+
 def union_value(v: Any) -> Any:
     """Strip the ``(name, value)`` tuple notation."""
     if isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], str):
