@@ -54,6 +54,14 @@ def _register() -> None:
 
     register_booking(cli, bench)
 
+    from cairn.db.cli import register as register_db
+
+    register_db(cli, bench)
+
+    from cairn.a2ui.cli import register as register_a2ui
+
+    register_a2ui(cli, bench)
+
 
 def main() -> None:
     _register()

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from cairn.storage.fileio import File, FileSystem
 
 
-class SimulatedCrash(BaseException):  # noqa: N818 - a crash, not an error to handle
+class SimulatedCrash(BaseException):  # a crash, not an error to handle
     """The simulated process died. BaseException so that engine code cannot swallow it."""
 
 

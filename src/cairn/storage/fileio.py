@@ -11,6 +11,7 @@ claimed (the approach of SQLite's test VFS and LevelDB's fault-injection Env).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 from collections.abc import Iterator
@@ -86,7 +87,9 @@ class File:
         try:
             self._fs._fsync(self)
         except OSError as exc:
-            raise DurabilityError(exc.errno or errno.EIO, f"fsync failed on {self.path}: {exc}")
+            raise DurabilityError(
+                exc.errno or errno.EIO, f"fsync failed on {self.path}: {exc}"
+            ) from exc
 
     def truncate(self, size: int) -> None:
         self.flush()
@@ -138,10 +141,8 @@ class FileSystem:
         os.makedirs(path, exist_ok=True)
 
     def remove(self, path: str) -> None:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.remove(path)
-        except FileNotFoundError:
-            pass
 
     def rename(self, src: str, dst: str) -> None:
         """Atomic replace (POSIX rename); call :meth:`sync_dir` to make it durable."""
@@ -155,7 +156,7 @@ class FileSystem:
         try:
             self._fsync_fd(fd, path)
         except OSError as exc:
-            raise DurabilityError(exc.errno or errno.EIO, f"fsync failed on {path}: {exc}")
+            raise DurabilityError(exc.errno or errno.EIO, f"fsync failed on {path}: {exc}") from exc
         finally:
             os.close(fd)
 

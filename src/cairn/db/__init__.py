@@ -1,0 +1,1 @@
+"""cairn.db: the transactional database (DDIA ch. 7, PostgreSQL internals)."""

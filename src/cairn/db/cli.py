@@ -1,0 +1,13 @@
+"""``cairn txn ...``: the transaction layer's commands (anomaly lab, crash sweeps, inspection)."""
+
+from __future__ import annotations
+
+import click
+
+
+def register(cli: click.Group, bench: click.Group) -> None:
+    """Attach ``cairn txn`` (and the transaction benchmarks) to the top-level command."""
+
+    @cli.group()
+    def txn() -> None:
+        """Transactions (DDIA ch. 7): MVCC, isolation levels, locks, the anomaly lab."""
