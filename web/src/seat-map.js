@@ -1,0 +1,180 @@
+// cairn catalog: SeatMap, a live seat map for one event (up to a few thousand seats).
+//
+// Data flow (A2UI v0.9 data binding): `seats` is bound to a path of the surface's data model
+// (an array of seat records, or an object keyed by seat id). The agent keeps every open map live
+// by sending `updateDataModel` for single seats (e.g. path `/seats/17/status`): the data model
+// notifies the `/seats` binding, and Lit re-renders only the parts whose values changed, so a
+// hold made by another user repaints one seat, not 2,000. `selection` is a two-way binding
+// (like TextField.value): clicking a seat writes the local data model and makes no network
+// call; the server sees it through an action's context or, for `sendDataModel` surfaces, the
+// client data model attached to the next message.
+import { html, css, nothing } from 'lit';
+import { z } from 'zod';
+import { A2uiLitElement, CommonSchemas } from '@a2ui/web_core/v0_9';
+
+export const SeatMapApi = {
+  name: 'SeatMap',
+  schema: z.object({
+    accessibility: CommonSchemas.AccessibilityAttributes.optional(),
+    weight: z.number().optional(),
+    label: CommonSchemas.DynamicString.optional(),
+    seats: CommonSchemas.DynamicValue,
+    selection: CommonSchemas.DynamicStringList,
+    maxSelection: CommonSchemas.DynamicNumber.optional(),
+    currency: CommonSchemas.DynamicString.optional(),
+    action: CommonSchemas.Action.optional(),
+  }),
+};
+
+// Seat status as the cairn catalog defines it ('mine' = held by the viewer's session).
+const SELECTABLE = new Set(['free', 'mine']);
+const STATUSES = ['free', 'held', 'mine', 'sold'];
+const DEFAULT_MAX_SELECTION = 10;
+
+function statusOf(seat) {
+  const s = seat.status === 'available' ? 'free' : seat.status;
+  return STATUSES.includes(s) ? s : 'sold'; // unknown status: never offer the seat
+}
+
+function seatList(seats) {
+  if (Array.isArray(seats)) return seats.filter(s => s && typeof s === 'object');
+  if (seats && typeof seats === 'object') {
+    return Object.entries(seats)
+      .filter(([, s]) => s && typeof s === 'object')
+      .map(([id, s]) => (s.id === undefined ? { ...s, id } : s));
+  }
+  return [];
+}
+
+/** Group seats into sections and rows, keeping the order the agent sent. */
+function layout(seats) {
+  const sections = new Map();
+  for (const seat of seats) {
+    const sectionName = String(seat.section ?? '');
+    let rows = sections.get(sectionName);
+    if (!rows) sections.set(sectionName, (rows = new Map()));
+    const rowName = String(seat.row ?? '');
+    let row = rows.get(rowName);
+    if (!row) rows.set(rowName, (row = []));
+    row.push(seat);
+  }
+  return sections;
+}
+
+export class CairnSeatMap extends A2uiLitElement {
+  constructor() {
+    super();
+    this.api = SeatMapApi;
+    this._money = null;
+    this._moneyCurrency = null;
+  }
+
+  _format(amount) {
+    if (typeof amount !== 'number' || !Number.isFinite(amount)) return '';
+    const currency = this.controller?.props?.currency || 'EUR';
+    if (this._moneyCurrency !== currency) {
+      try {
+        this._money = new Intl.NumberFormat(undefined, { style: 'currency', currency });
+      } catch {
+        this._money = new Intl.NumberFormat(undefined, { minimumFractionDigits: 2 });
+      }
+      this._moneyCurrency = currency;
+    }
+    return this._money.format(amount);
+  }
+
+  _onClick(event) {
+    const target = event.target;
+    if (!(target instanceof HTMLElement) || !target.dataset.seat) return;
+    const props = this.controller?.props;
+    if (!props || target.disabled) return;
+    const id = target.dataset.seat;
+    const current = Array.isArray(props.selection) ? props.selection.map(String) : [];
+    let next;
+    if (current.includes(id)) {
+      next = current.filter(s => s !== id);
+    } else {
+      const max = typeof props.maxSelection === 'number' ? props.maxSelection : DEFAULT_MAX_SELECTION;
+      if (current.length >= max) {
+        this.dispatchEvent(new CustomEvent('cairn-notice', {
+          bubbles: true, composed: true,
+          detail: { text: `You can choose at most ${max} seat${max === 1 ? '' : 's'}.` },
+        }));
+        return;
+      }
+      next = [...current, id];
+    }
+    props.setSelection?.(next);
+    props.action?.();
+  }
+
+  render() {
+    const props = this.controller?.props;
+    if (!props) return nothing;
+    const seats = seatList(props.seats);
+    const selected = new Set(Array.isArray(props.selection) ? props.selection.map(String) : []);
+    const counts = { free: 0, held: 0, mine: 0, sold: 0 };
+    let total = 0;
+    for (const seat of seats) {
+      counts[statusOf(seat)] += 1;
+      if (selected.has(String(seat.id)) && typeof seat.price === 'number') total += seat.price;
+    }
+    const sections = layout(seats);
+    const label = props.accessibility?.label || props.label || 'Seat map';
+    return html`
+      ${props.label ? html`<div class="title">${props.label}</div>` : nothing}
+      <div class="legend" aria-hidden="true">
+        ${STATUSES.map(s => html`<span class="key"><i class="seat ${s}"></i>${s} ${counts[s]}</span>`)}
+      </div>
+      <div class="map" role="group" aria-label=${label} @click=${this._onClick}>
+        <div class="stage">stage</div>
+        ${[...sections].map(([sectionName, rows]) => html`
+          <div class="section" data-section=${sectionName}>
+            ${sectionName ? html`<div class="section-name">${sectionName}</div>` : nothing}
+            ${[...rows].map(([rowName, row]) => html`
+              <div class="row"><span class="row-name">${rowName}</span>${row.map(seat => {
+                const id = String(seat.id);
+                const status = statusOf(seat);
+                const isSelected = selected.has(id);
+                return html`<button type="button" class="seat ${status}${isSelected ? ' selected' : ''}"
+                  data-seat=${id} data-status=${status} aria-pressed=${isSelected ? 'true' : 'false'}
+                  ?disabled=${!SELECTABLE.has(status) && !isSelected}
+                  title="${rowName}${seat.number ?? ''} ${this._format(seat.price)} ${status}"></button>`;
+              })}</div>`)}
+          </div>`)}
+      </div>
+      <div class="summary" aria-live="polite">
+        <span class="selected-count">${selected.size}</span> selected${selected.size
+          ? html` · <span class="selected-total">${this._format(total)}</span>` : nothing}
+      </div>
+    `;
+  }
+}
+
+CairnSeatMap.styles = css`
+  :host { display: block; font: inherit; }
+  .title { font-weight: 600; margin-bottom: 6px; }
+  .legend { display: flex; gap: 12px; font-size: 12px; margin-bottom: 6px; flex-wrap: wrap; }
+  .key { display: inline-flex; align-items: center; gap: 4px; }
+  .key .seat { display: inline-block; cursor: default; }
+  .map { overflow-x: auto; padding: 6px; background: #f6f7f9; border-radius: 8px; }
+  .stage { text-align: center; font-size: 11px; letter-spacing: 0.2em; text-transform: uppercase;
+           background: #d8dce3; border-radius: 4px; margin: 0 auto 8px; width: 60%; }
+  .section { margin-bottom: 8px; }
+  .section-name { font-size: 12px; font-weight: 600; margin: 4px 0; }
+  .row { display: flex; align-items: center; gap: 2px; margin: 2px 0; white-space: nowrap; }
+  .row-name { width: 2.2em; font-size: 10px; color: #666; text-align: right; padding-right: 4px; }
+  .seat { width: 12px; height: 12px; padding: 0; border: 0; border-radius: 3px 3px 1px 1px;
+          cursor: pointer; flex: none; }
+  .seat.free { background: #3a9b5c; }
+  .seat.held { background: #e0a526; cursor: not-allowed; }
+  .seat.mine { background: #2f6fdf; }
+  .seat.sold { background: #b9bec7; cursor: not-allowed; }
+  .seat.selected { outline: 2px solid #111; outline-offset: 1px; }
+  .seat:focus-visible { outline: 2px solid #2f6fdf; }
+  .summary { margin-top: 6px; font-size: 13px; }
+`;
+
+customElements.define('cairn-seat-map', CairnSeatMap);
+
+export const SeatMap = { ...SeatMapApi, tagName: 'cairn-seat-map' };
