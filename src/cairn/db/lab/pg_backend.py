@@ -1,0 +1,199 @@
+"""The lab's PostgreSQL side: the same scenario as SQL, one psycopg connection per session.
+
+Each run gets its own schema (``lab_<random>``), dropped afterwards. Statements become plain
+SQL with parameters; a session's transaction starts with ``BEGIN ISOLATION LEVEL ...`` at its
+first statement, as in the isolation tester. Whether a session waits for a lock is asked of
+the server with ``pg_blocking_pids()`` (the lock graph, not a timeout), so a trace never depends
+on how loaded the machine is. ``deadlock_timeout`` is lowered so that deadlocks resolve fast.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from cairn.db.lab.driver import Backend, Bound, Connection, DbError, bind
+from cairn.db.lab.errors import BackendUnavailable
+from cairn.db.lab.spec import Level, Spec, Statement, Table
+
+DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+SQL_TYPES = {"int": "bigint", "text": "text", "bool": "boolean"}
+SQL_OPS = {"=": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+
+
+def dsn_from_env() -> str:
+    return os.environ.get("CAIRN_PG_DSN", DEFAULT_DSN)
+
+
+def _error(exc: psycopg.Error) -> DbError:
+    state = exc.sqlstate or "XX000"
+    diag = getattr(exc, "diag", None)
+    return DbError(state, (diag.message_primary if diag else None) or str(exc))
+
+
+class PgConnection(Connection):
+    def __init__(self, dsn: str, schema: str, level: Level) -> None:
+        if level.method not in (None, "ssi"):
+            raise BackendUnavailable(f"PostgreSQL has no serializable/{level.method}")
+        self.level = level
+        self.conn = psycopg.connect(dsn, autocommit=True, options=f"-c search_path={schema}")
+        # Fast deadlock detection; a lock wait longer than 20 s means a broken scenario.
+        self.conn.execute("SET deadlock_timeout = '50ms'")
+        self.conn.execute("SET lock_timeout = '20s'")
+        self.pid = self.conn.info.backend_pid
+
+    def begin(self) -> None:
+        self._run(sql.SQL("BEGIN ISOLATION LEVEL " + self.level.isolation.upper()))
+
+    def commit(self) -> None:
+        self._run(sql.SQL("COMMIT"))
+
+    def rollback(self) -> None:
+        self._run(sql.SQL("ROLLBACK"))
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def _run(self, query: sql.Composable, params: list[Any] | None = None) -> psycopg.Cursor[Any]:
+        try:
+            return self.conn.execute(query, params)
+        except psycopg.Error as exc:
+            raise _error(exc) from None
+
+    def execute(self, b: Bound) -> Any:
+        stmt, table = b.stmt, b.table
+        assert table is not None
+        cols = table.column_names()
+        t = sql.Identifier(table.name)
+        pk = sql.Identifier(table.primary_key)
+        col_list = sql.SQL(", ").join(sql.Identifier(c) for c in cols)
+        if stmt.verb == "get":
+            cur = self._run(sql.SQL("SELECT {} FROM {} WHERE {} = %s").format(col_list, t, pk),
+                            [b.key])
+            row = cur.fetchone()
+            return dict(zip(cols, row, strict=True)) if row is not None else None
+        if stmt.verb == "select":
+            where, params = _where(b)
+            q = sql.SQL("SELECT {} FROM {}{} ORDER BY {}").format(col_list, t, where, pk)
+            q = q + _locking(stmt)
+            cur = self._run(q, params)
+            return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+        if stmt.verb == "insert":
+            assert b.row is not None
+            names = list(b.row)
+            q = sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
+                t, sql.SQL(", ").join(map(sql.Identifier, names)),
+                sql.SQL(", ").join(sql.Placeholder() * len(names)))
+            return self._run(q, [b.row[n] for n in names]).rowcount
+        if stmt.verb == "update":
+            assert b.row is not None
+            sets = sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(c)) for c in b.row)
+            params = [*b.row.values(), b.key]
+            conds = [sql.SQL("{} = %s").format(pk)]
+            for c, v in (b.expect or {}).items():
+                conds.append(sql.SQL("{} IS NOT DISTINCT FROM %s").format(sql.Identifier(c)))
+                params.append(v)
+            q = sql.SQL("UPDATE {} SET {} WHERE {}").format(t, sets, sql.SQL(" AND ").join(conds))
+            return self._run(q, params).rowcount
+        if stmt.verb == "delete":
+            q = sql.SQL("DELETE FROM {} WHERE {} = %s").format(t, pk)
+            return self._run(q, [b.key]).rowcount
+        raise AssertionError(stmt.verb)
+
+
+def _where(b: Bound) -> tuple[sql.Composable, list[Any]]:
+    if not b.where:
+        return sql.SQL(""), []
+    parts = [sql.SQL("{} {} %s").format(sql.Identifier(c), sql.SQL(SQL_OPS[op]))
+             for c, op, _ in b.where]
+    return sql.SQL(" WHERE ") + sql.SQL(" AND ").join(parts), [v for _, _, v in b.where]
+
+
+def _locking(stmt: Statement) -> sql.Composable:
+    if stmt.lock is None:
+        return sql.SQL("")
+    text = " FOR UPDATE" if stmt.lock == "update" else " FOR SHARE"
+    if stmt.wait == "nowait":
+        text += " NOWAIT"
+    elif stmt.wait == "skip locked":
+        text += " SKIP LOCKED"
+    return sql.SQL(text)
+
+
+class PostgresBackend(Backend):
+    system = "postgres"
+
+    def __init__(self, dsn: str | None = None) -> None:
+        self.dsn = dsn or dsn_from_env()
+        self.schema = f"lab_{uuid.uuid4().hex[:12]}"
+        try:
+            self.admin = psycopg.connect(self.dsn, autocommit=True, connect_timeout=5)
+        except psycopg.Error as exc:
+            raise BackendUnavailable(f"PostgreSQL is not reachable at {self.dsn}: "
+                                     f"{str(exc).strip().splitlines()[0]}") from None
+        self.pids: dict[str, int] = {}
+        self.conns: list[PgConnection] = []
+
+    def prepare(self, spec: Spec) -> None:
+        a = self.admin
+        a.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(self.schema)))
+        a.execute(sql.SQL("SET search_path = {}").format(sql.Identifier(self.schema)))
+        for table in spec.tables.values():
+            a.execute(_create_table(table))
+        for ix in spec.indexes:
+            a.execute(sql.SQL("CREATE {}INDEX ON {} ({})").format(
+                sql.SQL("UNIQUE " if ix.unique else ""), sql.Identifier(ix.table),
+                sql.SQL(", ").join(map(sql.Identifier, ix.columns))))
+        if spec.setup:
+            setup = PgConnection(self.dsn, self.schema, Level("read committed"))
+            try:
+                setup.begin()
+                for stmt in spec.setup:
+                    setup.execute(bind(spec, stmt, {}))
+                setup.commit()
+            finally:
+                setup.close()
+
+    def connect(self, session: str, level: Level) -> Connection:
+        conn = PgConnection(self.dsn, self.schema, level)
+        self.pids[session] = conn.pid
+        self.conns.append(conn)
+        return conn
+
+    def waits(self, running: dict[str, int]) -> dict[str, set[str] | None]:
+        names = [n for n in running if n in self.pids]
+        if not names:
+            return {}
+        by_pid = {pid: n for n, pid in self.pids.items()}
+        rows = self.admin.execute(
+            "SELECT p, pg_blocking_pids(p) FROM unnest(%s::int[]) AS p",
+            [[self.pids[n] for n in names]]).fetchall()
+        out: dict[str, set[str] | None] = {}
+        for pid, blockers in rows:
+            out[by_pid[pid]] = ({by_pid.get(b, f"pid {b}") for b in blockers}
+                                if blockers else None)
+        return out
+
+    def close(self) -> None:
+        try:
+            for pid in self.pids.values():  # a session left waiting must not keep locks
+                self.admin.execute("SELECT pg_terminate_backend(%s) "
+                                   "FROM pg_stat_activity WHERE pid = %s AND state <> 'idle'",
+                                   [pid, pid])
+            self.admin.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
+                sql.Identifier(self.schema)))
+        finally:
+            self.admin.close()
+
+
+def _create_table(table: Table) -> sql.Composable:
+    cols = [sql.SQL("{} {}{}").format(sql.Identifier(c.name), sql.SQL(SQL_TYPES[c.type]),
+                                      sql.SQL(" PRIMARY KEY" if c.name == table.primary_key
+                                              else ""))
+            for c in table.columns]
+    return sql.SQL("CREATE TABLE {} ({})").format(sql.Identifier(table.name),
+                                                  sql.SQL(", ").join(cols))
