@@ -9,7 +9,7 @@ the model and fault tests. Engines must accept them as keyword options.
 
 KINDS = ["log", "btree", "lsm", "hash"]
 ORDERED_KINDS: list[str] = ["btree", "lsm"]
-# Engines whose stats().keys is an estimate (documented in their docs/storage/<kind>.md).
+# Engines whose stats().keys is an estimate (documented in their docs/storage.md).
 ESTIMATED_KEY_COUNT: set[str] = set()
 SMALL_OPTIONS: dict[str, dict[str, object]] = {
     "lsm": {"memtable_bytes": 4096, "block_size": 256, "target_file_size": 2048,

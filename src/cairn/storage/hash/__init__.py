@@ -2,7 +2,8 @@
 
 Append-only segment files of CRC-checked records, an in-memory key directory (key -> file,
 offset, length), tombstones, segment rollover, background merge of segments with hint files
-for fast restart, and recovery that stops cleanly at a torn tail. See docs/storage/hash.md.
+for fast restart, and recovery that stops cleanly at a torn tail.
+See docs/storage.md ("The hash engine").
 
 Modules: :mod:`.segment` (record format, segment scan), :mod:`.keydir` (key directory and
 recovery), :mod:`.hint` (hint files), :mod:`.merge` (merge and its policy), :mod:`.engine`.

@@ -16,7 +16,7 @@ A table that leaves the current version is deleted only when no reader pinned an
 (scans pin one for their whole life, point reads for the duration of the lookup).
 
 Directory layout: ``CAIRN-ENGINE`` (kind marker), ``CURRENT`` (names the manifest),
-``MANIFEST-NNNNNN``, ``NNNNNN.log`` (WALs), ``NNNNNN.sst`` (tables). See docs/storage/lsm.md.
+``MANIFEST-NNNNNN``, ``NNNNNN.log`` (WALs), ``NNNNNN.sst`` (tables). See docs/storage.md.
 """
 
 from __future__ import annotations
