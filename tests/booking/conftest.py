@@ -8,13 +8,17 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import httpx
 import psycopg
 import pytest
 
 from cairn.booking.catalog import create_event, create_user, create_venue
 from cairn.booking.db import DEFAULT_DSN, Database
 from cairn.booking.model import Event, SectionSpec, User
+from cairn.booking.paysim import ThreadedServer
+from cairn.booking.paysim import create_app as paysim_app
 from cairn.booking.schema import drop_schema, migrate
+from cairn.booking.service import BookingConfig, BookingService
 
 DSN = os.environ.get("CAIRN_BOOKING_DSN", DEFAULT_DSN)
 REDIS_URL = os.environ.get("CAIRN_BOOKING_REDIS", "redis://127.0.0.1:6379/0")
@@ -74,3 +78,65 @@ def make_stage(db: Database, *, users: int = 4, rows: int = 2, per_row: int = 5)
 @pytest.fixture
 def stage(db: Database) -> Stage:
     return make_stage(db)
+
+
+# -- payment simulator and service fixtures ------------------------------------------------
+
+
+@dataclass
+class Sim:
+    """A payment simulator on its own port (real HTTP), with helpers for its admin API."""
+
+    url: str
+    server: ThreadedServer
+
+    def faults(self, **cfg: object) -> None:
+        r = httpx.post(f"{self.url}/admin/faults", json=cfg, timeout=5)
+        assert r.status_code == 200, r.text
+
+    def reset(self) -> None:
+        assert httpx.post(f"{self.url}/admin/reset", timeout=5).status_code == 200
+
+    def ledger(self) -> dict:
+        return httpx.get(f"{self.url}/v1/ledger", timeout=5).json()
+
+    def auth(self, auth_id: str) -> dict:
+        return httpx.get(f"{self.url}/v1/authorizations/{auth_id}", timeout=5).json()
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[Sim]:
+    server = ThreadedServer(paysim_app()).start()
+    try:
+        yield Sim(server.url, server)
+    finally:
+        server.stop()
+
+
+def service_config(schema: str, sim_url: str, **kw: object) -> BookingConfig:
+    base: dict[str, object] = {
+        "dsn": DSN,
+        "schema": schema,
+        "redis_url": REDIS_URL,
+        "redis_prefix": f"cairn-test:{schema}",
+        "payments_url": sim_url,
+        "payment_timeout_s": 0.5,
+        "payment_retries": 1,
+        "workers": False,
+        "saga_retry_after_s": 0.3,
+        "pool_max": 24,
+    }
+    base.update(kw)
+    return BookingConfig(**base)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def svc(sim: Sim) -> Iterator[BookingService]:
+    schema = f"booking_s_{uuid.uuid4().hex[:12]}"
+    service = BookingService(service_config(schema, sim.url))
+    try:
+        yield service
+    finally:
+        service.close()
+        with psycopg.connect(DSN) as conn:
+            drop_schema(conn, schema)

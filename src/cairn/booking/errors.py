@@ -93,3 +93,31 @@ class IdempotencyMismatch(BookingError):
 class DatabaseUnavailable(BookingError):
     status = 503
     code = "database_unavailable"
+
+
+class PaymentDeclined(BookingError):
+    """The provider refused the payment; the checkout was compensated (seats released)."""
+
+    status = 402
+    code = "payment_declined"
+
+
+class HoldLost(BookingError):
+    """The hold expired or was released while the payment ran: the seats were not confirmed."""
+
+    status = 409
+    code = "hold_lost"
+
+
+class CheckoutFailed(BookingError):
+    """A later step failed and the checkout was compensated (refunded, seats released)."""
+
+    status = 409
+    code = "checkout_failed"
+
+
+class PaymentUnavailable(BookingError):
+    """The provider did not answer; the saga is left to the recovery worker to finish."""
+
+    status = 503
+    code = "payment_unavailable"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
+from cairn.booking.changes import publish
 from cairn.booking.db import Database
 
 
@@ -40,6 +41,13 @@ class ExpiryWorker:
             marks = ", ".join(["%s"] * len(ids))
             # Only seats still pointing at the expired hold and still past their expiry: a seat
             # already re-held by someone else is left alone.
+            # Lock and read the seats first: RETURNING would show the new (NULL) hold_id.
+            freed = conn.execute(
+                "SELECT event_id, seat_id, hold_id FROM event_seats WHERE status = 'held' "
+                f"AND hold_id IN ({marks}) AND hold_expires_at <= CURRENT_TIMESTAMP "
+                "ORDER BY event_id, seat_id FOR UPDATE",
+                ids,
+            ).fetchall()
             conn.execute(
                 "UPDATE event_seats SET status = 'free', hold_id = NULL, hold_expires_at = NULL, "
                 f"version = version + 1 WHERE status = 'held' AND hold_id IN ({marks}) "
@@ -47,6 +55,11 @@ class ExpiryWorker:
                 ids,
             )
             conn.execute(f"UPDATE holds SET status = 'expired' WHERE id IN ({marks})", ids)
+            by_hold: dict[tuple[int, str], list[int]] = {}
+            for event_id, seat_id, hold_id in freed:
+                by_hold.setdefault((int(event_id), str(hold_id)), []).append(int(seat_id))
+            for (event_id, hold_id), seats in by_hold.items():
+                publish(conn, self.db.schema, event_id, seats, "expired", hold_id=hold_id)
         self.expired_total += len(ids)
         return len(ids)
 

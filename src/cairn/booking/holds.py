@@ -28,6 +28,7 @@ import psycopg
 import psycopg.errors
 
 from cairn.booking.catalog import available_sql
+from cairn.booking.changes import publish
 from cairn.booking.db import Database
 from cairn.booking.errors import (
     InvalidState,
@@ -177,6 +178,8 @@ class HoldStrategy(ABC):
                 "INSERT INTO hold_seats (hold_id, event_id, seat_id) VALUES (%s, %s, %s)",
                 [(hold_id, event_id, s) for s in seats],
             )
+        # Delivered at commit, dropped if the caller's conditional seat update rolls back.
+        publish(conn, self.db.schema, event_id, seats, "held", hold_id=hold_id)
         return Hold(hold_id, user_id, event_id, tuple(sorted(seats)), "active", row[0], self.name)
 
     @staticmethod
@@ -427,6 +430,7 @@ class OptimisticHolds(HoldStrategy):
                 "INSERT INTO hold_seats (hold_id, event_id, seat_id) VALUES (%s, %s, %s)",
                 [(hold.id, hold.event_id, s) for s in seats],
             )
+        publish(conn, self.db.schema, hold.event_id, seats, "held", hold_id=hold.id)
         return Hold(
             hold.id,
             hold.user_id,
@@ -474,12 +478,22 @@ def release_hold(db: Database, user_id: int, hold_id: str) -> Hold:
         if row[0] != "active":
             raise InvalidState(f"hold {hold_id} is {row[0]}")
         # Only seats still pointing at this hold: an expired hold's seat may already be resold.
-        conn.execute(
+        freed = conn.execute(
             "UPDATE event_seats SET status = 'free', hold_id = NULL, hold_expires_at = NULL, "
-            "version = version + 1 WHERE hold_id = %s AND status = 'held'",
+            "version = version + 1 WHERE hold_id = %s AND status = 'held' "
+            "RETURNING event_id, seat_id",
             (hold_id,),
-        )
+        ).fetchall()
         conn.execute("UPDATE holds SET status = 'released' WHERE id = %s", (hold_id,))
+        if freed:
+            publish(
+                conn,
+                db.schema,
+                int(freed[0][0]),
+                [int(r[1]) for r in freed],
+                "released",
+                hold_id=hold_id,
+            )
     return get_hold(db, user_id, hold_id)
 
 

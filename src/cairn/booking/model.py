@@ -72,6 +72,8 @@ class Order:
     user_id: int
     event_id: int
     hold_id: str
-    status: str  # pending | paid | failed | cancelled | refunded
+    status: str  # pending | paid | failed | cancelling | refunded
     amount_cents: int
     seat_ids: tuple[int, ...]
+    tickets: tuple[str, ...] = ()  # ticket ids of valid tickets
+    failure: str | None = None

@@ -1,0 +1,296 @@
+"""The checkout saga against the real PostgreSQL and the payment simulator over HTTP.
+
+One test per failure point, each checking the compensation: what the provider's ledger holds,
+what the seats and the order say, and what the durable saga log recorded.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from cairn.booking.errors import (
+    CheckoutFailed,
+    HoldLost,
+    InvalidState,
+    NotFound,
+    PaymentDeclined,
+    PaymentUnavailable,
+)
+from cairn.booking.model import User
+from cairn.booking.service import BookingService
+
+from .conftest import Sim, Stage, make_stage
+
+
+@pytest.fixture
+def world(svc: BookingService, sim: Sim) -> Iterator[Stage]:
+    sim.reset()
+    svc.sagas.hook = None
+    yield make_stage(svc.db)
+    svc.sagas.hook = None
+
+
+def _user(stage: Stage, i: int) -> User:
+    return stage.users[i]
+
+
+def _seats(svc: BookingService, stage: Stage) -> dict[int, str]:
+    return {s.seat_id: s.status for s in svc.seat_map(stage.event.id)}
+
+
+def _steps(svc: BookingService, order_id: str) -> list[tuple[str, str, str]]:
+    saga = svc.sagas.saga_for(order_id)
+    assert saga is not None
+    return [(step, action, outcome) for step, action, outcome, _ in svc.sagas.log(saga)]
+
+
+def _order_for_hold(svc: BookingService, hold_id: str) -> str:
+    with svc.db.pool.connection() as conn:
+        row = conn.execute("SELECT id FROM orders WHERE hold_id = %s", (hold_id,)).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def test_happy_path_pays_once_and_issues_one_ticket_per_seat(
+    svc: BookingService, sim: Sim, world: Stage
+) -> None:
+    u = _user(world, 0)
+    seats = world.seat_ids["A"][:2]
+    hold = svc.hold(u, world.event.id, seat_ids=seats)
+    order = svc.checkout(u, hold.id)
+    assert order.status == "paid" and len(order.tickets) == 2
+    assert order.amount_cents == 2 * 9000
+    assert sim.ledger()["captured_cents"] == 18000
+    assert [_seats(svc, world)[s] for s in seats] == ["sold", "sold"]
+    assert _steps(svc, order.id) == [
+        ("begun", "do", "ok"),
+        ("authorized", "do", "ok"),
+        ("confirmed", "do", "ok"),
+        ("captured", "do", "ok"),
+        ("done", "do", "ok"),
+    ]
+    # the hold is spent: a second checkout of it is refused, nothing charged again
+    with pytest.raises(InvalidState):
+        svc.checkout(u, hold.id)
+    assert sim.ledger()["captured_cents"] == 18000
+
+
+def test_decline_releases_the_seats_and_charges_nothing(
+    svc: BookingService, sim: Sim, world: Stage
+) -> None:
+    u = _user(world, 0)
+    seat = world.seat_ids["A"][0]
+    sim.faults(script=[{"op": "authorize", "fault": "decline"}])
+    hold = svc.hold(u, world.event.id, seat_ids=[seat])
+    with pytest.raises(PaymentDeclined):
+        svc.checkout(u, hold.id)
+    order_id = _order_for_hold(svc, hold.id)
+    assert svc.get_order(u, order_id).status == "failed"
+    assert svc.get_hold(u, hold.id).status == "released"
+    assert _seats(svc, world)[seat] == "free"
+    assert sim.ledger()["by_status"] == {}
+    assert ("released", "undo", "ok") in _steps(svc, order_id)
+
+
+def test_authorize_without_answer_is_resolved_and_voided(
+    svc: BookingService, sim: Sim, world: Stage
+) -> None:
+    """Two 5xx answers (the client gives up), then the compensation re-sends the same key:
+    the provider now performs it, so the saga learns of the authorization and voids it."""
+    u = _user(world, 1)
+    seat = world.seat_ids["A"][1]
+    sim.faults(script=[{"op": "authorize", "fault": "error"}] * 2)
+    hold = svc.hold(u, world.event.id, seat_ids=[seat])
+    with pytest.raises(CheckoutFailed, match="payment_unavailable"):
+        svc.checkout(u, hold.id)
+    assert sim.ledger()["by_status"] == {"voided": 1}
+    assert _seats(svc, world)[seat] == "free"
+
+
+def test_authorize_timeout_then_retry_replays_one_authorization(
+    svc: BookingService, sim: Sim, world: Stage
+) -> None:
+    """The provider performs the authorization but the answer is lost (timeout); the retry
+    with the same idempotency key gets the stored answer: one authorization, one capture."""
+    u = _user(world, 1)
+    sim.faults(script=[{"op": "authorize", "fault": "timeout"}], hang_s=1.0)
+    hold = svc.hold(u, world.event.id, seat_ids=[world.seat_ids["B"][0]])
+    order = svc.checkout(u, hold.id)
+    assert order.status == "paid"
+    ledger = sim.ledger()
+    assert ledger["by_status"] == {"captured": 1}
+    assert ledger["counts"]["authorize_replays"] >= 1
+    assert svc.payments.stats.snapshot()["timeouts"] >= 1
+
+
+def test_hold_expiring_during_payment_voids_the_authorization(
+    svc: BookingService, sim: Sim, world: Stage
+) -> None:
+    u = _user(world, 2)
+    seat = world.seat_ids["B"][1]
+    sim.faults(script=[{"op": "authorize", "fault": "slow"}], slow_ms=400)
+    hold = svc.hold(u, world.event.id, seat_ids=[seat], ttl_ms=150)
+    with pytest.raises(HoldLost):
+        svc.checkout(u, hold.id)
+    assert sim.ledger()["by_status"] == {"voided": 1}
+    assert _seats(svc, world)[seat] == "free"
+
+
+def test_hold_released_and_resold_during_payment_never_double_sells(
+    svc: BookingService, sim: Sim, world: Stage
+) -> None:
+    """Between authorize and confirm the user releases the hold and another user takes the
+    seat: the confirm step (pivot) finds the seat is no longer ours and compensates."""
+    u, other = _user(world, 0), _user(world, 3)
+    seat = world.seat_ids["B"][2]
+    hold = svc.hold(u, world.event.id, seat_ids=[seat])
+    stolen: list[str] = []
+
+    def steal(point: str, saga_id: str) -> None:
+        if point == "running:authorized":
+            svc.release(u, hold.id)
+            stolen.append(svc.hold(other, world.event.id, seat_ids=[seat]).id)
+
+    svc.sagas.hook = steal
+    with pytest.raises(HoldLost):
+        svc.checkout(u, hold.id)
+    assert svc.get_hold(other, stolen[0]).status == "active"
+    assert _seats(svc, world)[seat] == "held"
+    assert sim.ledger()["by_status"] == {"voided": 1}
+
+
+def test_capture_without_answer_waits_then_recovery_completes(
+    svc: BookingService, sim: Sim, world: Stage
+) -> None:
+    u = _user(world, 0)
+    seat = world.seat_ids["A"][3]
+    sim.faults(script=[{"op": "capture", "fault": "error"}] * 2)
+    hold = svc.hold(u, world.event.id, seat_ids=[seat])
+    with pytest.raises(PaymentUnavailable):
+        svc.checkout(u, hold.id)
+    order_id = _order_for_hold(svc, hold.id)
+    assert svc.get_order(u, order_id).status == "pending"
+    assert _seats(svc, world)[seat] == "sold"  # past the point of no return: kept
+    time.sleep(svc.config.saga_retry_after_s + 0.1)
+    assert svc.sagas.recover_once() >= 1
+    order = svc.get_order(u, order_id)
+    assert order.status == "paid" and len(order.tickets) == 1
+    assert sim.ledger()["captured_cents"] == 9000
+    assert ("captured", "do", "retry") in _steps(svc, order_id)
+
+
+def test_capture_refused_unsells_voids_and_releases(
+    svc: BookingService, sim: Sim, world: Stage
+) -> None:
+    u = _user(world, 1)
+    seats = world.seat_ids["A"][4:6]
+    sim.faults(script=[{"op": "capture", "fault": "decline"}])
+    hold = svc.hold(u, world.event.id, seat_ids=seats)
+    with pytest.raises(CheckoutFailed, match="capture_refused"):
+        svc.checkout(u, hold.id)
+    assert [_seats(svc, world)[s] for s in seats] == ["free", "free"]
+    assert sim.ledger()["by_status"] == {"voided": 1}
+    steps = _steps(svc, _order_for_hold(svc, hold.id))
+    assert [s for s in steps if s[1] == "undo"] == [
+        ("authorized", "undo", "ok"),
+        ("no_auth", "undo", "ok"),
+        ("released", "undo", "ok"),
+    ]
+
+
+def test_ticket_issue_failure_refunds_the_capture(
+    svc: BookingService, sim: Sim, world: Stage
+) -> None:
+    """The unique index on valid tickets is the last line of defence; when it refuses, the
+    saga refunds the captured money and frees the seats."""
+    u = _user(world, 2)
+    seat = world.seat_ids["A"][6]
+    hold = svc.hold(u, world.event.id, seat_ids=[seat])
+
+    def intrude(point: str, saga_id: str) -> None:
+        if point == "running:captured":
+            order_id = svc.sagas.load(saga_id).order_id
+            with svc.db.pool.connection() as conn:
+                conn.execute(
+                    "INSERT INTO tickets (id, order_id, event_id, seat_id, price_cents, status) "
+                    "VALUES ('intruder', %s, %s, %s, 1, 'valid')",
+                    (order_id, world.event.id, seat),
+                )
+
+    svc.sagas.hook = intrude
+    try:
+        with pytest.raises(CheckoutFailed, match="tickets_failed"):
+            svc.checkout(u, hold.id)
+    finally:
+        with svc.db.pool.connection() as conn:
+            conn.execute("DELETE FROM tickets WHERE id = 'intruder'")
+    ledger = sim.ledger()
+    assert ledger["captured_cents"] == ledger["refunded_cents"] == 9000
+    assert _seats(svc, world)[seat] == "free"
+
+
+def test_cancel_refunds_voids_tickets_and_frees_seats(
+    svc: BookingService, sim: Sim, world: Stage
+) -> None:
+    u, other = _user(world, 3), _user(world, 0)
+    seat = world.seat_ids["A"][7]
+    order = svc.checkout(u, svc.hold(u, world.event.id, seat_ids=[seat]).id)
+    with pytest.raises(NotFound):
+        svc.cancel_order(other, order.id)
+    sim.faults(script=[{"op": "refund", "fault": "error"}] * 2)
+    with pytest.raises(PaymentUnavailable):
+        svc.cancel_order(u, order.id)
+    assert svc.get_order(u, order.id).status == "cancelling"
+    assert _seats(svc, world)[seat] == "sold"
+    time.sleep(svc.config.saga_retry_after_s + 0.1)
+    svc.sagas.recover_once()
+    done = svc.get_order(u, order.id)
+    assert done.status == "refunded" and done.tickets == ()
+    assert _seats(svc, world)[seat] == "free"
+    assert sim.ledger()["net_captured_cents"] == 0
+    with pytest.raises(InvalidState):
+        svc.cancel_order(u, order.id)
+
+
+def test_other_users_cannot_check_out_or_read(svc: BookingService, world: Stage) -> None:
+    u, other = _user(world, 0), _user(world, 1)
+    hold = svc.hold(u, world.event.id, seat_ids=[world.seat_ids["B"][3]])
+    with pytest.raises(NotFound):
+        svc.checkout(other, hold.id)
+    order = svc.checkout(u, hold.id)
+    with pytest.raises(NotFound):
+        svc.get_order(other, order.id)
+    assert [o.id for o in svc.list_orders(other)] == []
+    assert order.id in [o.id for o in svc.list_orders(u)]
+
+
+def test_concurrent_checkouts_of_one_hold_charge_once(
+    svc: BookingService, sim: Sim, world: Stage
+) -> None:
+    u = _user(world, 2)
+    hold = svc.hold(u, world.event.id, seat_ids=[world.seat_ids["B"][4]])
+    barrier = threading.Barrier(6)
+    results: list[str] = []
+    lock = threading.Lock()
+
+    def go() -> None:
+        barrier.wait()
+        try:
+            svc.checkout(u, hold.id)
+            out = "paid"
+        except InvalidState:
+            out = "refused"
+        with lock:
+            results.append(out)
+
+    threads = [threading.Thread(target=go) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == ["paid"] + ["refused"] * 5
+    assert sim.ledger()["by_status"] == {"captured": 1}
