@@ -37,6 +37,7 @@ export class CairnClient {
     this.form = root.querySelector('#chat');
     this.input = root.querySelector('#chat-input');
     this.surfaceEls = new Map();
+    this.goneMarkers = new Map();
     this.stats = { received: 0, rendered: 0, errors: 0, firstMessageAt: null, lastEventId: null };
     this.processor = new MessageProcessor(
       [basicCatalog, cairnCatalog],
@@ -107,14 +108,22 @@ export class CairnClient {
     try {
       payload = JSON.parse(e.data);
     } catch {
-      payload = { kind: 'text', text: e.data };
+      payload = { type: 'text', text: e.data };
     }
-    if (typeof payload === 'string') payload = { kind: 'text', text: payload };
-    const kind = payload.kind || payload.type || 'text';
-    const text = payload.text ?? payload.message ?? '';
-    if (kind === 'error') this.say('error', text);
-    else if (kind === 'status') this.setStatus(text);
-    else this.say('agent', text);
+    if (!payload || typeof payload !== 'object') payload = { type: 'text', text: String(payload) };
+    const kind = payload.type || 'text';
+    const text = String(payload.text ?? '');
+    if (kind === 'done') {
+      // End of a turn: nothing to show; remembered for the console and the tests.
+      this.stats.lastTurnDone = payload.turn ?? null;
+      this.root.dataset.lastTurnDone = String(payload.turn ?? '');
+    } else if (kind === 'error') {
+      this.say('error', text);
+    } else if (kind === 'status') {
+      if (text) this.say('notice', text);
+    } else if (text) {
+      this.say('agent', text);
+    }
   }
 
   // ---- processing -------------------------------------------------------------------------
@@ -231,14 +240,24 @@ export class CairnClient {
     el.surface = surface;
     wrap.append(el);
     this.surfaceEls.set(surface.id, wrap);
-    this.log.append(wrap);
-    this.scrollDown();
+    // A surface re-created after a reconnect (deleteSurface + createSurface) keeps its place.
+    const marker = this.goneMarkers.get(surface.id);
+    if (marker?.isConnected) {
+      marker.replaceWith(wrap);
+    } else {
+      this.log.append(wrap);
+      this.scrollDown();
+    }
+    this.goneMarkers.delete(surface.id);
   }
 
   removeSurface(id) {
     const wrap = this.surfaceEls.get(id);
     this.surfaceEls.delete(id);
-    wrap?.remove();
+    if (!wrap) return;
+    const marker = document.createComment(`surface ${id}`);
+    wrap.replaceWith(marker);
+    this.goneMarkers.set(id, marker);
   }
 
   // ---- sending ----------------------------------------------------------------------------
