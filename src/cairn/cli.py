@@ -36,6 +36,10 @@ def _register() -> None:
 
     register_storage(storage, cli)
 
+    from cairn.serve import serve
+
+    cli.add_command(serve, "serve")
+
     from cairn.encoding.cli import register as register_encoding
 
     register_encoding(cli, bench)

@@ -1,4 +1,4 @@
-"""``cairn storage ...`` commands and, until the services exist, ``cairn serve``."""
+"""``cairn storage ...`` commands: the demo, stats of an engine directory, crash sweeps."""
 
 from __future__ import annotations
 
@@ -54,15 +54,6 @@ def register(storage: click.Group, root: click.Group) -> None:
         """Open an engine directory and print its stats as JSON."""
         with open_engine(kind, path) as engine:
             click.echo(json.dumps(engine.stats().to_dict(), indent=2))
-
-    @root.command("serve")
-    @click.option("--data", "data_dir", default="./data", show_default=True,
-                  help="data directory (CAIRN_SERVE_DATA)")
-    def serve(data_dir: str) -> None:
-        """Start every cairn service that exists. Today: the storage demo."""
-        click.echo("cairn serve: the services arrive with later layers; running the storage "
-                   "demo on embedded defaults.")
-        _demo(os.path.join(data_dir, "storage-demo"), 20_000)
 
 
 def register_crashtest(storage: click.Group) -> None:

@@ -1,0 +1,156 @@
+"""``cairn serve``: every service that exists, in one process, on embedded defaults (VISION.md).
+
+Each service is an ASGI app under its own uvicorn server on its own port, all on one asyncio
+loop. Sockets are bound before anything starts, so the printed URLs are the real ones (port 0
+asks the kernel for a free port, which is how the tests run it). One SIGINT/SIGTERM handler
+stops every server, then each service closes its stores: a clean stop flushes and fsyncs, and
+an unclean one (SIGKILL) is what the engines' recovery is for.
+
+Services that need what is not embedded yet (the booking service and its console need
+PostgreSQL until cairn's own SQL layer exists) are started when their dependency answers and
+otherwise listed as skipped with the reason and how to start it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import click
+import uvicorn
+
+
+@dataclass
+class Service:
+    """One running service: its name, its app, the socket it serves and how to close it."""
+
+    name: str
+    app: Any
+    sock: socket.socket
+    path: str = "/"
+    note: str = ""
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        host, port = self.sock.getsockname()[:2]
+        return f"http://{host}:{port}{self.path}"
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that leaves signals to :func:`run_services` (one handler for all)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise click.ClickException(
+            f"cannot listen on {host}:{port}: {exc.strerror}; pick another port") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def run_services(services: list[Service]) -> None:
+    """Serve until SIGINT/SIGTERM, then stop every server and close every service."""
+
+    async def main() -> None:
+        servers = []
+        for svc in services:
+            config = uvicorn.Config(svc.app, log_level="warning", lifespan="on",
+                                    timeout_graceful_shutdown=5)
+            servers.append(_Server(config))
+        loop = asyncio.get_running_loop()
+
+        def stop() -> None:
+            for s in servers:
+                s.should_exit = True
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop)
+        await asyncio.gather(*(s.serve(sockets=[svc.sock])
+                               for s, svc in zip(servers, services, strict=True)))
+
+    try:
+        asyncio.run(main())
+    finally:
+        for svc in reversed(services):
+            for close in reversed(svc.closers):
+                close()
+            svc.sock.close()
+
+
+def _s3(data_dir: str, sock: socket.socket) -> Service:
+    from cairn.objects.drives import LocalDrive
+    from cairn.objects.keys import KeyStore
+    from cairn.objects.maintenance import Maintenance
+    from cairn.objects.server import make_app
+    from cairn.objects.store import ObjectStore
+
+    root = os.path.join(data_dir, "s3")
+    drives = [LocalDrive(os.path.join(root, "drives", f"d{i}"), f"d{i}") for i in range(6)]
+    store = ObjectStore(root, drives, k=4, m=2)
+    keys = KeyStore(store.meta)
+    ak, sk = os.environ.get("CAIRN_S3_ACCESS_KEY"), os.environ.get("CAIRN_S3_SECRET_KEY")
+    if ak and sk:
+        if keys.get(ak) != sk:
+            keys.create(ak, sk)
+        note = f"access key {ak} (from CAIRN_S3_ACCESS_KEY)"
+    else:
+        if not len(keys):
+            keys.create()
+        first = keys.list()[0]
+        note = f"access key {first.access_key} secret {first.secret_key}"
+    maintenance = Maintenance(store).start()
+    return Service("s3", make_app(store, keys), sock, note=f"4+2 erasure-coded, {note}",
+                   closers=[store.close, maintenance.stop])
+
+
+def _registry(data_dir: str, sock: socket.socket) -> Service:
+    from cairn.cli_registry import open_registry
+    from cairn.encoding.registry_http import create_app
+
+    registry, store = open_registry(os.path.join(data_dir, "registry"), "lsm")
+    return Service("schema registry", create_app(registry), sock,
+                   note="Confluent REST API (Avro)", closers=[store.close])
+
+
+@click.command("serve")
+@click.option("--data", "data_dir", default="./data", show_default=True,
+              help="data directory (CAIRN_SERVE_DATA)")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--s3-port", default=9000, show_default=True, help="0 picks a free port")
+@click.option("--registry-port", default=8081, show_default=True, help="0 picks a free port")
+def serve(data_dir: str, host: str, s3_port: int, registry_port: int) -> None:
+    """Start every cairn service that exists, print their URLs, stop cleanly on Ctrl-C."""
+    os.makedirs(data_dir, exist_ok=True)
+    services: list[Service] = []
+    try:
+        services.append(_s3(data_dir, bind(host, s3_port)))
+        services.append(_registry(data_dir, bind(host, registry_port)))
+    except BaseException:
+        for svc in services:
+            for close in svc.closers:
+                close()
+            svc.sock.close()
+        raise
+    click.echo(f"cairn serve: data in {os.path.abspath(data_dir)}")
+    for svc in services:
+        click.echo(f"  {svc.name:<16} {svc.url}  {svc.note}")
+    click.echo("Ctrl-C stops everything.", nl=True)
+    run_services(services)
+    click.echo("cairn serve: stopped cleanly")
