@@ -6,6 +6,7 @@ auto_envvar_prefix), then defaults pointing at the local PostgreSQL and Redis.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -92,7 +93,101 @@ def race_cmd(
         json_path.write_text(json.dumps({r.strategy: r.__dict__ for r in results}, indent=2))
 
 
+@booking.command("payments-sim")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=0, show_default=True, help="0 picks a free port")
+@click.option("--webhook-url", default=None, help="where to POST payment webhooks")
+def payments_sim_cmd(host: str, port: int, webhook_url: str | None) -> None:
+    """Run the payment provider simulator (fault injection via POST /admin/faults)."""
+    import uvicorn
+
+    from cairn.booking.paysim import SimState, bind, create_app
+
+    state = SimState(webhook_url=webhook_url)
+    sock = bind(host, port)
+    click.echo(f"payments-sim listening on http://{host}:{sock.getsockname()[1]}", err=False)
+    server = uvicorn.Server(uvicorn.Config(create_app(state), log_level="warning"))
+    server.run(sockets=[sock])
+
+
+@booking.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8800, show_default=True, help="0 picks a free port")
+@click.option("--dsn", default=None, help=f"PostgreSQL URL [env CAIRN_BOOKING_DSN; {DEFAULT_DSN}]")
+@click.option("--schema", default=None, help="schema [env CAIRN_BOOKING_SCHEMA; booking]")
+@click.option("--redis-url", default=None, help=f"[env CAIRN_BOOKING_REDIS_URL; {DEFAULT_REDIS}]")
+@click.option(
+    "--strategy",
+    type=click.Choice(["none", "pessimistic", "optimistic", "redis"]),
+    default=None,
+    help="hold strategy [env CAIRN_BOOKING_STRATEGY; pessimistic]",
+)
+@click.option(
+    "--payments-url",
+    default=None,
+    help="payment provider; default: start the simulator in-process on a free port",
+)
+@click.option("--admin-token", default=None, help="[env CAIRN_BOOKING_ADMIN_TOKEN]")
+def serve_cmd(
+    host: str,
+    port: int,
+    dsn: str | None,
+    schema: str | None,
+    redis_url: str | None,
+    strategy: str | None,
+    payments_url: str | None,
+    admin_token: str | None,
+) -> None:
+    """Run the booking HTTP API (migrates the schema first; needs PostgreSQL)."""
+    import secrets
+
+    import uvicorn
+
+    from cairn.booking.api import create_app
+    from cairn.booking.paysim import SimState, ThreadedServer, bind
+    from cairn.booking.paysim import create_app as sim_app
+    from cairn.booking.service import BookingConfig
+
+    config = BookingConfig.from_env(
+        dsn=dsn,
+        schema=schema,
+        redis_url=redis_url,
+        strategy=strategy,
+        payments_url=payments_url,
+        admin_token=admin_token,
+    )
+    try:
+        check_reachable(config.dsn)
+    except BookingError as exc:
+        raise click.ClickException(str(exc)) from exc
+    sock = bind(host, port)
+    url = f"http://{host}:{sock.getsockname()[1]}"
+    sim = None
+    if config.payments_url is None:
+        sim = ThreadedServer(sim_app(SimState(webhook_url=f"{url}/webhooks/payments"))).start()
+        config = dataclasses.replace(config, payments_url=sim.url)
+        click.echo(f"payments simulator (in-process) on {sim.url}")
+    if config.admin_token is None:
+        config = dataclasses.replace(config, admin_token=secrets.token_urlsafe(24))
+        click.echo(f"admin token (generated, this run): {config.admin_token}")
+    click.echo(
+        f"booking API listening on {url} (strategy {config.strategy}, schema {config.schema})"
+    )
+    try:
+        server = uvicorn.Server(
+            uvicorn.Config(create_app(config), log_level="warning", timeout_graceful_shutdown=5)
+        )
+        server.run(sockets=[sock])
+    finally:
+        if sim is not None:
+            sim.stop()
+
+
 def register(cli_root: click.Group, bench_group: click.Group) -> None:
     """Attach ``cairn booking`` to the root command (the bench group gets the load test later)."""
     del bench_group  # `cairn bench booking` arrives with the HTTP load test
     cli_root.add_command(booking, "booking")
+
+
+if __name__ == "__main__":  # `python -m cairn.booking.cli ...` (tests start the service this way)
+    booking()
