@@ -92,6 +92,30 @@ def get(doc: Any, path: str, default: Any = None) -> Any:
     return node
 
 
+def check_settable(doc: Any, path: str, *, deleting: bool = False) -> None:
+    """Raise :class:`InvalidPointer` if :func:`set_value` would fail; changes nothing."""
+    tokens = split(path)
+    node = doc
+    for i, tok in enumerate(tokens):
+        if node is None:
+            return  # the rest is created
+        if isinstance(node, list):
+            if not _INDEX.match(tok):
+                raise InvalidPointer(f"segment {tok!r} is not an array index",
+                                     join(tokens[:i + 1]))
+            if int(tok) > 1_000_000:
+                raise InvalidPointer("array index over 1,000,000", join(tokens[:i + 1]))
+            node = node[int(tok)] if int(tok) < len(node) else None
+        elif isinstance(node, dict):
+            node = node.get(tok)
+        else:
+            if i == 0 and not deleting:
+                return  # a scalar model is replaced by a container
+            raise InvalidPointer("path goes through a scalar", join(tokens[:i]))
+        if node is not None and not isinstance(node, dict | list) and i < len(tokens) - 1:
+            return  # set_value replaces a scalar on the way with a container
+
+
 _DELETE = object()
 
 

@@ -118,9 +118,8 @@ async def read_json(request: Request, limit: int) -> Any:
 
 
 def sse_frame(ev: StreamEvent) -> bytes:
-    data = json.dumps(ev.data, separators=(",", ":"), ensure_ascii=False)
     # JSON never contains a raw newline, so one data: line per event is safe.
-    return f"id: {ev.seq}\nevent: {ev.kind}\ndata: {data}\n\n".encode()
+    return f"id: {ev.seq}\nevent: {ev.kind}\ndata: {ev.json}\n\n".encode()
 
 
 def create_app(agent: Agent | None = None, *, validator: Validator | None = None,
@@ -136,6 +135,10 @@ def create_app(agent: Agent | None = None, *, validator: Validator | None = None
 
         agent = DeterministicAgent()
     store = SessionStore(validator)
+    bind = getattr(agent, "bind_sessions", None)
+    if bind is not None:
+        # Live updates (seat changes) go to every session's open surfaces.
+        bind(lambda: list(store.sessions.values()))
     tasks: set[asyncio.Task[None]] = set()
 
     def session_of(request: Request) -> Session:
@@ -218,8 +221,8 @@ def create_app(agent: Agent | None = None, *, validator: Validator | None = None
                         return
                     if not isinstance(ev.seq, int) or ev.seq < turn:
                         continue
-                    line = ev.data if ev.kind == "a2ui" else {"cairn": ev.data}
-                    yield json.dumps(line, separators=(",", ":")).encode() + b"\n"
+                    line = ev.json if ev.kind == "a2ui" else '{"cairn":' + ev.json + "}"
+                    yield line.encode() + b"\n"
                     if ev.kind == "cairn" and ev.data.get("type") == "done" and \
                             ev.data.get("turn") == turn:
                         return

@@ -17,12 +17,14 @@ restarts from a snapshot).
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import secrets
 import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from cairn.a2ui.errors import A2uiError
@@ -41,6 +43,11 @@ class StreamEvent:
     seq: int | str
     kind: str
     data: dict[str, Any]
+
+    @cached_property
+    def json(self) -> str:
+        """Encoded once, however many streams carry it (the message is immutable once sent)."""
+        return json.dumps(self.data, separators=(",", ":"), ensure_ascii=False)
 
 
 class Overflow(Exception):
@@ -95,17 +102,12 @@ class Session:
     def emit(self, msg: dict[str, Any]) -> None:
         """Validate, apply and send one A2UI message; raises (and sends nothing) if invalid."""
         try:
-            new = self.check(msg)
+            self.validator.apply(msg, self.surfaces, self.supported_catalogs)
         except A2uiError:
             self.rejected += 1
             raise
-        kind = next(k for k in msg if k != "version")
-        sid = msg[kind]["surfaceId"]
-        if new is None:
-            self.surfaces.pop(sid, None)
-            self.client_data.pop(sid, None)
-        else:
-            self.surfaces[sid] = new
+        if "deleteSurface" in msg:
+            self.client_data.pop(msg["deleteSurface"]["surfaceId"], None)
         self.sent += 1
         self._publish("a2ui", msg)
 

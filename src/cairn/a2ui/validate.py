@@ -232,19 +232,16 @@ class Validator:
         if kind == "deleteSurface":
             return None
         if kind == "updateDataModel":
+            # Checked without copying the model (a 2,000-seat map is updated one seat at a
+            # time): a dry run proves the path can be applied; :meth:`apply` then applies it.
             path = body.get("path", "/")
             pointer.check(path, where="/updateDataModel/path")
-            new = SurfaceState(state.surface_id, state.catalog_id, state.send_data_model,
-                               state.theme, state.components, state.data)
             try:
-                if "value" in body:
-                    new.data = pointer.set_value(copy.deepcopy(state.data), path, body["value"])
-                else:
-                    new.data = pointer.delete(copy.deepcopy(state.data), path)
+                pointer.check_settable(state.data, path, deleting="value" not in body)
             except InvalidPointer as exc:
                 raise ValidationFailed(f"cannot apply update: {exc.message}",
                                        "/updateDataModel/path") from exc
-            return new
+            return state
         # updateComponents
         comps = body["components"]
         merged = dict(state.components)
@@ -262,6 +259,24 @@ class Validator:
                              {c["id"]: i for i, c in enumerate(comps)})
         return SurfaceState(state.surface_id, state.catalog_id, state.send_data_model,
                             state.theme, merged, state.data)
+
+    def apply(self, msg: Any, surfaces: dict[str, SurfaceState],
+              supported_catalogs: frozenset[str] | None = None) -> None:
+        """Validate ``msg`` and apply it to ``surfaces`` (in place); nothing changes if invalid."""
+        new = self.validate(msg, surfaces, supported_catalogs)
+        kind = next(k for k in SERVER_KINDS if k in msg)
+        body = msg[kind]
+        sid = body["surfaceId"]
+        if new is None:
+            surfaces.pop(sid, None)
+            return
+        if kind == "updateDataModel":
+            path = body.get("path", "/")
+            if "value" in body:
+                new.data = pointer.set_value(new.data, path, copy.deepcopy(body["value"]))
+            else:
+                new.data = pointer.delete(new.data, path)
+        surfaces[sid] = new
 
     def check_structure(self, comps: Mapping[str, dict[str, Any]], cat: Catalog,
                         index: Mapping[str, int] | None = None) -> None:

@@ -1,0 +1,85 @@
+"""Wiring: the A2UI app on a real booking service (PostgreSQL + payments simulator).
+
+``build(...)`` is what ``cairn a2ui serve``, ``cairn serve`` and the tests use: it starts a
+payments simulator in a thread (the booking saga talks to a provider over HTTP), the booking
+service with its workers, seeds demo events if asked, and returns the Starlette app with the
+deterministic agent (or the LLM agent when ``CAIRN_LLM_URL`` is set) and a ``close``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import click
+from starlette.applications import Starlette
+
+
+@dataclass
+class Running:
+    app: Starlette
+    booking: Any
+    close: Callable[[], None]
+
+
+def build(dsn: str | None = None, schema: str = "booking", strategy: str = "pessimistic",
+          seed: bool = True, hold_ttl_ms: int | None = None, llm: bool | None = None,
+          tick_s: float = 1.0) -> Running:
+    from cairn.a2ui.agent.booking_tools import BookingTools
+    from cairn.a2ui.agent.core import DeterministicAgent
+    from cairn.a2ui.server import create_app
+    from cairn.booking import paysim
+    from cairn.booking.db import DEFAULT_DSN, check_reachable
+    from cairn.booking.service import BookingConfig, BookingService
+
+    dsn = dsn or os.environ.get("CAIRN_BOOKING_DSN") or DEFAULT_DSN
+    check_reachable(dsn)  # DatabaseUnavailable with instructions
+    sim = paysim.ThreadedServer(paysim.create_app()).start()
+    overrides: dict[str, Any] = {"dsn": dsn, "schema": schema, "strategy": strategy,
+                                 "payments_url": sim.url}
+    if hold_ttl_ms is not None:
+        overrides["hold_ttl_ms"] = hold_ttl_ms
+    try:
+        service = BookingService(BookingConfig.from_env(**overrides))
+    except BaseException:
+        sim.stop()
+        raise
+    service.start()
+    if seed:
+        from cairn.a2ui.seed import seed as seed_events
+
+        seed_events(service.db)
+    tools = BookingTools(service)
+    deterministic = DeterministicAgent(tools, tick_s=tick_s)
+    agent: Any = deterministic
+    use_llm = bool(os.environ.get("CAIRN_LLM_URL")) if llm is None else llm
+    if use_llm:
+        from cairn.a2ui.agent.llm import LlmAgent, LlmConfig
+
+        agent = LlmAgent(LlmConfig.from_env(), fallback=deterministic)
+    app = create_app(agent)
+
+    def close() -> None:
+        service.close()
+        sim.stop()
+
+    return Running(app, tools, close)
+
+
+def serve(host: str, port: int, *, dsn: str | None, schema: str, strategy: str,
+          seed: bool) -> None:
+    import uvicorn
+
+    from cairn.booking.errors import DatabaseUnavailable
+
+    try:
+        running = build(dsn, schema, strategy, seed)
+    except DatabaseUnavailable as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"cairn A2UI agent on http://{host}:{port}/  (booking schema {schema!r})")
+    try:
+        uvicorn.run(running.app, host=host, port=port, log_level="warning")
+    finally:
+        running.close()
