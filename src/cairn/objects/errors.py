@@ -47,6 +47,7 @@ class S3Error(ObjectStoreError):
         super().__init__(text)
         self.message = text
         self.detail = detail
+        self.headers: dict[str, str] = {}  # extra response headers (x-amz-delete-marker...)
 
 
 def _s3(name: str, status: int, doc: str) -> type[S3Error]:
@@ -57,6 +58,8 @@ InternalError = _s3("InternalError", 500, "We encountered an internal error.")
 NoSuchBucket = _s3("NoSuchBucket", 404, "The specified bucket does not exist.")
 NoSuchKey = _s3("NoSuchKey", 404, "The specified key does not exist.")
 NoSuchVersion = _s3("NoSuchVersion", 404, "The specified version does not exist.")
+MethodNotAllowed = _s3(
+    "MethodNotAllowed", 405, "The specified method is not allowed against this resource.")
 NoSuchUpload = _s3("NoSuchUpload", 404, "The specified multipart upload does not exist.")
 BucketAlreadyOwnedByYou = _s3(
     "BucketAlreadyOwnedByYou", 409, "The bucket already exists and you own it.")

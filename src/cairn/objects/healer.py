@@ -142,12 +142,12 @@ class Healer:
     def _swap(self, okey: bytes, old: DataRef, new: DataRef) -> bool:
         """Point the record at the healed shards if it still refers to this data."""
         raw = self.store.meta.get(okey)
-        if raw is None:
+        if raw is None or raw == md.CURRENT:  # promoted meanwhile: the next scrub heals it
             return False
         rec = ObjectRecord.decode(raw)
         with self.store._lock(rec.bucket, rec.key):
             raw = self.store.meta.get(okey)
-            if raw is None:
+            if raw is None or raw == md.CURRENT:
                 return False
             rec = ObjectRecord.decode(raw)
             if old not in rec.parts:
@@ -161,7 +161,13 @@ class Healer:
         """Scrub every object; heal what is damaged when ``heal``."""
         t0 = time.perf_counter()
         report = ScrubReport()
-        for okey, raw in list(self.store.meta.scan(md.OBJECT, md.prefix_end(md.OBJECT))):
+        # Current versions live in O; noncurrent versions as full records in V (a V value
+        # of ``@`` is the current one, already covered by its O record).
+        records = [(k, v) for k, v in self.store.meta.scan(md.OBJECT, md.prefix_end(md.OBJECT))]
+        records += [(k, v) for k, v in self.store.meta.scan(md.VERSION,
+                                                             md.prefix_end(md.VERSION))
+                    if v != md.CURRENT]
+        for okey, raw in records:
             rec = ObjectRecord.decode(raw)
             report.objects += 1
             for ref in rec.parts:

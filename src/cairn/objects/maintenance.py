@@ -1,8 +1,10 @@
-"""The background loop of a running store: garbage collection, orphan collection, scrubbing.
+"""The background loop of a running store: garbage collection, orphan collection, scrubbing,
+lifecycle rules.
 
 One daemon thread wakes every ``tick`` seconds and runs each job whose interval has passed:
-the GC queue (cheap, frequent), the orphan sweep (lists every drive, so hourly), and the
-scrubber/healer (reads every shard, so rarely). Errors are counted, never fatal: a drive that
+the GC queue (cheap, frequent), lifecycle rules (hourly; they judge by a wall ``clock`` that
+tests replace), the orphan sweep (lists every drive, so hourly), and the scrubber/healer (reads
+every shard, so rarely). Errors are counted, never fatal: a drive that
 is offline now is retried on the next round.
 """
 
@@ -26,18 +28,22 @@ class MaintenanceStats:
     last_error: str = ""
     blobs_collected: int = 0
     shards_healed: int = 0
+    lifecycle: dict[str, int] = field(default_factory=dict)  # totals of LifecycleReport
 
 
 class Maintenance:
     def __init__(self, store: ObjectStore, *, gc_interval: float = 30.0,
                  orphan_interval: float = 3600.0, scrub_interval: float = 86400.0,
-                 tick: float = 1.0) -> None:
+                 tick: float = 1.0, lifecycle_interval: float = 3600.0,
+                 clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self.stats = MaintenanceStats()
+        self.clock = clock
         self.tick = tick
         healer = Healer(store)
         self._jobs: list[tuple[str, float, Callable[[], None]]] = [
             ("gc", gc_interval, self._gc),
+            ("lifecycle", lifecycle_interval, self._lifecycle),
             ("orphans", orphan_interval, self._orphans),
             ("scrub", scrub_interval, lambda: self._scrub(healer)),
         ]
@@ -48,6 +54,15 @@ class Maintenance:
 
     def _gc(self) -> None:
         self.stats.blobs_collected += self.store.collect_garbage()
+
+    def _lifecycle(self) -> None:
+        from dataclasses import asdict
+
+        from cairn.objects import lifecycle
+
+        done = asdict(lifecycle.apply(self.store, self.clock()))
+        for k, v in done.items():
+            self.stats.lifecycle[k] = self.stats.lifecycle.get(k, 0) + v
 
     def _orphans(self) -> None:
         self.stats.blobs_collected += self.store.collect_orphans()

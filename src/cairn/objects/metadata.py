@@ -11,23 +11,37 @@ that starts with ``prefix``):
 
 ======================================  ==============================================
 ``B`` bucket                            :class:`BucketRecord`
-``O`` bucket NUL key                    :class:`ObjectRecord`, the current version
-``D`` data_id                           the ``O`` key referring to it (GC must keep it)
+``O`` bucket NUL key                    :class:`ObjectRecord`, the current version (absent when
+                                        the key's latest version is a delete marker)
+``V`` bucket NUL key NUL ~seq (16 hex)  every version of the key, newest first: ``@`` for the
+                                        current one (its record is the ``O`` value), else the
+                                        full record of a noncurrent version or delete marker
+``D`` data_id                           the ``V`` key of the version referring to it (GC keeps it)
 ``G`` due-time(16 hex) data_id          :class:`DataRef` that no record refers to any more
 ======================================  ==============================================
 
-A write becomes visible in one atomic ``write_batch``: the new record, its ``D`` marker, and
-the old data's move from ``D`` to the ``G`` queue. Data is always written (and fsynced) to the
-drives *before* that batch, so a record never points at data that is not there.
+A write becomes visible in one atomic ``write_batch``: the new record, its ``V`` entry, its ``D``
+marker, and (when the version it replaces is gone for good) the old data's move from ``D`` to the
+``G`` queue. ``O`` is a copy of the latest live version kept for the hot paths (GET without a
+version id, ListObjects is one range scan with no delete markers to skip); ``V`` is the whole
+history that ListObjectVersions scans. Every bucket writes ``V``, versioned or not, so a bucket
+that later enables versioning needs no migration and ListObjectVersions works everywhere (an
+unversioned key has exactly one ``V`` entry, its ``null`` version).
+
+Data is always written (and fsynced) to the drives *before* that batch, so a record never
+points at data that is not there.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-BUCKET, OBJECT, DATA, GARBAGE = b"B", b"O", b"D", b"G"
+BUCKET, OBJECT, DATA, GARBAGE, VERSION = b"B", b"O", b"D", b"G", b"V"
+CURRENT = b"@"  # V value of the current version: its record is the O value
+MAX_SEQ = (1 << 64) - 1
 
 
 @dataclass(frozen=True)
@@ -77,6 +91,8 @@ class ObjectRecord:
     checksums: dict[str, str] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)  # Cache-Control, Content-Encoding...
     inline: str = ""  # base64 of a small object's bytes, kept in the record (no parts)
+    seq: int = 0  # orders the key's versions (nanosecond clock, strictly increasing per key)
+    delete_marker: bool = False
 
     def encode(self) -> bytes:
         d = asdict(self)
@@ -118,6 +134,25 @@ def object_key(bucket: str, key: str) -> bytes:
     return object_prefix(bucket) + key.encode()
 
 
+def versions_prefix(bucket: str) -> bytes:
+    return VERSION + bucket.encode() + b"\x00"
+
+
+def key_versions_prefix(bucket: str, key: str) -> bytes:
+    return versions_prefix(bucket) + key.encode() + b"\x00"
+
+
+def version_key(bucket: str, key: str, seq: int) -> bytes:
+    """Inverted sequence: a forward scan meets the newest version first."""
+    return key_versions_prefix(bucket, key) + f"{MAX_SEQ - seq:016x}".encode()
+
+
+def split_version_key(vkey: bytes, bucket: str) -> tuple[str, int]:
+    """(object key, seq) of a ``V`` key of ``bucket``."""
+    rest = vkey[len(versions_prefix(bucket)):]
+    return rest[:-17].decode(), MAX_SEQ - int(rest[-16:], 16)
+
+
 def data_key(data_id: str) -> bytes:
     return DATA + data_id.encode()
 
@@ -129,3 +164,23 @@ def garbage_key(due_ns: int, data_id: str) -> bytes:
 def prefix_end(prefix: bytes) -> bytes:
     """Exclusive upper bound of every key starting with ``prefix`` (see module doc)."""
     return prefix + b"\xff"
+
+
+def new_version_id(seq: int) -> str:
+    """32 characters: the sequence (so a lookup by id is one point read) + 64 random bits (so
+    ids of different keys or of a recreated bucket never collide or become guessable)."""
+    return f"{seq:016x}{secrets.token_hex(8)}"
+
+
+def version_id_seq(version_id: str) -> int | None:
+    """The sequence inside a version id, None for ``null``; ValueError when malformed."""
+    if version_id == "null":
+        return None
+    if len(version_id) != 32 or not all(c in "0123456789abcdef" for c in version_id):
+        raise ValueError(version_id)
+    return int(version_id[:16], 16)
+
+
+def config_key(bucket: str, kind: str) -> bytes:
+    """``C`` bucket NUL kind: a bucket sub-resource document (lifecycle rules...)."""
+    return b"C" + bucket.encode() + b"\x00" + kind.encode()

@@ -172,7 +172,6 @@ class Multipart:
         if numbers != sorted(numbers) or len(set(numbers)) != len(numbers):
             raise _err("InvalidPartOrder", 400, "The list of parts was not in ascending order. "
                        "The parts list must be specified in order by part number.")
-        built: list[ObjectRecord] = []
 
         def build() -> tuple[ObjectRecord, list[Put | Delete]]:
             self.get(bucket, key, upload_id)  # under the key lock: not aborted meanwhile
@@ -199,8 +198,6 @@ class Multipart:
             ops: list[Put | Delete] = [Delete(upload_key(bucket, key, upload_id))]
             ops += [Delete(part_key(upload_id, n)) for n in have]
             ops += self._unref([p.ref for n, p in have.items() if n not in used])
-            built.append(rec)
             return rec, ops
 
-        self.store._commit_built(bucket, key, build)
-        return built[-1]
+        return self.store._commit_built(bucket, key, build)

@@ -40,8 +40,8 @@ MAX_HEADER_BYTES = 8 * 1024
 MAX_XML_BODY = 1024 * 1024
 MAX_USER_META = 2 * 1024
 PULL_BYTES = 1024 * 1024  # body bytes moved from the event loop to the store per hop
-SUBRESOURCES_NOT_BUILT = {"versioning", "versions", "tagging", "acl",
-                          "policy", "lifecycle", "cors", "website", "encryption", "replication",
+SUBRESOURCES_NOT_BUILT = {"tagging", "acl",
+                          "policy", "cors", "website", "encryption", "replication",
                           "notification", "logging", "object-lock", "retention", "legal-hold",
                           "attributes", "torrent", "restore", "select"}
 
@@ -70,7 +70,7 @@ def el(parent: ET.Element, tag: str, text: object = None) -> ET.Element:
 
 def error_response(err: S3Error, resource: str, head: bool) -> Response:
     rid = uuid.uuid4().hex[:16].upper()
-    headers = {"x-amz-request-id": rid}
+    headers = {"x-amz-request-id": rid, **err.headers}
     if head:
         return Response(b"", err.status, headers=headers)
     root = ET.Element("Error")
@@ -235,6 +235,12 @@ class S3Server:
             raise s3err("MethodNotAllowed", 405, "not allowed on the service")
         body = lambda: self._body(request, loop, verified, headers)  # noqa: E731
         if not key:
+            if "versioning" in params:
+                return self._versioning(method, bucket, body)
+            if "lifecycle" in params:
+                return self._lifecycle(method, bucket, body)
+            if method == "GET" and "versions" in params:
+                return self._list_versions(bucket, params)
             if method == "PUT":
                 self._drain(body())
                 self.store.create_bucket(bucket)
@@ -268,9 +274,112 @@ class S3Server:
         if method in ("GET", "HEAD"):
             return self._get(bucket, key, headers, params, head=method == "HEAD")
         if method == "DELETE":
-            self.store.delete_object(bucket, key)
-            return Response(b"", 204)
+            res = self.store.delete_object(bucket, key, params.get("versionId"))
+            out: dict[str, str] = {}
+            if res.version_id is not None:
+                out["x-amz-version-id"] = res.version_id
+            if res.delete_marker:
+                out["x-amz-delete-marker"] = "true"
+            return Response(b"", 204, headers=out)
         raise s3err("MethodNotAllowed", 405, "method not allowed on an object")
+
+    def _versioned(self, bucket: str) -> bool:
+        return self.store.head_bucket(bucket).versioning != ""
+
+    def _versioning(self, method: str, bucket: str,
+                    body: Callable[[], VerifyingReader]) -> Response:
+        if method == "GET":
+            root = ET.Element("VersioningConfiguration", xmlns=XMLNS)
+            status = self.store.head_bucket(bucket).versioning
+            if status:
+                el(root, "Status", status)
+            return xml_response(root)
+        if method != "PUT":
+            raise s3err("MethodNotAllowed", 405, "method not allowed on versioning")
+        doc = _parse_xml(self._drain(body()), "VersioningConfiguration")
+        ns = doc.tag[: doc.tag.index("}") + 1] if doc.tag.startswith("{") else ""
+        status = (doc.findtext(ns + "Status") or "").strip()
+        if status not in ("Enabled", "Suspended"):
+            raise s3err("MalformedXML", 400, "The XML you provided was not well-formed or did "
+                        "not validate against our published schema.")
+        if (doc.findtext(ns + "MfaDelete") or "Disabled").strip() == "Enabled":
+            raise s3err("NotImplemented", 501, "MFA delete is not implemented")
+        self.store.set_versioning(bucket, status)
+        return Response(b"", 200)
+
+    def _lifecycle(self, method: str, bucket: str,
+                   body: Callable[[], VerifyingReader]) -> Response:
+        from cairn.objects import lifecycle
+
+        if method == "GET":
+            raw = self.store.get_bucket_config(bucket, "lifecycle")
+            if raw is None:
+                raise s3err("NoSuchLifecycleConfiguration", 404,
+                            "The lifecycle configuration does not exist.")
+            return xml_response(lifecycle.to_xml(lifecycle.decode(raw), XMLNS))
+        if method == "DELETE":
+            self.store.put_bucket_config(bucket, "lifecycle", None)
+            return Response(b"", 204)
+        if method != "PUT":
+            raise s3err("MethodNotAllowed", 405, "method not allowed on lifecycle")
+        doc = _parse_xml(self._drain(body()), "LifecycleConfiguration")
+        rules = lifecycle.parse_xml(doc)
+        self.store.put_bucket_config(bucket, "lifecycle", lifecycle.encode(rules))
+        return Response(b"", 200)
+
+    def _list_versions(self, bucket: str, params: dict[str, str]) -> Response:
+        prefix, delimiter = params.get("prefix", ""), params.get("delimiter", "")
+        encoding = params.get("encoding-type")
+        if encoding is not None and encoding != "url":
+            raise s3err("InvalidArgument", 400, "Invalid Encoding Method specified in Request")
+        encode = encoding == "url"
+        try:
+            max_keys = min(int(params.get("max-keys", "1000")), 1000)
+        except ValueError:
+            raise s3err("InvalidArgument", 400, "max-keys must be an integer") from None
+        if max_keys < 0:
+            raise s3err("InvalidArgument", 400, "max-keys must be non-negative")
+        key_marker = params.get("key-marker", "")
+        vid_marker = params.get("version-id-marker", "")
+        if vid_marker and not key_marker:
+            raise s3err("InvalidArgument", 400, "A version-id marker cannot be specified "
+                        "without a key marker.")
+        page = self.store.list_versions(bucket, prefix, delimiter, max_keys, key_marker,
+                                        vid_marker)
+
+        def enc(v: str) -> str:
+            return urllib.parse.quote(v, safe="/") if encode else v
+
+        root = ET.Element("ListVersionsResult", xmlns=XMLNS)
+        el(root, "Name", bucket)
+        el(root, "Prefix", enc(prefix))
+        el(root, "KeyMarker", enc(key_marker))
+        el(root, "VersionIdMarker", vid_marker)
+        if page.is_truncated:
+            el(root, "NextKeyMarker", enc(page.next_key_marker or ""))
+            el(root, "NextVersionIdMarker", page.next_version_id_marker or "")
+        el(root, "MaxKeys", max_keys)
+        if delimiter:
+            el(root, "Delimiter", enc(delimiter))
+        if encode:
+            el(root, "EncodingType", "url")
+        el(root, "IsTruncated", "true" if page.is_truncated else "false")
+        for rec, latest in page.entries:
+            e = el(root, "DeleteMarker" if rec.delete_marker else "Version")
+            el(e, "Key", enc(rec.key))
+            el(e, "VersionId", rec.version_id)
+            el(e, "IsLatest", "true" if latest else "false")
+            el(e, "LastModified", iso(rec.last_modified))
+            if not rec.delete_marker:
+                el(e, "ETag", rec.etag)
+                el(e, "Size", rec.size)
+                el(e, "StorageClass", "STANDARD")
+            owner = el(e, "Owner")
+            el(owner, "ID", "cairn")
+            el(owner, "DisplayName", "cairn")
+        for cp in page.common_prefixes:
+            el(el(root, "CommonPrefixes"), "Prefix", enc(cp))
+        return xml_response(root)
 
     def _body(self, request: Request, loop: asyncio.AbstractEventLoop,
               verified: sigv4.Verified, headers: dict[str, str]) -> VerifyingReader:
@@ -404,13 +513,23 @@ class S3Server:
             key = o.findtext(ns + "Key")
             if key is None:
                 raise s3err("MalformedXML", 400, "Object without Key")
+            vid = o.findtext(ns + "VersionId")
             try:
-                self.store.delete_object(bucket, key)
+                res = self.store.delete_object(bucket, key, vid)
                 if not quiet:
-                    el(el(root, "Deleted"), "Key", key)
+                    d = el(root, "Deleted")
+                    el(d, "Key", key)
+                    if vid is not None:
+                        el(d, "VersionId", vid)
+                    if res.delete_marker:
+                        el(d, "DeleteMarker", "true")
+                        if vid is None and res.version_id is not None:
+                            el(d, "DeleteMarkerVersionId", res.version_id)
             except S3Error as e:
                 err = el(root, "Error")
                 el(err, "Key", key)
+                if vid is not None:
+                    el(err, "VersionId", vid)
                 el(err, "Code", e.code)
                 el(err, "Message", e.message)
         return xml_response(root)
@@ -460,7 +579,7 @@ class S3Server:
             el(root, "Bucket", bucket)
             el(root, "Key", key)
             el(root, "ETag", rec.etag)
-            return xml_response(root)
+            return xml_response(root, headers=self._version_header(bucket, rec))
         if method == "DELETE":
             self.multipart.abort(bucket, key, upload_id)
             return Response(b"", 204)
@@ -518,11 +637,18 @@ class S3Server:
             user_meta=meta, if_none_match=headers.get("if-none-match"),
             if_match=headers.get("if-match"), headers=keep,
             checksums=lambda: dict(reader.computed))
-        out = {"ETag": rec.etag}
+        out = {"ETag": rec.etag, **self._version_header(bucket, rec)}
         for algo, value in rec.checksums.items():
             if algo != "MD5":
                 out[f"x-amz-checksum-{algo}"] = value
         return Response(b"", 200, headers=out)
+
+    def _version_header(self, bucket: str, rec: ObjectRecord) -> dict[str, str]:
+        """S3 names the version of every write and read in a bucket that has (or had)
+        versioning, ``null`` included; never in a bucket that never had it."""
+        if rec.version_id != "null" or self._versioned(bucket):
+            return {"x-amz-version-id": rec.version_id}
+        return {}
 
     @staticmethod
     def _kept_headers(headers: dict[str, str]) -> dict[str, str]:
@@ -548,21 +674,24 @@ class S3Server:
         return meta
 
     def _copy(self, bucket: str, key: str, headers: dict[str, str]) -> Response:
-        src = urllib.parse.unquote(headers["x-amz-copy-source"]).lstrip("/")
+        raw_src, _, src_query = headers["x-amz-copy-source"].partition("?")
+        src = urllib.parse.unquote(raw_src).lstrip("/")
         src_bucket, _, src_key = src.partition("/")
-        if "?" in src_key:
-            raise s3err("NotImplemented", 501, "copying a version is not implemented yet")
+        src_vid = dict(urllib.parse.parse_qsl(src_query)).get("versionId")
         if not src_key:
             raise s3err("InvalidArgument", 400, "Copy Source must mention the source bucket "
                         "and key: sourcebucket/sourcekey")
-        rec, _, _, stream = self.store.open_object(src_bucket, src_key)
+        rec, _, _, stream = self.store.open_object(src_bucket, src_key, version_id=src_vid)
         h = {k[len("x-amz-copy-source-"):]: v for k, v in headers.items()
              if k.startswith("x-amz-copy-source-if-")}
         status = check_read_conditions(rec, h)
         if status is not None:
             raise PreconditionFailed("copy source precondition failed")
-        replace = headers.get("x-amz-metadata-directive", "COPY") == "REPLACE"
-        if not replace and (src_bucket, src_key) == (bucket, key):
+        directive = headers.get("x-amz-metadata-directive", "COPY")
+        if directive not in ("COPY", "REPLACE"):
+            raise s3err("InvalidArgument", 400, "Unknown metadata directive.")
+        replace = directive == "REPLACE"
+        if not replace and (src_bucket, src_key) == (bucket, key) and src_vid is None:
             raise s3err("InvalidRequest", 400, "This copy request is illegal because it is "
                         "trying to copy an object to itself without changing the object's "
                         "metadata, storage class, website redirect location or encryption "
@@ -575,14 +704,19 @@ class S3Server:
         root = ET.Element("CopyObjectResult", xmlns=XMLNS)
         el(root, "LastModified", iso(new.last_modified))
         el(root, "ETag", new.etag)
-        return xml_response(root)
+        out = self._version_header(bucket, new)
+        if src_vid is not None or self._versioned(src_bucket):
+            out["x-amz-copy-source-version-id"] = rec.version_id
+        return xml_response(root, headers=out)
 
     def _get(self, bucket: str, key: str, headers: dict[str, str], params: dict[str, str],
              head: bool) -> Response:
-        rec = self.store.head_object(bucket, key)
+        vid = params.get("versionId")
+        rec = self.store.head_object(bucket, key, vid)
         status = check_read_conditions(rec, headers)
         base = {"ETag": rec.etag, "Last-Modified": http_date(rec.last_modified),
-                "Accept-Ranges": "bytes", "Content-Type": rec.content_type}
+                "Accept-Ranges": "bytes", "Content-Type": rec.content_type,
+                **self._version_header(bucket, rec)}
         base.update({k.title(): v for k, v in rec.headers.items()})
         for k, v in rec.user_meta.items():
             base[f"x-amz-meta-{k}"] = v
@@ -604,10 +738,11 @@ class S3Server:
         if rng is not None and rec.size == 0:
             rng = None
         try:
-            rec2, start, end, stream = self.store.open_object(bucket, key, rng)
+            rec2, start, end, stream = self.store.open_object(bucket, key, rng, vid)
         except NoSuchKey:
             raise
-        if rec2.etag != rec.etag:  # overwritten between the two reads: serve the new one
+        # Overwritten between the two reads: serve the new one.
+        if rec2.version_id != rec.version_id or rec2.seq != rec.seq:
             return self._get(bucket, key, headers, params, head)
         base["Content-Length"] = str(end - start)
         code = 200

@@ -23,13 +23,14 @@ import base64
 import contextlib
 import hashlib
 import io
+import itertools
 import os
 import re
 import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import BinaryIO
 
@@ -45,8 +46,10 @@ from cairn.objects.errors import (
     InvalidBucketName,
     InvalidRange,
     KeyTooLongError,
+    MethodNotAllowed,
     NoSuchBucket,
     NoSuchKey,
+    NoSuchVersion,
     PreconditionFailed,
 )
 from cairn.objects.metadata import BucketRecord, DataRef, ObjectRecord
@@ -91,6 +94,23 @@ class ListPage:
     next_marker: str | None  # the last key or prefix returned, to resume after
 
 
+@dataclass(frozen=True)
+class VersionsPage:
+    """One page of ListObjectVersions: ``(record, is_latest)`` in key order, newest first."""
+
+    entries: list[tuple[ObjectRecord, bool]]
+    common_prefixes: list[str]
+    is_truncated: bool
+    next_key_marker: str | None
+    next_version_id_marker: str | None
+
+
+@dataclass(frozen=True)
+class DeleteResult:
+    version_id: str | None  # of the delete marker created, or of the version removed
+    delete_marker: bool  # a marker was created, or the version removed was one
+    changed: bool = True  # False: nothing was there to delete
+
 @dataclass
 class StoreStats:
     puts: int = 0
@@ -114,8 +134,10 @@ class ObjectStore:
     def __init__(self, path: str, drives: list[Drive] | None = None, *, k: int = 4, m: int = 2,
                  stripe_size: int = 4 * 1024 * 1024, gc_grace: float = 60.0,
                  orphan_window: float = 3600.0, engine: Engine | None = None,
-                 inline_max: int = 16 * 1024) -> None:
+                 inline_max: int = 16 * 1024,
+                 clock: Callable[[], float] = time.time) -> None:
         os.makedirs(path, exist_ok=True)
+        self.clock = clock  # wall clock of Last-Modified (lifecycle tests move it)
         self.path = path
         self.k, self.m, self.stripe_size = k, m, stripe_size
         self.gc_grace = gc_grace
@@ -186,12 +208,39 @@ class ObjectStore:
                 for _, v in self.meta.scan(md.BUCKET, md.prefix_end(md.BUCKET))]
 
     def delete_bucket(self, name: str) -> None:
+        """Only an empty bucket: no object, no noncurrent version and no delete marker."""
         with self._locks[0]:
             self.head_bucket(name)
-            prefix = md.object_prefix(name)
-            if next(iter(self.meta.scan(prefix, md.prefix_end(prefix))), None) is not None:
-                raise BucketNotEmpty(BucketName=name)
-            self.meta.delete(md.bucket_key(name), sync=True)
+            for prefix in (md.object_prefix(name), md.versions_prefix(name)):
+                if next(iter(self.meta.scan(prefix, md.prefix_end(prefix))), None) is not None:
+                    raise BucketNotEmpty(BucketName=name)
+            conf = md.config_key(name, "")
+            ops: list[Put | Delete] = [Delete(k) for k, _ in
+                                       self.meta.scan(conf, md.prefix_end(conf))]
+            self.meta.write_batch([*ops, Delete(md.bucket_key(name))], sync=True)
+
+    def set_versioning(self, name: str, status: str) -> BucketRecord:
+        """``Enabled`` or ``Suspended``; a bucket never returns to unversioned (as S3)."""
+        if status not in ("Enabled", "Suspended"):
+            raise InvalidArgument(f"versioning status must be Enabled or Suspended, not "
+                                  f"{status!r}")
+        with self._locks[0]:
+            rec = replace(self.head_bucket(name), versioning=status)
+            self.meta.put(md.bucket_key(name), md.encode_bucket(rec), sync=True)
+        return rec
+
+    def put_bucket_config(self, name: str, kind: str, value: bytes | None) -> None:
+        """Store (or with None, remove) a bucket sub-resource document (lifecycle...)."""
+        self.head_bucket(name)
+        ckey = md.config_key(name, kind)
+        if value is None:
+            self.meta.delete(ckey, sync=True)
+        else:
+            self.meta.put(ckey, value, sync=True)
+
+    def get_bucket_config(self, name: str, kind: str) -> bytes | None:
+        self.head_bucket(name)
+        return self.meta.get(md.config_key(name, kind))
 
     # -- objects -----------------------------------------------------------------------------
     def write_data(self, body: BinaryIO | bytes, length: int | None = None) -> DataWriter:
@@ -236,7 +285,7 @@ class ObjectStore:
             raise InvalidArgument("If-None-Match on PUT accepts only '*'")
         head, rest = self._read_head(body, length)
         common = {"bucket": bucket, "key": key, "version_id": "null",
-                  "last_modified": time.time(),
+                  "last_modified": self.clock(),
                   "content_type": content_type or "binary/octet-stream",
                   "user_meta": dict(user_meta or {}), "headers": dict(headers or {})}
         if rest is None:  # small: inline in the record, one metadata fsync and no blobs
@@ -245,7 +294,7 @@ class ObjectStore:
                                inline=base64.b64encode(head).decode(), checksums={
                                    "MD5": base64.b64encode(md5.digest()).decode(),
                                    **(checksums() if checksums else {})}, **common)
-            self._commit(rec, if_none_match=if_none_match, if_match=if_match)
+            rec = self._commit(rec, if_none_match=if_none_match, if_match=if_match)
         else:
             writer = self.write_data(_Chain(head, rest) if head else rest, length)
             ref = writer.finish()
@@ -254,7 +303,7 @@ class ObjectStore:
                     size=ref.length, etag=f'"{writer.md5.hexdigest()}"', parts=(ref,),
                     checksums={"MD5": base64.b64encode(writer.md5.digest()).decode(),
                                **(checksums() if checksums else {})}, **common)
-                self._commit(rec, if_none_match=if_none_match, if_match=if_match)
+                rec = self._commit(rec, if_none_match=if_none_match, if_match=if_match)
             except BaseException:
                 self._discard(ref)
                 raise
@@ -283,33 +332,111 @@ class ObjectStore:
         return bytes(chunks), body
 
     def _commit(self, rec: ObjectRecord, *, if_none_match: str | None = None,
-                if_match: str | None = None) -> None:
-        self._commit_built(rec.bucket, rec.key, lambda: (rec, []),
-                           if_none_match=if_none_match, if_match=if_match)
+                if_match: str | None = None) -> ObjectRecord:
+        return self._commit_built(rec.bucket, rec.key, lambda: (rec, []),
+                                  if_none_match=if_none_match, if_match=if_match)
 
     def _commit_built(self, bucket: str, key: str,
                       build: Callable[[], tuple[ObjectRecord, list[Put | Delete]]], *,
-                      if_none_match: str | None = None, if_match: str | None = None) -> None:
-        """Make the record ``build`` returns the key's current object, in one atomic batch
-        with the extra operations it returns. ``build`` runs under the key's lock (multipart
-        complete validates its parts and drops the upload there)."""
+                      if_none_match: str | None = None,
+                      if_match: str | None = None) -> ObjectRecord:
+        """Make the record ``build`` returns the key's current version, in one atomic batch
+        with the extra operations it returns; returns the record with its version id. ``build``
+        runs under the key's lock (multipart complete validates its parts and drops the upload
+        there)."""
         okey = md.object_key(bucket, key)
         with self._lock(bucket, key):
-            self.head_bucket(bucket)  # a bucket deleted meanwhile
+            brec = self.head_bucket(bucket)  # a bucket deleted meanwhile
             rec, more = build()
-            old_raw = self.meta.get(okey)
-            old = ObjectRecord.decode(old_raw) if old_raw is not None else None
+            old = self._current(bucket, key)
             if if_none_match == "*" and old is not None:
                 raise PreconditionFailed("the key already exists", Condition="If-None-Match")
             if if_match is not None and (old is None or not _etag_matches(if_match, old.etag)):
                 if old is None:
                     raise NoSuchKey(Key=rec.key)
                 raise PreconditionFailed("ETag does not match", Condition="If-Match")
-            ops: list[Put | Delete] = [Put(okey, rec.encode())]
-            ops += [Put(md.data_key(p.data_id), okey) for p in rec.parts]
-            if old is not None:
-                ops += self._unref_ops(old)
-            self.meta.write_batch([*more, *ops], sync=True)
+            seq = self._next_seq(bucket, key, old)
+            vid = md.new_version_id(seq) if brec.versioning == "Enabled" else "null"
+            rec = replace(rec, seq=seq, version_id=vid, delete_marker=False)
+            vkey = md.version_key(bucket, key, seq)
+            ops: list[Put | Delete] = [*more, *self._make_room(brec, key, old)]
+            ops += [Put(okey, rec.encode()), Put(vkey, md.CURRENT)]
+            ops += [Put(md.data_key(p.data_id), vkey) for p in rec.parts]
+            self.meta.write_batch(ops, sync=True)
+        return rec
+
+    # -- versions ----------------------------------------------------------------------------
+    def _current(self, bucket: str, key: str) -> ObjectRecord | None:
+        raw = self.meta.get(md.object_key(bucket, key))
+        return ObjectRecord.decode(raw) if raw is not None else None
+
+    def _versions(self, bucket: str, key: str) -> Iterator[tuple[bytes, ObjectRecord]]:
+        """The key's versions, newest first, as (V key, record); lazy (stop early)."""
+        pre = md.key_versions_prefix(bucket, key)
+        for vkey, raw in self.meta.scan(pre, md.prefix_end(pre)):
+            yield vkey, self._resolve(bucket, key, raw)
+
+    def _resolve(self, bucket: str, key: str, raw: bytes) -> ObjectRecord:
+        if raw == md.CURRENT:
+            cur = self.meta.get(md.object_key(bucket, key))
+            if cur is None:  # impossible while the invariant holds; never guess
+                raise InvalidArgument(f"metadata of {bucket}/{key} is inconsistent")
+            return ObjectRecord.decode(cur)
+        return ObjectRecord.decode(raw)
+
+    def _next_seq(self, bucket: str, key: str, current: ObjectRecord | None) -> int:
+        """A nanosecond clock, forced above the key's newest version (a clock step back or two
+        writes in one tick must still order versions)."""
+        latest = current.seq if current is not None else max(
+            (r.seq for _, r in itertools.islice(self._versions(bucket, key), 1)), default=0)
+        return max(time.time_ns(), latest + 1)
+
+    def _make_room(self, brec: BucketRecord, key: str,
+                   current: ObjectRecord | None) -> list[Put | Delete]:
+        """Operations that retire what a new latest version replaces: the current version
+        becomes noncurrent (versioned buckets) or goes away (unversioned); in suspended
+        buckets the ``null`` version, wherever it is, is replaced (S3: at most one ``null``)."""
+        ops: list[Put | Delete] = []
+        if brec.versioning == "":
+            if current is not None:
+                ops.append(Delete(md.version_key(brec.name, key, current.seq)))
+                ops += self._unref_ops(current)
+            return ops
+        if current is not None and (brec.versioning == "Enabled"
+                                    or current.version_id != "null"):
+            # Kept as a noncurrent version: its full record replaces the ``@`` stub.
+            ops.append(Put(md.version_key(brec.name, key, current.seq), current.encode()))
+        if brec.versioning == "Suspended":
+            for vk, r in self._versions(brec.name, key):
+                if r.version_id == "null":
+                    ops += [Delete(vk), *self._unref_ops(r)]
+                    break
+        return ops
+
+    def _find_version(self, bucket: str, key: str,
+                      version_id: str) -> tuple[bytes, ObjectRecord, bool] | None:
+        """(V key, record, is latest) of one version, or None."""
+        try:
+            seq = md.version_id_seq(version_id)
+        except ValueError:
+            raise InvalidArgument("Invalid version id specified", ArgumentName="versionId",
+                                  ArgumentValue=version_id) from None
+        first = True
+        if seq is None:
+            for vk, r in self._versions(bucket, key):
+                if r.version_id == "null":
+                    return vk, r, first
+                first = False
+            return None
+        vkey = md.version_key(bucket, key, seq)
+        raw = self.meta.get(vkey)
+        if raw is None:
+            return None
+        rec = self._resolve(bucket, key, raw)
+        if rec.version_id != version_id:
+            return None
+        latest = next(iter(self._versions(bucket, key)), None)
+        return vkey, rec, latest is not None and latest[0] == vkey
 
     def _unref_ops(self, old: ObjectRecord) -> list[Put | Delete]:
         due = time.time_ns() + int(self.gc_grace * 1e9)
@@ -328,19 +455,39 @@ class ObjectStore:
                 with contextlib.suppress(DriveError):  # the orphan collector gets it later
                     d.delete(ref.blob_id(i))
 
-    def head_object(self, bucket: str, key: str) -> ObjectRecord:
+    def head_object(self, bucket: str, key: str,
+                    version_id: str | None = None) -> ObjectRecord:
+        """The current version, or the version asked for. A delete marker answers as S3
+        does: ``NoSuchKey`` (latest) or ``MethodNotAllowed`` (asked for by id), both with
+        ``x-amz-delete-marker: true``."""
         check_key(key)
+        if version_id is not None:
+            self.head_bucket(bucket)
+            found = self._find_version(bucket, key, version_id)
+            if found is None:
+                raise NoSuchVersion(Key=key, VersionId=version_id)
+            rec = found[1]
+            if rec.delete_marker:
+                err = MethodNotAllowed(Method="GET", ResourceType="DeleteMarker")
+                err.headers.update(_marker_headers(rec))
+                raise err
+            return rec
         raw = self.meta.get(md.object_key(bucket, key))
         if raw is None:
             self.head_bucket(bucket)
-            raise NoSuchKey(Key=key)
+            err = NoSuchKey(Key=key)
+            latest = next(iter(self._versions(bucket, key)), None)
+            if latest is not None and latest[1].delete_marker:
+                err.headers.update(_marker_headers(latest[1]))
+            raise err
         return ObjectRecord.decode(raw)
 
     def open_object(self, bucket: str, key: str, byte_range: tuple[int | None, int | None]
-                    | None = None) -> tuple[ObjectRecord, int, int, Iterator[bytes]]:
+                    | None = None, version_id: str | None = None,
+                    ) -> tuple[ObjectRecord, int, int, Iterator[bytes]]:
         """Record, (start, end) served and a lazy stream of the bytes. ``byte_range`` is an
         HTTP range ``(first, last)`` inclusive, ``(None, n)`` for a suffix of n bytes."""
-        rec = self.head_object(bucket, key)
+        rec = self.head_object(bucket, key, version_id)
         start, end = _resolve_range(byte_range, rec.size)
         with self._stats_lock:
             self.stats.gets += 1
@@ -359,23 +506,121 @@ class ObjectStore:
             base += part.length
 
     def get_object(self, bucket: str, key: str,
-                   byte_range: tuple[int | None, int | None] | None = None) -> bytes:
-        _, _, _, stream = self.open_object(bucket, key, byte_range)
+                   byte_range: tuple[int | None, int | None] | None = None,
+                   version_id: str | None = None) -> bytes:
+        _, _, _, stream = self.open_object(bucket, key, byte_range, version_id)
         return b"".join(stream)
 
-    def delete_object(self, bucket: str, key: str) -> None:
-        """Delete the key; deleting an absent key succeeds (S3 semantics)."""
+    def delete_object(self, bucket: str, key: str, version_id: str | None = None, *,
+                      expected_seq: int | None = None) -> DeleteResult:
+        """Delete as S3 does. Without a version id: unversioned buckets drop the key (absent
+        keys succeed), versioned ones add a delete marker (suspended: the ``null`` marker,
+        replacing the ``null`` version). With one: that version is gone for good, and when it
+        was the latest the next newest becomes current. ``expected_seq`` deletes only if the
+        current version is still that one (lifecycle expiry racing an overwrite)."""
         check_key(key)
         okey = md.object_key(bucket, key)
         with self._lock(bucket, key):
-            self.head_bucket(bucket)
-            raw = self.meta.get(okey)
-            if raw is None:
-                return
-            ops: list[Put | Delete] = [Delete(okey), *self._unref_ops(ObjectRecord.decode(raw))]
-            self.meta.write_batch(ops, sync=True)
+            brec = self.head_bucket(bucket)
+            if version_id is not None:
+                result = self._delete_version(bucket, key, version_id)
+            else:
+                current = self._current(bucket, key)
+                if expected_seq is not None and (current is None or current.seq != expected_seq):
+                    return DeleteResult(None, False, False)  # lifecycle: changed since judged
+                ops: list[Put | Delete] = self._make_room(brec, key, current)
+                if brec.versioning == "":
+                    if current is None:
+                        return DeleteResult(None, False, False)
+                    ops.append(Delete(okey))
+                    result = DeleteResult(None, False)
+                else:
+                    seq = self._next_seq(bucket, key, current)
+                    vid = md.new_version_id(seq) if brec.versioning == "Enabled" else "null"
+                    marker = ObjectRecord(bucket, key, vid, 0, "", self.clock(), seq=seq,
+                                          delete_marker=True, content_type="")
+                    if current is not None:
+                        ops.append(Delete(okey))
+                    ops.append(Put(md.version_key(bucket, key, seq), marker.encode()))
+                    result = DeleteResult(vid, True)
+                self.meta.write_batch(ops, sync=True)
         with self._stats_lock:
             self.stats.deletes += 1
+        return result
+
+    def _delete_version(self, bucket: str, key: str, version_id: str) -> DeleteResult:
+        """Under the key's lock: remove one version; promote the next one if it was latest."""
+        found = self._find_version(bucket, key, version_id)
+        if found is None:  # S3: deleting a version that does not exist succeeds
+            return DeleteResult(version_id, False, False)
+        vkey, rec, latest = found
+        ops: list[Put | Delete] = [Delete(vkey), *self._unref_ops(rec)]
+        if latest:
+            nxt = next(itertools.islice(self._versions(bucket, key), 1, 2), None)
+            okey = md.object_key(bucket, key)
+            if nxt is None or nxt[1].delete_marker:
+                ops.append(Delete(okey))
+            else:
+                ops += [Put(okey, nxt[1].encode()), Put(nxt[0], md.CURRENT)]
+        self.meta.write_batch(ops, sync=True)
+        return DeleteResult(version_id, rec.delete_marker)
+
+    def list_versions(self, bucket: str, prefix: str = "", delimiter: str = "",
+                      max_keys: int = 1000, key_marker: str = "",
+                      version_id_marker: str = "") -> VersionsPage:
+        """ListObjectVersions: every version and delete marker, keys in byte order, each
+        key's versions newest first, resuming after (key-marker, version-id-marker)."""
+        self.head_bucket(bucket)
+        if max_keys < 0:
+            raise InvalidArgument("max-keys must be non-negative")
+        base = md.versions_prefix(bucket)
+        lo = base + prefix.encode()
+        hi = md.prefix_end(lo)
+        prev_key: str | None = None  # the key of the last entry seen (is-latest tracking)
+        if key_marker:
+            if version_id_marker:
+                found = self._find_version(bucket, key_marker, version_id_marker)
+                if found is None:
+                    raise InvalidArgument("Invalid version id specified",
+                                          ArgumentName="version-id-marker")
+                start = found[0] + b"\x00"
+                prev_key = key_marker
+            else:
+                start = md.prefix_end(md.key_versions_prefix(bucket, key_marker))
+            lo = max(lo, start)
+        entries: list[tuple[ObjectRecord, bool]] = []
+        prefixes: list[str] = []
+        last: tuple[str, str] | None = None
+
+        def full() -> bool:
+            return len(entries) + len(prefixes) >= max_keys
+
+        while lo < hi:
+            advanced = False
+            for vkey, raw in self.meta.scan(lo, hi):
+                key, _ = md.split_version_key(vkey, bucket)
+                if delimiter:
+                    cut = key.find(delimiter, len(prefix))
+                    if cut >= 0:
+                        cp = key[: cut + len(delimiter)]
+                        if not (key_marker and cp.encode() <= key_marker.encode()):
+                            if full():
+                                return VersionsPage(entries, prefixes, True, *(last or
+                                                                               (None, None)))
+                            prefixes.append(cp)
+                            last = (cp, "")
+                        lo = md.prefix_end(base + cp.encode())
+                        advanced = True
+                        break
+                if full():
+                    return VersionsPage(entries, prefixes, True, *(last or (None, None)))
+                rec = self._resolve(bucket, key, raw)
+                entries.append((rec, key != prev_key))
+                prev_key = key
+                last = (key, rec.version_id)
+            if not advanced:
+                break
+        return VersionsPage(entries, prefixes, False, None, None)
 
     # -- listing -----------------------------------------------------------------------------
     def list_objects(self, bucket: str, prefix: str = "", delimiter: str = "",
@@ -489,6 +734,13 @@ class _Chain:
         return self.rest.read(n)
 
 
+def _marker_headers(rec: ObjectRecord) -> dict[str, str]:
+    import email.utils
+
+    return {"x-amz-delete-marker": "true", "x-amz-version-id": rec.version_id,
+            "Last-Modified": email.utils.formatdate(rec.last_modified, usegmt=True)}
+
+
 def _etag_matches(condition: str, etag: str) -> bool:
     tags = [t.strip() for t in condition.split(",")]
     return any(t == "*" or t.strip('"') == etag.strip('"') for t in tags)
@@ -511,5 +763,5 @@ def _resolve_range(byte_range: tuple[int | None, int | None] | None,
     return first, end
 
 
-__all__ = ["ListPage", "ObjectStore", "StoreStats", "check_bucket_name", "check_key",
-           "new_data_id"]
+__all__ = ["DeleteResult", "ListPage", "ObjectStore", "StoreStats", "VersionsPage",
+           "check_bucket_name", "check_key", "new_data_id"]
