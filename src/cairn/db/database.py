@@ -1,0 +1,746 @@
+"""The transactional database: catalog, MVCC heaps, commit, rollback, recovery, checkpoints.
+
+Design (docs/transactions.md explains the why):
+
+* **Heap in memory, engine on disk.** Every table's version chains live in memory
+  (:mod:`cairn.db.heap`); the ordered storage engine (``lsm`` or ``btree``) holds the image of
+  them as of the last checkpoint, one key per version: ``("v", table, *pk, xmin)`` ->
+  ``{xmax, lsn, row}``, plus ``("c", table)`` catalog entries.
+* **The WAL is the source of truth.** A commit appends one record with the transaction's net
+  row changes and waits for it to be fsynced (group commit); only then does the transaction
+  become visible. The engine is written with ``sync=False`` by checkpoints, which end with a
+  durable engine write and a ``CHECKPOINT`` file naming the redo LSN; recovery loads the
+  engine image and replays the WAL from there. Replay is idempotent (a version is keyed by its
+  creator's xid), so a checkpoint may include changes past its redo point.
+* **Rollback undoes in place.** A rolled-back transaction removes its versions and clears the
+  ``xmax`` it set, so any xid found in a chain is committed or running: visibility needs no
+  commit-log lookup, and no aborted versions wait for vacuum.
+* **One mutex.** Chains, the lock table, the SSI graph and the set of running transactions are
+  guarded by one mutex (the GIL would serialize them anyway); lock waits release it through
+  condition variables, and the WAL append and fsync happen outside it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from cairn.db import vacuum as vacuum_mod
+from cairn.db.heap import Heap, Index
+from cairn.db.stats import DatabaseStats, TableStats, VacuumResult
+from cairn.db.transaction import METHODS, SER, Transaction, normalize_level
+from cairn.db.wal import Wal
+from cairn.storage import Delete, Engine, Put, open_engine
+from cairn.storage.errors import DurabilityError, StorageError
+from cairn.storage.fileio import REAL_FS, FileSystem
+from cairn.storage.keycodec import pack, prefix_end, unpack
+from cairn.txn.errors import (
+    DatabaseClosed,
+    DeadlockDetected,
+    DuplicateTable,
+    InvalidParameter,
+    LockNotAvailable,
+    LockTimeout,
+    SerializationFailure,
+    TxnError,
+    UndefinedObject,
+    UndefinedTable,
+    UniqueViolation,
+)
+from cairn.txn.locks import LockInfo, LockManager, LockOwner
+from cairn.txn.mvcc import Snapshot, Version
+from cairn.txn.ssi import SsiTracker
+
+MARKER = "CAIRN-DB"
+CHECKPOINT = "CHECKPOINT"
+FORMAT = 1
+_NAME_MAX = 128
+
+
+@dataclass(frozen=True)
+class RowChange:
+    op: str  # "insert" | "update" | "delete"
+    table: str
+    key: Any
+    row: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Change:
+    """One committed transaction (or schema change) of the log, in LSN order."""
+
+    lsn: int
+    kind: str  # "commit" | "create_table" | "create_index"
+    xid: int
+    changes: list[RowChange] = field(default_factory=list)
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+_OPS = {"i": "insert", "u": "update", "d": "delete"}
+
+
+def _check_name(kind: str, name: Any) -> str:
+    if not isinstance(name, str) or not name or len(name) > _NAME_MAX or "\x00" in name:
+        raise InvalidParameter(f"bad {kind} name {name!r}")
+    return name
+
+
+def _abort_cause(exc: BaseException | None) -> str:
+    if exc is None:
+        return "rollback"
+    if isinstance(exc, SerializationFailure):
+        return "serialization"
+    if isinstance(exc, DeadlockDetected):
+        return "deadlock"
+    if isinstance(exc, LockTimeout):
+        return "lock_timeout"
+    if isinstance(exc, LockNotAvailable):
+        return "lock_not_available"
+    if isinstance(exc, UniqueViolation):
+        return "unique_violation"
+    return "error"
+
+
+class AdvisoryLock:
+    """A session-level advisory lock (pg_advisory_lock); release it or use ``with``."""
+
+    def __init__(self, db: Database, owner: LockOwner, req: Any):
+        self._db = db
+        self._owner = owner
+        self._req = req
+        self.held = True
+
+    def release(self) -> None:
+        if self.held:
+            with self._db._mu:
+                self._db._locks.release(self._req)
+            self.held = False
+
+    def __enter__(self) -> AdvisoryLock:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+class Database:
+    """Open with :meth:`open` (durable, on an engine) or :meth:`memory` (tests, the lab)."""
+
+    def __init__(self, path: str | None, *, engine: str = "lsm", fs: FileSystem = REAL_FS,
+                 durable: bool = True, autovacuum: bool = True,
+                 autovacuum_naptime: float = 1.0, autovacuum_threshold: int = 50,
+                 autovacuum_scale_factor: float = 0.2, lock_timeout: float | None = None,
+                 deadlock_timeout: float = 0.2, checkpoint_interval: float = 30.0,
+                 checkpoint_wal_bytes: int = 16 << 20,
+                 engine_options: dict[str, Any] | None = None):
+        if engine not in ("lsm", "btree"):
+            raise InvalidParameter(f"engine must be 'lsm' or 'btree', not {engine!r}")
+        self.path = path
+        self.engine_kind = engine
+        self.fs = fs
+        self.lock_timeout = lock_timeout
+        self.autovacuum_threshold = autovacuum_threshold
+        self.autovacuum_scale_factor = autovacuum_scale_factor
+        self.autovacuum_naptime = autovacuum_naptime
+        self.checkpoint_interval = checkpoint_interval
+        self.checkpoint_wal_bytes = checkpoint_wal_bytes
+        self._mu = threading.Lock()
+        self._heaps: dict[str, Heap] = {}
+        self._next_xid = 1
+        self._active: dict[int, Transaction] = {}
+        self._committing: dict[int, int] = {}  # xid -> WAL position before its record
+        self._locks = LockManager(self._mu, deadlock_timeout)
+        self._ssi = SsiTracker()
+        self._serial = threading.Lock()
+        self._procedures: dict[str, Callable[..., Any]] = {}
+        self._executor: ThreadPoolExecutor | None = None
+        self._session_ids = 0
+        self._closed = False
+        self._failed: BaseException | None = None
+        self.commits = 0
+        self.rollbacks = 0
+        self.aborts: dict[str, int] = {}
+        self.checkpoints = 0
+        self.last_checkpoint_lsn = 0
+        self._ckpt_lock = threading.Lock()
+        self._engine: Engine | None = None
+        if path is None:
+            self._wal = Wal(None)
+        else:
+            fs.makedirs(path)
+            self._claim(path, engine)
+            self._engine = open_engine(engine, os.path.join(path, "data"), fs=fs,
+                                       **(engine_options or {}))
+            self._wal = Wal(path, fs, sync=durable)
+            self._recover()
+        self._stop = threading.Event()
+        self._worker: threading.Thread | None = None
+        if autovacuum or path is not None:
+            self._worker = threading.Thread(target=self._background, args=(autovacuum,),
+                                            name="cairn-db-background", daemon=True)
+            self._worker.start()
+
+    # -- construction -------------------------------------------------------------------------
+    @classmethod
+    def memory(cls, **options: Any) -> Database:
+        """A database in memory: nothing is written to disk (tests, the anomaly lab)."""
+        options.setdefault("autovacuum", False)
+        return cls(None, **options)
+
+    @classmethod
+    def open(cls, path: str, engine: str = "lsm", **options: Any) -> Database:
+        """Open (creating if needed) the database in directory ``path``, recovering from the
+        last checkpoint and the write-ahead log."""
+        return cls(str(path), engine=engine, **options)
+
+    def _claim(self, path: str, engine: str) -> None:
+        marker = os.path.join(path, MARKER)
+        if self.fs.exists(marker):
+            try:
+                meta = json.loads(self.fs.read_file(marker))
+            except ValueError as exc:
+                raise StorageError(f"{marker} is not a cairn database marker") from exc
+            if meta.get("format") != FORMAT or meta.get("engine") != engine:
+                raise InvalidParameter(f"{path} holds a cairn database on engine "
+                                       f"{meta.get('engine')!r} (format {meta.get('format')}),"
+                                       f" not {engine!r}")
+            return
+        if [n for n in self.fs.listdir(path) if not n.startswith(".")]:
+            raise StorageError(f"{path} is not empty and is not a cairn database")
+        self.fs.write_atomic(marker, json.dumps({"format": FORMAT, "engine": engine}).encode())
+
+    def _recover(self) -> None:
+        assert self._engine is not None and self.path is not None
+        eng = self._engine
+        for _k, v in eng.scan(pack(("c",)), prefix_end(pack(("c",)))):
+            meta = json.loads(v)
+            heap = Heap(meta["name"], tuple(meta["pk"]))
+            for ix in meta["indexes"]:
+                heap.indexes[ix["name"]] = Index(ix["name"], tuple(ix["columns"]), ix["unique"])
+            self._heaps[heap.name] = heap
+        vprefix = pack(("v",))
+        for k, v in eng.scan(vprefix, prefix_end(vprefix)):
+            parts = unpack(k)
+            heap = self._heaps.get(parts[1])  # type: ignore[arg-type]
+            if heap is None:
+                continue
+            pkb = pack(parts[2:-1])
+            meta = json.loads(v)
+            chain = heap.chain_for_insert(pkb)
+            chain.append(Version(parts[-1], meta["x"], meta["r"], meta["l"]))  # type: ignore[arg-type]
+        redo, next_xid = 0, 1
+        ckpt = os.path.join(self.path, CHECKPOINT)
+        if self.fs.exists(ckpt):
+            meta = json.loads(self.fs.read_file(ckpt))
+            redo, next_xid = meta["redo"], meta["next_xid"]
+            self.last_checkpoint_lsn = redo
+        touched: set[tuple[str, bytes]] = set()
+        for lsn, rec in self._wal.read(redo):
+            self._replay(lsn, rec, touched)
+            next_xid = max(next_xid, rec.get("x", 0) + 1)
+        self._next_xid = next_xid
+        for heap in self._heaps.values():
+            for pkb, chain in heap.chains.items():
+                if len(chain) > 1:
+                    chain.sort(key=lambda v: v.lsn)
+                for v in chain:
+                    heap.index_new_version(pkb, v.row)
+            heap.dirty = {pkb for (t, pkb) in touched if t == heap.name}
+
+    def _replay(self, lsn: int, rec: dict[str, Any], touched: set[tuple[str, bytes]]) -> None:
+        kind = rec["k"]
+        if kind == "t":
+            if rec["n"] not in self._heaps:
+                self._heaps[rec["n"]] = Heap(rec["n"], tuple(rec["pk"]))
+            return
+        if kind == "ix":
+            heap = self._heaps[rec["t"]]
+            if rec["n"] not in heap.indexes:
+                heap.indexes[rec["n"]] = Index(rec["n"], tuple(rec["c"]), rec["u"])
+            return
+        xid = rec["x"]
+        for op, table, pk, old_xmin, row in rec["o"]:
+            heap = self._heaps[table]
+            pkb = pack(pk)
+            touched.add((table, pkb))
+            chain = heap.chain_for_insert(pkb)
+            if op in ("u", "d") and old_xmin is not None:
+                for v in chain:
+                    if v.xmin == old_xmin:
+                        v.xmax = xid
+            if op in ("i", "u") and not any(v.xmin == xid for v in chain):
+                chain.append(Version(xid, 0, row, lsn))
+
+    # -- catalog ------------------------------------------------------------------------------
+    def _heap(self, table: str) -> Heap:
+        heap = self._heaps.get(table)
+        if heap is None:
+            raise UndefinedTable(f'relation "{table}" does not exist')
+        return heap
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise DatabaseClosed("the database is closed")
+        if self._failed is not None:
+            raise DatabaseClosed(f"the database failed ({self._failed}); reopen it to recover")
+
+    def tables(self) -> list[str]:
+        return sorted(self._heaps)
+
+    def create_table(self, name: str, primary_key: str | list[str] | tuple[str, ...] = "id",
+                     *, if_not_exists: bool = False) -> None:
+        """Create a table of dict rows keyed by ``primary_key`` (a column or columns)."""
+        self._check_open()
+        _check_name("table", name)
+        pk = (primary_key,) if isinstance(primary_key, str) else tuple(primary_key)
+        if not pk:
+            raise InvalidParameter("a primary key needs at least one column")
+        for c in pk:
+            _check_name("column", c)
+        with self._mu:
+            if name in self._heaps:
+                if if_not_exists:
+                    return
+                raise DuplicateTable(f'relation "{name}" already exists')
+            self._heaps[name] = Heap(name, pk)
+        self._log_ddl({"k": "t", "n": name, "pk": list(pk)})
+
+    def create_index(self, table: str, columns: list[str] | tuple[str, ...] | str, *,
+                     unique: bool = False, name: str | None = None) -> str:
+        """Create a secondary index (waits for running writers, as CREATE INDEX takes a SHARE
+        lock on the table); a unique index over duplicate live values raises UniqueViolation."""
+        self._check_open()
+        heap = self._heap(table)
+        cols = (columns,) if isinstance(columns, str) else tuple(columns)
+        if not cols:
+            raise InvalidParameter("an index needs at least one column")
+        for c in cols:
+            _check_name("column", c)
+        suffix = "key" if unique else "idx"
+        name = _check_name("index", name or f"{table}_{'_'.join(cols)}_{suffix}")
+        owner = self._session_owner("create index")
+        with self._mu:
+            if name in heap.indexes:
+                raise DuplicateTable(f'relation "{name}" already exists')
+            try:
+                self._locks.acquire(owner, ("table", table), "share", timeout=self.lock_timeout)
+                idx = Index(name, cols, bool(unique))
+                seen: dict[bytes, bytes] = {}
+                for pkb, chain in heap.chains.items():
+                    for v in chain:
+                        idx.add(idx.key(v.row), pkb)
+                    live = chain[-1]
+                    if unique and not live.xmax:
+                        uk = idx.unique_key(live.row)
+                        if uk is not None:
+                            if uk in seen:
+                                raise UniqueViolation(
+                                    f'could not create unique index "{name}": duplicate key')
+                            seen[uk] = pkb
+                heap.indexes[name] = idx
+            finally:
+                self._locks.release_all(owner)
+        self._log_ddl({"k": "ix", "t": table, "n": name, "c": list(cols), "u": bool(unique)})
+        return name
+
+    def _log_ddl(self, rec: dict[str, Any]) -> None:
+        _, end = self._wal.append(rec)
+        self._wal.flush_to(end)
+
+    # -- transactions -------------------------------------------------------------------------
+    def begin(self, isolation: str = "read committed", method: str = "ssi", *,
+              read_only: bool = False, lock_timeout: float | None = None) -> Transaction:
+        """Start a transaction. ``method`` (ssi, 2pl, serial) applies to serializable only."""
+        self._check_open()
+        level = normalize_level(isolation)
+        if method not in METHODS:
+            raise InvalidParameter(f"unknown serializable method {method!r}; use one of "
+                                   f"{', '.join(METHODS)}")
+        timeout = self.lock_timeout if lock_timeout is None else lock_timeout
+        if level == SER and method == "serial":
+            if timeout is None:
+                self._serial.acquire()
+            elif not self._serial.acquire(timeout=timeout):
+                raise LockTimeout("canceling statement due to lock timeout (serial executor)")
+        with self._mu:
+            xid = self._next_xid
+            self._next_xid = xid + 1
+            tx = Transaction(self, xid, level, method, read_only, timeout)
+            self._active[xid] = tx
+        return tx
+
+    @contextlib.contextmanager
+    def transaction(self, isolation: str = "read committed", method: str = "ssi",
+                    **options: Any) -> Iterator[Transaction]:
+        """``with db.transaction(...) as tx:`` commits at the end, rolls back on error."""
+        tx = self.begin(isolation, method, **options)
+        try:
+            yield tx
+        except BaseException:
+            tx.rollback()
+            raise
+        if tx.state == "active":
+            tx.commit()
+
+    def run(self, fn: Callable[[Transaction], Any], isolation: str = "serializable",
+            method: str = "ssi", *, retries: int = 50, **options: Any) -> Any:
+        """Run ``fn(tx)`` in a transaction, retrying on serialization failures and deadlocks
+        (with a small randomized backoff); returns what ``fn`` returns."""
+        import random
+        attempt = 0
+        while True:
+            tx = self.begin(isolation, method, **options)
+            try:
+                result = fn(tx)
+                if tx.state == "active":
+                    tx.commit()
+                return result
+            except (SerializationFailure, DeadlockDetected):
+                tx.rollback()
+                attempt += 1
+                if attempt > retries:
+                    raise
+                time.sleep(random.uniform(0, 0.0005 * min(attempt, 20)))
+            except BaseException:
+                tx.rollback()
+                raise
+
+    def _take_snapshot(self, me: int) -> Snapshot:
+        active = frozenset(self._active)
+        xmax = self._next_xid
+        return Snapshot(min(active) if active else xmax, xmax, active, me)
+
+    def _commit(self, tx: Transaction) -> None:
+        writes = tx._writes
+        with self._mu:
+            if tx._sx is not None:
+                self._ssi.precommit(tx._sx)
+            if not writes:
+                self._finish(tx, True)
+                return
+            self._committing[tx.xid] = self._wal.end_lsn
+        ops: list[list[Any]] = []
+        for (table, pkb), (old_xmin, row, _v) in writes.items():
+            if row is not None:
+                op = "i" if old_xmin is None else "u"
+            elif old_xmin is not None:
+                op = "d"
+            else:
+                continue  # inserted and deleted again: nothing to redo
+            ops.append([op, table, list(unpack(pkb)), old_xmin, row])
+        try:
+            lsn, end = self._wal.append({"k": "c", "x": tx.xid, "o": ops})
+            self._wal.flush_to(end)
+        except (DurabilityError, OSError) as exc:
+            # The commit record may or may not be on disk: the outcome is unknown, exactly as
+            # for a PostgreSQL client whose connection drops during COMMIT. The database stops.
+            self._failed = exc
+            with self._mu:
+                self._committing.pop(tx.xid, None)
+            raise DurabilityError(getattr(exc, "errno", 5) or 5,
+                                  f"commit of transaction {tx.xid} not acknowledged: {exc}"
+                                  ) from exc
+        with self._mu:
+            for _old, _row, v in writes.values():
+                if v is not None:
+                    v.lsn = lsn
+            tx.commit_lsn = lsn
+            self._finish(tx, True)
+
+    def _finish(self, tx: Transaction, committed: bool) -> None:
+        """End ``tx`` (mutex held): it leaves the running set, its locks go."""
+        xid = tx.xid
+        self._active.pop(xid, None)
+        self._committing.pop(xid, None)
+        self._locks.release_all(tx.owner)
+        if tx._sx is not None:
+            self._ssi.finish(tx._sx, committed)
+        if committed:
+            tx.state = "committed"
+            self.commits += 1
+            for (table, pkb), (old_xmin, row, _v) in tx._writes.items():
+                heap = self._heaps.get(table)
+                if heap is None:
+                    continue
+                heap.dirty.add(pkb)
+                c = heap.counters
+                if old_xmin is None:
+                    if row is not None:
+                        c.inserts += 1
+                    else:
+                        c.dead_since_vacuum += 1
+                elif row is None:
+                    c.deletes += 1
+                    c.dead_since_vacuum += 1
+                else:
+                    c.updates += 1
+                    c.dead_since_vacuum += 1
+        if tx.method == "serial":
+            self._serial.release()
+
+    def _abort(self, tx: Transaction, exc: BaseException | None) -> None:
+        """Roll ``tx`` back: remove its versions, clear the xmax it set, release its locks."""
+        xid = tx.xid
+        with self._mu:
+            if xid not in self._active:
+                return
+            for (table, pkb) in tx._writes:
+                heap = self._heaps.get(table)
+                chain = heap.chains.get(pkb) if heap is not None else None
+                if chain is None or heap is None:
+                    continue
+                mine = [v for v in chain if v.xmin == xid]
+                if mine:
+                    chain[:] = [v for v in chain if v.xmin != xid]
+                for v in chain:
+                    if v.xmax == xid:
+                        v.xmax = 0
+                if mine:
+                    kept = {idx.name: {idx.key(v.row) for v in chain}
+                            for idx in heap.indexes.values()}
+                    for idx in heap.indexes.values():
+                        for v in mine:
+                            vb = idx.key(v.row)
+                            if vb not in kept[idx.name]:
+                                idx.discard(vb, pkb)
+                if not chain:
+                    heap.drop_chain(pkb)
+            self.rollbacks += 1
+            cause = _abort_cause(exc)
+            if exc is not None:
+                self.aborts[cause] = self.aborts.get(cause, 0) + 1
+            tx.state = "rolled back"
+            self._finish_abort(tx)
+
+    def _finish_abort(self, tx: Transaction) -> None:
+        self._active.pop(tx.xid, None)
+        self._committing.pop(tx.xid, None)
+        self._locks.release_all(tx.owner)
+        if tx._sx is not None:
+            self._ssi.finish(tx._sx, False)
+        if tx.method == "serial":
+            self._serial.release()
+
+    def horizon(self) -> int:
+        """OldestXmin: no running transaction can see a deletion by an xid below this."""
+        with self._mu:
+            return self._horizon()
+
+    def _horizon(self) -> int:
+        h = self._next_xid
+        for xid, tx in self._active.items():
+            if xid < h:
+                h = xid
+            snap = tx._snap
+            if snap is not None and snap.xmin < h:
+                h = snap.xmin
+        return h
+
+    # -- stored procedures (actual serial execution) -------------------------------------------
+    def register_procedure(self, name: str, fn: Callable[..., Any]) -> None:
+        """Register ``fn(tx, *args)`` to run with :meth:`call`, whole, on the serial executor."""
+        _check_name("procedure", name)
+        if not callable(fn):
+            raise InvalidParameter("a procedure must be callable")
+        self._procedures[name] = fn
+
+    def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """Run a stored procedure as one serial transaction on the executor thread: the whole
+        transaction runs without waiting on the client (VoltDB / H-Store style)."""
+        self._check_open()
+        fn = self._procedures.get(name)
+        if fn is None:
+            raise UndefinedObject(f'procedure "{name}" does not exist')
+        if self._executor is None:
+            with self._mu:
+                if self._executor is None:
+                    self._executor = ThreadPoolExecutor(1, thread_name_prefix="cairn-serial")
+        return self._executor.submit(
+            self.run, lambda tx: fn(tx, *args, **kwargs), "serializable", "serial").result()
+
+    # -- advisory locks -----------------------------------------------------------------------
+    def _session_owner(self, label: str) -> LockOwner:
+        with self._mu:
+            self._session_ids += 1
+            return LockOwner(-self._session_ids, f"session {self._session_ids} ({label})")
+
+    def advisory_lock(self, key: int | str, *, shared: bool = False, nowait: bool = False,
+                      timeout: float | None = None) -> AdvisoryLock:
+        """pg_advisory_lock: a session-scoped application lock, held until released::
+
+            with db.advisory_lock("nightly-report"):
+                ...
+        """
+        self._check_open()
+        if type(key) not in (int, str):
+            raise InvalidParameter("an advisory lock key is an int or a str")
+        owner = self._session_owner(f"advisory {key!r}")
+        with self._mu:
+            req = self._locks.acquire(owner, ("advisory", key),
+                                      "share" if shared else "exclusive", nowait=nowait,
+                                      timeout=self.lock_timeout if timeout is None else timeout)
+        return AdvisoryLock(self, owner, req)
+
+    def locks(self) -> list[LockInfo]:
+        """The lock table (granted and waiting), like ``pg_locks``."""
+        with self._mu:
+            return self._locks.snapshot()
+
+    # -- log ----------------------------------------------------------------------------------
+    def changes(self, from_lsn: int = 0) -> Iterator[Change]:
+        """The committed changes from ``from_lsn`` on, in LSN (commit) order: the stream that
+        replication ships."""
+        for lsn, rec in self._wal.read(from_lsn):
+            kind = rec["k"]
+            if kind == "c":
+                yield Change(lsn, "commit", rec["x"], [
+                    RowChange(_OPS[op], table, pk[0] if len(pk) == 1 else tuple(pk), row)
+                    for op, table, pk, _old, row in rec["o"]])
+            elif kind == "t":
+                yield Change(lsn, "create_table", 0, detail={"table": rec["n"],
+                                                             "primary_key": rec["pk"]})
+            elif kind == "ix":
+                yield Change(lsn, "create_index", 0, detail={
+                    "table": rec["t"], "index": rec["n"], "columns": rec["c"],
+                    "unique": rec["u"]})
+
+    @property
+    def wal_lsn(self) -> int:
+        return self._wal.end_lsn
+
+    # -- checkpoints --------------------------------------------------------------------------
+    def checkpoint(self) -> int:
+        """Write every chain changed since the last checkpoint to the engine, make it durable,
+        and record the redo LSN: recovery will replay the WAL from there. Returns that LSN."""
+        if self._engine is None or self.path is None:
+            return self._wal.end_lsn
+        with self._ckpt_lock:
+            with self._mu:
+                redo = min(self._committing.values(), default=self._wal.end_lsn)
+                next_xid = self._next_xid
+                running = set(self._active)
+                work: list[tuple[str, bytes, list[tuple[int, int, dict[str, Any], int]]]] = []
+                catalog: list[tuple[bytes, bytes]] = []
+                for heap in self._heaps.values():
+                    catalog.append((pack(("c", heap.name)), json.dumps({
+                        "name": heap.name, "pk": list(heap.pk),
+                        "indexes": [{"name": i.name, "columns": list(i.columns),
+                                     "unique": i.unique} for i in heap.indexes.values()]
+                    }).encode()))
+                    dirty, heap.dirty = heap.dirty, set()
+                    for pkb in dirty:
+                        chain = heap.chains.get(pkb) or []
+                        work.append((heap.name, pkb, [
+                            (v.xmin, 0 if v.xmax in running else v.xmax, v.row, v.lsn)
+                            for v in chain if v.xmin not in running]))
+            eng = self._engine
+            batch: list[Put | Delete] = [Put(k, v) for k, v in catalog]
+            for table, pkb, versions in work:
+                prefix = pack(("v", table)) + pkb
+                want = {prefix + pack((xmin,)): json.dumps(
+                    {"x": xmax, "l": lsn, "r": row}, separators=(",", ":")).encode()
+                    for xmin, xmax, row, lsn in versions}
+                for k, _ in eng.scan(prefix, prefix_end(prefix)):
+                    if k not in want:
+                        batch.append(Delete(k))
+                batch.extend(Put(k, v) for k, v in want.items())
+                if len(batch) > 2000:
+                    eng.write_batch(batch, sync=False)
+                    batch = []
+            eng.write_batch(batch, sync=True)
+            self.fs.write_atomic(os.path.join(self.path, CHECKPOINT),
+                                 json.dumps({"redo": redo, "next_xid": next_xid}).encode())
+            self.checkpoints += 1
+            self.last_checkpoint_lsn = redo
+            self._ckpt_wal_at = self._wal.end_lsn
+            return redo
+
+    # -- vacuum -------------------------------------------------------------------------------
+    def vacuum(self, table: str | None = None) -> list[VacuumResult]:
+        """Reclaim dead versions no running transaction can see (VACUUM)."""
+        self._check_open()
+        names = [self._heap(table).name] if table is not None else list(self._heaps)
+        return [vacuum_mod.vacuum_heap(self, self._heaps[n], auto=False) for n in names]
+
+    def table_stats(self, table: str) -> TableStats:
+        heap = self._heap(table)
+        with self._mu:
+            return vacuum_mod.table_stats(self, heap)
+
+    def stats(self) -> DatabaseStats:
+        with self._mu:
+            tables = {n: vacuum_mod.table_stats(self, h) for n, h in self._heaps.items()}
+            ls = self._locks.stats
+            wal = self._wal
+            return DatabaseStats(
+                next_xid=self._next_xid, active_transactions=len(self._active),
+                oldest_xmin=self._horizon(), commits=self.commits, rollbacks=self.rollbacks,
+                aborts=dict(self.aborts), lock_waits=ls.waits,
+                lock_wait_seconds=round(ls.wait_seconds, 6), deadlocks=ls.deadlocks,
+                lock_timeouts=ls.timeouts, lock_not_available=ls.not_available,
+                ssi_conflicts=self._ssi.stats.conflicts,
+                ssi_dangerous=self._ssi.stats.dangerous,
+                ssi_siread_locks=self._ssi.siread_count(), wal_records=wal.records,
+                wal_bytes=wal.bytes, wal_end_lsn=wal.end_lsn, wal_fsyncs=wal.fsyncs,
+                wal_commits_per_fsync=round(wal.group_commits / wal.fsyncs, 3)
+                if wal.fsyncs else 0.0, wal_max_group=wal.max_group,
+                checkpoints=self.checkpoints, last_checkpoint_lsn=self.last_checkpoint_lsn,
+                tables=tables)
+
+    # -- background: autovacuum and the checkpointer ------------------------------------------
+    def _background(self, autovacuum: bool) -> None:
+        self._ckpt_wal_at = self._wal.end_lsn
+        last_ckpt = time.monotonic()
+        while not self._stop.wait(self.autovacuum_naptime if autovacuum else 0.5):
+            if self._closed or self._failed is not None:
+                return
+            try:
+                if autovacuum:
+                    for heap in list(self._heaps.values()):
+                        threshold = (self.autovacuum_threshold
+                                     + self.autovacuum_scale_factor * len(heap.chains))
+                        if heap.counters.dead_since_vacuum > threshold:
+                            vacuum_mod.vacuum_heap(self, heap, auto=True)
+                if self._engine is not None and (
+                        time.monotonic() - last_ckpt > self.checkpoint_interval
+                        or self._wal.end_lsn - self._ckpt_wal_at > self.checkpoint_wal_bytes):
+                    self.checkpoint()
+                    last_ckpt = time.monotonic()
+            except (TxnError, StorageError, OSError):
+                if self._closed:
+                    return
+                raise
+
+    # -- close --------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Checkpoint and close (running transactions are rolled back). Idempotent."""
+        if self._closed:
+            return
+        self._stop.set()
+        if self._worker is not None and self._worker is not threading.current_thread():
+            self._worker.join()
+        for tx in list(self._active.values()):
+            if tx.state == "active":
+                with contextlib.suppress(TxnError):
+                    tx.rollback()
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+        if self._engine is not None and self._failed is None:
+            self.checkpoint()
+        self._closed = True
+        self._wal.close()
+        if self._engine is not None:
+            self._engine.close()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

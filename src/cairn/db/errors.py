@@ -1,0 +1,52 @@
+"""Errors of the transactional database, each with its PostgreSQL SQLSTATE (``.sqlstate``).
+
+They are defined in :mod:`cairn.txn.errors` (the lock manager and SSI raise them) and exported
+here, the name users import from.
+"""
+
+from __future__ import annotations
+
+from cairn.storage.errors import CorruptionError, DurabilityError
+from cairn.txn.errors import (
+    DatabaseClosed,
+    DataError,
+    DeadlockDetected,
+    DuplicateTable,
+    InFailedTransaction,
+    InvalidParameter,
+    LockNotAvailable,
+    LockTimeout,
+    NotNullViolation,
+    ReadOnlyTransaction,
+    SerializationFailure,
+    TransactionFinished,
+    TxnError,
+    UndefinedObject,
+    UndefinedTable,
+    UniqueViolation,
+)
+
+#: the errors a client should retry the whole transaction on
+RETRYABLE = (SerializationFailure, DeadlockDetected)
+
+__all__ = [
+    "RETRYABLE",
+    "CorruptionError",
+    "DataError",
+    "DatabaseClosed",
+    "DeadlockDetected",
+    "DuplicateTable",
+    "DurabilityError",
+    "InFailedTransaction",
+    "InvalidParameter",
+    "LockNotAvailable",
+    "LockTimeout",
+    "NotNullViolation",
+    "ReadOnlyTransaction",
+    "SerializationFailure",
+    "TransactionFinished",
+    "TxnError",
+    "UndefinedObject",
+    "UndefinedTable",
+    "UniqueViolation",
+]

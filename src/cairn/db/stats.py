@@ -1,0 +1,78 @@
+"""Statistics of the database, as dataclasses (the numbers that explain it).
+
+``TableStats`` follows PostgreSQL's ``pg_stat_user_tables`` (n_live_tup, n_dead_tup, vacuum
+counts and times); ``DatabaseStats`` adds commits, aborts by cause, lock waits and deadlocks
+(``pg_stat_database``), SSI conflict counts, the WAL's records, bytes and fsyncs (group commit
+shows as commits per fsync) and the vacuum horizon.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class TableStats:
+    name: str
+    rows: int = 0  # chains whose newest version is live (committed or not)
+    live_versions: int = 0  # versions not deleted by a committed transaction
+    dead_versions: int = 0  # deleted/replaced by a committed transaction, not yet vacuumed
+    versions: int = 0
+    bytes: int = 0  # JSON bytes of every version (live and dead): what bloat costs
+    indexes: dict[str, int] = field(default_factory=dict)  # index -> entries
+    inserts: int = 0
+    updates: int = 0
+    deletes: int = 0
+    dead_since_vacuum: int = 0
+    vacuum_count: int = 0
+    autovacuum_count: int = 0
+    last_vacuum: float | None = None
+    last_autovacuum: float | None = None
+    versions_removed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class VacuumResult:
+    table: str
+    removed: int  # dead versions reclaimed
+    kept_dead: int  # dead versions a running transaction may still see
+    horizon: int  # oldest xid any running transaction may still need (OldestXmin)
+    seconds: float
+    auto: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class DatabaseStats:
+    next_xid: int
+    active_transactions: int
+    oldest_xmin: int
+    commits: int
+    rollbacks: int
+    aborts: dict[str, int]  # by cause: serialization, deadlock, lock_timeout, ...
+    lock_waits: int
+    lock_wait_seconds: float
+    deadlocks: int
+    lock_timeouts: int
+    lock_not_available: int
+    ssi_conflicts: int
+    ssi_dangerous: int
+    ssi_siread_locks: int
+    wal_records: int
+    wal_bytes: int
+    wal_end_lsn: int
+    wal_fsyncs: int
+    wal_commits_per_fsync: float
+    wal_max_group: int
+    checkpoints: int
+    last_checkpoint_lsn: int
+    tables: dict[str, TableStats] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

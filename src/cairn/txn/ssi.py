@@ -1,0 +1,289 @@
+"""Serializable snapshot isolation: rw-antidependency tracking (Cahill et al.; Ports & Grittner,
+"Serializable Snapshot Isolation in PostgreSQL", VLDB 2012).
+
+Snapshot isolation allows exactly one kind of anomaly that serial execution does not: a cycle in
+the dependency graph that contains two consecutive *rw-antidependencies* T1 -rw-> T2 -rw-> T3
+("T1 read something T2 later overwrote"). SSI runs every transaction on a snapshot, as
+REPEATABLE READ does, and additionally
+
+* leaves a **SIREAD lock** on what it read: a row, an index range (a structured predicate that
+  used an index) or a whole table (a full scan). SIREAD locks block nothing; they survive
+  commit for as long as a concurrent transaction may still conflict with them;
+* records an edge R -rw-> W when a writer W writes where a concurrent R holds a SIREAD lock,
+  and when a reader R skips a version because a concurrent W created or deleted it;
+* aborts one transaction of every *dangerous structure* T1 -> T2 -> T3 where T3 commits first
+  (the pivot T2 if it has not committed, else T1), with two refinements from PostgreSQL: a
+  read-only T1 is only dangerous if T3 committed before T1's snapshot, and a victim that is not
+  the transaction currently acting is *doomed*: it fails at its next statement or at commit.
+
+Only transactions at SERIALIZABLE with the ``ssi`` method take part, as in PostgreSQL, where
+lower levels neither take SIREAD locks nor are checked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from cairn.txn.errors import SerializationFailure
+from cairn.txn.mvcc import Snapshot, Version
+
+ReadSpan = tuple[str, bytes, bytes | None] | None
+
+
+class SxAct:
+    """A serializable transaction as SSI sees it (PostgreSQL's SERIALIZABLEXACT)."""
+
+    __slots__ = ("commit_seq", "doomed", "ins", "outs", "snap", "tags", "wrote", "xid")
+
+    def __init__(self, xid: int, snap: Snapshot):
+        self.xid = xid
+        self.snap = snap
+        self.ins: set[SxAct] = set()  # X -rw-> self
+        self.outs: set[SxAct] = set()  # self -rw-> Y
+        self.commit_seq: int | None = None  # set at (pre)commit: the commit order
+        self.doomed = False
+        self.wrote = False
+        self.tags: list[tuple] = []  # SIREAD locks held, for release
+
+    def __repr__(self) -> str:
+        return f"<SxAct {self.xid}{' committed' if self.commit_seq else ''}>"
+
+
+@dataclass
+class SsiStats:
+    conflicts: int = 0  # rw-antidependency edges recorded
+    dangerous: int = 0  # dangerous structures found
+    doomed: int = 0  # victims marked for abort at their next statement/commit
+    siread_locks: int = 0  # currently held
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _failure(detail: str) -> SerializationFailure:
+    return SerializationFailure(
+        "could not serialize access due to read/write dependencies among transactions "
+        f"({detail})", cause="rw-dependencies")
+
+
+class SsiTracker:
+    """SIREAD locks and rw-edges of the serializable transactions of one database. The caller
+    holds the database mutex around every call."""
+
+    def __init__(self) -> None:
+        self.by_xid: dict[int, SxAct] = {}
+        self.rows: dict[tuple, set[SxAct]] = {}  # (table, pk bytes) -> readers
+        self.tables: dict[str, set[SxAct]] = {}  # whole-table (full scan) readers
+        self.ranges: dict[tuple[str, str], list[tuple[bytes, bytes | None, SxAct]]] = {}
+        self.active: set[SxAct] = set()
+        self.committed: list[SxAct] = []
+        self.seq = 0
+        self.stats = SsiStats()
+        self._finished = 0
+
+    def register(self, xid: int, snap: Snapshot) -> SxAct:
+        sx = SxAct(xid, snap)
+        self.by_xid[xid] = sx
+        self.active.add(sx)
+        return sx
+
+    # -- reads --------------------------------------------------------------------------------
+    def read_row(self, sx: SxAct, table: str, pkb: bytes, chain: list[Version] | None) -> None:
+        """``sx`` read (or looked for) row ``pkb``: SIREAD-lock it, and add an edge to every
+        concurrent writer of a version newer than the one ``sx`` sees."""
+        key = (table, pkb)
+        readers = self.rows.get(key)
+        if readers is None:
+            readers = self.rows[key] = set()
+        if sx not in readers:
+            readers.add(sx)
+            sx.tags.append(("row", key))
+        if chain:
+            snap = sx.snap
+            by_xid = self.by_xid
+            for i in range(len(chain) - 1, -1, -1):
+                v = chain[i]
+                if snap.sees(v.xmin):
+                    d = v.xmax
+                    if d and not snap.sees(d):
+                        w = by_xid.get(d)
+                        if w is not None:
+                            self._edge(sx, w, sx)
+                    break
+                w = by_xid.get(v.xmin)
+                if w is not None:
+                    self._edge(sx, w, sx)
+
+    def read_span(self, sx: SxAct, table: str, span: ReadSpan) -> None:
+        """``sx`` scanned an index range (``span``) or the whole table (None)."""
+        if span is None:
+            readers = self.tables.setdefault(table, set())
+            if sx not in readers:
+                readers.add(sx)
+                sx.tags.append(("table", table))
+        else:
+            index, lo, hi = span
+            entry = (lo, hi, sx)
+            self.ranges.setdefault((table, index), []).append(entry)
+            sx.tags.append(("range", (table, index), entry))
+
+    # -- writes -------------------------------------------------------------------------------
+    def write(self, sx: SxAct, table: str, pkb: bytes,
+              points: list[tuple[str, bytes]]) -> None:
+        """``sx`` wrote row ``pkb`` whose old/new index values are ``points``: add an edge from
+        every concurrent holder of a SIREAD lock that covers it."""
+        sx.wrote = True
+        readers: set[SxAct] = set()
+        r = self.rows.get((table, pkb))
+        if r:
+            readers |= r
+        r = self.tables.get(table)
+        if r:
+            readers |= r
+        for index, vb in points:
+            entries = self.ranges.get((table, index))
+            if entries:
+                for lo, hi, rd in entries:
+                    if lo <= vb and (hi is None or vb < hi):
+                        readers.add(rd)
+        if not readers:
+            return
+        snap = sx.snap
+        for rd in readers:
+            if rd is sx:
+                continue
+            if rd.commit_seq is not None and snap.sees(rd.xid):
+                continue  # committed before we started: not concurrent
+            self._edge(rd, sx, sx)
+
+    # -- dangerous structures -----------------------------------------------------------------
+    @staticmethod
+    def _first(t3: SxAct, *others: SxAct) -> bool:
+        """Did ``t3`` commit before every one of ``others`` (that is not ``t3`` itself)?"""
+        c = t3.commit_seq
+        if c is None:
+            return False
+        return all(o is t3 or o.commit_seq is None or o.commit_seq > c for o in others)
+
+    @staticmethod
+    def _t1_matters(t1: SxAct, t3: SxAct) -> bool:
+        # A committed read-only T1 only closes a cycle if T3 committed before T1's snapshot.
+        if t1.commit_seq is not None and not t1.wrote:
+            return t1.snap.sees(t3.xid)
+        return True
+
+    def _edge(self, r: SxAct, w: SxAct, actor: SxAct) -> None:
+        if r is w or w in r.outs:
+            return
+        r.outs.add(w)
+        w.ins.add(r)
+        self.stats.conflicts += 1
+        # w as the pivot: r -> w -> y, y committed first
+        for y in w.outs:
+            if self._first(y, w, r) and self._t1_matters(r, y):
+                self._dangerous(w, r, actor)
+                return
+        # r as the pivot: x -> r -> w, w committed first
+        if w.commit_seq is not None:
+            for x in r.ins:
+                if self._first(w, r, x) and self._t1_matters(x, w):
+                    self._dangerous(r, x, actor)
+                    return
+
+    def _dangerous(self, pivot: SxAct, t_in: SxAct, actor: SxAct) -> None:
+        self.stats.dangerous += 1
+        victim = pivot if pivot.commit_seq is None else t_in
+        if victim.commit_seq is not None:
+            return  # everyone committed: cannot happen when checks run before each commit
+        if victim is actor:
+            raise _failure(f"pivot {pivot.xid}")
+        if not victim.doomed:
+            victim.doomed = True
+            self.stats.doomed += 1
+
+    def precommit(self, sx: SxAct) -> None:
+        """Called before ``sx`` writes its commit record; raises if it must abort instead."""
+        if sx.doomed:
+            raise _failure(f"transaction {sx.xid} was chosen as the victim of a dangerous "
+                           "structure; canceled on identification as a pivot")
+        # sx as the pivot: x -> sx -> y with y already committed.
+        for y in sx.outs:
+            if y.commit_seq is None:
+                continue
+            for x in sx.ins:
+                if self._first(y, x) and self._t1_matters(x, y):
+                    self.stats.dangerous += 1
+                    raise _failure(f"pivot {sx.xid} at commit")
+        # sx as T3 committing first: r -> sx with r a pivot (x -> r), r and x still running.
+        for r in sx.ins:
+            if r.commit_seq is not None or r.doomed:
+                continue
+            for x in r.ins:
+                if x is sx or x.commit_seq is None:
+                    self.stats.dangerous += 1
+                    r.doomed = True
+                    self.stats.doomed += 1
+                    break
+        self.seq += 1
+        sx.commit_seq = self.seq
+
+    # -- end of transaction -------------------------------------------------------------------
+    def finish(self, sx: SxAct, committed: bool) -> None:
+        self.active.discard(sx)
+        if not committed:
+            sx.commit_seq = None
+            for o in sx.outs:
+                o.ins.discard(sx)
+            for i in sx.ins:
+                i.outs.discard(sx)
+            self._drop(sx)
+        else:
+            self.committed.append(sx)
+        self._finished += 1
+        if not self.active:
+            self.rows.clear()
+            self.tables.clear()
+            self.ranges.clear()
+            self.by_xid.clear()
+            self.committed.clear()
+        elif self._finished % 32 == 0 or len(self.committed) > 4 * len(self.active) + 64:
+            self._sweep()
+
+    def _sweep(self) -> None:
+        """Forget committed transactions that every running one already sees: no concurrent
+        transaction is left that could form an edge with them."""
+        keep: list[SxAct] = []
+        active = self.active
+        for c in self.committed:
+            if all(a.snap.sees(c.xid) for a in active):
+                self._drop(c)
+            else:
+                keep.append(c)
+        self.committed = keep
+
+    def _drop(self, sx: SxAct) -> None:
+        if self.by_xid.get(sx.xid) is sx:
+            del self.by_xid[sx.xid]
+        for tag in sx.tags:
+            if tag[0] == "table":
+                s = self.tables.get(tag[1])
+                if s:
+                    s.discard(sx)
+            elif tag[0] == "range":
+                lst = self.ranges.get(tag[1])
+                if lst:
+                    with contextlib.suppress(ValueError):
+                        lst.remove(tag[2])
+            else:
+                s = self.rows.get(tag[1])
+                if s is not None:
+                    s.discard(sx)
+                    if not s:
+                        del self.rows[tag[1]]
+        sx.tags = []
+
+    def siread_count(self) -> int:
+        return (sum(len(s) for s in self.rows.values()) + sum(len(s) for s in
+                self.tables.values()) + sum(len(v) for v in self.ranges.values()))
