@@ -11,3 +11,8 @@ def register(cli: click.Group, bench: click.Group) -> None:
     @cli.group()
     def txn() -> None:
         """Transactions (DDIA ch. 7): MVCC, isolation levels, locks, the anomaly lab."""
+
+    # The anomaly lab (cairn.db.lab): `cairn txn anomalies`, `cairn txn lab`.
+    from cairn.db.lab.cli import register_lab
+
+    register_lab(txn)
