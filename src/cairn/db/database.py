@@ -156,6 +156,7 @@ class Database:
         self._next_xid = 1
         self._active: dict[int, Transaction] = {}
         self._committing: dict[int, int] = {}  # xid -> WAL position before its record
+        self._n2pl = 0  # running 2PL transactions
         self._locks = LockManager(self._mu, deadlock_timeout)
         self._ssi = SsiTracker()
         self._serial = threading.Lock()
@@ -374,6 +375,8 @@ class Database:
             self._next_xid = xid + 1
             tx = Transaction(self, xid, level, method, read_only, timeout)
             self._active[xid] = tx
+            if tx._2pl:
+                self._n2pl += 1
         return tx
 
     @contextlib.contextmanager
@@ -482,6 +485,8 @@ class Database:
                 else:
                     c.updates += 1
                     c.dead_since_vacuum += 1
+        if tx._2pl:
+            self._n2pl -= 1
         if tx.method == "serial":
             self._serial.release()
 
@@ -525,6 +530,8 @@ class Database:
         self._locks.release_all(tx.owner)
         if tx._sx is not None:
             self._ssi.finish(tx._sx, False)
+        if tx._2pl:
+            self._n2pl -= 1
         if tx.method == "serial":
             self._serial.release()
 

@@ -167,16 +167,17 @@ class Transaction:
             heap = db._heap(table)
             pkb = heap.pk_bytes(key)
             with db._mu:
-                snap = self._snapshot()
                 if for_update or for_share:
+                    if self._per_tx_snapshot:
+                        self._snapshot()  # the snapshot predates the wait, as in PostgreSQL
                     self._lock_table(heap.name, "row share")
                     self._lock_row(heap.name, pkb, "update" if for_update else "share", nowait)
-                    v = self._locked_version(heap, pkb, snap)
+                    v = self._locked_version(heap, pkb, self._snapshot())
                 else:
                     self._lock_table(heap.name, "access share")
                     if self._2pl:
                         self._lock_row(heap.name, pkb, "share")
-                    v = self._read(heap, pkb, heap.chains.get(pkb), snap)
+                    v = self._read(heap, pkb, heap.chains.get(pkb), self._snapshot())
                 return dict(v.row) if v is not None else None
         except TxnError as exc:
             self._fail(exc)
@@ -221,14 +222,14 @@ class Transaction:
             match, conds = predicate.parse(where)
             locking = for_update or for_share
             with db._mu:
-                snap = self._snapshot()
                 self._lock_table(heap.name, "row share" if locking else "access share")
                 plan = predicate.plan(heap, conds)
-                sx = self._sx
                 if self._2pl:
                     for span in plan.spans or [None]:
                         db._locks.acquire(self.owner, ("pred", heap.name), "S", span,
                                           timeout=self.lock_timeout)
+                snap = self._snapshot()
+                sx = self._sx
                 if sx is not None and plan.kind != "points":
                     for span in plan.spans or [None]:
                         db._ssi.read_span(sx, heap.name, span)
@@ -313,7 +314,9 @@ class Transaction:
 
     def _before_write(self, heap: Heap, pkb: bytes, old: dict[str, Any] | None,
                       new: dict[str, Any] | None) -> None:
-        if self._2pl:
+        # Writers at every level respect 2PL's predicate locks while a 2PL transaction runs,
+        # so that a 2PL reader's range stays stable against them too.
+        if self._2pl or self.db._n2pl:
             self.db._locks.acquire(self.owner, ("pred", heap.name), "W",
                                    tuple(self._points(heap, pkb, old, new)),
                                    timeout=self.lock_timeout)

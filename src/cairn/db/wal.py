@@ -123,12 +123,13 @@ class Wal:
             self._file.flush()
             end = self._end
         start = max(0, from_lsn)
-        # Records are read from the start so that an LSN inside a record is never mistaken for
-        # a frame boundary; a real deployment would keep a sparse LSN index per segment.
-        data = self._file.read_at(0, end)
-        for lsn, payload in scan_frames(data, self.path, 0):
-            if lsn >= start:
-                yield lsn, json.loads(bytes(payload))
+        if start >= end:
+            return
+        # ``from_lsn`` must be 0 or the LSN of a record (a checkpoint's redo point, a Change's
+        # lsn): reading starts right there, so recovery time is bounded by the checkpoint.
+        data = self._file.read_at(start, end - start)
+        for lsn, payload in scan_frames(data, self.path, start):
+            yield lsn, json.loads(bytes(payload))
 
     @property
     def fsyncs(self) -> int:

@@ -1,0 +1,56 @@
+"""Fixtures for the database tests: an in-memory database with a few tables, and a helper that
+runs a step in another thread so a test can watch it block and then go on."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from typing import Any
+
+import pytest
+
+from cairn.db import Database
+
+
+@pytest.fixture
+def db() -> Iterator[Database]:
+    d = Database.memory(deadlock_timeout=0.05)
+    d.create_table("accounts")
+    d.create_index("accounts", ["owner"])
+    with d.transaction() as tx:
+        tx.insert("accounts", {"id": 1, "owner": "ada", "balance": 100})
+        tx.insert("accounts", {"id": 2, "owner": "bob", "balance": 100})
+    yield d
+    d.close()
+
+
+class Background:
+    """Run a call in a thread; ``blocked()`` tells whether it is still waiting."""
+
+    def __init__(self, fn: Callable[[], Any]):
+        self.future: Future[Any] = Future()
+
+        def run() -> None:
+            try:
+                self.future.set_result(fn())
+            except BaseException as exc:
+                self.future.set_exception(exc)
+
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+
+    def blocked(self, wait: float = 0.15) -> bool:
+        self.thread.join(wait)
+        return self.thread.is_alive()
+
+    def result(self, timeout: float = 5.0) -> Any:
+        return self.future.result(timeout)
+
+    def exception(self, timeout: float = 5.0) -> BaseException | None:
+        return self.future.exception(timeout)
+
+
+@pytest.fixture
+def bg() -> Callable[[Callable[[], Any]], Background]:
+    return Background
