@@ -15,6 +15,7 @@ from botocore.config import Config
 
 from cairn.objects.keys import KeyStore
 from cairn.objects.server import make_app
+from cairn.objects.store import ObjectStore
 
 from .conftest import make_store
 
@@ -28,8 +29,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(root: Path) -> Iterator[str]:
-    store = make_store(root)
+def running_server(root: Path, store: ObjectStore | None = None) -> Iterator[str]:
+    """Serve ``store`` (default: a fresh one under ``root``); closes it on exit."""
+    store = store or make_store(root)
     keys = KeyStore(store.meta)
     keys.create(ACCESS, SECRET)
     port = free_port()

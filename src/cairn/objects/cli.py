@@ -117,17 +117,27 @@ def register(cli_root: click.Group, bench_group: click.Group) -> None:
 def register_server(s3: click.Group) -> None:
     """``cairn s3 serve`` and ``cairn s3 keys``."""
 
-    def open_store(data_dir: str, drives: str | None, k: int, m: int) -> Any:
-        from cairn.objects.drives import LocalDrive
+    def open_store(data_dir: str, drives: str | None, k: int, m: int,
+                   nodes: str | None = None, node_token: str | None = None) -> Any:
+        from cairn.objects.drives import Drive, LocalDrive
         from cairn.objects.store import ObjectStore
 
-        if drives and not drives.isdigit():
+        ds: list[Drive]
+        if nodes:
+            from cairn.objects.node import HttpDrive
+
+            urls = [u for u in nodes.split(",") if u]
+            ds = [HttpDrive(u, f"n{i}", token=node_token) for i, u in enumerate(urls)]
+        elif drives and not drives.isdigit():
             paths = [p for p in drives.split(",") if p]
             ds = [LocalDrive(p, f"d{i}") for i, p in enumerate(paths)]
         else:
             count = int(drives) if drives else k + m
             ds = [LocalDrive(os.path.join(data_dir, "drives", f"d{i}"), f"d{i}")
                   for i in range(count)]
+        if len(ds) < k + m:
+            raise click.BadParameter(f"{k}+{m} erasure coding needs at least {k + m} drives, "
+                                     f"got {len(ds)}")
         return ObjectStore(data_dir, ds, k=k, m=m)
 
     @s3.command("serve")
@@ -140,15 +150,19 @@ def register_server(s3: click.Group) -> None:
     @click.option("--m", default=2, show_default=True, help="parity shards per stripe")
     @click.option("--domain", default="localhost", show_default=True,
                   help="virtual-host-style base domain (bucket.<domain>)")
+    @click.option("--nodes", default=None,
+                  help="comma-separated storage node URLs (cairn s3 node) used as the drives")
+    @click.option("--node-token", envvar="CAIRN_S3_NODE_TOKEN", default=None,
+                  help="shared secret of the storage nodes")
     def serve(port: int, host: str, data_dir: str, drives: str | None, k: int, m: int,
-              domain: str) -> None:
+              domain: str, nodes: str | None, node_token: str | None) -> None:
         """Serve the S3 API. Root credentials: CAIRN_S3_ACCESS_KEY / CAIRN_S3_SECRET_KEY."""
         import uvicorn
 
         from cairn.objects.keys import KeyStore
         from cairn.objects.server import make_app
 
-        store = open_store(data_dir, drives, k, m)
+        store = open_store(data_dir, drives, k, m, nodes, node_token)
         keys = KeyStore(store.meta)
         ak, sk = os.environ.get("CAIRN_S3_ACCESS_KEY"), os.environ.get("CAIRN_S3_SECRET_KEY")
         if ak and sk:
@@ -169,6 +183,19 @@ def register_server(s3: click.Group) -> None:
         finally:
             maintenance.stop()
             store.close()
+
+    @s3.command("node")
+    @click.option("--port", required=True, type=int)
+    @click.option("--host", default="127.0.0.1", show_default=True)
+    @click.option("--dir", "root", required=True, type=click.Path(file_okay=False),
+                  help="the directory this node stores shard blobs in")
+    @click.option("--token", envvar="CAIRN_S3_NODE_TOKEN", default=None,
+                  help="shared secret required from clients")
+    def node(port: int, host: str, root: str, token: str | None) -> None:
+        """A storage node: one drive served over HTTP to `cairn s3 serve --nodes`."""
+        from cairn.objects.node import run_node
+
+        run_node(root, host, port, token)
 
     @s3.group("keys")
     def keys_group() -> None:
