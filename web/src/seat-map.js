@@ -71,7 +71,8 @@ export class CairnSeatMap extends A2uiLitElement {
 
   _format(amount) {
     if (typeof amount !== 'number' || !Number.isFinite(amount)) return '';
-    const currency = this.controller?.props?.currency || 'EUR';
+    const currency = typeof this.controller?.props?.currency === 'string'
+      ? this.controller.props.currency : 'EUR';
     if (this._moneyCurrency !== currency) {
       try {
         this._money = new Intl.NumberFormat(undefined, { style: 'currency', currency });
@@ -79,8 +80,15 @@ export class CairnSeatMap extends A2uiLitElement {
         this._money = new Intl.NumberFormat(undefined, { minimumFractionDigits: 2 });
       }
       this._moneyCurrency = currency;
+      this._moneyCache = new Map();
     }
-    return this._money.format(amount);
+    // A venue has a handful of price tiers: format each once, not once per seat.
+    let text = this._moneyCache.get(amount);
+    if (text === undefined) {
+      text = this._money.format(amount);
+      this._moneyCache.set(amount, text);
+    }
+    return text;
   }
 
   _onClick(event) {
@@ -119,8 +127,11 @@ export class CairnSeatMap extends A2uiLitElement {
       counts[statusOf(seat)] += 1;
       if (selected.has(String(seat.id)) && typeof seat.price === 'number') total += seat.price;
     }
-    const sections = layout(seats);
+    this._pending = { seats, selected };
     const label = props.accessibility?.label || props.label || 'Seat map';
+    // The seats themselves are not Lit template parts: 2,000 buttons with five bindings each
+    // cost far more to diff than to patch by hand. updated() builds them once per layout and
+    // afterwards touches only the seats whose status or selection changed.
     return html`
       ${props.label ? html`<div class="title">${props.label}</div>` : nothing}
       <div class="legend" aria-hidden="true">
@@ -128,26 +139,86 @@ export class CairnSeatMap extends A2uiLitElement {
       </div>
       <div class="map" role="group" aria-label=${label} @click=${this._onClick}>
         <div class="stage">stage</div>
-        ${[...sections].map(([sectionName, rows]) => html`
-          <div class="section" data-section=${sectionName}>
-            ${sectionName ? html`<div class="section-name">${sectionName}</div>` : nothing}
-            ${[...rows].map(([rowName, row]) => html`
-              <div class="row"><span class="row-name">${rowName}</span>${row.map(seat => {
-                const id = String(seat.id);
-                const status = statusOf(seat);
-                const isSelected = selected.has(id);
-                return html`<button type="button" class="seat ${status}${isSelected ? ' selected' : ''}"
-                  data-seat=${id} data-status=${status} aria-pressed=${isSelected ? 'true' : 'false'}
-                  ?disabled=${!SELECTABLE.has(status) && !isSelected}
-                  title="${rowName}${seat.number ?? ''} ${this._format(seat.price)} ${status}"></button>`;
-              })}</div>`)}
-          </div>`)}
+        <div class="seats"></div>
       </div>
       <div class="summary" aria-live="polite">
         <span class="selected-count">${selected.size}</span> selected${selected.size
           ? html` · <span class="selected-total">${this._format(total)}</span>` : nothing}
       </div>
     `;
+  }
+
+  updated(changed) {
+    super.updated?.(changed);
+    if (!this._pending) return;
+    const { seats, selected } = this._pending;
+    this._pending = null;
+    const host = this.renderRoot.querySelector('.seats');
+    if (!host) return;
+    let signature = '';
+    for (const seat of seats) signature += `${seat.id}\u0000${seat.section}\u0000${seat.row}\u0001`;
+    if (signature !== this._signature || host !== this._host) {
+      this._build(host, seats);
+      this._signature = signature;
+      this._host = host;
+    }
+    const buttons = this._buttons;
+    for (let i = 0; i < seats.length; i++) {
+      const seat = seats[i];
+      const b = buttons[i];
+      const status = statusOf(seat);
+      const isSelected = selected.has(String(seat.id));
+      const price = typeof seat.price === 'number' ? seat.price : null;
+      if (b._status === status && b._selected === isSelected && b._price === price) continue;
+      b._status = status;
+      b._selected = isSelected;
+      b._price = price;
+      b.className = isSelected ? `seat ${status} selected` : `seat ${status}`;
+      b.dataset.status = status;
+      b.setAttribute('aria-pressed', isSelected ? 'true' : 'false');
+      b.disabled = !SELECTABLE.has(status) && !isSelected;
+      b.title = `${b._label} ${this._format(price)} ${status}`;
+    }
+  }
+
+  /** Build the section/row/seat elements for a new layout (textContent only: agent data). */
+  _build(host, seats) {
+    const frag = document.createDocumentFragment();
+    const buttons = new Array(seats.length);
+    let index = 0;
+    const order = new Map(seats.map((s, i) => [s, i]));
+    for (const [sectionName, rows] of layout(seats)) {
+      const section = document.createElement('div');
+      section.className = 'section';
+      section.dataset.section = sectionName;
+      if (sectionName) {
+        const name = document.createElement('div');
+        name.className = 'section-name';
+        name.textContent = sectionName;
+        section.append(name);
+      }
+      for (const [rowName, row] of rows) {
+        const rowEl = document.createElement('div');
+        rowEl.className = 'row';
+        const name = document.createElement('span');
+        name.className = 'row-name';
+        name.textContent = rowName;
+        rowEl.append(name);
+        for (const seat of row) {
+          const b = document.createElement('button');
+          b.type = 'button';
+          b.dataset.seat = String(seat.id);
+          b._label = `${rowName}${seat.number ?? ''}`;
+          rowEl.append(b);
+          buttons[order.get(seat)] = b;
+          index += 1;
+        }
+        section.append(rowEl);
+      }
+      frag.append(section);
+    }
+    host.replaceChildren(frag);
+    this._buttons = buttons;
   }
 }
 
@@ -160,12 +231,15 @@ CairnSeatMap.styles = css`
   .map { overflow-x: auto; padding: 6px; background: #f6f7f9; border-radius: 8px; }
   .stage { text-align: center; font-size: 11px; letter-spacing: 0.2em; text-transform: uppercase;
            background: #d8dce3; border-radius: 4px; margin: 0 auto 8px; width: 60%; }
-  .section { margin-bottom: 8px; }
+  .section { margin-bottom: 8px; contain: layout style; }
   .section-name { font-size: 12px; font-weight: 600; margin: 4px 0; }
-  .row { display: flex; align-items: center; gap: 2px; margin: 2px 0; white-space: nowrap; }
-  .row-name { width: 2.2em; font-size: 10px; color: #666; text-align: right; padding-right: 4px; }
+  .row { display: block; height: 14px; margin: 2px 0; white-space: nowrap; contain: layout style; }
+  .row-name { display: inline-block; width: 2.2em; font-size: 10px; line-height: 12px; color: #666;
+              text-align: right; padding-right: 4px; vertical-align: top; }
+  .seats { display: block; }
   .seat { width: 12px; height: 12px; padding: 0; border: 0; border-radius: 3px 3px 1px 1px;
-          cursor: pointer; flex: none; }
+          cursor: pointer; display: inline-block; margin-right: 2px;
+          vertical-align: top; }
   .seat.free { background: #3a9b5c; }
   .seat.held { background: #e0a526; cursor: not-allowed; }
   .seat.mine { background: #2f6fdf; }
@@ -176,5 +250,11 @@ CairnSeatMap.styles = css`
 `;
 
 customElements.define('cairn-seat-map', CairnSeatMap);
+
+// The first currency formatter of a page loads ICU data (tens of ms): pay that while idle,
+// not while the first seat map is on its way.
+const warm = () => new Intl.NumberFormat(undefined, { style: 'currency', currency: 'EUR' }).format(1);
+if (typeof requestIdleCallback === 'function') requestIdleCallback(warm);
+else setTimeout(warm, 0);
 
 export const SeatMap = { ...SeatMapApi, tagName: 'cairn-seat-map' };
