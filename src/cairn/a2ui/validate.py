@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jsonschema
+import jsonschema_rs
 import referencing
 from jsonschema.exceptions import best_match
 from referencing.jsonschema import DRAFT202012
@@ -55,6 +56,75 @@ MAX_TREE_DEPTH = 50
 MAX_COMPONENTS = 20_000
 _SAFE_URL = re.compile(r"^(https?://[^\s<>\"']+|/(?!/)[^\s<>\"']*|\./[^\s<>\"']*)$", re.I)
 _SHELL_ID = "urn:cairn:a2ui:shell-catalog"
+
+
+def _speed_up(docs: dict[str, Any]) -> dict[str, Any]:
+    """The same schemas with ``unevaluatedProperties: false`` turned into ``propertyNames``.
+
+    jsonschema evaluates ``unevaluatedProperties`` by re-running every subschema to learn
+    which properties were evaluated: about 20 ms per component. Where the evaluated set is
+    known statically (the schema's own ``properties`` plus those of its ``allOf`` parts,
+    following ``$ref``; no ``oneOf``/``anyOf``/``if`` branch that declares properties), the
+    keyword is equivalent to ``propertyNames: {enum: [...those names...]}``: every ``allOf``
+    part must succeed anyway, so all their properties count. Anything else is left as it is.
+    The rewrite is mechanical, from the vendored files; tests check it agrees with the
+    unmodified official schemas.
+    """
+    out = copy.deepcopy(docs)
+
+    def deref(ref: str, base: str) -> tuple[Any, str] | None:
+        uri, _, frag = ref.partition("#")
+        doc_id = uri or base
+        if doc_id not in docs:
+            return None
+        node: Any = docs[doc_id]
+        for tok in [t for t in frag.split("/") if t]:
+            node = node[pointer.unescape(tok)]
+        return node, doc_id
+
+    def names(node: Any, base: str, depth: int = 0) -> set[str] | None:
+        if not isinstance(node, dict) or depth > 10:
+            return set()
+        found = set(node.get("properties", {}))
+        if "patternProperties" in node or "additionalProperties" in node or "if" in node:
+            return None
+        if "$ref" in node:
+            hit = deref(node["$ref"], base)
+            if hit is None:
+                return None
+            sub = names(hit[0], hit[1], depth + 1)
+            if sub is None:
+                return None
+            found |= sub
+        for part in node.get("allOf", []):
+            sub = names(part, base, depth + 1)
+            if sub is None:
+                return None
+            found |= sub
+        for key in ("oneOf", "anyOf"):
+            for part in node.get(key, []):
+                if isinstance(part, dict) and ("$ref" in part or "properties" in part
+                                               or "allOf" in part):
+                    return None
+        return found
+
+    def walk(node: Any, base: str) -> None:
+        if isinstance(node, dict):
+            if node.get("unevaluatedProperties") is False:
+                found = names({k: v for k, v in node.items()
+                               if k != "unevaluatedProperties"}, base)
+                if found is not None:
+                    del node["unevaluatedProperties"]
+                    node["propertyNames"] = {"enum": sorted(found)}
+            for v in node.values():
+                walk(v, base)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v, base)
+
+    for doc_id, doc in out.items():
+        walk(doc, doc_id)
+    return out
 
 
 def check_url(url: str, where: str) -> None:
@@ -123,6 +193,9 @@ class Validator:
         base = [(uri, DRAFT202012.create_resource(doc)) for uri, doc in docs.items()]
         base += [(c.catalog_id, DRAFT202012.create_resource(c.doc))
                  for c in self.catalogs.values()]
+        fast_docs = _speed_up({**docs, **{c.catalog_id: c.doc for c in self.catalogs.values()}})
+        fast = [(uri, DRAFT202012.create_resource(doc)) for uri, doc in fast_docs.items()]
+        self._fast: dict[str, Any] = {}
         self._registries: dict[str, referencing.Registry] = {}
         self._envelopes: dict[str, jsonschema.Draft202012Validator] = {}
         self._components: dict[tuple[str, str], jsonschema.Draft202012Validator] = {}
@@ -132,9 +205,16 @@ class Validator:
                 [*base, (CATALOG_PLACEHOLDER, DRAFT202012.create_resource(cat.doc))])
             self._registries[cid] = reg
             self._envelopes[cid] = jsonschema.Draft202012Validator(envelope, registry=reg)
+            # The verdict: the unmodified official envelope, compiled by jsonschema-rs.
+            rs_reg = jsonschema_rs.Registry(
+                [*docs.items(), *((c.catalog_id, c.doc) for c in self.catalogs.values()),
+                 (CATALOG_PLACEHOLDER, cat.doc)])
+            self._fast[cid] = jsonschema_rs.Draft202012Validator(envelope, registry=rs_reg)
+            fast_reg = referencing.Registry().with_resources(
+                [*fast, (CATALOG_PLACEHOLDER, DRAFT202012.create_resource(fast_docs[cid]))])
             for name in cat.components:
                 self._components[(cid, name)] = jsonschema.Draft202012Validator(
-                    {"$ref": f"{cid}#/components/{name}"}, registry=reg)
+                    {"$ref": f"{cid}#/components/{name}"}, registry=fast_reg)
         # The envelope with a permissive item schema: components are checked one by one.
         shell = {"$id": _SHELL_ID, "$defs": {
             "anyComponent": {"type": "object", "required": ["id", "component"],
@@ -148,10 +228,11 @@ class Validator:
                                   "anyFunction": cat.doc["$defs"]["anyFunction"]}
             shell_doc["$id"] = CATALOG_PLACEHOLDER
             shell_doc["functions"] = cat.doc.get("functions", {})
+            fd = fast_docs[cid]
             reg = referencing.Registry().with_resources(
-                [*base, (CATALOG_PLACEHOLDER, DRAFT202012.create_resource(
-                    {**cat.doc, "$defs": {**cat.doc["$defs"],
-                                          "anyComponent": shell["$defs"]["anyComponent"]}}))])
+                [*fast, (CATALOG_PLACEHOLDER, DRAFT202012.create_resource(
+                    {**fd, "$defs": {**fd["$defs"],
+                                     "anyComponent": shell["$defs"]["anyComponent"]}}))])
             self._shell_envelopes[cid] = jsonschema.Draft202012Validator(envelope, registry=reg)
 
     # -- schema layer -----------------------------------------------------------------------
@@ -164,9 +245,30 @@ class Validator:
         return self._registries[catalog_id]
 
     def check_schema(self, msg: Any, catalog_id: str) -> None:
+        """Official-schema check: a fast verdict, and a precise explanation when it fails.
+
+        The verdict comes from the unmodified official envelope compiled by jsonschema-rs
+        (about 10,000 messages/s). Only a failing message is explained, with the Python
+        ``jsonschema`` package, component by component, to find the deepest error and its
+        JSON Pointer (a ``oneOf`` over 18 components otherwise only says "not valid under
+        any of the given schemas").
+        """
         if catalog_id not in self.catalogs:
             raise ValidationFailed(f"unknown catalog {catalog_id!r}", "/createSurface/catalogId")
-        err = best_match(self._shell_envelopes[catalog_id].iter_errors(msg))
+        try:
+            if self._fast[catalog_id].is_valid(msg):
+                return
+        except (ValueError, TypeError, OverflowError) as exc:  # not JSON-shaped at all
+            raise ValidationFailed(f"not a JSON value: {exc}", "") from exc
+        self._explain(msg, catalog_id)
+        first = next(iter(self._fast[catalog_id].iter_errors(msg)), None)
+        raise ValidationFailed(
+            first.message[:300] if first is not None else "invalid message",
+            _json_path(first.instance_path) if first is not None else "")
+
+    def _explain(self, msg: Any, catalog_id: str) -> None:
+        """Raise the most precise :class:`ValidationFailed` for an invalid message."""
+        err = _pick(self._shell_envelopes[catalog_id].iter_errors(msg))
         if err is not None:
             raise ValidationFailed(_schema_message(err), _json_path(err.absolute_path))
         uc = msg.get("updateComponents") if isinstance(msg, dict) else None
@@ -180,7 +282,7 @@ class Validator:
                 raise ValidationFailed(
                     f"unknown component {name!r} (catalog {catalog_id} has "
                     f"{', '.join(cat.components)})", where + "/component")
-            err = best_match(self._components[(catalog_id, name)].iter_errors(comp))
+            err = _pick(self._components[(catalog_id, name)].iter_errors(comp))
             if err is not None:
                 raise ValidationFailed(
                     f"{name} {comp.get('id')!r}: {_schema_message(err)}",
@@ -189,7 +291,8 @@ class Validator:
     # -- structural layer -------------------------------------------------------------------
 
     def validate(self, msg: Any, surfaces: Mapping[str, SurfaceState],
-                 supported_catalogs: frozenset[str] | None = None) -> SurfaceState | None:
+                 supported_catalogs: frozenset[str] | None = None, *,
+                 defer_structure: bool = False) -> SurfaceState | None:
         """Validate one outgoing message; return the surface's state after it.
 
         ``surfaces`` is the session's current state (not modified). Returns the new
@@ -255,8 +358,10 @@ class Validator:
             merged[cid] = comp
         if len(merged) > MAX_COMPONENTS:
             raise ValidationFailed(f"more than {MAX_COMPONENTS} components on one surface", "")
-        self.check_structure(merged, self.catalogs[state.catalog_id],
-                             {c["id"]: i for i, c in enumerate(comps)})
+        if not defer_structure:
+            self.check_structure(merged, self.catalogs[state.catalog_id],
+                                 {c["id"]: f"/updateComponents/components/{i}"
+                                  for i, c in enumerate(comps)})
         return SurfaceState(state.surface_id, state.catalog_id, state.send_data_model,
                             state.theme, merged, state.data)
 
@@ -278,15 +383,71 @@ class Validator:
                 new.data = pointer.delete(new.data, path)
         surfaces[sid] = new
 
+    def apply_batch(self, msgs: list[Any], surfaces: dict[str, SurfaceState],
+                    supported_catalogs: frozenset[str] | None = None) -> None:
+        """Validate a list of messages as one unit (the spec's view of a payload).
+
+        References may resolve in a later message of the list; the structural rules are
+        checked once, on each touched surface, after the whole list. All or nothing:
+        ``surfaces`` changes only if every message passes. Errors are prefixed ``/<i>``.
+        """
+        work = dict(surfaces)
+        new_ids: dict[str, dict[str, str]] = {}
+        copied: set[str] = set()
+        for i, msg in enumerate(msgs):
+            try:
+                kind = next((k for k in SERVER_KINDS if isinstance(msg, dict) and k in msg),
+                            None)
+                if kind == "updateDataModel":
+                    sid = msg[kind].get("surfaceId") if isinstance(msg[kind], dict) else None
+                    if sid in work and sid not in copied:
+                        st = work[sid]
+                        work[sid] = SurfaceState(st.surface_id, st.catalog_id,
+                                                 st.send_data_model, st.theme, st.components,
+                                                 copy.deepcopy(st.data))
+                        copied.add(sid)
+                new = self.validate(msg, work, supported_catalogs, defer_structure=True)
+                sid = msg[kind]["surfaceId"]
+                if new is None:
+                    work.pop(sid, None)
+                    new_ids.pop(sid, None)
+                    continue
+                if kind == "createSurface":
+                    copied.add(sid)
+                    new_ids[sid] = {}
+                if kind == "updateComponents":
+                    for j, c in enumerate(msg[kind]["components"]):
+                        new_ids.setdefault(sid, {})[c["id"]] = \
+                            f"/{i}/updateComponents/components/{j}"
+                if kind == "updateDataModel":
+                    path = msg[kind].get("path", "/")
+                    if "value" in msg[kind]:
+                        new.data = pointer.set_value(new.data, path,
+                                                     copy.deepcopy(msg[kind]["value"]))
+                    else:
+                        new.data = pointer.delete(new.data, path)
+                work[sid] = new
+            except ValidationFailed as exc:
+                exc.path = f"/{i}{exc.path}"
+                raise
+        for sid, ids in new_ids.items():
+            st = work.get(sid)
+            if st is not None and ids:
+                self.check_structure(st.components, self.catalogs[st.catalog_id], ids)
+        surfaces.clear()
+        surfaces.update(work)
+
     def check_structure(self, comps: Mapping[str, dict[str, Any]], cat: Catalog,
-                        index: Mapping[str, int] | None = None) -> None:
-        """Root, references, cycles, orphans, paths, weights, URLs of a full component set."""
+                        index: Mapping[str, str] | None = None) -> None:
+        """Root, references, cycles, orphans, paths, weights, URLs of a full component set.
+
+        ``index`` maps the ids of the components just sent to their JSON Pointer in the
+        message (for error paths); orphans are looked for among those only.
+        """
         index = index or {}
 
         def where(cid: str, suffix: str = "") -> str:
-            i = index.get(cid)
-            return (f"/updateComponents/components/{i}" if i is not None
-                    else f"/components/{pointer.escape(cid)}") + suffix
+            return index.get(cid, f"/components/{pointer.escape(cid)}") + suffix
 
         if "root" not in comps:
             raise ValidationFailed("the surface has no component with id 'root'", "")
@@ -419,8 +580,26 @@ def _bindings(node: Any, loc: str, fdepth: int) -> Iterator[tuple[str, str, Any]
             yield from _bindings(v, f"{loc}/{i}", fdepth)
 
 
+def _pick(errors: Iterator[jsonschema.ValidationError]) -> jsonschema.ValidationError | None:
+    """The most useful error: the deepest one, a concrete keyword over a catch-all."""
+    best = best_match(errors)
+    if best is None:
+        return None
+    leaves: list[jsonschema.ValidationError] = [best]
+    stack = list(best.context or [])
+    while stack:
+        e = stack.pop()
+        leaves.append(e)
+        stack.extend(e.context or [])
+    return max(leaves, key=lambda e: (len(e.absolute_path),
+                                      e.validator not in ("propertyNames", "oneOf", "anyOf",
+                                                          "unevaluatedProperties")))
+
+
 def _schema_message(err: jsonschema.ValidationError) -> str:
     msg = err.message
+    if err.validator == "propertyNames":
+        msg = f"unknown property {err.instance!r}"
     if len(msg) > 300:
         msg = msg[:300] + "..."
     return msg
