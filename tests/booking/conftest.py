@@ -89,26 +89,28 @@ class Sim:
 
     url: str
     server: ThreadedServer
+    http: httpx.Client
 
     def faults(self, **cfg: object) -> None:
-        r = httpx.post(f"{self.url}/admin/faults", json=cfg, timeout=5)
+        r = self.http.post(f"{self.url}/admin/faults", json=cfg, timeout=5)
         assert r.status_code == 200, r.text
 
     def reset(self) -> None:
-        assert httpx.post(f"{self.url}/admin/reset", timeout=5).status_code == 200
+        assert self.http.post(f"{self.url}/admin/reset", timeout=5).status_code == 200
 
     def ledger(self) -> dict:
-        return httpx.get(f"{self.url}/v1/ledger", timeout=5).json()
+        return self.http.get(f"{self.url}/v1/ledger", timeout=5).json()
 
     def auth(self, auth_id: str) -> dict:
-        return httpx.get(f"{self.url}/v1/authorizations/{auth_id}", timeout=5).json()
+        return self.http.get(f"{self.url}/v1/authorizations/{auth_id}", timeout=5).json()
 
 
 @pytest.fixture(scope="module")
 def sim() -> Iterator[Sim]:
     server = ThreadedServer(paysim_app()).start()
     try:
-        yield Sim(server.url, server)
+        with httpx.Client() as http:
+            yield Sim(server.url, server, http)
     finally:
         server.stop()
 

@@ -46,6 +46,10 @@ class Api:
         return httpx.request(method, self.url + path, json=body, headers=headers, timeout=30, **kw)
 
 
+# One client for the module: creating an httpx client costs ~0.25 s (TLS context setup).
+HTTP = httpx.Client(timeout=30)
+
+
 def _serve(svc: BookingService) -> ThreadedServer:
     return ThreadedServer(create_app(service=svc)).start()
 
@@ -223,16 +227,14 @@ def test_protocol_violations(api: Api, stage: Stage) -> None:
     tok = stage.tokens[0]
     path = f"/events/{stage.event.id}/holds"
     auth = {"Authorization": f"Bearer {tok}"}
-    r = httpx.post(api.url + path, content=b"{bad", headers=auth | {"Idempotency-Key": "k" * 10})
+    r = HTTP.post(api.url + path, content=b"{bad", headers=auth | {"Idempotency-Key": "k" * 10})
     _problem(r, 400, "bad_request")
-    r = httpx.post(api.url + path, content=b"[1,2]", headers=auth | {"Idempotency-Key": "k" * 11})
+    r = HTTP.post(api.url + path, content=b"[1,2]", headers=auth | {"Idempotency-Key": "k" * 11})
     _problem(r, 400, "bad_request")
-    r = httpx.post(
-        api.url + path, content=b"\xff\xfe", headers=auth | {"Idempotency-Key": "k" * 12}
-    )
+    r = HTTP.post(api.url + path, content=b"\xff\xfe", headers=auth | {"Idempotency-Key": "k" * 12})
     _problem(r, 400, "bad_request")
     big = b'{"seat_ids": [' + b"1," * 40_000 + b"1]}"
-    r = httpx.post(api.url + path, content=big, headers=auth | {"Idempotency-Key": "k" * 13})
+    r = HTTP.post(api.url + path, content=big, headers=auth | {"Idempotency-Key": "k" * 13})
     _problem(r, 413, "payload_too_large")
     _problem(api.call("POST", path, tok, {"seat_ids": [1]}, key=None), 400, "bad_request")
     _problem(api.call("POST", path, tok, {"seat_ids": [1]}, key="short"), 422, "validation_failed")
@@ -377,10 +379,10 @@ def test_redis_down_degrades_to_pessimistic_and_never_double_books(
             )
         )
         assert codes.count(201) == 1 and set(codes) <= {201, 409}
-        health = httpx.get(server.url + "/health").json()
+        health = HTTP.get(server.url + "/health").json()
         assert health["status"] == "degraded" and health["redis"] is False
         assert health["mode"] == "pessimistic-fallback"
-        text = httpx.get(server.url + "/metrics").text
+        text = HTTP.get(server.url + "/metrics").text
         assert 'cairn_booking_degraded{strategy="redis"} 1' in text
         assert "cairn_booking_redis_up 0" in text
         assert other.strategy.stats.snapshot()["fallbacks"] >= 1
@@ -414,7 +416,7 @@ def test_duplicate_webhooks_are_recorded_once(api: Api, sim: Sim, stage: Stage) 
             break
         time.sleep(0.05)
     assert rows == [("authorization.created", 2), ("charge.captured", 2)]
-    bad = httpx.post(
+    bad = HTTP.post(
         api.url + "/webhooks/payments", content=b'{"id":"x"}', headers={"x-signature": "forged"}
     )
     _problem(bad, 401, "unauthorized")

@@ -100,6 +100,7 @@ class BookingConfig:
     webhook_secret: str = "whsec_cairn"
     admin_token: str | None = None  # ensure an admin user with this token exists
     crash_after: str | None = None  # test hook: SIGKILL ourselves after this saga point
+    idempotency_lock_s: float = 90.0  # a running key older than this was abandoned
 
     @staticmethod
     def from_env(**overrides: object) -> BookingConfig:
@@ -118,6 +119,10 @@ class BookingConfig:
             ("admin_token", str),
             ("crash_after", str),
             ("none_think_ms", float),
+            ("idempotency_lock_s", float),
+            ("saga_retry_after_s", float),
+            ("payment_retries", int),
+            ("workers", lambda v: v.lower() not in ("0", "false", "no")),
         ):
             value = env.get(f"CAIRN_BOOKING_{name.upper()}")
             if value is not None:
@@ -184,7 +189,7 @@ class BookingService:
                 config.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5
             )
         self.strategy = make_strategy(config.strategy, self.db, config, self.redis)
-        self.idempotency = IdempotencyStore(self.db)
+        self.idempotency = IdempotencyStore(self.db, lock_timeout_s=config.idempotency_lock_s)
         if config.payments_url is None:
             raise ValidationFailed("payments_url is required (start `cairn booking payments-sim`)")
         self.payments = PaymentsClient(
