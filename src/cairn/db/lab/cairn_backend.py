@@ -94,7 +94,7 @@ class CairnConnection(Connection):
             if stmt.verb == "select":
                 rows = tx.select(table, where=where_arg(b), for_update=stmt.lock == "update",
                                  for_share=stmt.lock == "share", nowait=stmt.wait == "nowait",
-                                 skip_locked=stmt.wait == "skip locked")
+                                 skip_locked=stmt.wait == "skip locked", limit=stmt.limit)
                 pk = b.table.primary_key
                 return sorted(rows, key=lambda r: r[pk])
             if stmt.verb == "insert":

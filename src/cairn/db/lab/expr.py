@@ -44,6 +44,8 @@ def parse(text: str) -> ast.expr:
     for node in ast.walk(tree):
         if not isinstance(node, _ALLOWED):
             raise SpecError(f"expression {text!r} uses {type(node).__name__}, not allowed")
+        if isinstance(node, ast.Attribute) and node.attr.startswith("_"):
+            raise SpecError(f"expression {text!r}: attribute {node.attr!r} is not allowed")
         if isinstance(node, ast.Call) and not (
                 isinstance(node.func, ast.Name) and node.func.id in _FUNCTIONS):
             raise SpecError(f"expression {text!r}: only {', '.join(_FUNCTIONS)} may be called")
@@ -126,7 +128,12 @@ def evaluate(tree: ast.expr, env: Mapping[str, Any],
             return _FUNCTIONS[fn](*args)
         raise SpecError(f"cannot evaluate {type(node).__name__}")
 
-    return ev(tree)
+    try:
+        return ev(tree)
+    except SpecError:
+        raise
+    except (LookupError, TypeError, ValueError, ArithmeticError) as exc:
+        raise SpecError(f"expression {ast.unparse(tree)!r}: {type(exc).__name__}: {exc}") from None
 
 
 _FUNCTIONS: dict[str, Callable[..., Any]] = {

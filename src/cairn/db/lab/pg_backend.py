@@ -4,7 +4,8 @@ Each run gets its own schema (``lab_<random>``), dropped afterwards. Statements 
 SQL with parameters; a session's transaction starts with ``BEGIN ISOLATION LEVEL ...`` at its
 first statement, as in the isolation tester. Whether a session waits for a lock is asked of
 the server with ``pg_blocking_pids()`` (the lock graph, not a timeout), so a trace never depends
-on how loaded the machine is. ``deadlock_timeout`` is lowered so that deadlocks resolve fast.
+on how loaded the machine is. With ``deadlock_timeout`` at its default (1 s), the first
+waiter of a cycle is the victim.
 """
 
 from __future__ import annotations
@@ -41,8 +42,10 @@ class PgConnection(Connection):
             raise BackendUnavailable(f"PostgreSQL has no serializable/{level.method}")
         self.level = level
         self.conn = psycopg.connect(dsn, autocommit=True, options=f"-c search_path={schema}")
-        # Fast deadlock detection; a lock wait longer than 20 s means a broken scenario.
-        self.conn.execute("SET deadlock_timeout = '50ms'")
+        # PostgreSQL's default deadlock_timeout: the driver issues the next step within that
+        # second, so the first waiter of a cycle is always the one whose check finds it (the
+        # victim, deterministically). A lock wait longer than 20 s means a broken scenario.
+        self.conn.execute("SET deadlock_timeout = '1s'")
         self.conn.execute("SET lock_timeout = '20s'")
         self.pid = self.conn.info.backend_pid
 
@@ -79,6 +82,8 @@ class PgConnection(Connection):
         if stmt.verb == "select":
             where, params = _where(b)
             q = sql.SQL("SELECT {} FROM {}{} ORDER BY {}").format(col_list, t, where, pk)
+            if stmt.limit is not None:
+                q = q + sql.SQL(" LIMIT {}").format(sql.Literal(stmt.limit))
             q = q + _locking(stmt)
             cur = self._run(q, params)
             return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]

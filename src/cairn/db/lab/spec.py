@@ -19,7 +19,7 @@ and SQL can express, so one file runs on both. Example (comments start a line wi
     permutation a_read ... final
     occurred-if len(final) == 0
 
-Statements: ``get T KEY``, ``select T [where c op v and ...] [for update|for share]
+Statements: ``get T KEY``, ``select T [where c op v and ...] [limit N] [for update|for share]
 [nowait|skip locked]``, ``insert T ROW``, ``update T KEY CHANGES [expect ROW]``,
 ``delete T KEY``, ``commit``, ``rollback``; any of them may end in ``if EXPR``. KEY, ROW,
 CHANGES, values and EXPR are expressions of :mod:`cairn.db.lab.expr` over earlier results.
@@ -120,6 +120,7 @@ class Statement:
     where: tuple[Pred, ...] = ()
     lock: str | None = None  # "update" or "share"
     wait: str | None = None  # "nowait" or "skip locked"
+    limit: int | None = None  # select: at most this many rows, in primary-key order
     cond: ast.expr | None = None
 
 
@@ -274,6 +275,11 @@ def parse_statement(text: str, where: str) -> Statement:
                 wait = value
             else:
                 lock = value
+    limit = None
+    m = re.search(r"(?:^|\s)limit\s+(\d+)\s*\Z", rest, re.IGNORECASE)
+    if m:
+        limit = int(m.group(1))
+        rest = rest[:m.start()].rstrip()
     preds: tuple[Pred, ...] = ()
     if rest:
         kw, cond_part = _split_first(rest)
@@ -282,7 +288,8 @@ def parse_statement(text: str, where: str) -> Statement:
         preds = _where(cond_part, where)
     if wait and not lock:
         raise SpecError(f"{where}: {wait} needs for update or for share")
-    return Statement(verb, text, table, where=preds, lock=lock, wait=wait, cond=cond)
+    return Statement(verb, text, table, where=preds, lock=lock, wait=wait, limit=limit,
+                     cond=cond)
 
 
 def _table(text: str, where: str) -> Table:
