@@ -87,7 +87,7 @@ def booking_server() -> Iterator[tuple[LiveServer, Any]]:
     from cairn.booking.schema import drop_schema
 
     schema = f"a2ui_t_{uuid.uuid4().hex[:10]}"
-    running = build(DSN, schema, seed=True, tick_s=0.2)
+    running = build(DSN, schema, seed=True, tick_s=0.2, keepalive_s=0.3)
     srv = start_server(running.app)
     try:
         yield srv, running
@@ -96,6 +96,55 @@ def booking_server() -> Iterator[tuple[LiveServer, Any]]:
         running.close()
         with psycopg.connect(DSN) as conn:
             drop_schema(conn, schema)
+
+
+class SseCollector:
+    """Reads a session's SSE stream in a thread until ``stop()`` or the deadline."""
+
+    def __init__(self, client: httpx.Client, last_id: str | None = None,
+                 deadline_s: float = 60.0) -> None:
+        self.client = client
+        self.events: list[dict[str, Any]] = []
+        self.last_id = last_id
+        self.deadline = time.monotonic() + deadline_s
+        self._stop = threading.Event()
+        self.connected = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        assert self.connected.wait(10)
+
+    def _run(self) -> None:
+        headers = {"Last-Event-ID": self.last_id} if self.last_id else {}
+        cur: dict[str, Any] = {}
+        with self.client.stream("GET", "/a2ui/stream", headers=headers) as r:
+            self.connected.set()
+            for line in r.iter_lines():
+                if self._stop.is_set() or time.monotonic() > self.deadline:
+                    return
+                if line == "":
+                    if "data" in cur:
+                        cur["json"] = json.loads(cur["data"])
+                        cur["at"] = time.monotonic()
+                        self.events.append(cur)
+                    cur = {}
+                elif not line.startswith(":"):
+                    key, _, value = line.partition(": ")
+                    cur[key] = value
+
+    def wait_for(self, pred: Any, timeout: float = 10.0) -> dict[str, Any]:
+        end = time.monotonic() + timeout
+        seen = 0
+        while time.monotonic() < end:
+            for ev in self.events[seen:]:
+                seen += 1
+                if pred(ev["json"]):
+                    return ev
+            time.sleep(0.01)
+        raise AssertionError(f"no matching event in {timeout}s; got {len(self.events)}")
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.thread.join(5)
 
 
 def jsonl_turn(client: httpx.Client, body: dict[str, Any]) -> list[dict[str, Any]]:

@@ -26,7 +26,7 @@ class Running:
 
 def build(dsn: str | None = None, schema: str = "booking", strategy: str = "pessimistic",
           seed: bool = True, hold_ttl_ms: int | None = None, llm: bool | None = None,
-          tick_s: float = 1.0) -> Running:
+          tick_s: float = 1.0, keepalive_s: float = 15.0) -> Running:
     from cairn.a2ui.agent.booking_tools import BookingTools
     from cairn.a2ui.agent.core import DeterministicAgent
     from cairn.a2ui.server import create_app
@@ -59,7 +59,7 @@ def build(dsn: str | None = None, schema: str = "booking", strategy: str = "pess
         from cairn.a2ui.agent.llm import LlmAgent, LlmConfig
 
         agent = LlmAgent(LlmConfig.from_env(), fallback=deterministic)
-    app = create_app(agent)
+    app = create_app(agent, keepalive_s=keepalive_s)
 
     def close() -> None:
         service.close()

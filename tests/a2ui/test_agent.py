@@ -1,0 +1,221 @@
+"""The deterministic agent: intent routing, and the booking flow end to end over HTTP on
+the real booking service (PostgreSQL schema of its own, payments simulator, seeded hall)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from cairn.a2ui.agent.booking_tools import check_checkout_form, luhn_ok, pick_together
+from cairn.a2ui.agent.router import route
+from cairn.booking.model import SeatState
+from tests.a2ui.conftest import (
+    LiveServer,
+    SseCollector,
+    a2ui_of,
+    action,
+    jsonl_turn,
+    texts_of,
+)
+
+
+@pytest.mark.parametrize("text,intent,extra", [
+    ("show me seats for Friday's concert", "show_seats", {"weekday": 4}),
+    ("two seats together in the balcony", "hold_seats", {"count": 2, "together": True}),
+    ("what did I book?", "my_orders", {}),
+    ("my orders", "my_orders", {}),
+    ("list events", "list_events", {}),
+    ("what's on?", "list_events", {}),
+    ("I need 3 seats in the stalls", "hold_seats", {"count": 3, "together": False}),
+    ("seats for event 12", "show_seats", {"event_id": 12}),
+    ("release my seats", "release", {}),
+    ("checkout", "checkout", {}),
+    ("help", "help", {}),
+    ("asdf qwerty", "unknown", {}),
+])
+def test_router(text: str, intent: str, extra: dict[str, Any]) -> None:
+    got = route(text)
+    assert got.name == intent
+    for k, v in extra.items():
+        assert getattr(got, k) == v
+
+
+def test_form_checks_and_luhn() -> None:
+    assert luhn_ok("4242424242424242") and not luhn_ok("4242424242424241")
+    assert check_checkout_form("Ada", "ada@example.org", "4242 4242 4242 4242") == []
+    problems = check_checkout_form("", "not-an-email", "1234")
+    assert len(problems) == 3
+    assert check_checkout_form("<script>", "a@b.co", 42)  # wrong type: refused, no crash
+
+
+def test_pick_together_prefers_adjacent_seats() -> None:
+    def seat(i: int, row: str, n: int, status: str = "free") -> SeatState:
+        return SeatState(i, "Balcony", row, n, "b", 100, status)
+
+    seats = [seat(1, "B1", 1), seat(2, "B1", 2, "held"), seat(3, "B1", 3), seat(4, "B1", 4),
+             seat(5, "B2", 1, "sold")]
+    assert pick_together(seats, "Balcony", 2) == [3, 4]
+    assert pick_together(seats, "Balcony", 3) is None
+    assert pick_together(seats, "Stalls", 1) is None
+
+
+def surface_data(lines: list[dict[str, Any]], sid: str, path: str) -> Any:
+    for m in a2ui_of(lines):
+        u = m.get("updateDataModel")
+        if u and u["surfaceId"] == sid and u.get("path") == path:
+            return u["value"]
+    raise AssertionError(f"no update of {sid}{path}")
+
+
+@pytest.fixture(scope="module")
+def srv(booking_server: tuple[LiveServer, Any]) -> LiveServer:
+    return booking_server[0]
+
+
+def test_list_events(srv: LiveServer) -> None:
+    with srv.client() as c:
+        lines = jsonl_turn(c, {"text": "list events"})
+        events = surface_data(lines, "events", "/events")
+        assert {e["name"] for e in events} == {"Friday Night Concert", "Saturday Jazz Matinee",
+                                               "Sunday Symphony"}
+        assert "There are 3 upcoming events." in texts_of(lines)
+
+
+def test_seat_map_streams_layout_first(srv: LiveServer) -> None:
+    with srv.client() as c:
+        lines = jsonl_turn(c, {"text": "show me seats for Friday's concert"})
+        msgs = a2ui_of(lines)
+        assert "createSurface" in msgs[0] and "updateComponents" in msgs[1]
+        assert msgs[1]["updateComponents"]["components"][0]["id"] == "root"
+        assert surface_data(lines, "seats", "/event")["name"] == "Friday Night Concert"
+        seats = surface_data(lines, "seats", "/seats")
+        assert len(seats) == 2000
+        assert set(seats[0]) == {"id", "section", "row", "number", "tier", "price", "status"}
+        # the title data precedes the 2,000 seats: the page shows something at once
+        order = [m["updateDataModel"]["path"] for m in msgs if "updateDataModel" in m]
+        assert order.index("/event") < order.index("/seats")
+
+
+def test_booking_flow_with_live_updates(srv: LiveServer) -> None:
+    with srv.client() as a, srv.client() as b:
+        jsonl_turn(b, {"text": "seats for friday"})
+        watch = SseCollector(b, last_id="999999")  # B's open seat map, live
+        try:
+            jsonl_turn(a, {"text": "show me seats for Friday's concert"})
+            t0 = time.monotonic()
+            lines = jsonl_turn(a, {"text": "two seats together in the balcony"})
+            seats_a = {m["updateDataModel"]["path"]: m["updateDataModel"]["value"]
+                       for m in a2ui_of(lines) if "updateDataModel" in m
+                       and m["updateDataModel"]["surfaceId"] == "seats"}
+            mine = [p for p, v in seats_a.items() if v == "mine"]
+            assert len(mine) == 2
+            # B sees both seats held (not 'mine': they are A's), by data updates only
+            for p in mine:
+                watch.wait_for(lambda m, p=p: m.get("updateDataModel", {}).get("path") == p
+                               and m["updateDataModel"]["value"] == "held", timeout=5)
+            assert time.monotonic() - t0 < 5
+            first_live = next(i for i, e in enumerate(watch.events) if e["id"].isdigit()) + 1
+            live = watch.events[first_live:]
+            assert live and not [e for e in live if "updateComponents" in e["json"]]
+            hold = surface_data(lines, "hold", "/")["hold"]
+            assert hold["seats"].startswith("Seats: Balcony")
+            rows = {s.split("-")[0] for s in hold["seats"][len("Seats: "):].split(", ")}
+            assert len(rows) == 1  # together: one row
+
+            # the countdown ticks
+            ticks = SseCollector(a, last_id="999999", deadline_s=5)
+            ticks.wait_for(lambda m: m.get("updateDataModel", {}).get("path")
+                           == "/hold/remaining", timeout=3)
+            ticks.stop()
+
+            # B cannot act on A's hold surface
+            r = b.post("/a2ui/send", json=action("hold", "pay_btn", "pay", {
+                "holdId": hold["id"], "name": "Eve", "email": "e@x.org",
+                "card": "4242424242424242"}))
+            assert r.status_code == 404
+
+            # bad form: clear problems, no order
+            bad = jsonl_turn(a, action("hold", "pay_btn", "pay", {
+                "holdId": hold["id"], "name": "", "email": "nope", "card": "1234"}))
+            assert "valid email" in surface_data(bad, "hold", "/form/problems")
+
+            good = jsonl_turn(a, action("hold", "pay_btn", "pay", {
+                "holdId": hold["id"], "name": "Ada", "email": "ada@example.org",
+                "card": "4242 4242 4242 4242"}))
+            tickets = surface_data(good, "confirmation", "/")["tickets"]
+            assert len(tickets) == 2
+            assert any("deleteSurface" in m and m["deleteSurface"]["surfaceId"] == "hold"
+                       for m in a2ui_of(good))
+            for p in mine:
+                watch.wait_for(lambda m, p=p: m.get("updateDataModel", {}).get("path") == p
+                               and m["updateDataModel"]["value"] == "sold", timeout=5)
+
+            orders = jsonl_turn(a, {"text": "what did I book?"})
+            rows_ = surface_data(orders, "orders", "/orders")
+            assert len(rows_) == 1 and rows_[0]["status"] == "paid"
+            assert rows_[0]["event"] == "Friday Night Concert"
+            # B has booked nothing
+            assert surface_data(jsonl_turn(b, {"text": "my orders"}), "orders",
+                                "/orders") == []
+        finally:
+            watch.stop()
+
+
+def test_hold_selected_and_release(srv: LiveServer) -> None:
+    with srv.client() as a:
+        lines = jsonl_turn(a, {"text": "seats for the sunday symphony"})
+        seats = surface_data(lines, "seats", "/seats")
+        event_id = surface_data(lines, "seats", "/event")["id"]
+        free = [s["id"] for s in seats if s["status"] == "free"][:3]
+        held = jsonl_turn(a, action("seats", "hold_btn", "hold",
+                                    {"eventId": event_id, "seats": free}))
+        hold = surface_data(held, "hold", "/")["hold"]
+        assert hold["seats"].count(",") == 2
+        rel = jsonl_turn(a, action("hold", "release_btn", "release", {"holdId": hold["id"]}))
+        assert "Released" in " ".join(texts_of(rel))
+        again = jsonl_turn(a, {"text": "seats for the sunday symphony"})
+        status = {s["id"]: s["status"] for s in surface_data(again, "seats", "/seats")}
+        assert all(status[i] == "free" for i in free)
+
+
+def test_conflicting_hold_is_reported(srv: LiveServer) -> None:
+    with srv.client() as a, srv.client() as b:
+        la = jsonl_turn(a, {"text": "seats for saturday"})
+        jsonl_turn(b, {"text": "seats for saturday"})
+        event_id = surface_data(la, "seats", "/event")["id"]
+        seat = next(s["id"] for s in surface_data(la, "seats", "/seats")
+                    if s["status"] == "free")
+        jsonl_turn(a, action("seats", "hold_btn", "hold", {"eventId": event_id,
+                                                           "seats": [seat]}))
+        lb = jsonl_turn(b, action("seats", "hold_btn", "hold", {"eventId": event_id,
+                                                                "seats": [seat]}))
+        assert any("could not be held" in t for t in texts_of(lb))
+        assert "hold" not in [m["createSurface"]["surfaceId"] for m in a2ui_of(lb)
+                              if "createSurface" in m]
+
+
+@pytest.mark.parametrize("text,needle", [
+    ("seats for tuesday", "no event on a Tuesday"),
+    ("two seats together in the box", "no such section"),
+    ("blorp", "did not understand"),
+])
+def test_unhappy_requests(srv: LiveServer, text: str, needle: str) -> None:
+    with srv.client() as c:
+        jsonl_turn(c, {"text": "seats for friday"})
+        assert any(needle in t for t in texts_of(jsonl_turn(c, {"text": text})))
+
+
+def test_action_context_garbage_is_handled(srv: LiveServer) -> None:
+    with srv.client() as c:
+        lines = jsonl_turn(c, {"text": "seats for friday"})
+        event_id = surface_data(lines, "seats", "/event")["id"]
+        for ctx in ({"eventId": event_id, "seats": ["x", None]},
+                    {"eventId": "'; DROP TABLE events; --", "seats": ["1"]},
+                    {"eventId": event_id, "seats": [str(i) for i in range(50)]},
+                    {"eventId": 1e300, "seats": "all"}):
+            out = jsonl_turn(c, action("seats", "hold_btn", "hold", ctx))
+            assert texts_of(out), ctx
+            assert not any("createSurface" in m and m["createSurface"]["surfaceId"] == "hold"
+                           for m in a2ui_of(out))
