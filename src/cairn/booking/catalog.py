@@ -184,3 +184,21 @@ def get_event(db: Database, event_id: int) -> Event:
             ).fetchall()
         }
     return Event(event_id, int(row[0]), str(row[1]), row[2], prices)
+
+
+def create_users_bulk(db: Database, names: list[str]) -> list[tuple[User, str]]:
+    """Create many users in one statement (load tests); returns them with their tokens."""
+    tokens = [secrets.token_urlsafe(24) for _ in names]
+    with db.pool.connection() as conn, conn.transaction():
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO users (name, token_hash, is_admin) VALUES (%s, %s, FALSE)",
+                [(n, hash_token(t)) for n, t in zip(names, tokens, strict=True)],
+            )
+        hashes = [hash_token(t) for t in tokens]
+        marks = ", ".join(["%s"] * len(hashes))
+        rows = conn.execute(
+            f"SELECT id, token_hash FROM users WHERE token_hash IN ({marks})", hashes
+        ).fetchall()
+    by_hash = {str(h): int(i) for i, h in rows}
+    return [(User(by_hash[hash_token(t)], n, False), t) for n, t in zip(names, tokens, strict=True)]

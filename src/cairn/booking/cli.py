@@ -183,6 +183,62 @@ def serve_cmd(
             sim.stop()
 
 
+@booking.command("loadtest")
+@click.option("--dsn", default=DEFAULT_DSN, show_default=True, envvar="CAIRN_BOOKING_DSN")
+@click.option("--redis-url", default=DEFAULT_REDIS, show_default=True, envvar="CAIRN_BOOKING_REDIS")
+@click.option(
+    "--strategy",
+    "strategies",
+    multiple=True,
+    type=click.Choice(["none", "pessimistic", "optimistic", "redis"]),
+    help="repeatable; default: all four, side by side",
+)
+@click.option(
+    "--scenario",
+    "scenarios",
+    multiple=True,
+    type=click.Choice(["ref", "a", "b", "c"]),
+    help="repeatable; default: all",
+)
+@click.option("--quick", is_flag=True, help="small scales (seconds, for tests)")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), default=None)
+@click.option("--plot", "plot_path", type=click.Path(path_type=Path), default=None)
+def loadtest_cmd(
+    dsn: str,
+    redis_url: str,
+    strategies: tuple[str, ...],
+    scenarios: tuple[str, ...],
+    quick: bool,
+    json_path: Path | None,
+    plot_path: Path | None,
+) -> None:
+    """Start the service (uvicorn) per strategy and drive it with concurrent HTTP clients."""
+    from cairn.booking.loadtest import STRATEGIES, format_report, plot, run_loadtest, write_json
+
+    try:
+        check_reachable(dsn)
+    except BookingError as exc:
+        raise click.ClickException(str(exc)) from exc
+    runs = run_loadtest(
+        dsn,
+        redis_url,
+        strategies=strategies or STRATEGIES,
+        scenarios=scenarios or ("ref", "a", "b", "c"),
+        quick=quick,
+    )
+    click.echo(format_report(runs))
+    click.echo("")
+    click.echo(
+        "oversold seats per strategy: " + ", ".join(f"{r.strategy}={r.oversold}" for r in runs)
+    )
+    if json_path is not None:
+        write_json(runs, json_path, quick)
+        click.echo(f"wrote {json_path}")
+    if plot_path is not None:
+        plot(runs, plot_path)
+        click.echo(f"wrote {plot_path}")
+
+
 def register(cli_root: click.Group, bench_group: click.Group) -> None:
     """Attach ``cairn booking`` to the root command (the bench group gets the load test later)."""
     del bench_group  # `cairn bench booking` arrives with the HTTP load test
