@@ -83,7 +83,7 @@ class TxnBenchConfig:
                 "seed": self.seed}
 
 
-QUICK = {"clients": (1, 4), "duration": 0.4, "repeat": 1, "accounts": 200, "shifts": 10}
+QUICK = {"clients": (1, 4), "duration": 0.25, "repeat": 1, "accounts": 200, "shifts": 10}
 
 
 class Zipf:
