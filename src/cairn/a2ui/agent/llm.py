@@ -1,0 +1,457 @@
+"""The optional LLM backend: an OpenAI-compatible chat model that writes A2UI itself.
+
+Configured by ``CAIRN_LLM_URL`` (base URL, e.g. ``http://127.0.0.1:8000/v1``),
+``CAIRN_LLM_MODEL`` and ``CAIRN_LLM_API_KEY``. The system prompt carries the protocol rules
+and the catalog (component names, properties, required ones, derived from the catalog
+schema). The model answers in prose with A2UI messages inside ``<a2ui-json>[...]</a2ui-json>``
+(the official SDK's convention). The answer is *streamed* (``stream: true``) and parsed as it
+arrives (:class:`StreamParser`): every complete message is validated against the session at
+once and sent if valid, so the layout appears while the model is still writing. A message
+that only lacks children still to come is held back and merged with the following
+``updateComponents`` until it is complete.
+
+On the first invalid message the stream is cut, and the validation error is fed back to the
+model in A2UI's own ``VALIDATION_FAILED`` shape (surface, JSON Pointer, message) for a
+bounded number of repairs; then the agent falls back to text. Invalid UI is never sent. Slow
+models are bounded by a time-to-first-byte and an idle timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from cairn.a2ui.catalog import CAIRN_CATALOG_ID, Catalog, cairn_catalog
+from cairn.a2ui.errors import A2uiError, ValidationFailed
+from cairn.a2ui.messages import ActionMessage, ErrorMessage
+from cairn.a2ui.session import Session
+
+OPEN, CLOSE = "<a2ui-json>", "</a2ui-json>"
+MAX_MESSAGE = 2 << 20
+MAX_OUTPUT = 8 << 20
+
+
+@dataclass(frozen=True)
+class LlmConfig:
+    url: str
+    model: str
+    api_key: str = ""
+    max_repairs: int = 2
+    first_byte_timeout_s: float = 20.0
+    idle_timeout_s: float = 10.0
+    total_timeout_s: float = 60.0
+    temperature: float = 0.2
+
+    @staticmethod
+    def from_env(**over: Any) -> LlmConfig:
+        env = os.environ
+        url = over.pop("url", None) or env.get("CAIRN_LLM_URL")
+        if not url:
+            raise ValueError("CAIRN_LLM_URL is not set")
+        return LlmConfig(url=url.rstrip("/"),
+                         model=over.pop("model", None) or env.get("CAIRN_LLM_MODEL", "default"),
+                         api_key=over.pop("api_key", None) or env.get("CAIRN_LLM_API_KEY", ""),
+                         **over)
+
+
+# -- the streaming parser --------------------------------------------------------------------
+
+
+@dataclass
+class StreamParser:
+    """Incremental parser of prose with ``<a2ui-json>`` blocks holding a JSON array.
+
+    Inside a block only objects matter: the scanner tracks strings, escapes and brace depth
+    and cuts out each complete top-level object; commas, brackets, whitespace and a Markdown
+    code fence around them are skipped; anything else is an error.
+
+    :meth:`feed` returns ``("text", str)``, ``("message", obj)``, ``("block_end", None)``
+    and ``("error", str)`` items as soon as they are complete. JSON objects are cut out by a
+    small scanner that tracks strings and escapes, then decoded with :func:`json.loads`.
+    """
+
+    buf: str = ""
+    inside: bool = False
+    depth: int = 0
+    in_str: bool = False
+    esc: bool = False
+    start: int = -1
+    pos: int = 0
+    total: int = 0
+    failed: bool = False
+
+    def feed(self, chunk: str) -> list[tuple[str, Any]]:
+        out: list[tuple[str, Any]] = []
+        if self.failed:
+            return out
+        self.total += len(chunk)
+        if self.total > MAX_OUTPUT:
+            self.failed = True
+            return [("error", f"model output over {MAX_OUTPUT} bytes")]
+        self.buf += chunk
+        while True:
+            if not self.inside:
+                i = self.buf.find(OPEN)
+                if i < 0:
+                    keep = len(OPEN) - 1  # a tag may be split across chunks
+                    text, self.buf = self.buf[:-keep] if len(self.buf) > keep else "", \
+                        self.buf[-keep:] if len(self.buf) > keep else self.buf
+                    if text:
+                        out.append(("text", text))
+                    return out
+                if i:
+                    out.append(("text", self.buf[:i]))
+                self.buf = self.buf[i + len(OPEN):]
+                self.inside, self.depth, self.pos, self.start = True, 0, 0, -1
+                continue
+            item = self._scan()
+            if item is None:
+                return out
+            out.append(item)
+            if item[0] == "error":
+                self.failed = True
+                return out
+
+    def _scan(self) -> tuple[str, Any] | None:
+        b = self.buf
+        while self.pos < len(b):
+            ch = b[self.pos]
+            if self.start >= 0:  # inside an object: only strings and braces matter
+                if self.in_str:
+                    if self.esc:
+                        self.esc = False
+                    elif ch == "\\":
+                        self.esc = True
+                    elif ch == '"':
+                        self.in_str = False
+                elif ch == '"':
+                    self.in_str = True
+                elif ch == "{":
+                    self.depth += 1
+                elif ch == "}":
+                    self.depth -= 1
+                    if self.depth == 0:
+                        raw = b[self.start:self.pos + 1]
+                        self.buf = b[self.pos + 1:]
+                        self.pos, self.start = 0, -1
+                        if len(raw) > MAX_MESSAGE:
+                            return ("error", f"a message over {MAX_MESSAGE} bytes")
+                        try:
+                            return ("message", json.loads(raw))
+                        except ValueError as exc:
+                            return ("error", f"invalid JSON in a message: {exc}")
+                if self.pos - self.start > MAX_MESSAGE:
+                    return ("error", f"a message over {MAX_MESSAGE} bytes")
+            elif ch == "{":
+                self.start, self.depth = self.pos, 1
+            elif ch in " \t\r\n,[]":
+                pass
+            elif ch == "j" and len(b) - self.pos < 4 and "json".startswith(b[self.pos:]):
+                return None  # maybe the "json" of a code fence, split across chunks
+            elif ch == "`" or b.startswith("json", self.pos):
+                # tolerate a Markdown code fence inside the block
+                self.pos += 4 if ch == "j" else 1
+                continue
+            elif ch == "<":
+                if b.startswith(CLOSE, self.pos):
+                    self.buf = b[self.pos + len(CLOSE):]
+                    self.inside, self.pos = False, 0
+                    return ("block_end", None)
+                if len(b) - self.pos < len(CLOSE):
+                    return None
+                return ("error", "unexpected '<' inside <a2ui-json>")
+            else:
+                return ("error", f"unexpected {ch!r} between messages")
+            self.pos += 1
+        return None
+
+    def finish(self) -> list[tuple[str, Any]]:
+        if self.failed:
+            return []
+        if self.inside:
+            return [("error", "the <a2ui-json> block was not closed")]
+        return [("text", self.buf)] if self.buf else []
+
+
+def new_parser() -> StreamParser:
+    return StreamParser()
+
+
+# -- the prompt --------------------------------------------------------------------------------
+
+RULES = """You draw user interfaces with the A2UI protocol, version v0.9.
+Answer with one short sentence of prose, then the UI inside <a2ui-json> and </a2ui-json> as a
+JSON array of messages. Each message is an object with "version": "v0.9" and exactly one of:
+- {"createSurface": {"surfaceId": ID, "catalogId": CATALOG}} (first, once per surface)
+- {"updateComponents": {"surfaceId": ID, "components": [...]}}
+- {"updateDataModel": {"surfaceId": ID, "path": "/json/pointer", "value": ANY}}
+- {"deleteSurface": {"surfaceId": ID}}
+Components are flat objects {"id": ..., "component": "<Name>", ...properties}. Exactly one
+component has id "root". Children are listed by id ("children": ["a", "b"], "child": "a") or
+as a template {"componentId": "item", "path": "/items"} repeated over a data array. Every id
+you reference must be defined; no cycles. Send root and layout first, then data. Bind values
+with {"path": "/absolute/pointer"}; inside a template use relative paths ("name"). Buttons
+need "child" (a Text id) and "action": {"event": {"name": "...", "context": {...}}}. Use only
+the components and properties below; never HTML, scripts or javascript: URLs.
+The catalog id is %s. Components (required properties marked *):
+%s
+"""
+
+
+def system_prompt(catalog: Catalog, surfaces: list[str]) -> str:
+    lines = []
+    for name, info in catalog.describe().items():
+        props = ", ".join(p + ("*" if p in info["required"] else "") for p in info["props"])
+        lines.append(f"- {name}: {props}")
+    text = RULES % (catalog.catalog_id, "\n".join(lines))
+    if surfaces:
+        text += ("\nSurfaces that exist now (delete one before creating it again): "
+                 + ", ".join(surfaces) + "\n")
+    return text
+
+
+# -- the agent ---------------------------------------------------------------------------------
+
+
+class ModelFailed(Exception):
+    pass
+
+
+@dataclass
+class LlmStats:
+    calls: int = 0
+    repairs: int = 0
+    fallbacks: int = 0
+    sent: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class LlmAgent:
+    """Chat model → validated A2UI; the deterministic agent handles booking actions."""
+
+    def __init__(self, config: LlmConfig, fallback: Any | None = None,
+                 catalog: Catalog | None = None) -> None:
+        self.config = config
+        self.fallback = fallback
+        self.catalog = catalog or cairn_catalog()
+        self.stats = LlmStats()
+        self._client: httpx.AsyncClient | None = None
+
+    def bind_sessions(self, sessions: Any) -> None:
+        if self.fallback is not None and hasattr(self.fallback, "bind_sessions"):
+            self.fallback.bind_sessions(sessions)
+
+    async def start(self) -> None:
+        headers = {"Authorization": f"Bearer {self.config.api_key}"} if self.config.api_key \
+            else {}
+        self._client = httpx.AsyncClient(headers=headers, timeout=httpx.Timeout(
+            self.config.total_timeout_s, read=self.config.idle_timeout_s))
+        if self.fallback is not None:
+            await self.fallback.start()
+
+    async def stop(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+        if self.fallback is not None:
+            await self.fallback.stop()
+
+    async def _chunks(self, messages: list[dict[str, str]]) -> AsyncIterator[str]:
+        """Content deltas of one streamed chat completion (OpenAI wire format)."""
+        assert self._client is not None
+        body = {"model": self.config.model, "messages": messages, "stream": True,
+                "temperature": self.config.temperature}
+        self.stats.calls += 1
+        async with self._client.stream("POST", f"{self.config.url}/chat/completions",
+                                       json=body) as r:
+            if r.status_code != 200:
+                text = (await r.aread())[:300].decode("utf-8", "replace")
+                raise ModelFailed(f"the model server answered {r.status_code}: {text}")
+            async for line in r.aiter_lines():
+                if not line.startswith("data:"):
+                    continue
+                data = line[5:].strip()
+                if data == "[DONE]":
+                    return
+                try:
+                    delta = json.loads(data)["choices"][0].get("delta", {}).get("content")
+                except (ValueError, KeyError, IndexError, TypeError) as exc:
+                    raise ModelFailed(f"malformed stream chunk: {data[:100]}") from exc
+                if isinstance(delta, str) and delta:
+                    yield delta
+
+    async def on_text(self, session: Session, text: str) -> None:
+        await self.converse(session, text)
+
+    async def on_action(self, session: Session, action: ActionMessage) -> None:
+        if self.fallback is not None and action.surface_id in (
+                "events", "seats", "hold", "confirmation", "orders", "demo"):
+            await self.fallback.on_action(session, action)
+            return
+        await self.converse(session, "The user triggered the action " + json.dumps(
+            {"name": action.name, "surfaceId": action.surface_id,
+             "context": action.context})[:4000])
+
+    async def on_client_error(self, session: Session, error: ErrorMessage) -> None:
+        session.say("status", f"The client reported {error.code}: {error.message[:300]}")
+
+    async def converse(self, session: Session, user_text: str) -> None:
+        convo = [{"role": "system", "content": system_prompt(self.catalog,
+                                                             sorted(session.surfaces))},
+                 {"role": "user", "content": user_text}]
+        last_error = ""
+        before = set(session.surfaces)
+        for attempt in range(self.config.max_repairs + 1):
+            try:
+                said, error = await asyncio.wait_for(self._attempt(session, convo),
+                                                     self.config.total_timeout_s)
+            except (TimeoutError, httpx.TimeoutException):
+                error, said = "the model did not answer in time", ""
+                last_error = error
+                break  # a slow model is not repaired by asking again
+            except (ModelFailed, httpx.HTTPError) as exc:
+                error, said = str(exc), ""
+                last_error = error
+                break
+            if error is None:
+                return
+            last_error = error
+            self.stats.errors.append(error)
+            if attempt == self.config.max_repairs:
+                break
+            self.stats.repairs += 1
+            convo += [{"role": "assistant", "content": said},
+                      {"role": "user", "content": (
+                          "Your last message failed validation and was not shown: "
+                          + error + "\nThe surfaces that exist now: "
+                          + (", ".join(sorted(session.surfaces)) or "none")
+                          + ". Send corrected A2UI messages (only what is still missing).")}]
+        self.stats.fallbacks += 1
+        # Surfaces this turn created but never completed would show as empty boxes.
+        for sid in sorted(set(session.surfaces) - before):
+            if not session.surfaces[sid].components:
+                session.emit({"version": "v0.9", "deleteSurface": {"surfaceId": sid}})
+        session.say("text", "I could not draw that screen (" + last_error[:300] + ").")
+
+    async def _attempt(self, session: Session, convo: list[dict[str, str]]
+                       ) -> tuple[str, str | None]:
+        """One streamed answer: send valid messages as they complete; return the raw text
+        and the first error (None when everything was valid and sent)."""
+        parser = new_parser()
+        raw: list[str] = []
+        prose: list[str] = []
+        pending: dict[str, dict[str, Any]] = {}  # surfaceId -> held updateComponents
+        first_byte = time.monotonic() + self.config.first_byte_timeout_s
+        got_any = False
+        stream = self._chunks(convo)
+        try:
+            while True:
+                timeout = (first_byte - time.monotonic()) if not got_any \
+                    else self.config.idle_timeout_s
+                try:
+                    chunk = await asyncio.wait_for(anext(stream), max(0.01, timeout))
+                except StopAsyncIteration:
+                    break
+                got_any = True
+                raw.append(chunk)
+                for kind, value in parser.feed(chunk):
+                    err = self._handle(session, kind, value, prose, pending)
+                    if err is not None:
+                        return "".join(raw), err
+            for kind, value in parser.finish():
+                err = self._handle(session, kind, value, prose, pending)
+                if err is not None:
+                    return "".join(raw), err
+        finally:
+            await stream.aclose()
+        if pending:
+            sid, msg = next(iter(pending.items()))
+            try:
+                session.check(msg)
+            except A2uiError as exc:
+                return "".join(raw), _failure(sid, exc)
+        text = "".join(prose).strip()
+        if text:
+            session.say("text", text[:4000])
+        return "".join(raw), None
+
+    def _handle(self, session: Session, kind: str, value: Any, prose: list[str],
+                pending: dict[str, dict[str, Any]]) -> str | None:
+        if kind == "text":
+            prose.append(value)
+            return None
+        if kind == "error":
+            return f'{{"code": "VALIDATION_FAILED", "path": "", "message": "{value}"}}'
+        if kind == "block_end":
+            if pending:
+                sid, msg = next(iter(pending.items()))
+                try:
+                    session.check(msg)
+                except A2uiError as exc:
+                    return _failure(sid, exc)
+            return None
+        msg = value
+        sid = _surface_of(msg)
+        if sid is not None and "updateComponents" in msg and sid in pending:
+            # Merge with what is held back: later definitions of an id win.
+            held = pending.pop(sid)
+            merged = {c.get("id"): c for c in held["updateComponents"]["components"]
+                      if isinstance(c, dict)}
+            for c in msg["updateComponents"].get("components") or []:
+                if isinstance(c, dict):
+                    merged[c.get("id")] = c
+            msg = {"version": "v0.9", "updateComponents": {"surfaceId": sid,
+                                                           "components": list(merged.values())}}
+        elif sid is not None and sid in pending:
+            # Data or other messages for a surface whose layout is still incomplete: the
+            # layout goes first, so an incomplete layout before them is an error now.
+            try:
+                session.check(pending[sid])
+            except A2uiError as exc:
+                return _failure(sid, exc)
+        try:
+            session.emit(msg)
+            self.stats.sent += 1
+            if sid in pending:
+                pending.pop(sid)
+        except ValidationFailed as exc:
+            if "updateComponents" in msg and _incomplete(exc):
+                pending[sid or ""] = msg  # children may still be on their way
+                return None
+            return _failure(sid, exc)
+        except A2uiError as exc:
+            return _failure(sid, exc)
+        return None
+
+
+def _surface_of(msg: Any) -> str | None:
+    if not isinstance(msg, dict):
+        return None
+    for k in ("createSurface", "updateComponents", "updateDataModel", "deleteSurface"):
+        body = msg.get(k)
+        if isinstance(body, dict) and isinstance(body.get("surfaceId"), str):
+            return body["surfaceId"]
+    return None
+
+
+def _incomplete(exc: ValidationFailed) -> bool:
+    """Errors a later message can still fix: a child, template or root not sent yet."""
+    m = exc.message
+    return ("refers to missing component" in m or "missing template component" in m
+            or "no component with id 'root'" in m or "not reachable from 'root'" in m)
+
+
+def _failure(surface_id: str | None, exc: A2uiError) -> str:
+    """The error in A2UI's client error shape, which is what the model is told."""
+    return json.dumps({"code": "VALIDATION_FAILED", "surfaceId": surface_id or "",
+                       "path": exc.path, "message": exc.message})
+
+
+__all__ = ["CAIRN_CATALOG_ID", "LlmAgent", "LlmConfig", "StreamParser", "new_parser",
+           "system_prompt"]
