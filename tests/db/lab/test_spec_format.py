@@ -57,11 +57,21 @@ def test_parse_good_file() -> None:
     ("table t (id int primary key)\nsession s\n  a: get t 1\noccurred-if a.__class__",
      "not allowed"),
     ("bogus line", "unknown keyword"),
+    ("table t (id int primary key)\nsession s\n  a: lock t sideways", "lock wants"),
+    ("table t (id int primary key)\nsession s\n  a: advisory 1 loudly", "advisory wants"),
     ("table t (id int primary key)\nsession s\n  a: select t for update nowait extra", "select"),
 ])
 def test_bad_files_fail_clearly(text: str, message: str) -> None:
     with pytest.raises(SpecError, match=message):
         spec.parse(text, "bad")
+
+
+def test_lock_statements() -> None:
+    sp = spec.parse("table t (id int primary key)\nsession s\n  a: lock t access exclusive nowait"
+                    "\n  b: advisory 42 shared", "locks")
+    a, b = sp.step("a").stmt, sp.step("b").stmt
+    assert (a.verb, a.mode, a.wait) == ("lock", "access exclusive", "nowait")
+    assert (b.verb, b.mode, b.wait) == ("advisory", "shared", None)
 
 
 def test_expressions_compute_only() -> None:

@@ -86,9 +86,19 @@ class CairnConnection(Connection):
     def execute(self, b: Bound) -> Any:
         tx = self.tx
         stmt = b.stmt
-        assert b.table is not None and tx is not None
-        table = b.table.name
+        assert tx is not None
         try:
+            if stmt.verb == "advisory":
+                if stmt.wait is None:
+                    tx.advisory_lock(b.key, shared=stmt.mode == "shared")
+                elif not tx.try_advisory_lock(b.key, shared=stmt.mode == "shared"):
+                    raise DbError("55P03", "could not obtain advisory lock")
+                return None
+            assert b.table is not None
+            table = b.table.name
+            if stmt.verb == "lock":
+                tx.lock_table(table, stmt.mode, nowait=stmt.wait == "nowait")
+                return None
             if stmt.verb == "get":
                 return tx.get(table, b.key)
             if stmt.verb == "select":

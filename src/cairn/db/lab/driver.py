@@ -270,6 +270,8 @@ class Driver:
             if not value:
                 return ["(0 rows)"]
             return [fmt_row(r, b.table) for r in value]
+        if verb in ("lock", "advisory"):
+            return []
         if value == 0:
             return [f"(0 rows {verb}d)" if verb != "insert" else "(0 rows inserted)"]
         return []

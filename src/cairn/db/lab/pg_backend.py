@@ -69,7 +69,22 @@ class PgConnection(Connection):
 
     def execute(self, b: Bound) -> Any:
         stmt, table = b.stmt, b.table
+        if stmt.verb == "advisory":
+            fn = "pg_advisory_xact_lock" if stmt.wait is None else "pg_try_advisory_xact_lock"
+            if stmt.mode == "shared":
+                fn += "_shared"
+            row = self._run(sql.SQL("SELECT {}(%s)").format(sql.Identifier(fn)),
+                            [b.key]).fetchone()
+            if stmt.wait is not None and row is not None and row[0] is False:
+                raise DbError("55P03", "could not obtain advisory lock")
+            return None
         assert table is not None
+        if stmt.verb == "lock":
+            assert stmt.mode is not None
+            self._run(sql.SQL("LOCK TABLE {} IN {} MODE{}").format(
+                sql.Identifier(table.name), sql.SQL(stmt.mode.upper()),
+                sql.SQL(" NOWAIT" if stmt.wait else "")))
+            return None
         cols = table.column_names()
         t = sql.Identifier(table.name)
         pk = sql.Identifier(table.primary_key)

@@ -21,8 +21,10 @@ and SQL can express, so one file runs on both. Example (comments start a line wi
 
 Statements: ``get T KEY``, ``select T [where c op v and ...] [limit N] [for update|for share]
 [nowait|skip locked]``, ``insert T ROW``, ``update T KEY CHANGES [expect ROW]``,
-``delete T KEY``, ``commit``, ``rollback``; any of them may end in ``if EXPR``. KEY, ROW,
-CHANGES, values and EXPR are expressions of :mod:`cairn.db.lab.expr` over earlier results.
+``delete T KEY``, ``lock T MODE [nowait]`` (LOCK TABLE), ``advisory KEY [shared] [nowait]``
+(a transaction-scoped advisory lock), ``commit``, ``rollback``; any may end in ``if EXPR``.
+KEY, ROW, CHANGES, values and EXPR are expressions of :mod:`cairn.db.lab.expr` over earlier
+results.
 A session without a level runs at the level of the run; ``session s (read committed)`` pins
 it. ``levels`` and ``systems`` lines restrict which runs a test scenario makes.
 """
@@ -42,6 +44,8 @@ METHODS = ("ssi", "2pl", "serial")
 TYPES = {"int": int, "text": str, "bool": bool}
 OPS = ("=", "!=", "<", "<=", ">", ">=")
 SYSTEMS = ("cairn", "postgres")
+TABLE_LOCK_MODES = ("access share", "row share", "row exclusive", "share update exclusive",
+                    "share", "share row exclusive", "exclusive", "access exclusive")
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -111,7 +115,7 @@ class Pred:
 
 @dataclass(frozen=True, slots=True)
 class Statement:
-    verb: str  # get select insert update delete commit rollback
+    verb: str  # get select insert update delete lock advisory commit rollback
     text: str
     table: str | None = None
     key: ast.expr | None = None
@@ -121,6 +125,7 @@ class Statement:
     lock: str | None = None  # "update" or "share"
     wait: str | None = None  # "nowait" or "skip locked"
     limit: int | None = None  # select: at most this many rows, in primary-key order
+    mode: str | None = None  # lock: the table lock mode; advisory: "exclusive" or "shared"
     cond: ast.expr | None = None
 
 
@@ -240,7 +245,26 @@ def parse_statement(text: str, where: str) -> Statement:
         if rest:
             raise SpecError(f"{where}: {verb} takes nothing")
         return Statement(verb, text, cond=cond)
+    if verb == "advisory":
+        key_text, extra = _first_token(rest, where)
+        extra_l = extra.lower().split()
+        if not key_text or any(w not in ("shared", "nowait") for w in extra_l):
+            raise SpecError(f"{where}: advisory wants: advisory KEY [shared] [nowait]")
+        return Statement(verb, text, key=expr.parse(key_text),
+                         mode="shared" if "shared" in extra_l else "exclusive",
+                         wait="nowait" if "nowait" in extra_l else None, cond=cond)
     table, rest = _split_first(rest)
+    if verb == "lock":
+        _ident(table, "table", where)
+        words = rest.lower().split()
+        wait = None
+        if words[-1:] == ["nowait"]:
+            wait, words = "nowait", words[:-1]
+        mode = " ".join(words)
+        if mode not in TABLE_LOCK_MODES:
+            raise SpecError(f"{where}: lock wants: lock TABLE MODE [nowait], MODE one of "
+                            f"{', '.join(TABLE_LOCK_MODES)}")
+        return Statement(verb, text, table, mode=mode, wait=wait, cond=cond)
     if verb not in ("get", "select", "insert", "update", "delete"):
         raise SpecError(f"{where}: unknown statement {verb!r}")
     _ident(table, "table", where)
