@@ -74,6 +74,11 @@ class IdempotencyStore:
         check_key(key)
         fp = fingerprint(method, path, body)
         with self.db.pool.connection() as conn, conn.transaction():
+            # No fsync wait for the key row: if PostgreSQL crashes before it is flushed, the
+            # request had not done anything yet (losing the key is harmless), and the request's
+            # own synchronous commit that follows flushes the WAL up to and including it.
+            # Saves one of the three fsyncs of every mutating request.
+            conn.execute("SET LOCAL synchronous_commit = off")
             try:
                 # Savepoint: a unique violation must not abort the outer transaction.
                 with conn.transaction():
