@@ -16,3 +16,8 @@ def register(cli: click.Group, bench: click.Group) -> None:
     from cairn.db.lab.cli import register_lab
 
     register_lab(txn)
+
+    # The core database (cairn.db): `cairn txn crashtest`, `cairn txn bloat`, `cairn txn stats`.
+    from cairn.db.commands import register_core
+
+    register_core(txn)
