@@ -23,6 +23,7 @@ Medians of repeats are reported; the machine is a shared 2-core box, so read the
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import statistics
@@ -114,7 +115,11 @@ class SeatMapAgent:
         for s in msgs[2]["updateDataModel"]["value"]["seats"]:
             if s["id"] in self.held:
                 s["status"] = "held"
-        session.emit_all(msgs)
+        # Progressive, like the booking agent: each message is flushed to the stream before the
+        # next is built and validated, so the root can render while the data is on its way.
+        for m in msgs:
+            session.emit(m)
+            await asyncio.sleep(0)
 
     async def on_action(self, session: Session, action: ActionMessage) -> None:
         if action.name != "hold" or self.store is None:
