@@ -62,13 +62,13 @@ class Scale:
     @staticmethod
     def quick() -> Scale:
         return Scale(
-            ref_rounds=3,
-            a_requests=100,
-            b_requests=600,
-            b_seats=200,
-            c_seats=40,
-            c_buyers=80,
-            concurrency=50,
+            ref_rounds=2,
+            a_requests=60,
+            b_requests=300,
+            b_seats=100,
+            c_seats=20,
+            c_buyers=40,
+            concurrency=40,
         )
 
 
