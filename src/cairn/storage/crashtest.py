@@ -188,7 +188,9 @@ def _verify(kind: str, path: str, options: dict[str, Any], expected: dict[bytes,
                 bad(f"key {key!r}: expected {want}, found {got}")
             else:
                 result.checked_keys += 1
-        for key in list(expected)[:50]:
+        # Cross-check point reads against the scan. The log engine's get reads the whole log,
+        # which grows with every kill, so it checks a handful of keys, not fifty.
+        for key in list(expected)[:5 if kind == "log" else 50]:
             got_one = digest(db.get(key))
             if got_one != expected[key]:
                 bad(f"get({key!r}) = {got_one}, scan said {expected[key]}")
