@@ -82,13 +82,18 @@ def parse(where: Any) -> tuple[Callable[[dict[str, Any]], bool] | None, list[Con
     return _compile(conds), conds
 
 
+def _eq(a: Any, b: Any) -> bool:
+    """SQL-like equality: booleans are not numbers (Python says ``0 == False``)."""
+    return a == b and (type(a) is bool) == (type(b) is bool)
+
+
 def _test(c: Cond, v: Any) -> bool:
     op, a = c.op, c.args
     try:
         if op == "=":
-            return v == a[0]
+            return _eq(v, a[0])
         if op == "!=":
-            return v is not _MISSING and v != a[0]
+            return v is not _MISSING and not _eq(v, a[0])
         if v is _MISSING or v is None:
             return False
         if op == "<":
@@ -101,7 +106,7 @@ def _test(c: Cond, v: Any) -> bool:
             return v >= a[0]
         if op == "between":
             return a[0] <= v <= a[1]
-        return v in a[0]
+        return any(_eq(v, x) for x in a[0])
     except TypeError:
         return False  # comparing across types (SQL would reject; we do not match)
 
@@ -109,7 +114,7 @@ def _test(c: Cond, v: Any) -> bool:
 def _compile(conds: list[Cond]) -> Callable[[dict[str, Any]], bool]:
     if len(conds) == 1 and conds[0].op == "=":
         col, val = conds[0].column, conds[0].args[0]
-        return lambda row: row.get(col, _MISSING) == val
+        return lambda row: _eq(row.get(col, _MISSING), val)
 
     def match(row: dict[str, Any]) -> bool:
         return all(_test(c, row.get(c.column, _MISSING)) for c in conds)
