@@ -240,9 +240,9 @@ def loadtest_cmd(
 
 
 def register(cli_root: click.Group, bench_group: click.Group) -> None:
-    """Attach ``cairn booking`` to the root command (the bench group gets the load test later)."""
-    del bench_group  # `cairn bench booking` arrives with the HTTP load test
+    """Attach ``cairn booking`` to the root command and the load test as ``cairn bench booking``."""
     cli_root.add_command(booking, "booking")
+    bench_group.add_command(loadtest_cmd, "booking")
 
 
 if __name__ == "__main__":  # `python -m cairn.booking.cli ...` (tests start the service this way)
