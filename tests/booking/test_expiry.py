@@ -75,3 +75,26 @@ def test_background_thread_starts_and_stops(db: Database, stage: Stage) -> None:
     worker.stop()
     assert get_hold(db, h.user_id, h.id).status == "expired"
     assert worker.expired_total >= 1
+
+
+def test_background_loop_expires_and_runs_housekeeping(db: Database, stage: Stage) -> None:
+    calls: list[float] = []
+    strategy = PessimisticHolds(db)
+    hold = strategy.hold(stage.users[2].id, stage.event.id, [stage.seat_ids["A"][9]], ttl_ms=1)
+    worker = ExpiryWorker(
+        db,
+        interval_s=0.02,
+        housekeeping=lambda: calls.append(time.time()),
+        housekeeping_every_s=0.0,
+    )
+    worker.start()
+    try:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            if get_hold(db, stage.users[2].id, hold.id).status == "expired" and len(calls) >= 2:
+                break
+            time.sleep(0.02)
+    finally:
+        worker.stop()
+    assert get_hold(db, stage.users[2].id, hold.id).status == "expired"
+    assert len(calls) >= 2

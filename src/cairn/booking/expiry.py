@@ -11,11 +11,16 @@ the expiry, so a late worker only delays the tidy-up.
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from cairn.booking.changes import publish
 from cairn.booking.db import Database
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -24,6 +29,9 @@ class ExpiryWorker:
     batch_size: int = 200
     interval_s: float = 1.0
     expired_total: int = 0
+    # Other periodic tidy-ups that share this thread (the service reaps idempotency keys).
+    housekeeping: Callable[[], object] | None = None
+    housekeeping_every_s: float = 60.0
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
 
@@ -70,8 +78,17 @@ class ExpiryWorker:
         return total
 
     def _loop(self) -> None:
+        last_housekeeping = 0.0
         while not self._stop.is_set():
-            self.drain()
+            try:
+                self.drain()
+                if self.housekeeping is not None and (
+                    time.monotonic() - last_housekeeping >= self.housekeeping_every_s
+                ):
+                    last_housekeeping = time.monotonic()
+                    self.housekeeping()
+            except Exception:  # a database blip must not end the worker; next round retries
+                log.exception("expiry round failed; retrying")
             self._stop.wait(self.interval_s)
 
     def start(self) -> None:

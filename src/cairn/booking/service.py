@@ -206,7 +206,10 @@ class BookingService:
             card=config.card,
             hook=hook,
         )
-        self.expiry = ExpiryWorker(self.db, interval_s=config.expiry_interval_s)
+        # Idempotency keys older than their TTL (24 h) are deleted once a minute.
+        self.expiry = ExpiryWorker(
+            self.db, interval_s=config.expiry_interval_s, housekeeping=self.idempotency.reap
+        )
         self.counters = Counters()
         if config.admin_token:
             self._ensure_admin(config.admin_token)
