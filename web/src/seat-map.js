@@ -46,8 +46,25 @@ function seatList(seats) {
   return [];
 }
 
-/** Group seats into sections and rows, keeping the order the agent sent. */
+const NATURAL = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' });
+
+/**
+ * Group seats into sections (in the order the agent sent them) and rows; rows and the seats
+ * in a row in natural order (row "C2" before "C10", seat 2 before seat 10).
+ */
 function layout(seats) {
+  const sections = groupSeats(seats);
+  for (const [name, rows] of sections) {
+    const sorted = [...rows].sort((a, b) => NATURAL.compare(a[0], b[0]));
+    for (const [, row] of sorted) {
+      row.sort((a, b) => (Number(a.number) || 0) - (Number(b.number) || 0));
+    }
+    sections.set(name, new Map(sorted));
+  }
+  return sections;
+}
+
+function groupSeats(seats) {
   const sections = new Map();
   for (const seat of seats) {
     const sectionName = String(seat.section ?? '');
