@@ -57,12 +57,20 @@ def register(cli_root: click.Group, bench_group: click.Group) -> None:
     @click.option("--ec-only", is_flag=True, help="only the erasure-coding backends")
     @click.option("--dir", "root", default=None, help="where to put the store (default: tmp)")
     @click.option("--no-peers", is_flag=True, help="skip the boto3 runs against servers")
-    @click.option("--list-keys", default=2000, show_default=True,
-                  help="keys created for the LIST workload")
+    @click.option("--list-keys", default=100_000, show_default=True,
+                  help="keys created for the LIST workload (0: skip)")
+    @click.option("--multipart-mib", default=1024, show_default=True,
+                  help="size of the multipart upload (0: skip)")
+    @click.option("--part-mib", default=64, show_default=True, help="multipart part size")
+    @click.option("--threads", default=4, show_default=True, help="parts in flight")
+    @click.option("--peers", default="cairn,seaweedfs,moto", show_default=True,
+                  help="servers to run the boto3 workloads against")
     def bench_s3(json_path: str | None, plot_path: str | None, ec_only: bool,
-                 root: str | None, no_peers: bool, list_keys: int) -> None:
-        """Erasure coding, in-process PUT/GET vs raw disk, then boto3 against cairn and moto."""
-        from cairn.objects.bench import bench_erasure, bench_peers, bench_store
+                 root: str | None, no_peers: bool, list_keys: int, multipart_mib: int,
+                 part_mib: int, threads: int, peers: str) -> None:
+        """Erasure coding, in-process PUT/GET vs raw disk, then boto3 against cairn, SeaweedFS
+        and moto, with the issue's targets as PASS/MISS."""
+        from cairn.objects.bench import MiB, bench_erasure, bench_peers, bench_store, targets
 
         result: dict[str, object] = {"cpus": os.cpu_count()}
         ec = bench_erasure()
@@ -78,32 +86,36 @@ def register(cli_root: click.Group, bench_group: click.Group) -> None:
             st = bench_store(root)
             result["store"] = st
             click.echo(f"raw disk sequential write: {st['raw_disk_write_mb_s']:.0f} MB/s")
-            click.echo(f"PUT 64 MiB: {st['put_64mib_mb_s']:.0f} MB/s "
-                       f"({st['put_vs_raw']:.0%} of raw disk)")
-            click.echo(f"GET 64 MiB: {st['get_64mib_mb_s']:.0f} MB/s "
-                       f"({st['get_vs_raw']:.0%} of raw disk write bandwidth)")
-            click.echo(f"PUT 4 KiB: {st['put_4kib_ops_s']:.0f} ops/s   "
-                       f"GET 4 KiB: {st['get_4kib_ops_s']:.0f} ops/s")
+            click.echo(f"in process: PUT 64 MiB {st['put_64mib_mb_s']:.0f} MB/s "
+                       f"({st['put_vs_raw']:.0%} of raw disk), GET 64 MiB "
+                       f"{st['get_64mib_mb_s']:.0f} MB/s ({st['get_vs_raw']:.0%})")
+            click.echo(f"in process: PUT 4 KiB {st['put_4kib_ops_s']:.0f} ops/s   "
+                       f"GET 4 KiB {st['get_4kib_ops_s']:.0f} ops/s")
         if not ec_only and not no_peers:
-            peers = bench_peers(root, list_keys=list_keys)
-            result["http"] = peers
-            click.echo("boto3 over HTTP (64 MiB PUT/GET MB/s, 4 KiB ops/s, LIST keys/s):")
-            for name, row in peers.items():
+            http = bench_peers(root, tuple(p for p in peers.split(",") if p),
+                               list_keys=list_keys, multipart=multipart_mib * MiB,
+                               part=part_mib * MiB, threads=threads)
+            result["http"] = http
+            click.echo(f"boto3 over HTTP (64 MiB PUT/GET MB/s, 4 KiB ops/s, "
+                       f"{multipart_mib} MiB multipart MB/s, LIST of {list_keys} keys: keys/s "
+                       f"and delimiter ms):")
+            for name, row in http.items():
                 if isinstance(row, str):
-                    click.echo(f"  {name:8} {row}")
+                    click.echo(f"  {name:9} {row}")
                     continue
-                click.echo(f"  {name:8} PUT {row['put_big_mb_s']:7.1f}  GET "
-                           f"{row['get_big_mb_s']:7.1f}  PUT4K {row['put_4kib_ops_s']:6.0f}  "
-                           f"GET4K {row['get_4kib_ops_s']:6.0f}  LIST "
-                           f"{row['list_keys_per_s']:7.0f}")
-            ours = peers.get("cairn")
-            if isinstance(ours, dict):
-                for name, row in peers.items():
-                    if name == "cairn" or isinstance(row, str):
-                        continue
-                    ratios = {k: ours[k] / row[k] for k in row if k.endswith(("_s",)) and row[k]}
-                    click.echo(f"  cairn / {name}: " + "  ".join(
-                        f"{k} {v:.2f}x" for k, v in ratios.items()))
+                click.echo(f"  {name:9} PUT {row['put_big_mb_s']:6.1f}  GET "
+                           f"{row['get_big_mb_s']:6.1f}  PUT4K {row['put_4kib_ops_s']:5.0f}  "
+                           f"GET4K {row['get_4kib_ops_s']:5.0f}  MPU "
+                           f"{row.get('multipart_mb_s', 0):6.1f}  LIST "
+                           f"{row.get('list_keys_per_s', 0):7.0f}  LIST/ "
+                           f"{row.get('list_delimiter_ms', 0):6.1f} ms")
+            rows = targets(result)
+            result["targets"] = rows
+            if rows:
+                click.echo("targets (ratio > 1: cairn ahead):")
+                for r in rows:
+                    click.echo(f"  {r['target']:36} {r['ratio']:6.2f}x  (need "
+                               f"{r['need']:.2f})  {'PASS' if r['pass'] else 'MISS'}")
         if json_path:
             with open(json_path, "w", encoding="utf-8") as fh:
                 json.dump(result, fh, indent=2)

@@ -265,8 +265,8 @@ class S3Server:
             return self._create_upload(bucket, key, headers)
         if "uploadId" in params:
             return self._upload_op(method, bucket, key, headers, params, body)
-        if "partNumber" in params:
-            raise s3err("NotImplemented", 501, "partNumber on GET/HEAD is not implemented yet")
+        if "partNumber" in params and method not in ("GET", "HEAD"):
+            raise s3err("InvalidRequest", 400, "partNumber needs an uploadId")
         if method == "PUT":
             if "x-amz-copy-source" in headers:
                 return self._copy(bucket, key, headers)
@@ -441,9 +441,11 @@ class S3Server:
     def _list(self, bucket: str, params: dict[str, str]) -> Response:
         v2 = params.get("list-type") == "2"
         prefix, delimiter = params.get("prefix", ""), params.get("delimiter", "")
-        encode = params.get("encoding-type") == "url"
-        if encode and params.get("encoding-type") not in ("url",):
-            raise s3err("InvalidArgument", 400, "Invalid Encoding Method specified")
+        encoding = params.get("encoding-type")
+        if encoding is not None and encoding != "url":
+            raise s3err("InvalidArgument", 400, "Invalid Encoding Method specified in Request")
+        encode = encoding == "url"
+        owner = not v2 or params.get("fetch-owner") == "true"  # V1 always names the owner
         try:
             max_keys = min(int(params.get("max-keys", "1000")), 1000)
         except ValueError:
@@ -496,6 +498,10 @@ class S3Server:
             el(c, "ETag", rec.etag)
             el(c, "Size", rec.size)
             el(c, "StorageClass", "STANDARD")
+            if owner:
+                o = el(c, "Owner")
+                el(o, "ID", "cairn")
+                el(o, "DisplayName", "cairn")
         for cp in page.common_prefixes:
             el(el(root, "CommonPrefixes"), "Prefix", enc(cp))
         return xml_response(root)
@@ -549,13 +555,13 @@ class S3Server:
                    params: dict[str, str], body: Callable[[], VerifyingReader]) -> Response:
         upload_id = params["uploadId"]
         if method == "PUT":
-            if "x-amz-copy-source" in headers:
-                raise s3err("NotImplemented", 501, "UploadPartCopy is not implemented yet")
             try:
                 number = int(params.get("partNumber", ""))
             except ValueError:
                 raise s3err("InvalidArgument", 400, "Part number must be an integer between "
                             "1 and 10000, inclusive") from None
+            if "x-amz-copy-source" in headers:
+                return self._upload_part_copy(bucket, key, upload_id, number, headers)
             reader = body()
             part = self.multipart.upload_part(bucket, key, upload_id, number, reader)
             out = {"ETag": part.etag}
@@ -611,20 +617,95 @@ class S3Server:
             return xml_response(root)
         raise s3err("MethodNotAllowed", 405, "method not allowed on an upload")
 
+    def _upload_part_copy(self, bucket: str, key: str, upload_id: str, number: int,
+                          headers: dict[str, str]) -> Response:
+        """UploadPartCopy: a part's bytes come from (a range of) an existing object."""
+        self.multipart.get(bucket, key, upload_id)
+        src_bucket, src_key, src_vid = _copy_source(headers)
+        src = self.store.head_object(src_bucket, src_key, src_vid)
+        _check_copy_conditions(src, headers)
+        rng: tuple[int | None, int | None] | None = None
+        spec = headers.get("x-amz-copy-source-range")
+        if spec is not None:
+            first, _, last = spec.removeprefix("bytes=").partition("-")
+            try:
+                a, b = int(first), int(last)
+            except ValueError:
+                raise s3err("InvalidArgument", 400, "The x-amz-copy-source-range value must "
+                            "be of the form bytes=first-last where first and last are the "
+                            "zero-based offsets of the first and last bytes to copy") from None
+            if a > b or b >= src.size:
+                raise s3err("InvalidRange", 416, "The requested range is not satisfiable")
+            rng = (a, b)
+        _, start, end, stream = self.store.open_object(src_bucket, src_key, rng, src_vid)
+        part = self.multipart.upload_part(bucket, key, upload_id, number, _IterReader(stream),
+                                          end - start)
+        root = ET.Element("CopyPartResult", xmlns=XMLNS)
+        el(root, "LastModified", iso(part.last_modified))
+        el(root, "ETag", part.etag)
+        out = {"x-amz-copy-source-version-id": src.version_id} if (
+            src_vid is not None or self._versioned(src_bucket)) else {}
+        return xml_response(root, headers=out)
+
     def _list_uploads(self, bucket: str, params: dict[str, str]) -> Response:
-        uploads = self.multipart.list_uploads(bucket, params.get("prefix", ""))
+        prefix, delimiter = params.get("prefix", ""), params.get("delimiter", "")
+        key_marker = params.get("key-marker", "")
+        id_marker = params.get("upload-id-marker", "") if key_marker else ""
+        try:
+            max_uploads = min(int(params.get("max-uploads", "1000")), 1000)
+        except ValueError:
+            raise s3err("InvalidArgument", 400, "max-uploads must be an integer") from None
+        if max_uploads < 0:
+            raise s3err("InvalidArgument", 400, "max-uploads must be non-negative")
+        uploads = [u for u in self.multipart.list_uploads(bucket, prefix)
+                   if (u.key.encode(), u.upload_id) > (key_marker.encode(), id_marker)
+                   or not key_marker]
+        if key_marker and not id_marker:
+            uploads = [u for u in uploads if u.key.encode() > key_marker.encode()]
+        page: list[Any] = []
+        prefixes: list[str] = []
+        truncated = False
+        for u in uploads:
+            if delimiter:
+                cut = u.key.find(delimiter, len(prefix))
+                if cut >= 0:
+                    cp = u.key[: cut + len(delimiter)]
+                    if prefixes and prefixes[-1] == cp:
+                        continue
+                    if len(page) + len(prefixes) >= max_uploads:
+                        truncated = True
+                        break
+                    prefixes.append(cp)
+                    continue
+            if len(page) + len(prefixes) >= max_uploads:
+                truncated = True
+                break
+            page.append(u)
         root = ET.Element("ListMultipartUploadsResult", xmlns=XMLNS)
         el(root, "Bucket", bucket)
-        el(root, "KeyMarker", "")
-        el(root, "UploadIdMarker", "")
-        el(root, "MaxUploads", 1000)
-        el(root, "IsTruncated", "false")
-        for u in uploads[:1000]:
+        el(root, "KeyMarker", key_marker)
+        el(root, "UploadIdMarker", id_marker)
+        if truncated and page:
+            el(root, "NextKeyMarker", page[-1].key)
+            el(root, "NextUploadIdMarker", page[-1].upload_id)
+        if prefix:
+            el(root, "Prefix", prefix)
+        if delimiter:
+            el(root, "Delimiter", delimiter)
+        el(root, "MaxUploads", max_uploads)
+        el(root, "IsTruncated", "true" if truncated else "false")
+        for u in page:
             e = el(root, "Upload")
             el(e, "Key", u.key)
             el(e, "UploadId", u.upload_id)
-            el(e, "Initiated", iso(u.initiated))
+            for who in ("Initiator", "Owner"):
+                o = el(e, who)
+                el(o, "ID", "cairn")
+                el(o, "DisplayName", "cairn")
             el(e, "StorageClass", "STANDARD")
+            el(e, "Initiated", iso(u.initiated))
+        for cp in prefixes:
+            el(el(root, "CommonPrefixes"), "Prefix", cp)
         return xml_response(root)
 
     # -- objects ----------------------------------------------------------------------------
@@ -674,19 +755,9 @@ class S3Server:
         return meta
 
     def _copy(self, bucket: str, key: str, headers: dict[str, str]) -> Response:
-        raw_src, _, src_query = headers["x-amz-copy-source"].partition("?")
-        src = urllib.parse.unquote(raw_src).lstrip("/")
-        src_bucket, _, src_key = src.partition("/")
-        src_vid = dict(urllib.parse.parse_qsl(src_query)).get("versionId")
-        if not src_key:
-            raise s3err("InvalidArgument", 400, "Copy Source must mention the source bucket "
-                        "and key: sourcebucket/sourcekey")
+        src_bucket, src_key, src_vid = _copy_source(headers)
         rec, _, _, stream = self.store.open_object(src_bucket, src_key, version_id=src_vid)
-        h = {k[len("x-amz-copy-source-"):]: v for k, v in headers.items()
-             if k.startswith("x-amz-copy-source-if-")}
-        status = check_read_conditions(rec, h)
-        if status is not None:
-            raise PreconditionFailed("copy source precondition failed")
+        _check_copy_conditions(rec, headers)
         directive = headers.get("x-amz-metadata-directive", "COPY")
         if directive not in ("COPY", "REPLACE"):
             raise s3err("InvalidArgument", 400, "Unknown metadata directive.")
@@ -700,7 +771,7 @@ class S3Server:
             bucket, key, _IterReader(stream), rec.size,
             content_type=headers.get("content-type") if replace else rec.content_type,
             user_meta=self._user_meta(headers) if replace else rec.user_meta,
-            headers={} if replace else rec.headers)
+            headers=self._kept_headers(headers) if replace else rec.headers)
         root = ET.Element("CopyObjectResult", xmlns=XMLNS)
         el(root, "LastModified", iso(new.last_modified))
         el(root, "ETag", new.etag)
@@ -708,6 +779,31 @@ class S3Server:
         if src_vid is not None or self._versioned(src_bucket):
             out["x-amz-copy-source-version-id"] = rec.version_id
         return xml_response(root, headers=out)
+
+    @staticmethod
+    def _part_range(rec: ObjectRecord, value: str,
+                    base: dict[str, str]) -> tuple[int | None, int | None] | None:
+        """GET/HEAD ``?partNumber=n``: the bytes of part n of a multipart object (206 with
+        ``x-amz-mp-parts-count``); part 1 of any other object is all of it."""
+        try:
+            n = int(value)
+        except ValueError:
+            n = 0
+        if not 1 <= n <= 10000:
+            raise s3err("InvalidArgument", 400, "Part number must be an integer between 1 "
+                        "and 10000, inclusive")
+        count = int(rec.etag.strip('"').rpartition("-")[2]) if "-" in rec.etag else 1
+        if n > count:
+            raise s3err("InvalidPartNumber", 416, "The requested partnumber is not "
+                        "satisfiable")
+        if "-" not in rec.etag:
+            return None
+        base["x-amz-mp-parts-count"] = str(count)
+        start = sum(p.length for p in rec.parts[: n - 1])
+        length = rec.parts[n - 1].length
+        if length == 0:
+            return None
+        return (start, start + length - 1)
 
     def _get(self, bucket: str, key: str, headers: dict[str, str], params: dict[str, str],
              head: bool) -> Response:
@@ -737,6 +833,12 @@ class S3Server:
         rng = _parse_range(headers.get("range"), rec.size)
         if rng is not None and rec.size == 0:
             rng = None
+        if "partNumber" in params:
+            rng = self._part_range(rec, params["partNumber"], base)
+        elif headers.get("x-amz-checksum-mode", "").upper() == "ENABLED" and rng is None:
+            for algo, value in rec.checksums.items():
+                if algo != "MD5":
+                    base[f"x-amz-checksum-{algo}"] = value
         try:
             rec2, start, end, stream = self.store.open_object(bucket, key, rng, vid)
         except NoSuchKey:
@@ -752,6 +854,27 @@ class S3Server:
         if head:
             return Response(b"", code, headers=base)
         return StreamingResponse(_prefetch(stream), code, headers=base)
+
+
+def _copy_source(headers: dict[str, str]) -> tuple[str, str, str | None]:
+    """(bucket, key, version id) of ``x-amz-copy-source`` (``bucket/key[?versionId=v]``)."""
+    raw_src, _, src_query = headers["x-amz-copy-source"].partition("?")
+    src = urllib.parse.unquote(raw_src).lstrip("/")
+    src_bucket, _, src_key = src.partition("/")
+    src_vid = dict(urllib.parse.parse_qsl(src_query)).get("versionId")
+    if not src_bucket or not src_key:
+        raise s3err("InvalidArgument", 400, "Copy Source must mention the source bucket and "
+                    "key: sourcebucket/sourcekey")
+    return src_bucket, src_key, src_vid
+
+
+def _check_copy_conditions(rec: ObjectRecord, headers: dict[str, str]) -> None:
+    """``x-amz-copy-source-if-*``: any failure is 412 (a copy has no 304)."""
+    h = {k[len("x-amz-copy-source-"):]: v for k, v in headers.items()
+         if k.startswith("x-amz-copy-source-if-")}
+    if check_read_conditions(rec, h) is not None:
+        raise PreconditionFailed("At least one of the pre-conditions you specified did not "
+                                 "hold", Condition="x-amz-copy-source-If-*")
 
 
 def _parse_xml(raw: bytes, root: str) -> ET.Element:

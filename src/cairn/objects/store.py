@@ -577,6 +577,8 @@ class ObjectStore:
         lo = base + prefix.encode()
         hi = md.prefix_end(lo)
         prev_key: str | None = None  # the key of the last entry seen (is-latest tracking)
+        if max_keys == 0:
+            return VersionsPage([], [], False, None, None)
         if key_marker:
             if version_id_marker:
                 found = self._find_version(bucket, key_marker, version_id_marker)
@@ -629,6 +631,8 @@ class ObjectStore:
         self.head_bucket(bucket)
         if max_keys < 0:
             raise InvalidArgument("max-keys must be non-negative")
+        if max_keys == 0:  # S3: an empty page that is not truncated
+            return ListPage([], [], False, None)
         base = md.object_prefix(bucket)
         lo = base + prefix.encode()
         hi = md.prefix_end(lo)
