@@ -100,7 +100,7 @@ def test_official_examples_one_message_at_a_time(validator: Validator, path: Pat
 
 SCHEMA_CASES: list[tuple[str, dict[str, Any], str, str]] = [
     ("missing required prop", comps(col("root", ["a"]), {"id": "a", "component": "Text"}),
-     "/updateComponents/components/1", "'text' is a required property"),
+     "/updateComponents/components/1", '"text" is a required property'),
     ("unknown prop", comps(col("root", ["a"]), text("a", colour="red")),
      "/updateComponents/components/1", "colour"),
     ("wrong type", comps(col("root", ["a"]), text("a", 42)),

@@ -27,11 +27,12 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from cairn.a2ui.errors import A2uiError
+from cairn.a2ui.errors import A2uiError, ValidationFailed
 from cairn.a2ui.messages import ClientCapabilities
 from cairn.a2ui.validate import SurfaceState, Validator
 
 LOG_MAX = 5000
+MAX_MESSAGE_BYTES = 4 << 20  # one outgoing message; a 2,000-seat map is ~200 KB
 QUEUE_MAX = 20_000
 SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
 
@@ -102,6 +103,15 @@ class Session:
     def emit(self, msg: dict[str, Any]) -> None:
         """Validate, apply and send one A2UI message; raises (and sends nothing) if invalid."""
         try:
+            encoded = json.dumps(msg, separators=(",", ":"), ensure_ascii=False)
+        except (TypeError, ValueError) as exc:
+            self.rejected += 1
+            raise ValidationFailed(f"not JSON-serialisable: {exc}", "") from exc
+        if len(encoded) > MAX_MESSAGE_BYTES:
+            self.rejected += 1
+            raise ValidationFailed(f"message of {len(encoded)} bytes is over the "
+                                   f"{MAX_MESSAGE_BYTES}-byte limit", "")
+        try:
             self.validator.apply(msg, self.surfaces, self.supported_catalogs)
         except A2uiError:
             self.rejected += 1
@@ -109,7 +119,7 @@ class Session:
         if "deleteSurface" in msg:
             self.client_data.pop(msg["deleteSurface"]["surfaceId"], None)
         self.sent += 1
-        self._publish("a2ui", msg)
+        self._publish("a2ui", msg, encoded)
 
     def emit_all(self, msgs: Iterable[dict[str, Any]]) -> None:
         for m in msgs:
@@ -119,9 +129,11 @@ class Session:
         """A non-A2UI event: agent text, status, errors in plain words, end of a turn."""
         self._publish("cairn", {"type": type_, "text": text, **extra})
 
-    def _publish(self, kind: str, data: dict[str, Any]) -> None:
+    def _publish(self, kind: str, data: dict[str, Any], encoded: str | None = None) -> None:
         self.seq += 1
         ev = StreamEvent(self.seq, kind, data)
+        if encoded is not None:
+            ev.__dict__["json"] = encoded  # prime the cached encoding
         self.log.append(ev)
         for sub in list(self.subscribers):
             sub.put(ev)

@@ -33,7 +33,6 @@ from typing import Any
 import jsonschema
 import jsonschema_rs
 import referencing
-from jsonschema.exceptions import best_match
 from referencing.jsonschema import DRAFT202012
 
 from cairn.a2ui import pointer
@@ -56,75 +55,6 @@ MAX_TREE_DEPTH = 50
 MAX_COMPONENTS = 20_000
 _SAFE_URL = re.compile(r"^(https?://[^\s<>\"']+|/(?!/)[^\s<>\"']*|\./[^\s<>\"']*)$", re.I)
 _SHELL_ID = "urn:cairn:a2ui:shell-catalog"
-
-
-def _speed_up(docs: dict[str, Any]) -> dict[str, Any]:
-    """The same schemas with ``unevaluatedProperties: false`` turned into ``propertyNames``.
-
-    jsonschema evaluates ``unevaluatedProperties`` by re-running every subschema to learn
-    which properties were evaluated: about 20 ms per component. Where the evaluated set is
-    known statically (the schema's own ``properties`` plus those of its ``allOf`` parts,
-    following ``$ref``; no ``oneOf``/``anyOf``/``if`` branch that declares properties), the
-    keyword is equivalent to ``propertyNames: {enum: [...those names...]}``: every ``allOf``
-    part must succeed anyway, so all their properties count. Anything else is left as it is.
-    The rewrite is mechanical, from the vendored files; tests check it agrees with the
-    unmodified official schemas.
-    """
-    out = copy.deepcopy(docs)
-
-    def deref(ref: str, base: str) -> tuple[Any, str] | None:
-        uri, _, frag = ref.partition("#")
-        doc_id = uri or base
-        if doc_id not in docs:
-            return None
-        node: Any = docs[doc_id]
-        for tok in [t for t in frag.split("/") if t]:
-            node = node[pointer.unescape(tok)]
-        return node, doc_id
-
-    def names(node: Any, base: str, depth: int = 0) -> set[str] | None:
-        if not isinstance(node, dict) or depth > 10:
-            return set()
-        found = set(node.get("properties", {}))
-        if "patternProperties" in node or "additionalProperties" in node or "if" in node:
-            return None
-        if "$ref" in node:
-            hit = deref(node["$ref"], base)
-            if hit is None:
-                return None
-            sub = names(hit[0], hit[1], depth + 1)
-            if sub is None:
-                return None
-            found |= sub
-        for part in node.get("allOf", []):
-            sub = names(part, base, depth + 1)
-            if sub is None:
-                return None
-            found |= sub
-        for key in ("oneOf", "anyOf"):
-            for part in node.get(key, []):
-                if isinstance(part, dict) and ("$ref" in part or "properties" in part
-                                               or "allOf" in part):
-                    return None
-        return found
-
-    def walk(node: Any, base: str) -> None:
-        if isinstance(node, dict):
-            if node.get("unevaluatedProperties") is False:
-                found = names({k: v for k, v in node.items()
-                               if k != "unevaluatedProperties"}, base)
-                if found is not None:
-                    del node["unevaluatedProperties"]
-                    node["propertyNames"] = {"enum": sorted(found)}
-            for v in node.values():
-                walk(v, base)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v, base)
-
-    for doc_id, doc in out.items():
-        walk(doc, doc_id)
-    return out
 
 
 def check_url(url: str, where: str) -> None:
@@ -190,103 +120,85 @@ class Validator:
     def __init__(self, catalogs: Mapping[str, Catalog] | None = None) -> None:
         self.catalogs: dict[str, Catalog] = dict(catalogs or default_catalogs())
         docs = official_documents()
-        base = [(uri, DRAFT202012.create_resource(doc)) for uri, doc in docs.items()]
-        base += [(c.catalog_id, DRAFT202012.create_resource(c.doc))
-                 for c in self.catalogs.values()]
-        fast_docs = _speed_up({**docs, **{c.catalog_id: c.doc for c in self.catalogs.values()}})
-        fast = [(uri, DRAFT202012.create_resource(doc)) for uri, doc in fast_docs.items()]
+        self._docs = docs
         self._fast: dict[str, Any] = {}
-        self._registries: dict[str, referencing.Registry] = {}
+        self._components: dict[tuple[str, str], Any] = {}
+        self._kinds: dict[tuple[str, str], Any] = {}
         self._envelopes: dict[str, jsonschema.Draft202012Validator] = {}
-        self._components: dict[tuple[str, str], jsonschema.Draft202012Validator] = {}
         envelope = docs[ENVELOPE_ID]
         for cid, cat in self.catalogs.items():
-            reg = referencing.Registry().with_resources(
-                [*base, (CATALOG_PLACEHOLDER, DRAFT202012.create_resource(cat.doc))])
-            self._registries[cid] = reg
-            self._envelopes[cid] = jsonschema.Draft202012Validator(envelope, registry=reg)
-            # The verdict: the unmodified official envelope, compiled by jsonschema-rs.
+            # The unmodified official envelope with this catalog mapped in as
+            # "catalog.json", compiled by jsonschema-rs; and one validator per component
+            # (the same schemas) to explain failures.
             rs_reg = jsonschema_rs.Registry(
                 [*docs.items(), *((c.catalog_id, c.doc) for c in self.catalogs.values()),
                  (CATALOG_PLACEHOLDER, cat.doc)])
             self._fast[cid] = jsonschema_rs.Draft202012Validator(envelope, registry=rs_reg)
-            fast_reg = referencing.Registry().with_resources(
-                [*fast, (CATALOG_PLACEHOLDER, DRAFT202012.create_resource(fast_docs[cid]))])
             for name in cat.components:
-                self._components[(cid, name)] = jsonschema.Draft202012Validator(
-                    {"$ref": f"{cid}#/components/{name}"}, registry=fast_reg)
-        # The envelope with a permissive item schema: components are checked one by one.
-        shell = {"$id": _SHELL_ID, "$defs": {
-            "anyComponent": {"type": "object", "required": ["id", "component"],
-                             "properties": {"id": {"type": "string"},
-                                            "component": {"type": "string"}}},
-            "anyFunction": True, "theme": {"type": "object"}}}
-        self._shell_envelopes: dict[str, jsonschema.Draft202012Validator] = {}
-        for cid, cat in self.catalogs.items():
-            shell_doc = dict(shell)
-            shell_doc["$defs"] = {**shell["$defs"], "theme": cat.doc["$defs"]["theme"],
-                                  "anyFunction": cat.doc["$defs"]["anyFunction"]}
-            shell_doc["$id"] = CATALOG_PLACEHOLDER
-            shell_doc["functions"] = cat.doc.get("functions", {})
-            fd = fast_docs[cid]
-            reg = referencing.Registry().with_resources(
-                [*fast, (CATALOG_PLACEHOLDER, DRAFT202012.create_resource(
-                    {**fd, "$defs": {**fd["$defs"],
-                                     "anyComponent": shell["$defs"]["anyComponent"]}}))])
-            self._shell_envelopes[cid] = jsonschema.Draft202012Validator(envelope, registry=reg)
+                self._components[(cid, name)] = jsonschema_rs.Draft202012Validator(
+                    {"$ref": f"{cid}#/components/{name}"}, registry=rs_reg)
+            for kind in SERVER_KINDS:
+                self._kinds[(cid, kind)] = jsonschema_rs.Draft202012Validator(
+                    {"$ref": f"{ENVELOPE_ID}#/$defs/{kind[0].upper()}{kind[1:]}Message"},
+                    registry=rs_reg)
 
     # -- schema layer -----------------------------------------------------------------------
 
     def official_envelope(self, catalog_id: str) -> jsonschema.Draft202012Validator:
-        """The unmodified official envelope with ``catalog_id`` mapped in (tests, oracle)."""
+        """The official envelope under the pure-Python ``jsonschema`` package (a second,
+        independent implementation, used by tests to cross-check the compiled one)."""
+        if catalog_id not in self._envelopes:
+            cat = self.catalogs[catalog_id]
+            base = [(uri, DRAFT202012.create_resource(doc)) for uri, doc in self._docs.items()]
+            base += [(c.catalog_id, DRAFT202012.create_resource(c.doc))
+                     for c in self.catalogs.values()]
+            reg = referencing.Registry().with_resources(
+                [*base, (CATALOG_PLACEHOLDER, DRAFT202012.create_resource(cat.doc))])
+            self._envelopes[catalog_id] = jsonschema.Draft202012Validator(
+                self._docs[ENVELOPE_ID], registry=reg)
         return self._envelopes[catalog_id]
-
-    def registry(self, catalog_id: str) -> referencing.Registry:
-        return self._registries[catalog_id]
 
     def check_schema(self, msg: Any, catalog_id: str) -> None:
         """Official-schema check: a fast verdict, and a precise explanation when it fails.
 
-        The verdict comes from the unmodified official envelope compiled by jsonschema-rs
-        (about 10,000 messages/s). Only a failing message is explained, with the Python
-        ``jsonschema`` package, component by component, to find the deepest error and its
-        JSON Pointer (a ``oneOf`` over 18 components otherwise only says "not valid under
-        any of the given schemas").
+        The verdict comes from the unmodified official envelope compiled by jsonschema-rs.
+        Only a failing message is explained, component by component (the envelope's
+        ``oneOf`` over 18 components otherwise only says "not valid under any of the
+        schemas"), with the deepest error and its JSON Pointer.
         """
         if catalog_id not in self.catalogs:
             raise ValidationFailed(f"unknown catalog {catalog_id!r}", "/createSurface/catalogId")
+        fast = self._fast[catalog_id]
         try:
-            if self._fast[catalog_id].is_valid(msg):
+            if fast.is_valid(msg):
                 return
         except (ValueError, TypeError, OverflowError) as exc:  # not JSON-shaped at all
             raise ValidationFailed(f"not a JSON value: {exc}", "") from exc
-        self._explain(msg, catalog_id)
-        first = next(iter(self._fast[catalog_id].iter_errors(msg)), None)
-        raise ValidationFailed(
-            first.message[:300] if first is not None else "invalid message",
-            _json_path(first.instance_path) if first is not None else "")
-
-    def _explain(self, msg: Any, catalog_id: str) -> None:
-        """Raise the most precise :class:`ValidationFailed` for an invalid message."""
-        err = _pick(self._shell_envelopes[catalog_id].iter_errors(msg))
-        if err is not None:
-            raise ValidationFailed(_schema_message(err), _json_path(err.absolute_path))
         uc = msg.get("updateComponents") if isinstance(msg, dict) else None
-        if uc is None:
-            return
-        cat = self.catalogs[catalog_id]
-        for i, comp in enumerate(uc["components"]):
-            name = comp["component"]
-            where = f"/updateComponents/components/{i}"
-            if name not in cat.components:
-                raise ValidationFailed(
-                    f"unknown component {name!r} (catalog {catalog_id} has "
-                    f"{', '.join(cat.components)})", where + "/component")
-            err = _pick(self._components[(catalog_id, name)].iter_errors(comp))
-            if err is not None:
-                raise ValidationFailed(
-                    f"{name} {comp.get('id')!r}: {_schema_message(err)}",
-                    where + _json_path(err.absolute_path))
+        comps = uc.get("components") if isinstance(uc, dict) else None
+        if isinstance(comps, list):
+            cat = self.catalogs[catalog_id]
+            for i, comp in enumerate(comps):
+                where = f"/updateComponents/components/{i}"
+                if not isinstance(comp, dict) or not isinstance(comp.get("component"), str):
+                    raise ValidationFailed("a component must be an object with a 'component' "
+                                           "name", where)
+                name = comp["component"]
+                if name not in cat.components:
+                    raise ValidationFailed(
+                        f"unknown component {name[:60]!r} (catalog {catalog_id} has "
+                        f"{', '.join(cat.components)})", where + "/component")
+                err = _deepest(self._components[(catalog_id, name)].iter_errors(comp))
+                if err is not None:
+                    raise ValidationFailed(f"{name} {str(comp.get('id'))[:60]!r}: "
+                                           f"{err.message[:300]}",
+                                           where + _json_path(err.instance_path))
+        kinds = [k for k in SERVER_KINDS if isinstance(msg, dict) and k in msg]
+        if len(kinds) == 1:  # explain against that message kind's own definition
+            fast = self._kinds[(catalog_id, kinds[0])]
+        err = _deepest(fast.iter_errors(msg))
+        raise ValidationFailed(err.message[:300] if err is not None else "invalid message",
+                               _json_path(err.instance_path) if err is not None else "")
 
     # -- structural layer -------------------------------------------------------------------
 
@@ -580,26 +492,12 @@ def _bindings(node: Any, loc: str, fdepth: int) -> Iterator[tuple[str, str, Any]
             yield from _bindings(v, f"{loc}/{i}", fdepth)
 
 
-def _pick(errors: Iterator[jsonschema.ValidationError]) -> jsonschema.ValidationError | None:
-    """The most useful error: the deepest one, a concrete keyword over a catch-all."""
-    best = best_match(errors)
-    if best is None:
-        return None
-    leaves: list[jsonschema.ValidationError] = [best]
-    stack = list(best.context or [])
-    while stack:
-        e = stack.pop()
-        leaves.append(e)
-        stack.extend(e.context or [])
-    return max(leaves, key=lambda e: (len(e.absolute_path),
-                                      e.validator not in ("propertyNames", "oneOf", "anyOf",
-                                                          "unevaluatedProperties")))
-
-
-def _schema_message(err: jsonschema.ValidationError) -> str:
-    msg = err.message
-    if err.validator == "propertyNames":
-        msg = f"unknown property {err.instance!r}"
-    if len(msg) > 300:
-        msg = msg[:300] + "..."
-    return msg
+def _deepest(errors: Any) -> Any:
+    """The most useful of jsonschema-rs's errors: the deepest, a concrete one over the
+    "unevaluated properties" catch-all that a failing ``allOf`` part also triggers."""
+    best = None
+    for e in errors:
+        key = (len(e.instance_path), not e.message.startswith("Unevaluated properties"))
+        if best is None or key > best[0]:
+            best = (key, e)
+    return best[1] if best else None
