@@ -13,8 +13,9 @@ from cairn.bench.a2ui import SeatMapAgent, bench_a2ui, measure_validation, seat_
 
 def test_bench_a2ui_small_run(tmp_path: Path) -> None:
     out = tmp_path / "a2ui.json"
-    res = CliRunner().invoke(bench_a2ui, ["--seats", "120", "--clients", "2", "--repeats", "1",
-                                          "--holds", "2", "--json", str(out)])
+    res = CliRunner().invoke(bench_a2ui, ["--agent", "scripted", "--seats", "120",
+                                          "--clients", "2", "--repeats", "1", "--holds", "2",
+                                          "--json", str(out)])
     assert res.exit_code == 0, res.output + str(res.exception)
     assert "request -> first rendered root" in res.output
     assert "live update p99" in res.output

@@ -225,9 +225,31 @@ JS_CLICK = """(seat) => {""" + JS_SEAT_MAP + """
   return t;
 }"""
 
+# The booking agent's map: select the seat (local), then press "Hold selected seats" (the
+# action); the clock starts at the press.
+JS_SELECT_AND_HOLD = """(seat) => new Promise(resolve => {""" + JS_SEAT_MAP + """
+  const root = wrap.querySelector('a2ui-surface').shadowRoot;
+  map.shadowRoot.querySelector(`button[data-seat="${seat}"]`).click();
+  const press = () => {
+    const hold = [...root.querySelectorAll('button')]
+      .find(b => b.textContent.trim() === 'Hold selected seats');
+    if (!hold || hold.disabled) { setTimeout(press, 1); return; }
+    const t = performance.timeOrigin + performance.now();
+    hold.click();
+    resolve(t);
+  };
+  press();
+})"""
+
+JS_FREE_SEATS = """() => {
+  const s = window.cairnA2ui.processor.model.getSurface('seats').dataModel.get('/seats');
+  return s.filter(x => x.status === 'free').map(x => String(x.id));
+}"""
+
 
 @dataclass
 class A2uiBenchResult:
+    agent: str
     seats: int
     clients: int
     repeats: int
@@ -298,20 +320,58 @@ def measure_validation(seats: int, seconds: float = 0.5) -> dict[str, float]:
     return out
 
 
+REQUEST = "show me seats for Friday's concert"
+
+
+@contextmanager
+def bench_app(agent_kind: str, seats: int, dsn: str | None) -> Iterator[tuple[Any, int]]:
+    """The app under test and the number of seats its map shows."""
+    if agent_kind == "scripted":
+        from cairn.a2ui.server import create_app
+
+        agent = SeatMapAgent(seats=seats)
+        app = create_app(agent)
+        agent.store = app.state.store
+        yield app, seats
+        return
+    # The real thing: booking service on its own PostgreSQL schema, seeded hall (2,000 seats
+    # per event), the deterministic agent, live maps from LISTEN/NOTIFY.
+    import uuid
+
+    import psycopg
+
+    from cairn.a2ui.app import build
+    from cairn.booking.db import DEFAULT_DSN
+    from cairn.booking.schema import drop_schema
+
+    dsn = dsn or DEFAULT_DSN
+    schema = f"bench_a2ui_{uuid.uuid4().hex[:8]}"
+    running = build(dsn, schema, seed=True, llm=False)
+    try:
+        with running.booking.service.db.pool.connection() as conn:
+            row = conn.execute(
+                "SELECT COUNT(*) FROM event_seats es JOIN events e ON e.id = es.event_id "
+                "WHERE e.name = 'Friday Night Concert'").fetchone()
+        yield running.app, int(row[0]) if row else 0
+    finally:
+        running.close()
+        with psycopg.connect(dsn) as conn:
+            drop_schema(conn, schema)
+
+
 def run_bench(seats: int = 2000, clients: int = 20, repeats: int = 5, holds: int = 20,
-              progress: Any = None) -> A2uiBenchResult:
+              progress: Any = None, agent_kind: str = "scripted",
+              dsn: str | None = None) -> A2uiBenchResult:
     from playwright.sync_api import sync_playwright
 
-    from cairn.a2ui.server import create_app
-
     say = progress or (lambda _msg: None)
-    result = A2uiBenchResult(seats=seats, clients=clients, repeats=repeats)
     if not Path(CHROMIUM).exists():
         raise click.ClickException(f"{CHROMIUM} is missing (apt-get install -y chromium)")
-    agent = SeatMapAgent(seats=seats)
-    app = create_app(agent)
-    agent.store = app.state.store
-    with serve(app) as url, sync_playwright() as p:
+    with bench_app(agent_kind, seats, dsn) as (app, seats), serve(app) as url, \
+            sync_playwright() as p:
+        result = A2uiBenchResult(agent=agent_kind, seats=seats, clients=clients,
+                                 repeats=repeats)
+        click_js = JS_CLICK if agent_kind == "scripted" else JS_SELECT_AND_HOLD
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             say(f"first root and full {seats}-seat map, {repeats} repeats")
@@ -320,7 +380,7 @@ def run_bench(seats: int = 2000, clients: int = 20, repeats: int = 5, holds: int
                 page = ctx.new_page()
                 page.goto(url + "/")
                 page.evaluate(JS_CONNECTED)
-                t = page.evaluate(JS_TIME_REQUEST, ["show me seats", seats])
+                t = page.evaluate(JS_TIME_REQUEST, [REQUEST, seats])
                 if i > 0:
                     result.first_root_ms.append(t["root"])
                     result.full_map_ms.append(t["full"])
@@ -333,15 +393,15 @@ def run_bench(seats: int = 2000, clients: int = 20, repeats: int = 5, holds: int
                 page = ctx.new_page()
                 page.goto(url + "/")
                 page.evaluate(JS_CONNECTED)
-                page.evaluate(JS_TIME_REQUEST, ["show me seats", seats])
+                page.evaluate(JS_TIME_REQUEST, [REQUEST, seats])
                 pages.append(page)
             holder, watchers = pages[0], pages[1:]
-            candidates = [str(i) for i in range(1, seats) if i % 13 != 0]
+            candidates = holder.evaluate(JS_FREE_SEATS)
             for k in range(holds):
                 seat = candidates[(k * 97) % len(candidates)]
                 for w in watchers:
                     w.evaluate(JS_ARM, seat)
-                t_click = holder.evaluate(JS_CLICK, seat)
+                t_click = holder.evaluate(click_js, seat)
                 deadline = time.monotonic() + 5
                 pending = list(watchers)
                 while pending and time.monotonic() < deadline:
@@ -371,8 +431,8 @@ def print_report(result: A2uiBenchResult) -> None:
     def ms(v: float | None) -> str:
         return "n/a" if v is None else f"{v:,.1f} ms"
 
-    click.echo(f"\nA2UI web client: {result.seats} seats, {result.clients} live clients, "
-               f"medians of {result.repeats} repeats")
+    click.echo(f"\nA2UI web client ({result.agent} agent): {result.seats} seats, "
+               f"{result.clients} live clients, medians of {result.repeats} repeats")
     rows = [
         ("request -> first rendered root", ms(s["first_root_ms_median"]),
          f"< {TARGET_FIRST_ROOT_MS:.0f} ms", s["targets"]["first_root_under_150ms"]),
@@ -396,19 +456,27 @@ def print_report(result: A2uiBenchResult) -> None:
 
 
 @click.command("a2ui")
-@click.option("--seats", default=2000, show_default=True, help="seats on the map")
+@click.option("--seats", default=2000, show_default=True,
+              help="seats on the map (scripted agent; the booking hall has its own)")
 @click.option("--clients", default=20, show_default=True, help="open clients watching holds")
 @click.option("--repeats", default=5, show_default=True, help="timed page loads")
 @click.option("--holds", default=20, show_default=True, help="holds timed across all clients")
+@click.option("--agent", "agent_kind", type=click.Choice(["booking", "scripted"]),
+              default="booking", show_default=True,
+              help="booking: the real agent on the booking service (PostgreSQL); "
+                   "scripted: a stand-in agent, transport and renderer only")
+@click.option("--dsn", default=None, envvar="CAIRN_BOOKING_DSN",
+              help="PostgreSQL for --agent booking (a throwaway schema is used and dropped)")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
               help="write the raw samples and summary as JSON")
-def bench_a2ui(seats: int, clients: int, repeats: int, holds: int,
-               json_path: str | None) -> None:
+def bench_a2ui(seats: int, clients: int, repeats: int, holds: int, agent_kind: str,
+               dsn: str | None, json_path: str | None) -> None:
     """A2UI web client in headless Chromium: first root, 2,000-seat map, live updates."""
     if seats < 1 or clients < 1 or repeats < 1 or holds < 1:
         raise click.BadParameter("seats, clients, repeats and holds must be positive")
     result = run_bench(seats, clients, repeats, holds,
-                       progress=lambda m: click.echo(m, err=True))
+                       progress=lambda m: click.echo(m, err=True), agent_kind=agent_kind,
+                       dsn=dsn)
     print_report(result)
     if json_path:
         doc = {**asdict(result), "summary": result.summary()}
