@@ -18,7 +18,7 @@ from cairn.encoding.formats import FORMATS, codec_for
 from cairn.encoding.resolve import ResolvingDecoder
 from tests.encoding.strategies import schema_json, values
 
-SETTINGS = settings(max_examples=300, deadline=None,
+SETTINGS = settings(max_examples=200, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 NODE = parse_schema({"type": "record", "name": "Node", "fields": [
     {"name": "v", "type": "long"}, {"name": "kids", "type": {"type": "array", "items": "Node"}},
@@ -86,3 +86,16 @@ def test_random_schemas_random_bytes_and_resolution(data: st.DataObject) -> None
     except Exception as exc:  # only the two typed outcomes are allowed
         from cairn.encoding.errors import IncompatibleSchemaError
         assert isinstance(exc, (DecodeError, IncompatibleSchemaError)), repr(exc)
+
+
+def test_explain_of_a_huge_zero_width_block_stops() -> None:
+    # an array of nulls claiming 2**62 items in 10 bytes: an error part, not 2**62 loop turns
+    schema = parse_schema({"type": "record", "name": "R", "fields": [
+        {"name": "nothing", "type": {"type": "array", "items": "null"}}]})
+    blob = b"\xfe\xff\xff\xff\xff\xff\xff\xff\x7f\x00"
+    parts = explain("avro", schema, blob)
+    assert parts[-1].meaning.startswith("error: block count") and parts[-1].offset == 0
+    ok = explain("avro", schema, b"\x06\x00")  # three nulls: one part, no bytes
+    assert [p.meaning for p in ok] == ["array block of 3 item(s)",
+                                      "3 null item(s) of zero width, no bytes",
+                                      "end of array (block count 0)"]

@@ -113,3 +113,14 @@ def test_encode_errors() -> None:
     with pytest.raises(EncodeError) as err:
         JsonCodec(parse_schema(PERSON)).encode({**MARTIN, "favoriteNumber": "1"})
     assert err.value.path == ["favoriteNumber"]
+
+
+def test_integer_in_a_float_and_int_union_stays_an_integer() -> None:
+    # found by hypothesis: 0 was written as an int but read back into the float branch
+    schema = parse_schema({"type": "record", "name": "R", "fields": [
+        {"name": "f0", "type": ["null", "boolean", "float", "int"]}]})
+    codec = JsonCodec(schema)
+    back = codec.decode(b'{"f0":0}')
+    assert back == {"f0": 0} and type(back["f0"]) is int
+    assert codec.encode(back) == b'{"f0":0}'
+    assert type(codec.decode(b'{"f0":0.5}')["f0"]) is float

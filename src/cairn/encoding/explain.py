@@ -15,7 +15,7 @@ from typing import Any
 
 from cairn.encoding import messagepack as mp
 from cairn.encoding import thrift as th
-from cairn.encoding.avro import read_long
+from cairn.encoding.avro import MAX_ZERO_WIDTH_ITEMS, min_width, read_long
 from cairn.encoding.errors import DecodeError, EncodingError
 from cairn.encoding.jsoncodec import JsonCodec
 from cairn.encoding.proto import LEN, PACKABLE, PField, PMessage, lower
@@ -145,6 +145,9 @@ def _avro(out: _Out, t: Schema, pos: int, path: list[str]) -> int:
         out.add(pos, end, f"union branch {i} ({type_name(b)})", path)
         return _avro(out, b, end, path)
     kind = "array" if isinstance(t, Array) else "map"
+    # Items that take no bytes (null, empty records) are shown as one part per block: a
+    # hostile block count of 2**62 must not become 2**62 loop turns (the decoder's rule).
+    zero_width = isinstance(t, Array) and min_width(t.items) == 0
     idx = 0
     while True:
         n, end = read_long(buf, pos)
@@ -152,12 +155,26 @@ def _avro(out: _Out, t: Schema, pos: int, path: list[str]) -> int:
             out.add(pos, end, f"end of {kind} (block count 0)", path)
             return end
         out.add(pos, end, f"{kind} block of {abs(n)} item(s)", path)
+        start = pos
         pos = end
         if n < 0:
             size, pos2 = read_long(buf, pos)
             out.add(pos, pos2, f"block size {size} bytes", path)
             pos = pos2
-        for _ in range(abs(n)):
+        n = abs(n)
+        if zero_width:
+            if idx + n > MAX_ZERO_WIDTH_ITEMS:
+                raise DecodeError(f"block count {n} of zero-width items is implausibly large",
+                                  start)
+        elif n > len(buf) - pos:
+            raise DecodeError(f"block count {n} exceeds the bytes left ({len(buf) - pos})",
+                              start)
+        if zero_width:  # null, empty record, fixed(0): nothing on the wire to walk
+            out.add(pos, pos, f"{n} {type_name(t.items)} item(s) of zero width, no bytes",
+                    [*path, f"[{idx}..{idx + n - 1}]"])
+            idx += n
+            continue
+        for _ in range(n):
             if isinstance(t, Map):
                 pos = _avro(out, Primitive("string"), pos, [*path, f"[{idx}].key"])
                 pos = _avro(out, t.values, pos, [*path, f"[{idx}]"])

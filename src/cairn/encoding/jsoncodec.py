@@ -23,10 +23,12 @@ from typing import Any
 
 from cairn.encoding.errors import DecodeError, EncodeError
 from cairn.encoding.schema import (
+    INT,
     INT32_MAX,
     INT32_MIN,
     INT64_MAX,
     INT64_MIN,
+    LONG,
     Array,
     Enum,
     Fixed,
@@ -261,9 +263,13 @@ class JsonCodec:
             return f_record
         assert isinstance(t, Union)
         branches = [self.from_json(b) for b in t.branches]
+        # A JSON integer goes to an integer branch first, mirroring native_branch on write, so
+        # that 0 in ["float", "int"] stays the int 0 and re-encodes to the same bytes.
+        int_first = [c for b, c in zip(t.branches, branches, strict=True) if b in (INT, LONG)]
+        int_first += [c for c in branches if c not in int_first]
 
         def f_union(v: Any) -> Any:
-            for conv in branches:
+            for conv in (int_first if type(v) is int else branches):
                 try:
                     return conv(v)
                 except _Path:
