@@ -437,7 +437,10 @@ class Database:
                 op = "d"
             else:
                 continue  # inserted and deleted again: nothing to redo
-            ops.append([op, table, list(unpack(pkb)), old_xmin, row])
+            heap = self._heaps[table]
+            pk = ([row[heap.single_pk]] if heap.single_pk is not None and row is not None
+                  else list(unpack(pkb)))
+            ops.append([op, table, pk, old_xmin, row])
         try:
             lsn, end = self._wal.append({"k": "c", "x": tx.xid, "o": ops})
             self._wal.flush_to(end)

@@ -154,9 +154,25 @@ class Heap:
         self.indexes: dict[str, Index] = {}
         self.counters = TableCounters()
         self.dirty: set[bytes] = set()  # chains changed since the last checkpoint
+        self._pk_cache: dict[tuple[type, Any], bytes] = {}
 
     def pk_bytes(self, key: Any) -> bytes:
         """Pack a primary key given as a value (single-column) or a tuple/list (composite)."""
+        t = type(key)
+        if t is int or t is str:
+            # Hot path: cache the packing of scalar keys (keyed by type too: 1 == True).
+            ck = (t, key)
+            b = self._pk_cache.get(ck)
+            if b is not None:
+                return b
+            b = self._pack_key(key)
+            if len(self._pk_cache) > 200_000:
+                self._pk_cache.clear()
+            self._pk_cache[ck] = b
+            return b
+        return self._pack_key(key)
+
+    def _pack_key(self, key: Any) -> bytes:
         if self.single_pk is not None:
             vals = (key,)
         else:

@@ -55,6 +55,9 @@ _MISSING = object()
 
 
 def normalize_level(isolation: str) -> str:
+    level = LEVELS.get(isolation)  # type: ignore[call-overload]
+    if level is not None:
+        return level
     if not isinstance(isolation, str):
         raise InvalidParameter(f"isolation must be a string, not {isolation!r}")
     key = " ".join(isolation.lower().replace("_", " ").replace("-", " ").split())
@@ -400,8 +403,12 @@ class Transaction:
                     return False
                 new = dict(cur.row)
                 for c, val in changes.items():
-                    new[c] = val(cur.row) if callable(val) else val
-                check_row(new)
+                    if callable(val):
+                        val = val(cur.row)
+                        check_value(c, val)
+                    new[c] = val
+                if any(type(c) is not str or not c or "\x00" in c for c in changes):
+                    check_row(new)  # raises for the bad column name
                 if any(new.get(c, _MISSING) != cur.row.get(c, _MISSING) for c in heap.pk):
                     raise DataError("updating the primary key is not supported; delete and "
                                     "insert instead")
