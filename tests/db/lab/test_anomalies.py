@@ -11,6 +11,9 @@ from click.testing import CliRunner
 from cairn.db.lab import anomalies
 from cairn.db.lab.spec import CAIRN_LEVELS, POSTGRES_LEVELS, Level
 
+# One worker builds the matrix once for every test here (a module fixture).
+pytestmark = pytest.mark.xdist_group("txn_lab_anomaly_matrix")
+
 
 @pytest.fixture(scope="module")
 def matrix() -> anomalies.Matrix:
