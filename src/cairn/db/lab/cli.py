@@ -29,7 +29,7 @@ def register_lab(txn: click.Group) -> None:
     @click.option("--dsn", envvar="CAIRN_PG_DSN", default=None,
                   help="PostgreSQL DSN (default postgresql://postgres@127.0.0.1:5432/test)")
     def anomalies_cmd(as_json: bool, systems: str, verbose: bool, dsn: str | None) -> None:
-        """DDIA ch. 7's anomalies at every isolation level, cairn beside PostgreSQL.
+        """The anomalies of DDIA chapter 7 at every isolation level, cairn beside PostgreSQL.
 
         Dirty read, dirty write, read skew, lost update, write skew and phantom, each a
         scenario of interleaved sessions; for each level: occurred, or prevented and how
