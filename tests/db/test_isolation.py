@@ -380,3 +380,15 @@ def test_stored_procedures_run_serially(db: Database) -> None:
         t.join()
     assert balance(db, 1) == 0 and balance(db, 2) == 200
     assert db.call("transfer", 2, 1, 50) == 150
+
+
+def test_repeatable_read_snapshot_predates_a_lock_wait(db: Database, bg) -> None:
+    """The first statement's snapshot is taken before it waits, as in PostgreSQL: a write
+    that waited for a concurrent writer which then committed is a serialization failure."""
+    t1 = db.begin()
+    t1.update("accounts", 1, {"balance": 1})
+    t2 = db.begin("repeatable read")
+    step = bg(lambda: t2.update("accounts", 1, {"balance": 2}))
+    assert step.blocked()
+    t1.commit()
+    assert isinstance(step.exception(), SerializationFailure)

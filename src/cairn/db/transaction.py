@@ -350,7 +350,8 @@ class Transaction:
             row = dict(row)
             pkb = heap.pk_bytes(heap.row_pk(row))
             with db._mu:
-                self._snapshot()
+                if self._per_tx_snapshot:
+                    self._snapshot()
                 self._lock_table(heap.name, "row exclusive")
                 self._lock_row(heap.name, pkb, "update")
                 chain = heap.chains.get(pkb)
@@ -393,6 +394,8 @@ class Transaction:
                 if not callable(val):
                     check_value(c, val)
             with db._mu:
+                if self._per_tx_snapshot:
+                    self._snapshot()  # taken before any wait, as in PostgreSQL
                 self._lock_table(heap.name, "row exclusive")
                 self._lock_row(heap.name, pkb, "update")
                 chain, cur = self._target(heap, pkb)
@@ -437,6 +440,8 @@ class Transaction:
             heap = db._heap(table)
             pkb = heap.pk_bytes(key)
             with db._mu:
+                if self._per_tx_snapshot:
+                    self._snapshot()
                 self._lock_table(heap.name, "row exclusive")
                 self._lock_row(heap.name, pkb, "update")
                 _chain, cur = self._target(heap, pkb)
