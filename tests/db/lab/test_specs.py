@@ -35,7 +35,7 @@ def _param(path: Path) -> object:
 
 
 def test_there_are_scenarios_and_expected_outputs() -> None:
-    assert len(SPECS) >= 13
+    assert len(SPECS) >= 14
     for path in SPECS:
         assert path.with_suffix(".out").exists(), f"{path} has no expected output"
 
