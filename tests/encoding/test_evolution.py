@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import io
+import json
 from typing import Any
 
 import fastavro
@@ -14,10 +15,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cairn.encoding.avro import AvroCodec
-from cairn.encoding.avsc import parse_schema
+from cairn.encoding.avsc import parse_schema, to_avsc
 from cairn.encoding.compat import avro_problems, check_mode, tag_problems
-from cairn.encoding.errors import DecodeError, IncompatibleSchemaError
+from cairn.encoding.errors import DecodeError, IncompatibleSchemaError, SchemaError
+from cairn.encoding.proto import to_proto
 from cairn.encoding.resolve import ResolvingDecoder
+from cairn.encoding.thrift import to_thrift
 from tests.encoding.strategies import schema_json, values
 
 SETTINGS = settings(max_examples=200, deadline=None,
@@ -183,3 +186,80 @@ def test_tag_rules(fmt: str) -> None:
     else:
         assert found == []  # proto3: every field has a zero default
     assert check_mode(added, [old], "FORWARD", fmt) == []
+
+
+def _rec(fields: list[dict[str, Any]], **extra: Any) -> Any:
+    return parse_schema({"type": "record", "name": "P", "fields": fields, **extra})
+
+
+NAME = {"name": "name", "type": "string"}
+AGE = {"name": "age", "type": "int"}
+SHOE = {"name": "shoeSize", "type": "int", "tag": 2}  # same wire type as age: reuse is silent
+
+
+@pytest.mark.parametrize("fmt", ["protobuf", "thrift"])
+def test_removed_tag_is_never_reused_whatever_the_mode(fmt: str) -> None:
+    v1, v2, v3 = _rec([NAME, AGE]), _rec([NAME]), _rec([NAME, {**SHOE, "type": ["null", "int"],
+                                                                "default": None}])
+    # pairwise against the latest (v2) nothing is wrong: tag 2 is simply new
+    assert tag_problems(v2, v3, fmt) == [] and tag_problems(v3, v2, fmt) == []
+    for mode in ("BACKWARD", "FORWARD", "FULL", "BACKWARD_TRANSITIVE", "FULL_TRANSITIVE"):
+        found = check_mode(v3, [v1, v2], mode, fmt)
+        (p,) = [p for p in found if p.direction == "history"]
+        assert p.path == "shoeSize"
+        assert "tag 2 belonged to field 'age'" in p.rule and "removed in version 2" in p.rule
+    assert check_mode(v3, [v1, v2], "NONE", fmt) == []
+    # putting the same field back undoes the removal: allowed
+    back = _rec([NAME, {**AGE, "type": ["null", "int"], "default": None}])
+    assert [p for p in check_mode(back, [v1, v2], "BACKWARD", fmt)
+            if p.direction == "history"] == []
+    # Avro has no tags: the same history is fine there (fields match by name)
+    assert check_mode(v3, [v1, v2], "BACKWARD_TRANSITIVE", "avro") == []
+
+
+def test_reserved_tags_and_names() -> None:
+    v2 = _rec([NAME], reserved=[2, "age"])
+    assert v2.reserved_tags == (2,) and v2.reserved_names == ("age",)
+    with pytest.raises(SchemaError, match="tag 2 is reserved"):
+        _rec([NAME, SHOE], reserved=[2])
+    with pytest.raises(SchemaError, match="name 'age' is reserved"):
+        _rec([NAME, {**AGE, "tag": 3}], reserved=["age"])
+    with pytest.raises(SchemaError, match="'reserved' must hold only"):
+        _rec([NAME], reserved=[2.5])
+    # a later version that drops the reservation still may not use the tag
+    v3 = _rec([NAME, {**SHOE, "type": ["null", "int"], "default": None}])
+    msgs = [p.rule for p in check_mode(v3, [v2], "BACKWARD", "protobuf")]
+    assert any("tag 2 was reserved in version 1" in m for m in msgs)
+    v3b = _rec([NAME, {"name": "age", "type": ["null", "string"], "default": None, "tag": 4}])
+    msgs = [p.rule for p in check_mode(v3b, [v2], "BACKWARD", "thrift")]
+    assert any("field name 'age' was reserved" in m for m in msgs)
+    # exports declare them; .avsc keeps them
+    assert "  reserved 2;" in to_proto(v2) and '  reserved "age";' in to_proto(v2)
+    assert "never reuse): 2, 'age'" in to_thrift(v2)
+    assert json.loads(to_avsc(v2))["reserved"] == [2, "age"]
+    assert parse_schema(to_avsc(v2)).reserved_tags == (2,)
+
+
+def test_removal_inside_a_nested_record_is_tracked_by_tag_path() -> None:
+    def outer(inner_fields: list[dict[str, Any]]) -> Any:
+        return _rec([NAME, {"name": "addr", "type": {"type": "record", "name": "A",
+                                                     "fields": inner_fields}}])
+    v1 = outer([{"name": "street", "type": "string"}, {"name": "zip", "type": "string"}])
+    v2 = outer([{"name": "street", "type": "string"}])
+    v3 = outer([{"name": "street", "type": "string"},
+                {"name": "city", "type": "string", "tag": 2}])
+    (p,) = [p for p in check_mode(v3, [v1, v2], "BACKWARD", "protobuf")
+            if p.direction == "history"]
+    assert p.path == "addr.city" and "'addr.zip'" in p.rule
+
+
+def test_protobuf_integer_encodings_are_wire_classes() -> None:
+    plain = _rec([NAME, {"name": "n", "type": "long"}])
+    zig = _rec([NAME, {"name": "n", "type": "long", "proto": "sint64"}])
+    fixed = _rec([NAME, {"name": "n", "type": "long", "proto": "sfixed64"}])
+    unsigned = _rec([NAME, {"name": "n", "type": "long", "proto": "uint64"}])
+    (p,) = tag_problems(plain, zig, "protobuf")
+    assert "varint -> n: zig-zag varint" in p.rule
+    assert tag_problems(plain, fixed, "protobuf")
+    assert tag_problems(plain, unsigned, "protobuf") == []  # both plain varints
+    assert tag_problems(plain, zig, "thrift") == []  # Thrift has one i64 encoding

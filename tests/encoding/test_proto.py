@@ -11,9 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cairn.encoding.avsc import parse_schema
-from cairn.encoding.errors import DecodeError, EncodeError, UnsupportedSchemaError
+from cairn.encoding.errors import DecodeError, EncodeError, SchemaError, UnsupportedSchemaError
+from cairn.encoding.explain import explain
 from cairn.encoding.peers import message_class, to_message
 from cairn.encoding.proto import ProtobufCodec, to_proto
+from cairn.encoding.schema import PROTO_INTS
 from tests.encoding.strategies import schema_json, values
 
 SETTINGS = settings(max_examples=150, deadline=None,
@@ -147,3 +149,73 @@ def test_null_field_is_unsupported() -> None:
 
 def _value(v: Any) -> Any:
     return v
+
+
+PROTO_INT_CASES = ["sint32", "sint64", "sfixed32", "sfixed64", "uint32", "uint64", "fixed32",
+                   "fixed64"]
+
+
+def _int_schema(kind: str) -> Any:
+    avro = PROTO_INTS[kind][0]
+    return parse_schema({"type": "record", "name": "N", "fields": [
+        {"name": "one", "type": avro, "proto": kind},
+        {"name": "opt", "type": ["null", avro], "default": None, "proto": kind},
+        {"name": "many", "type": {"type": "array", "items": avro}, "proto": kind},
+        {"name": "byKey", "type": {"type": "map", "values": avro}, "proto": kind}]})
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(PROTO_INT_CASES), st.data())
+def test_zigzag_fixed_and_unsigned_integers_match_protobuf(kind: str, data: st.DataObject
+                                                           ) -> None:
+    schema = _int_schema(kind)
+    _, lo, hi = PROTO_INTS[kind]
+    ints = st.integers(lo, hi)
+    value = {"one": data.draw(ints), "opt": data.draw(st.none() | ints),
+             "many": data.draw(st.lists(ints, max_size=4)),
+             "byKey": data.draw(st.dictionaries(st.text(max_size=3), ints, max_size=2))}
+    codec = ProtobufCodec(schema)
+    cls, pf = message_class(schema)
+    ours = codec.encode(value)
+    theirs = to_message(cls, pf, value).SerializeToString(deterministic=True)
+    assert_same_wire(cls, pf, ours, theirs)
+    assert codec.decode(theirs) == value
+
+
+def test_zigzag_keeps_small_negatives_short() -> None:
+    plain = ProtobufCodec(parse_schema({"type": "record", "name": "N", "fields": [
+        {"name": "n", "type": "long"}]}))
+    zig = ProtobufCodec(_int_schema("sint64"))
+    assert plain.encode({"n": -1}) == b"\x08" + b"\xff" * 9 + b"\x01"  # 11 bytes
+    assert zig.encode({"one": -1, "opt": None, "many": [], "byKey": {}}) == b"\x08\x01"
+    assert zig.encode({"one": 0, "opt": -2, "many": [1, -1], "byKey": {}}) == \
+        b"\x10\x03\x1a\x02\x02\x01"
+    fixed = ProtobufCodec(_int_schema("fixed32"))
+    assert fixed.encode({"one": 1, "opt": None, "many": [], "byKey": {}}) == \
+        b"\x0d\x01\x00\x00\x00"  # wire type 5, four little-endian bytes
+    text = to_proto(_int_schema("sfixed64"))
+    assert "sfixed64 one = 1;" in text and "optional sfixed64 opt = 2;" in text
+    assert "repeated sfixed64 many = 3;" in text and "map<string, sfixed64> byKey = 4;" in text
+    parts = explain("protobuf", _int_schema("sint32"), b"\x08\x03")
+    assert parts[1].meaning == "sint32 -2 (zig-zag varint 3)"
+
+
+def test_integer_encoding_errors() -> None:
+    with pytest.raises(EncodeError, match="out of range for uint32") as err:
+        ProtobufCodec(_int_schema("uint32")).encode(
+            {"one": 0, "opt": None, "many": [1, -1], "byKey": {}})
+    assert err.value.path == ["many", "[1]"]
+    # an unsigned 64-bit value beyond an Avro long is an error, not a negative number
+    with pytest.raises(DecodeError, match="does not fit an Avro long") as derr:
+        ProtobufCodec(_int_schema("fixed64")).decode(b"\x09" + b"\xff" * 8)
+    assert derr.value.offset == 1 and derr.value.path == ["one"]
+    with pytest.raises(DecodeError, match="does not fit an Avro long"):
+        ProtobufCodec(_int_schema("uint64")).decode(b"\x08" + b"\xff" * 9 + b"\x01")
+    with pytest.raises(DecodeError, match="truncated"):
+        ProtobufCodec(_int_schema("sfixed32")).decode(b"\x0d\x01\x00")
+    for bad, words in [({"type": "int", "proto": "sint64"}, "needs an Avro long"),
+                       ({"type": "string", "proto": "fixed32"}, "needs an Avro long"),
+                       ({"type": "long", "proto": "varint"}, "unknown protobuf integer"),
+                       ({"type": "long", "proto": "uint32", "default": -1}, "out of range")]:
+        with pytest.raises(SchemaError, match=words):
+            parse_schema({"type": "record", "name": "B", "fields": [{"name": "x", **bad}]})

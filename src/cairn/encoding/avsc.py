@@ -140,7 +140,8 @@ class _Parser:
         full = self._fullname(obj.get("name"), obj.get("namespace"), ns, path)
         rpath = [full]
         own_ns = full.rpartition(".")[0]
-        rec = Record(full, [], self._aliases(obj, own_ns, rpath), _doc(obj), kind)
+        rec = Record(full, [], self._aliases(obj, own_ns, rpath), _doc(obj), kind,
+                     *_reserved(obj, rpath))
         self.names[full] = rec  # before the fields: a field may refer to the record itself
         fields = obj.get("fields")
         if not isinstance(fields, list):
@@ -162,7 +163,11 @@ class _Parser:
             default = NO_DEFAULT
             if "default" in fobj:
                 default = default_from_json(ftype, fobj["default"], [*rpath, name, "default"])
-            rec.fields.append(Field(name, ftype, default, tag, tuple(aliases), _doc(fobj)))
+            proto = fobj.get("proto")
+            if proto is not None and not isinstance(proto, str):
+                raise SchemaError("'proto' must be a protobuf integer type name", [*rpath, name])
+            rec.fields.append(Field(name, ftype, default, tag, tuple(aliases), _doc(fobj),
+                                    proto))
         finish_record(rec, rpath)
         return rec
 
@@ -184,6 +189,20 @@ class _Parser:
                                                                epath), _doc(obj))
         self.names[full] = en
         return en
+
+
+def _reserved(obj: dict, path: list[str]) -> tuple[tuple[int, ...], tuple[str, ...]]:
+    """Our ``"reserved": [3, 7, "oldName"]`` record attribute (protobuf's ``reserved``):
+    tags and names of removed fields. Checked further by :func:`finish_record`."""
+    raw = obj.get("reserved", [])
+    if not isinstance(raw, list):
+        raise SchemaError("'reserved' must be a list of field tags and names", path)
+    tags = tuple(x for x in raw if isinstance(x, int) and not isinstance(x, bool))
+    names = tuple(x for x in raw if isinstance(x, str))
+    if len(tags) + len(names) != len(raw):
+        raise SchemaError("'reserved' must hold only integers (tags) and strings (names)",
+                          path)
+    return tags, names
 
 
 def _doc(obj: dict) -> str | None:
@@ -296,8 +315,12 @@ def _to_json(t: Schema, done: set[str], ns: str, tags: bool) -> Any:
                 fj["aliases"] = list(f.aliases)
             if tags and f.tag != i + 1:
                 fj["tag"] = f.tag
+            if tags and f.proto is not None:
+                fj["proto"] = f.proto
             fields.append(fj)
         out["fields"] = fields
+        if tags and (t.reserved_tags or t.reserved_names):
+            out["reserved"] = [*t.reserved_tags, *t.reserved_names]
     elif isinstance(t, Enum):
         out["symbols"] = list(t.symbols)
         if t.default is not None:

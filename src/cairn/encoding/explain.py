@@ -31,7 +31,7 @@ from cairn.encoding.schema import (
     is_optional,
     type_name,
 )
-from cairn.encoding.wire import read_uvarint
+from cairn.encoding.wire import read_uvarint, unzigzag
 
 
 @dataclass
@@ -205,21 +205,27 @@ def _proto_message(out: _Out, m: PMessage, pos: int, end: int, path: list[str]) 
 def _proto_value(out: _Out, f: PField | None, wt: int, pos: int, end: int,
                  path: list[str]) -> int:
     buf = out.buf
+    pt = f.ptype if f is not None else ""
     if wt == 0:
         v, p = read_uvarint(buf, pos)
         meaning = f"varint {v}"
-        if f is not None and f.ptype == "enum" and f.enum is not None and v < len(f.enum.symbols):
+        if f is not None and pt == "enum" and f.enum is not None and v < len(f.enum.symbols):
             meaning += f" = {f.enum.symbols[v]}"
-        elif f is not None and f.ptype in ("int32", "int64") and v >> 63:
+        elif pt in ("int32", "int64") and v >> 63:
             meaning = f"varint {v - (1 << 64)} (negative: 10 bytes)"
+        elif pt in ("sint32", "sint64"):
+            meaning = f"{pt} {unzigzag(v)} (zig-zag varint {v})"
         out.add(pos, p, meaning, path)
         return p
     if wt in (1, 5):
         size = 8 if wt == 1 else 4
-        fmt = "<d" if wt == 1 else "<f"
+        fmt = {"fixed32": "<I", "sfixed32": "<i", "fixed64": "<Q", "sfixed64": "<q"}.get(
+            pt, "<d" if wt == 1 else "<f")
         if pos + size > end:
             raise DecodeError("truncated fixed-width value", pos)
-        out.add(pos, pos + size, f"{struct.unpack_from(fmt, buf, pos)[0]} (little-endian)", path)
+        what = f"{pt} " if pt in ("fixed32", "sfixed32", "fixed64", "sfixed64") else ""
+        out.add(pos, pos + size, f"{what}{struct.unpack_from(fmt, buf, pos)[0]} "
+                                 "(little-endian)", path)
         return pos + size
     if wt != LEN:
         raise DecodeError(f"unsupported wire type {wt}", pos)

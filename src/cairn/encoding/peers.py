@@ -38,7 +38,10 @@ from cairn.encoding.thrift import to_thrift
 _T = descriptor_pb2.FieldDescriptorProto
 _TYPES = {"bool": _T.TYPE_BOOL, "int32": _T.TYPE_INT32, "int64": _T.TYPE_INT64,
           "float": _T.TYPE_FLOAT, "double": _T.TYPE_DOUBLE, "string": _T.TYPE_STRING,
-          "bytes": _T.TYPE_BYTES, "enum": _T.TYPE_ENUM, "message": _T.TYPE_MESSAGE}
+          "bytes": _T.TYPE_BYTES, "enum": _T.TYPE_ENUM, "message": _T.TYPE_MESSAGE,
+          "sint32": _T.TYPE_SINT32, "sint64": _T.TYPE_SINT64, "uint32": _T.TYPE_UINT32,
+          "uint64": _T.TYPE_UINT64, "fixed32": _T.TYPE_FIXED32, "fixed64": _T.TYPE_FIXED64,
+          "sfixed32": _T.TYPE_SFIXED32, "sfixed64": _T.TYPE_SFIXED64}
 _counter = itertools.count()
 
 

@@ -5,7 +5,9 @@ A record becomes a message whose fields are identified on the wire by *field num
 field tag) and *wire type* only: ``tag = number << 3 | wire_type`` as a varint, then the value:
 varint (0) for bool/int32/int64/enum, 64-bit (1) for double, length-delimited (2) for
 string/bytes/messages/packed repeated numbers, 32-bit (5) for float. int32/int64 are plain
-two's-complement varints (a negative number takes 10 bytes; ``sint`` zig-zag is not used).
+two's-complement varints (a negative number takes 10 bytes); a field's ``proto`` attribute picks
+another integer encoding: ``sint32``/``sint64`` zig-zag varints, ``fixed32``/``fixed64``/
+``sfixed32``/``sfixed64`` little-endian 4/8 bytes (wire types 5/1), ``uint32``/``uint64``.
 
 proto3 semantics followed: implicit-presence fields equal to their zero value are not written;
 ``["null", T]`` fields are ``optional T`` (explicit presence); repeated numbers are packed on
@@ -34,6 +36,7 @@ from cairn.encoding.schema import (
     INT64_MAX,
     INT64_MIN,
     NULL,
+    PROTO_INTS,
     Array,
     Enum,
     Fixed,
@@ -49,7 +52,7 @@ from cairn.encoding.schema import (
     union_value,
     unknown_of,
 )
-from cairn.encoding.wire import read_uvarint, uvarint_bytes, write_uvarint
+from cairn.encoding.wire import read_uvarint, unzigzag, uvarint_bytes, write_uvarint, zigzag
 
 VARINT, I64, LEN, SGROUP, EGROUP, I32 = 0, 1, 2, 3, 4, 5
 _FLOAT = struct.Struct("<f")
@@ -58,8 +61,14 @@ _U64 = 1 << 64
 _PRIM_PTYPE = {"boolean": "bool", "int": "int32", "long": "int64", "float": "float",
                "double": "double", "string": "string", "bytes": "bytes"}
 _WIRE = {"bool": VARINT, "int32": VARINT, "int64": VARINT, "enum": VARINT, "float": I32,
-         "double": I64, "string": LEN, "bytes": LEN, "message": LEN}
-PACKABLE = {"bool", "int32", "int64", "enum", "float", "double"}
+         "double": I64, "string": LEN, "bytes": LEN, "message": LEN,
+         "sint32": VARINT, "sint64": VARINT, "uint32": VARINT, "uint64": VARINT,
+         "fixed32": I32, "sfixed32": I32, "fixed64": I64, "sfixed64": I64}
+INTEGERS = {"int32", "int64", "sint32", "sint64", "uint32", "uint64", "fixed32", "sfixed32",
+            "fixed64", "sfixed64"}
+PACKABLE = {"bool", "enum", "float", "double"} | INTEGERS
+_FIXED_INT = {"fixed32": struct.Struct("<I"), "sfixed32": struct.Struct("<i"),
+              "fixed64": struct.Struct("<Q"), "sfixed64": struct.Struct("<q")}
 FMT = "protobuf"
 
 
@@ -133,10 +142,12 @@ class _Lowering:
                 raise UnsupportedSchemaError(
                     f"field number {f.tag} is reserved by protobuf (19000-19999)",
                     [rec.name, f.name])
-            msg.fields.append(self.field(f.name, f.tag, f.type, msg.name, [rec.name, f.name]))
+            msg.fields.append(self.field(f.name, f.tag, f.type, msg.name, [rec.name, f.name],
+                                         f.proto))
         return msg
 
-    def field(self, name: str, number: int, t: Schema, owner: str, path: list[str]) -> PField:
+    def field(self, name: str, number: int, t: Schema, owner: str, path: list[str],
+              hint: str | None = None) -> PField:
         if isinstance(t, Array):
             item = t.items
             if isinstance(item, (Array, Map, Union)):
@@ -144,7 +155,7 @@ class _Lowering:
                 return PField(name, number, "message", "repeated", item, message=wrap)
             if item == NULL:
                 raise UnsupportedSchemaError("protobuf has no array of null", path)
-            return self.single(name, number, item, "repeated", owner, path)
+            return self.single(name, number, item, "repeated", owner, path, hint)
         if isinstance(t, Map):
             value = t.values
             if isinstance(value, (Array, Map, Union)):
@@ -153,22 +164,24 @@ class _Lowering:
             elif value == NULL:
                 raise UnsupportedSchemaError("protobuf has no map of null", path)
             else:
-                vf = self.single("value", 2, value, "implicit", owner, path)
+                vf = self.single("value", 2, value, "implicit", owner, path, hint)
             return PField(name, number, "map", "repeated", value, value=vf)
         if isinstance(t, Union):
             inner = is_optional(t)
             if inner is not None and not isinstance(inner, (Array, Map)):
-                return self.single(name, number, inner, "optional", owner, path)
+                return self.single(name, number, inner, "optional", owner, path, hint)
             wrap = self.wrapper(t, f"{owner}_{name}_union", path)
             return PField(name, number, "message", "implicit", t, message=wrap)
         if t == NULL:
             raise UnsupportedSchemaError("protobuf has no null field type", path)
-        return self.single(name, number, t, "implicit", owner, path)
+        return self.single(name, number, t, "implicit", owner, path, hint)
 
     def single(self, name: str, number: int, t: Schema, label: str, owner: str,
-               path: list[str]) -> PField:
+               path: list[str], hint: str | None = None) -> PField:
         if isinstance(t, Primitive):
-            return PField(name, number, _PRIM_PTYPE[t.name], label, t)
+            ptype = hint if hint is not None and t.name in ("int", "long") else \
+                _PRIM_PTYPE[t.name]
+            return PField(name, number, ptype, label, t)
         if isinstance(t, Fixed):
             return PField(name, number, "bytes", label, t)
         if isinstance(t, Enum):
@@ -228,6 +241,11 @@ def to_proto(schema: Schema, package: str = "") -> str:
         lines.append(f"message {m.name} {{")
         plain = [f for f in m.fields if f.oneof is None]
         lines += [f"  {_decl(f)};" for f in plain]
+        rec = m.schema if m.kind == "record" else None
+        if isinstance(rec, Record) and rec.reserved_tags:
+            lines.append(f"  reserved {', '.join(map(str, rec.reserved_tags))};")
+        if isinstance(rec, Record) and rec.reserved_names:
+            lines.append(f"  reserved {', '.join(map(repr_proto, rec.reserved_names))};")
         oneof = [f for f in m.fields if f.oneof is not None]
         if oneof:
             lines.append("  oneof branch {")
@@ -235,6 +253,10 @@ def to_proto(schema: Schema, package: str = "") -> str:
             lines.append("  }")
         lines += ["}", ""]
     return "\n".join(lines)
+
+
+def repr_proto(name: str) -> str:
+    return f'"{name}"'  # field names are identifiers: no escaping needed
 
 
 def _type_text(f: PField) -> str:
@@ -306,6 +328,8 @@ class ProtobufCodec:
                     raise EncodeError(f"{v} out of range for {pt}")
                 write_uvarint(out, v + _U64 if v < 0 else v)
             return w_int
+        if pt in INTEGERS:
+            return _int_writer(pt)
         if pt in ("float", "double"):
             st = _FLOAT if pt == "float" else _DOUBLE
 
@@ -517,6 +541,8 @@ class ProtobufCodec:
                 n &= mask  # the spec: as if cast to the field's C type
                 return (n - (mask + 1) if n & sign else n), pos
             return r_int
+        if pt in INTEGERS:
+            return _int_reader(pt)
         if pt in ("float", "double"):
             st = _FLOAT if pt == "float" else _DOUBLE
             size = st.size
@@ -757,7 +783,7 @@ def _zero_test(f: PField) -> Callable[[Any], bool]:
         return lambda v: v == first
     if pt == "bool":
         return lambda v: v is False
-    if pt in ("int32", "int64"):
+    if pt in INTEGERS:
         return lambda v: v == 0 and type(v) is int
     if pt == "string":
         return lambda v: v == ""
@@ -777,8 +803,70 @@ def _absent_value(f: PField) -> Any:
         return f.enum.symbols[0]  # type: ignore[union-attr]
     if isinstance(f.schema, Fixed):
         return bytes(f.schema.size)
-    return {"bool": False, "int32": 0, "int64": 0, "float": 0.0, "double": 0.0, "string": "",
-            "bytes": b""}.get(pt)
+    if pt in INTEGERS:
+        return 0
+    return {"bool": False, "float": 0.0, "double": 0.0, "string": "", "bytes": b""}.get(pt)
+
+
+def _int_writer(pt: str) -> Enc:
+    """Writer of the integer types other than int32/int64 (zig-zag, unsigned, fixed)."""
+    _, lo, hi = PROTO_INTS[pt]
+    fixed = _FIXED_INT.get(pt)
+
+    def check(v: Any) -> None:
+        if type(v) is not int and (not isinstance(v, int) or isinstance(v, bool)):
+            raise EncodeError(f"expected {pt}, got {type(v).__name__}")
+        if not lo <= v <= hi:
+            raise EncodeError(f"{v} out of range for {pt}")
+    if fixed is not None:
+        def w_fixed(out: bytearray, v: Any) -> None:
+            check(v)
+            out += fixed.pack(v)
+        return w_fixed
+    if pt.startswith("sint"):
+        def w_zigzag(out: bytearray, v: Any) -> None:
+            check(v)
+            write_uvarint(out, zigzag(v))  # 64-bit zig-zag equals the 32-bit one in range
+        return w_zigzag
+
+    def w_unsigned(out: bytearray, v: Any) -> None:
+        check(v)
+        write_uvarint(out, v)
+    return w_unsigned
+
+
+def _int_reader(pt: str) -> Callable[[bytes, int, int], tuple[Any, int]]:
+    """Reader of the integer types other than int32/int64. 32-bit types keep the low 32 bits
+    (the spec's cast); an unsigned 64-bit value beyond an Avro long is an error, not a
+    silently negative number."""
+    _, _lo, hi = PROTO_INTS[pt]
+    fixed = _FIXED_INT.get(pt)
+    if fixed is not None:
+        size = fixed.size
+
+        def r_fixed(buf: bytes, pos: int, end: int) -> tuple[Any, int]:
+            if pos + size > end:
+                raise DecodeError(f"truncated: expected {size} bytes of {pt}", pos)
+            v = fixed.unpack_from(buf, pos)[0]
+            if v > hi:
+                raise DecodeError(f"{pt} value {v} does not fit an Avro long", pos)
+            return v, pos + size
+        return r_fixed
+    mask = 0xFFFFFFFF if pt.endswith("32") else (1 << 64) - 1
+    if pt.startswith("sint"):
+        def r_zigzag(buf: bytes, pos: int, end: int) -> tuple[Any, int]:
+            n, pos = read_uvarint(buf, pos)
+            return unzigzag(n & mask), pos
+        return r_zigzag
+
+    def r_unsigned(buf: bytes, pos: int, end: int) -> tuple[Any, int]:
+        start = pos
+        n, pos = read_uvarint(buf, pos)
+        n &= mask
+        if n > hi:
+            raise DecodeError(f"{pt} value {n} does not fit an Avro long", start)
+        return n, pos
+    return r_unsigned
 
 
 def skip_field(buf: bytes, pos: int, end: int, wt: int, start: int) -> int:

@@ -15,7 +15,14 @@ same engine directory finds every subject, version, id and setting again. Key la
     fp/<fingerprint hex>            -> id            (dedupe: same schema, same id)
     sv/<subject>\\x00<version:010d>  -> {"id": id, "deleted": bool}
     cfg/<subject> | cfg/            -> compatibility level ("" = global)
+    tags/<subject> | tags/          -> tag rules: "protobuf" or "thrift" (absent = Avro only)
     meta/next_id                    -> next global id
+
+*Tag rules* (our extension, set with ``tagRules`` in ``PUT /config``) are for subjects whose
+schemas are also used as ``.proto``/``.thrift``: registering then also applies the tag rules
+(types kept per tag, new Thrift fields optional) under the level, and over the subject's
+*whole* history, soft-deleted versions included (they wrote data too), a removed or reserved
+tag is never given to another field.
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ from cairn.encoding.errors import (
 from cairn.encoding.schema import Schema
 
 DEFAULT_LEVEL = "BACKWARD"
+TAG_RULES = ("protobuf", "thrift")
 
 
 class KeyValueStore(Protocol):
@@ -219,7 +227,7 @@ class SchemaRegistry:
                     return entry["id"]  # already registered: idempotent
             previous = [self.schema_by_id(e["id"]) for _, e in entries]
             level = self.effective_level(subject)
-            problems = check_mode(schema, previous, level)
+            problems = self._problems(subject, schema, previous, level)
             if problems:
                 raise IncompatibleSchema(
                     "Schema being registered is incompatible with an earlier schema for subject "
@@ -283,7 +291,43 @@ class SchemaRegistry:
             if version is None:
                 return []
             raise
-        return [str(p) for p in check_mode(schema, previous, level)]
+        return [str(p) for p in self._problems(subject, schema, previous, level)]
+
+    def _problems(self, subject: str, schema: Schema, previous: list[Schema],
+                  level: str) -> list[Any]:
+        found = list(check_mode(schema, previous, level))
+        rules = self.effective_tag_rules(subject)
+        if rules is not None and level != "NONE":
+            try:
+                history = [(f"version {v}", self.schema_by_id(e["id"]))
+                           for v, e in self._entries(subject, include_deleted=True)]
+            except SubjectNotFound:
+                history = []
+            try:
+                found += check_mode(schema, previous, level, rules, history)
+            except SchemaError as exc:  # e.g. not a record: tag rules cannot apply
+                raise InvalidSchema(f"Invalid schema for {rules} tag rules: {exc}") from None
+        return found
+
+    def get_tag_rules(self, subject: str | None = None) -> str | None:
+        raw = self.store.get(b"tags/" + (subject.encode() if subject else b""))
+        return raw.decode() if raw else None
+
+    def set_tag_rules(self, rules: str | None, subject: str | None = None) -> str | None:
+        """Turn the Protobuf/Thrift tag rules on (``"protobuf"``/``"thrift"``) or off."""
+        key = b"tags/" + (subject.encode() if subject else b"")
+        if rules in (None, "", "none", "NONE"):
+            self.store.delete(key, sync=True)
+            return None
+        rules = str(rules).lower()
+        if rules not in TAG_RULES:
+            raise InvalidCompatibilityLevel(f"Invalid tag rules {rules!r}; valid: protobuf, "
+                                            "thrift, none")
+        self.store.put(key, rules.encode(), sync=True)
+        return rules
+
+    def effective_tag_rules(self, subject: str) -> str | None:
+        return self.get_tag_rules(subject) or self.get_tag_rules(None)
 
     def _cfg_key(self, subject: str | None) -> bytes:
         return b"cfg/" + (subject.encode() if subject else b"")

@@ -119,9 +119,13 @@ def create_app(registry: SchemaRegistry) -> Starlette:
         subject = p.get("subject")
         if request.method == "PUT":
             body = await _body(request)
-            level = registry.set_level(body.get("compatibility")
-                                       or body.get("compatibilityLevel") or "", subject)
-            return _resp({"compatibility": level})
+            out: dict[str, Any] = {}
+            if "tagRules" in body:  # our extension: Protobuf/Thrift tag rules, see registry
+                out["tagRules"] = registry.set_tag_rules(body["tagRules"], subject)
+            wanted = body.get("compatibility") or body.get("compatibilityLevel")
+            if wanted or not out:
+                out["compatibility"] = registry.set_level(wanted or "", subject)
+            return _resp(out)
         if request.method == "DELETE":
             return _resp({"compatibilityLevel": registry.delete_level(subject)})
         level = registry.get_level(subject)
@@ -132,7 +136,11 @@ def create_app(registry: SchemaRegistry) -> Starlette:
                 return _resp({"error_code": 40408, "message":
                               f"Subject '{subject}' does not have subject-level compatibility "
                               "configured"}, 404)
-        return _resp({"compatibilityLevel": level})
+        got: dict[str, Any] = {"compatibilityLevel": level}
+        rules = registry.get_tag_rules(subject)
+        if rules:
+            got["tagRules"] = rules
+        return _resp(got)
 
     async def mode(request: Request, p: dict[str, Any]) -> Response:
         return _resp({"mode": "READWRITE"})

@@ -76,6 +76,10 @@ class Field:
     tag: int = 0  # 0 = "assign from position" (done by Record)
     aliases: tuple[str, ...] = ()
     doc: str | None = None
+    # Protocol Buffers integer encoding of this field (``"sint64"``, ``"fixed32"``, ...; see
+    # PROTO_INTS); None = plain int32/int64 varints. Only protobuf reads it: the other
+    # formats have one integer encoding each.
+    proto: str | None = None
 
     @property
     def has_default(self) -> bool:
@@ -91,6 +95,10 @@ class Record:
     aliases: tuple[str, ...] = ()
     doc: str | None = None
     kind: str = "record"  # "record" or "error" (Avro's error type is a record)
+    # Tags and field names of removed fields that must never come back (protobuf's
+    # ``reserved``): a field using one is a schema error, and the exports declare them.
+    reserved_tags: tuple[int, ...] = ()
+    reserved_names: tuple[str, ...] = ()
 
     @property
     def short_name(self) -> str:
@@ -149,18 +157,49 @@ class Union:
 Schema = Primitive | Record | Enum | Fixed | Array | Map | Union
 Named = Record | Enum | Fixed
 
+# The protobuf integer types beyond int32/int64, by the Avro type that holds their values and
+# the range of values they take. sint* are zig-zag varints (small negatives stay short);
+# (s)fixed* are 4 or 8 little-endian bytes (shorter than a varint for large values); uint* are
+# unsigned varints. The unsigned 64-bit types hold what fits an Avro long (0..2**63-1).
+PROTO_INTS: dict[str, tuple[str, int, int]] = {
+    "sint32": ("int", INT32_MIN, INT32_MAX),
+    "sfixed32": ("int", INT32_MIN, INT32_MAX),
+    "sint64": ("long", INT64_MIN, INT64_MAX),
+    "sfixed64": ("long", INT64_MIN, INT64_MAX),
+    "uint32": ("long", 0, (1 << 32) - 1),
+    "fixed32": ("long", 0, (1 << 32) - 1),
+    "uint64": ("long", 0, INT64_MAX),
+    "fixed64": ("long", 0, INT64_MAX),
+}
+
+
+def proto_int_target(t: Schema) -> Schema:
+    """The type a field's ``proto`` integer encoding applies to: the field's type, the ``T``
+    of ``["null", T]``, or the items/values of an array/map of those."""
+    inner = is_optional(t)
+    if inner is not None:
+        t = inner
+    if isinstance(t, Array):
+        return t.items
+    if isinstance(t, Map):
+        return t.values
+    return t
+
 
 # -- builders --------------------------------------------------------------------------------
 
 def field(name: str, type_: Schema, default: Any = NO_DEFAULT, *, tag: int = 0,
-          aliases: tuple[str, ...] = (), doc: str | None = None) -> Field:
-    return Field(name, type_, default, tag, aliases, doc)
+          aliases: tuple[str, ...] = (), doc: str | None = None,
+          proto: str | None = None) -> Field:
+    return Field(name, type_, default, tag, aliases, doc, proto)
 
 
 def record(name: str, fields: list[Field], *, aliases: tuple[str, ...] = (),
-           doc: str | None = None) -> Record:
+           doc: str | None = None, reserved_tags: tuple[int, ...] = (),
+           reserved_names: tuple[str, ...] = ()) -> Record:
     """Build and validate a record (tags assigned from positions where not given)."""
-    rec = Record(name, list(fields), aliases, doc)
+    rec = Record(name, list(fields), aliases, doc, "record", tuple(reserved_tags),
+                 tuple(reserved_names))
     finish_record(rec, [rec.name])
     return rec
 
@@ -173,6 +212,12 @@ def optional(t: Schema) -> Union:
 def finish_record(rec: Record, path: list[str]) -> None:
     """Check names, assign tags and validate defaults of ``rec`` (not of nested records)."""
     check_fullname(rec.name, path)
+    for t in rec.reserved_tags:
+        if not isinstance(t, int) or isinstance(t, bool) or not 1 <= t <= 32767:
+            raise SchemaError(f"reserved tag must be an integer in 1..32767, got {t!r}", path)
+    for n in rec.reserved_names:
+        if not isinstance(n, str) or not NAME_RE.match(n):
+            raise SchemaError(f"invalid reserved field name {n!r}", path)
     seen: set[str] = set()
     tags: set[int] = set()
     for i, f in enumerate(rec.fields):
@@ -189,9 +234,31 @@ def finish_record(rec: Record, path: list[str]) -> None:
             raise SchemaError(f"field tag must be an integer in 1..32767, got {f.tag!r}", fpath)
         if f.tag in tags:
             raise SchemaError(f"duplicate field tag {f.tag}", fpath)
+        if f.tag in rec.reserved_tags:
+            raise SchemaError(f"field tag {f.tag} is reserved (it belonged to a removed field "
+                              "and must never be reused)", fpath)
+        if f.name in rec.reserved_names:
+            raise SchemaError(f"field name {f.name!r} is reserved (a removed field)", fpath)
         tags.add(f.tag)
         if f.has_default:
             f.default = check_default(f.type, f.default, fpath)
+        if f.proto is not None:
+            check_proto_int(f, fpath)
+
+
+def check_proto_int(f: Field, path: list[str]) -> None:
+    """A ``proto`` integer encoding must name a known type that fits the field's values."""
+    if f.proto not in PROTO_INTS:
+        raise SchemaError(f"unknown protobuf integer type {f.proto!r}; choose one of "
+                          f"{', '.join(PROTO_INTS)}", path)
+    avro, lo, hi = PROTO_INTS[f.proto]
+    target = proto_int_target(f.type)
+    if target != Primitive(avro):
+        raise SchemaError(f"protobuf {f.proto} needs an Avro {avro} field (or an optional, "
+                          f"array or map of {avro}), not {type_name(target)}", path)
+    d = f.default
+    if type(d) is int and not lo <= d <= hi:
+        raise SchemaError(f"default {d} is out of range for protobuf {f.proto}", path)
 
 
 def check_fullname(name: str, path: list[str]) -> None:

@@ -853,6 +853,10 @@ def to_thrift(schema: Schema) -> str:
                 req = "optional" if inner is not None else "required"
                 lines.append(f"  {f.tag}: {req} {tname(inner or f.type, name + '_' + f.name)}"
                              f" {f.name},")
+            if t.reserved_tags or t.reserved_names:
+                # Thrift IDL has no `reserved`; the rule still holds, so say it in a comment
+                held = ", ".join([*map(str, t.reserved_tags), *map(repr, t.reserved_names)])
+                lines.append(f"  // reserved (removed fields, never reuse): {held}")
             blocks.append(f"struct {name} {{\n" + "\n".join(lines) + "\n}")
             return name
         assert isinstance(t, Union)
