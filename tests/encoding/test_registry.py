@@ -230,3 +230,54 @@ def test_http_errors_follow_the_api(server: str) -> None:
     assert r.json()["is_compatible"] is False
     assert any("email" in m for m in r.json()["messages"])
     assert r.headers["content-type"].startswith("application/vnd.schemaregistry.v1+json")
+
+
+# -- tag rules over the registry history --------------------------------------------------------
+
+T1 = {"type": "record", "name": "T", "fields": [
+    {"name": "name", "type": "string"},
+    {"name": "age", "type": ["null", "int"], "default": None}]}
+T2 = {**T1, "fields": T1["fields"][:1]}  # age removed
+T3 = {**T1, "fields": [*T2["fields"],  # tag 2 given to another int: Avro-compatible, tag reuse
+                       {"name": "shoeSize", "type": ["null", "int"], "default": None,
+                        "tag": 2}]}
+
+
+def test_tag_rules_check_the_whole_history_including_deleted_versions() -> None:
+    reg = SchemaRegistry(MemoryStore())
+    reg.register("t", json.dumps(T1))
+    reg.register("t", json.dumps(T2))
+    assert reg.check("t", json.dumps(T3)) == []  # Avro alone: fields match by name
+    reg.set_tag_rules("protobuf", "t")
+    assert reg.effective_tag_rules("t") == "protobuf" and reg.get_tag_rules() is None
+    (msg,) = reg.check("t", json.dumps(T3))
+    assert "tag 2 belonged to field 'age'" in msg and "removed in version 2" in msg
+    # the rule does not depend on the level: the latest version alone never had tag 2
+    reg.set_level("FORWARD", "t")
+    assert reg.check("t", json.dumps(T3)) != []
+    # soft-deleting the versions that had the tag does not free it: their data still exists
+    reg.delete_version("t", 1)
+    with pytest.raises(IncompatibleSchema, match="tag 2 belonged to field 'age'"):
+        reg.register("t", json.dumps(T3))
+    reg.set_level("NONE", "t")
+    assert reg.register("t", json.dumps(T3)) > 0  # NONE checks nothing, as documented
+    with pytest.raises(InvalidCompatibilityLevel):
+        reg.set_tag_rules("capnproto", "t")
+    assert reg.set_tag_rules("none", "t") is None and reg.effective_tag_rules("t") is None
+
+
+def test_tag_rules_over_http(server: str) -> None:
+    client = SchemaRegistryClient({"url": server})
+    client.register_schema("t-value", Schema(json.dumps(T1), "AVRO"))
+    client.register_schema("t-value", Schema(json.dumps(T2), "AVRO"))
+    r = httpx.put(f"{server}/config/t-value", json={"tagRules": "thrift"})
+    assert r.status_code == 200 and r.json() == {"tagRules": "thrift"}
+    assert httpx.get(f"{server}/config/t-value?defaultToGlobal=true").json() == {
+        "compatibilityLevel": "BACKWARD", "tagRules": "thrift"}
+    assert not client.test_compatibility("t-value", Schema(json.dumps(T3), "AVRO"))
+    with pytest.raises(SchemaRegistryError) as err:
+        client.register_schema("t-value", Schema(json.dumps(T3), "AVRO"))
+    assert err.value.http_status_code == 409 and "never be reused" in err.value.error_message
+    ok = {**T2, "fields": [*T2["fields"], {"name": "shoeSize", "type": ["null", "int"],
+                                           "default": None, "tag": 3}]}
+    assert client.register_schema("t-value", Schema(json.dumps(ok), "AVRO")) > 0
