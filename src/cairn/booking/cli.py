@@ -175,7 +175,13 @@ def serve_cmd(
     )
     try:
         server = uvicorn.Server(
-            uvicorn.Config(create_app(config), log_level="warning", timeout_graceful_shutdown=5)
+            uvicorn.Config(
+                create_app(config),
+                log_level="warning",
+                timeout_graceful_shutdown=5,
+                timeout_keep_alive=30,  # clients with connection pools keep sockets longer
+                backlog=4096,
+            )
         )
         server.run(sockets=[sock])
     finally:

@@ -86,6 +86,7 @@ class Figures:
     p99_ms: float = 0.0
     mean_ms: float = 0.0
     checks: dict[str, Any] = field(default_factory=dict)
+    codes: dict[str, int] = field(default_factory=dict)  # HTTP status -> count (599: no answer)
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -104,6 +105,10 @@ def _fill(fig: Figures, latencies: list[float], codes: list[int], wall: float) -
     fig.p50_ms = round(_pct(latencies, 0.5), 2)
     fig.p99_ms = round(_pct(latencies, 0.99), 2)
     fig.mean_ms = round(statistics.fmean(latencies), 2) if latencies else 0.0
+    hist: dict[str, int] = {}
+    for c in codes:
+        hist[str(c)] = hist.get(str(c), 0) + 1
+    fig.codes = dict(sorted(hist.items()))
     return fig
 
 
@@ -169,9 +174,12 @@ class Driver:
 
         self.url = url
         self.concurrency = concurrency
+        self.reconnects = 0
         self.session = aiohttp.ClientSession(
             base_url=url,
-            connector=aiohttp.TCPConnector(limit=0, force_close=False),
+            # Drop idle connections well before the server does (uvicorn: 30 s in `serve`), or
+            # a POST on a connection the server just closed fails with "disconnected".
+            connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=2.0),
             timeout=aiohttp.ClientTimeout(total=120),
         )
 
@@ -182,12 +190,20 @@ class Driver:
 
         headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": f"lt-{uuid.uuid4().hex}"}
         t0 = time.perf_counter()
-        try:
-            async with self.session.post(path, json=body, headers=headers) as r:
-                raw = await r.read()
-                status = r.status
-        except (TimeoutError, aiohttp.ClientError):
-            return 599, {}, (time.perf_counter() - t0) * 1000
+        for attempt in range(3):
+            try:
+                async with self.session.post(path, json=body, headers=headers) as r:
+                    raw = await r.read()
+                    status = r.status
+                break
+            except aiohttp.ClientConnectionError:
+                # The request may or may not have run: retrying with the same Idempotency-Key
+                # is safe, which is what the key is for.
+                self.reconnects += 1
+                if attempt == 2:
+                    return 599, {}, (time.perf_counter() - t0) * 1000
+            except (TimeoutError, aiohttp.ClientError):
+                return 599, {}, (time.perf_counter() - t0) * 1000
         ms = (time.perf_counter() - t0) * 1000
         try:
             data = json.loads(raw)
@@ -424,6 +440,7 @@ class StrategyRun:
     oversold: int = 0  # over all scenarios
     scenarios: dict[str, Figures] = field(default_factory=dict)
     service: dict[str, Any] = field(default_factory=dict)  # /admin/stats after the run
+    client_reconnects: int = 0  # requests re-sent (same key) after a dropped connection
 
 
 def run_strategy(
@@ -464,6 +481,7 @@ def run_strategy(
                 if "c" in scenarios:
                     run.scenarios["c"] = await _scenario_c(driver, db, scale, sim.url)
             finally:
+                run.client_reconnects = driver.reconnects
                 await driver.close()
 
         asyncio.run(main())
@@ -526,6 +544,8 @@ def format_report(runs: list[StrategyRun]) -> str:
         for name, f, r in rows:
             holds = r.service.get("holds", {}) if isinstance(r.service, dict) else {}
             checks = ", ".join(f"{k}={v}" for k, v in f.checks.items() if k != "outcomes")
+            codes = " ".join(f"{k}:{v}" for k, v in f.codes.items())
+            checks = f"[{codes}] {checks}"
             lines.append(
                 f"{name:<12}{f.requests:>9}{f.successes:>7}{f.conflicts:>9}{f.errors:>7}"
                 f"{f.oversold:>9}{holds.get('retries', 0):>8}{f.throughput_rps:>8.0f}"
@@ -541,6 +561,7 @@ def to_json(runs: list[StrategyRun], quick: bool) -> dict[str, Any]:
             "oversold": r.oversold,
             "scenarios": {k: asdict(v) for k, v in r.scenarios.items()},
             "service": r.service,
+            "client_reconnects": r.client_reconnects,
             "quick": quick,
         }
         for r in runs
