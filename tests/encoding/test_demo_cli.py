@@ -34,10 +34,19 @@ def test_demo_command_text_and_json() -> None:
     assert code == 0
     assert "avro             32 bytes  (= book's 32)" in out
     assert "favoriteNumber: union branch 1 (long)" in out
+    # fig. 4-7 for every format, and the one where the new field is lost
+    assert "protobuf        photoURL survives (16 -> 16 bytes; kept 9 unknown bytes)" in out
+    assert "avro            photoURL LOST     (16 -> 7 bytes" in out
+    assert out.count("photoURL survives") == 5
     code, out = run("encode", "demo", "--json")
     data = json.loads(out)
     assert data["record"] == MARTIN
     assert [f["size"] for f in data["formats"]] == [81, 66, 59, 34, 33, 32]
+    assert [f["book_size"] for f in data["formats"]] == [81, 66, 59, 34, 33, 32]
+    assert data["formats"][5]["parts"][0] == {"offset": 0, "hex": "0c", "meaning": "length 6",
+                                              "path": "userName"}
+    lost = [r["format"] for r in data["rewrite_by_old_code"] if not r["new_field_survived"]]
+    assert lost == ["avro"]
 
 
 def test_explain_export_and_convert(tmp_path: Path) -> None:

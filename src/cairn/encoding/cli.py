@@ -27,12 +27,15 @@ def register(cli_root: click.Group, bench_group: click.Group) -> None:
     @click.option("--json", "as_json", is_flag=True, help="print the same as data")
     def demo(as_json: bool) -> None:
         """Encode the book's example record in every format, sizes and annotated bytes."""
+        from cairn.encoding.dataflow import rewrite_demo
         from cairn.encoding.demo import MARTIN, demo_data
         from cairn.encoding.explain import Part, render
 
         rows = demo_data()
+        rewrite = rewrite_demo()
         if as_json:
-            click.echo(json.dumps({"record": MARTIN, "formats": rows}, indent=2))
+            click.echo(json.dumps({"record": MARTIN, "formats": rows,
+                                   "rewrite_by_old_code": rewrite}, indent=2))
             return
         click.echo(f"record: {json.dumps(MARTIN)}\n")
         for r in rows:
@@ -41,6 +44,15 @@ def register(cli_root: click.Group, bench_group: click.Group) -> None:
         for r in rows:
             click.echo(f"\n== {r['title']}: {r['size']} bytes")
             click.echo(render([Part(**p) for p in r["parts"]]))
+        click.echo("\n== Fig. 4-7: v2 code adds photoURL (tag 4); v1 code reads the record, "
+                   "updates favoriteNumber and writes it back")
+        for w in rewrite:
+            fate = "survives" if w["new_field_survived"] else "LOST"
+            how = (f"kept {w['kept_unknown_bytes']} unknown bytes" if w["kept_unknown_bytes"]
+                   else "no place for unknown fields in the reader's schema")
+            click.echo(f"{w['format']:15} photoURL {fate:8} "
+                       f"({w['size_written_by_new_code']} -> "
+                       f"{w['size_rewritten_by_old_code']} bytes; {how})")
 
     @encode.command("explain")
     @click.argument("file", type=click.Path(exists=True, dir_okay=False))

@@ -86,6 +86,9 @@ def rewrite_demo() -> list[dict[str, Any]]:
         else:
             back = codec_for(fmt, v2).decode(rewritten)
         out.append({"format": fmt, "old_code_saw_fields": sorted(old),
+                    "kept_unknown_bytes": len(b"".join(getattr(old, "unknown", {}).values())),
+                    "size_written_by_new_code": len(blob),
+                    "size_rewritten_by_old_code": len(rewritten),
                     "new_field_survived": back.get("photoURL") == "ada.png",
                     "update_kept": back["favoriteNumber"] == 2})
     return out
