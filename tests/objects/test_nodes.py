@@ -47,7 +47,7 @@ class Node:
 
     def wait_ready(self) -> None:
         probe = HttpDrive(self.url, "probe", token=self.token, timeout=2)
-        deadline = time.time() + 30
+        deadline = time.time() + 90  # generous: a shared 2-core box under load starts slowly
         while time.time() < deadline:
             if probe.online():
                 return

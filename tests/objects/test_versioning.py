@@ -285,7 +285,7 @@ ops = st.lists(st.one_of(
 ), max_size=25)
 
 
-@settings(max_examples=30, deadline=None,
+@settings(max_examples=20, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=ops)
 def test_versioning_matches_a_model(tmp_path_factory: pytest.TempPathFactory,

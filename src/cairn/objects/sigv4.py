@@ -10,6 +10,7 @@ secret of the claimed access key, and compares in constant time.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import urllib.parse
@@ -47,6 +48,7 @@ def _hmac(key: bytes, msg: str) -> bytes:
     return hmac.new(key, msg.encode(), hashlib.sha256).digest()
 
 
+@functools.lru_cache(maxsize=256)  # four HMACs per request otherwise; the key lives a day
 def signing_key(secret: str, date: str, region: str, service: str) -> bytes:
     k = _hmac(("AWS4" + secret).encode(), date)
     k = _hmac(k, region)
