@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
 
 import click
 
@@ -129,29 +128,6 @@ def register(cli_root: click.Group, bench_group: click.Group) -> None:
 def register_server(s3: click.Group) -> None:
     """``cairn s3 serve`` and ``cairn s3 keys``."""
 
-    def open_store(data_dir: str, drives: str | None, k: int, m: int,
-                   nodes: str | None = None, node_token: str | None = None) -> Any:
-        from cairn.objects.drives import Drive, LocalDrive
-        from cairn.objects.store import ObjectStore
-
-        ds: list[Drive]
-        if nodes:
-            from cairn.objects.node import HttpDrive
-
-            urls = [u for u in nodes.split(",") if u]
-            ds = [HttpDrive(u, f"n{i}", token=node_token) for i, u in enumerate(urls)]
-        elif drives and not drives.isdigit():
-            paths = [p for p in drives.split(",") if p]
-            ds = [LocalDrive(p, f"d{i}") for i, p in enumerate(paths)]
-        else:
-            count = int(drives) if drives else k + m
-            ds = [LocalDrive(os.path.join(data_dir, "drives", f"d{i}"), f"d{i}")
-                  for i in range(count)]
-        if len(ds) < k + m:
-            raise click.BadParameter(f"{k}+{m} erasure coding needs at least {k + m} drives, "
-                                     f"got {len(ds)}")
-        return ObjectStore(data_dir, ds, k=k, m=m)
-
     @s3.command("serve")
     @click.option("--port", default=9000, show_default=True)
     @click.option("--host", default="127.0.0.1", show_default=True)
@@ -171,30 +147,21 @@ def register_server(s3: click.Group) -> None:
         """Serve the S3 API. Root credentials: CAIRN_S3_ACCESS_KEY / CAIRN_S3_SECRET_KEY."""
         import uvicorn
 
-        from cairn.objects.keys import KeyStore
-        from cairn.objects.server import make_app
+        from cairn.objects.service import open_service
 
-        store = open_store(data_dir, drives, k, m, nodes, node_token)
-        keys = KeyStore(store.meta)
-        ak, sk = os.environ.get("CAIRN_S3_ACCESS_KEY"), os.environ.get("CAIRN_S3_SECRET_KEY")
-        if ak and sk:
-            if keys.get(ak) != sk:
-                keys.create(ak, sk)
-        elif not len(keys):
-            key = keys.create()
-            click.echo(f"root credentials: access key {key.access_key}  secret "
-                       f"{key.secret_key}")
-        click.echo(f"S3 endpoint: http://{host}:{port}  ({k}+{m} over "
-                   f"{len(store.drives)} drives, data in {data_dir})")
-        from cairn.objects.maintenance import Maintenance
-
-        maintenance = Maintenance(store).start()  # GC, orphan sweep, scrub + heal
         try:
-            uvicorn.run(make_app(store, keys, domain=domain), host=host, port=port,
-                        log_level="warning", lifespan="off")
+            svc = open_service(data_dir, drives=drives, nodes=nodes, k=k, m=m, domain=domain,
+                               node_token=node_token)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+        if svc.secret_key is not None:
+            click.echo(f"root credentials: access key {svc.access_key}  secret "
+                       f"{svc.secret_key}")
+        click.echo(f"S3 endpoint: http://{host}:{port}  ({svc.summary})")
+        try:
+            uvicorn.run(svc.app, host=host, port=port, log_level="warning", lifespan="off")
         finally:
-            maintenance.stop()
-            store.close()
+            svc.close()
 
     @s3.command("node")
     @click.option("--port", required=True, type=int)

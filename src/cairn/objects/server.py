@@ -167,8 +167,10 @@ class S3Server:
     """The ASGI application around one store."""
 
     def __init__(self, store: ObjectStore, keys: KeyStore, domain: str = "localhost",
-                 region: str = "us-east-1", min_part_size: int = MIN_PART_SIZE) -> None:
+                 region: str = "us-east-1", min_part_size: int = MIN_PART_SIZE,
+                 extra: dict[str, Callable[[], Any]] | None = None) -> None:
         self.store, self.keys, self.domain, self.region = store, keys, domain, region
+        self.extra = extra or {}  # "health" / "metrics" providers (see service.py)
         self.multipart = Multipart(store, min_part_size)
         methods = ["GET", "PUT", "POST", "DELETE", "HEAD"]
         self.app = Starlette(routes=[Route("/{path:path}", self.handle, methods=methods)])
@@ -176,6 +178,8 @@ class S3Server:
     async def handle(self, request: Request) -> Response:
         head = request.method == "HEAD"
         raw_path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
+        if raw_path.startswith("/_cairn/") and request.method == "GET":
+            return await asyncio.to_thread(self._ops, raw_path[len("/_cairn/"):])
         resource = raw_path
         try:
             headers = {k.decode("latin-1").lower(): v.decode("latin-1")
@@ -199,6 +203,19 @@ class S3Server:
         except ObjectStoreError as e:
             return self._close_if_unread(
                 request, error_response(s3err("InternalError", 500, str(e)), resource, head))
+
+    def _ops(self, what: str) -> Response:
+        """Unsigned operational endpoints (no bucket name can start with ``_``)."""
+        import json
+
+        provider = self.extra.get(what)
+        if provider is None:
+            return Response(b"not found\n", 404, media_type="text/plain")
+        if what == "health":
+            status, body = provider()
+            return Response(json.dumps(body).encode(), status, media_type="application/json")
+        return Response(str(provider()).encode(), 200,
+                        media_type="text/plain; version=0.0.4")
 
     @staticmethod
     def _close_if_unread(request: Request, response: Response) -> Response:
