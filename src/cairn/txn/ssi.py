@@ -35,7 +35,8 @@ ReadSpan = tuple[str, bytes, bytes | None] | None
 class SxAct:
     """A serializable transaction as SSI sees it (PostgreSQL's SERIALIZABLEXACT)."""
 
-    __slots__ = ("commit_seq", "doomed", "ins", "outs", "snap", "tags", "wrote", "xid")
+    __slots__ = ("commit_seq", "doomed", "ins", "outs", "row_tags", "snap", "tags", "wrote",
+                 "xid")
 
     def __init__(self, xid: int, snap: Snapshot):
         self.xid = xid
@@ -45,7 +46,8 @@ class SxAct:
         self.commit_seq: int | None = None  # set at (pre)commit: the commit order
         self.doomed = False
         self.wrote = False
-        self.tags: list[tuple] = []  # SIREAD locks held, for release
+        self.tags: list[tuple] = []  # SIREAD locks on tables and ranges, for release
+        self.row_tags: list[tuple[str, bytes]] = []  # SIREAD locks on rows
 
     def __repr__(self) -> str:
         return f"<SxAct {self.xid}{' committed' if self.commit_seq else ''}>"
@@ -82,6 +84,7 @@ class SsiTracker:
         self.seq = 0
         self.stats = SsiStats()
         self._finished = 0
+        self._sweep_at = 64
 
     def register(self, xid: int, snap: Snapshot) -> SxAct:
         sx = SxAct(xid, snap)
@@ -96,12 +99,17 @@ class SsiTracker:
         key = (table, pkb)
         readers = self.rows.get(key)
         if readers is None:
-            readers = self.rows[key] = set()
-        if sx not in readers:
+            self.rows[key] = {sx}
+            sx.row_tags.append(key)
+        elif sx not in readers:
             readers.add(sx)
-            sx.tags.append(("row", key))
+            sx.row_tags.append(key)
         if chain:
             snap = sx.snap
+            v = chain[-1]
+            x = v.xmin
+            if not v.xmax and (x == snap.me or (x < snap.xmax and x not in snap.active)):
+                return  # the newest version is live and visible: nobody wrote after us
             by_xid = self.by_xid
             for i in range(len(chain) - 1, -1, -1):
                 v = chain[i]
@@ -248,20 +256,24 @@ class SsiTracker:
             self.ranges.clear()
             self.by_xid.clear()
             self.committed.clear()
-        elif self._finished % 32 == 0 or len(self.committed) > 4 * len(self.active) + 64:
+        elif len(self.committed) >= self._sweep_at:
             self._sweep()
 
     def _sweep(self) -> None:
         """Forget committed transactions that every running one already sees: no concurrent
-        transaction is left that could form an edge with them."""
+        transaction is left that could form an edge with them. Amortized: the next sweep waits
+        until the list has doubled, so a long-running transaction that pins everything does
+        not make every commit pay for a full pass."""
         keep: list[SxAct] = []
         active = self.active
+        horizon = min(a.snap.xmin for a in active)  # every snapshot sees xids below this
         for c in self.committed:
-            if all(a.snap.sees(c.xid) for a in active):
+            if c.xid < horizon or all(a.snap.sees(c.xid) for a in active):
                 self._drop(c)
             else:
                 keep.append(c)
         self.committed = keep
+        self._sweep_at = max(64, 2 * len(keep))
 
     def _drop(self, sx: SxAct) -> None:
         if self.by_xid.get(sx.xid) is sx:
@@ -276,13 +288,15 @@ class SsiTracker:
                 if lst:
                     with contextlib.suppress(ValueError):
                         lst.remove(tag[2])
-            else:
-                s = self.rows.get(tag[1])
-                if s is not None:
-                    s.discard(sx)
-                    if not s:
-                        del self.rows[tag[1]]
+        rows = self.rows
+        for key in sx.row_tags:
+            s = rows.get(key)
+            if s is not None:
+                s.discard(sx)
+                if not s:
+                    del rows[key]
         sx.tags = []
+        sx.row_tags = []
 
     def siread_count(self) -> int:
         return (sum(len(s) for s in self.rows.values()) + sum(len(s) for s in
