@@ -31,16 +31,8 @@ def test_every_cell_is_as_the_chapter_says(matrix: anomalies.Matrix) -> None:
 
 
 SHARED = [(a, lv) for a in anomalies.ANOMALIES for lv in POSTGRES_LEVELS[1:]]
-DIVERGES = {("dirty_write", Level("repeatable read")),
-            ("dirty_write", Level("serializable", "ssi"))}
-
-
-@pytest.mark.parametrize("anomaly,level", [
-    pytest.param(a, lv, id=f"{a}-{lv.label}", marks=[pytest.mark.xfail(
-        strict=True, reason="cairn takes the RR snapshot after the first statement's lock wait;"
-                            " PostgreSQL before (so it raises 40001)")]
-        if (a, lv) in DIVERGES else [])
-    for a, lv in SHARED])
+@pytest.mark.parametrize("anomaly,level", [pytest.param(a, lv, id=f"{a}-{lv.label}")
+                                           for a, lv in SHARED])
 def test_cairn_matches_postgres(matrix: anomalies.Matrix, anomaly: str, level: Level) -> None:
     cairn = matrix.get(anomaly, "cairn", level)
     pg = matrix.get(anomaly, "postgres", level)
