@@ -172,28 +172,56 @@ JS_CONNECTED = """() => new Promise(resolve => {
   tick();
 })"""
 
-# Submit a request through the chat box; resolve when the root and then all seats are in the DOM.
+# Submit a request through the chat box; resolve when the root and then all seats are in the
+# DOM. MutationObservers (microtasks right after each DOM commit) time the changes, not a poll
+# that would queue behind the stream's events.
 JS_TIME_REQUEST = """([text, seats]) => new Promise(resolve => {
   const now = () => performance.timeOrigin + performance.now();
-  const find = () => {
-    const wrap = document.querySelector('section.surface[data-surface-id="seats"]');
-    return wrap && wrap.querySelector('a2ui-surface')?.shadowRoot;
-  };
   let tRoot = null;
+  let done = false;
+  const observers = [];
+  const watch = (node, fn) => {
+    const mo = new MutationObserver(fn);
+    mo.observe(node, {childList: true, subtree: true});
+    observers.push(mo);
+  };
+  const finish = t => {
+    if (done) return;
+    done = true;
+    observers.forEach(mo => mo.disconnect());
+    resolve({root: tRoot - t0, full: t - t0});
+  };
+  let mapRoot = null;
+  const checkSeats = () => {
+    if (tRoot !== null && mapRoot && mapRoot.querySelectorAll('button.seat').length >= seats) {
+      finish(now());
+    }
+  };
+  const checkSurface = surfaceRoot => {
+    if (tRoot === null && surfaceRoot.querySelector('a2ui-basic-column, a2ui-column')) {
+      tRoot = now();
+    }
+    const map = surfaceRoot.querySelector('cairn-seat-map');
+    if (map && map.shadowRoot && !mapRoot) {
+      mapRoot = map.shadowRoot;
+      watch(mapRoot, checkSeats);
+    }
+    checkSeats();
+  };
+  let surfaceRoot = null;
+  watch(document.querySelector('#log'), () => {
+    const wrap = document.querySelector('section.surface[data-surface-id="seats"]');
+    const sr = wrap && wrap.querySelector('a2ui-surface')?.shadowRoot;
+    if (sr && sr !== surfaceRoot) {
+      surfaceRoot = sr;
+      watch(sr, () => checkSurface(sr));
+      checkSurface(sr);
+    }
+  });
   const input = document.querySelector('#chat-input');
   input.value = text;
   const t0 = now();
   document.querySelector('#chat').requestSubmit();
-  const poll = () => {
-    const root = find();
-    const col = root && root.querySelector('a2ui-basic-column, a2ui-column');
-    if (tRoot === null && col) tRoot = now();
-    const map = root && root.querySelector('cairn-seat-map');
-    const n = map && map.shadowRoot ? map.shadowRoot.querySelectorAll('button.seat').length : 0;
-    if (tRoot !== null && n >= seats) resolve({root: tRoot - t0, full: now() - t0});
-    else setTimeout(poll, 1);
-  };
-  poll();
 })"""
 
 JS_SEAT_MAP = """
