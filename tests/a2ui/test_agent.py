@@ -196,6 +196,15 @@ def test_conflicting_hold_is_reported(srv: LiveServer) -> None:
                               if "createSurface" in m]
 
 
+def test_any_seats_in_a_section(srv: LiveServer) -> None:
+    with srv.client() as c:
+        jsonl_turn(c, {"text": "seats for the saturday matinee"})
+        lines = jsonl_turn(c, {"text": "I need 3 seats in the circle"})
+        hold = surface_data(lines, "hold", "/")["hold"]
+        seats = hold["seats"][len("Seats: "):].split(", ")
+        assert len(seats) == 3 and all(s.startswith("Circle ") for s in seats)
+
+
 @pytest.mark.parametrize("text,needle", [
     ("seats for tuesday", "no event on a Tuesday"),
     ("two seats together in the box", "no such section"),

@@ -57,7 +57,7 @@ def apply_all(v: Validator, msgs: list[Any]) -> None:
             assert exc.message and isinstance(exc.path, str)
 
 
-settings_ = settings(max_examples=150, deadline=None,
+settings_ = settings(max_examples=120, deadline=None,
                      suppress_health_check=[HealthCheck.function_scoped_fixture,
                                             HealthCheck.too_slow])
 
@@ -132,7 +132,7 @@ def demo_client(server: LiveServer) -> Iterator[httpx.Client]:
         yield c
 
 
-@settings(max_examples=80, deadline=None,
+@settings(max_examples=60, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(st.one_of(
     json_values.map(lambda v: {"a2ui": v}),

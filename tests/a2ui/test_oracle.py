@@ -161,7 +161,7 @@ def ours_ok(v: Validator, msgs: list[dict[str, Any]]) -> tuple[bool, str]:
     return True, ""
 
 
-@settings(max_examples=150, deadline=None,
+@settings(max_examples=120, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(surfaces())
 def test_same_verdict_as_the_official_sdk(validator: Validator,
