@@ -228,3 +228,38 @@ def test_action_context_garbage_is_handled(srv: LiveServer) -> None:
             assert texts_of(out), ctx
             assert not any("createSurface" in m and m["createSurface"]["surfaceId"] == "hold"
                            for m in a2ui_of(out))
+
+
+def test_templates_resolve_to_the_intended_values(srv: LiveServer) -> None:
+    """Each 'Show seats' button of the events list sends that event's id (item scope)."""
+    from cairn.a2ui import pointer
+
+    with srv.client() as c:
+        lines = jsonl_turn(c, {"text": "list events"})
+        comps = {x["id"]: x for m in a2ui_of(lines) if "updateComponents" in m
+                 for x in m["updateComponents"]["components"]}
+        events = surface_data(lines, "events", "/events")
+        data = {"events": events}
+        tpl = comps["list"]["children"]
+        ctx = comps[comps[tpl["componentId"]]["child"]]  # card -> row
+        btn = comps["event_btn"]["action"]["event"]["context"]
+        sent = [pointer.resolve_value(btn, data, s)
+                for s in pointer.template_scopes(data, tpl["path"])]
+        assert [x["eventId"] for x in sent] == [e["id"] for e in events]
+        assert ctx["component"] == "Row"
+
+
+def test_client_data_model_of_the_checkout_form_is_kept(
+        booking_server: tuple[LiveServer, Any]) -> None:
+    srv, _running = booking_server
+    with srv.client() as c:
+        jsonl_turn(c, {"text": "seats for friday"})
+        jsonl_turn(c, {"text": "one seat in the balcony"})
+        model = {"form": {"name": "Ada", "email": "a@b.co", "card": ""}}
+        r = c.post("/a2ui/send", json={"text": "checkout", "a2uiClientDataModel": {
+            "version": "v0.9", "surfaces": {"hold": model}}})
+        assert r.status_code == 202
+        sid = c.cookies["cairn_session"]
+        session = srv.app.state.store.sessions[sid]
+        assert session.client_data["hold"] == model
+        assert session.surfaces["hold"].send_data_model

@@ -90,3 +90,27 @@ def test_set_then_get_round_trip(tokens: list[str], value: Any) -> None:
     if doc is not None:
         pointer.check_settable({}, path)
         assert pointer.get(doc, path) == value
+
+
+def test_resolve_values_absolute_relative_and_in_templates() -> None:
+    data = {"user": {"name": "Ada"}, "items": [{"id": "1", "label": "a"},
+                                               {"id": "2", "label": "b"}]}
+    assert pointer.resolve_value({"path": "/user/name"}, data) == "Ada"
+    assert pointer.resolve_value("literal", data) == "literal"
+    scopes = pointer.template_scopes(data, "/items")
+    assert scopes == ["/items/0", "/items/1"]
+    ctx = {"eventId": {"path": "id"}, "who": {"path": "/user/name"}, "n": 2}
+    assert [pointer.resolve_value(ctx, data, s) for s in scopes] == [
+        {"eventId": "1", "who": "Ada", "n": 2}, {"eventId": "2", "who": "Ada", "n": 2}]
+    call = {"call": "formatString", "args": {"value": "${label}"}}
+    assert pointer.resolve_value(call, data, scopes[0]) == call  # evaluated by the client
+    assert pointer.template_scopes(data, "/user") == []
+    # nested template: a relative path inside an item
+    nested = {"rows": [{"seats": [{"n": 1}, {"n": 2}]}]}
+    inner = pointer.template_scopes(nested, "seats", "/rows/0")
+    assert inner == ["/rows/0/seats/0", "/rows/0/seats/1"]
+    assert pointer.resolve_value({"path": "n"}, nested, inner[1]) == 2
+    # two-way: an input bound to a path writes where a reader of that path looks
+    model: Any = {}
+    model = pointer.set_value(model, pointer.resolve_path("name", "/people/0"), "Bo")
+    assert pointer.resolve_value({"path": "/people/0/name"}, model) == "Bo"

@@ -231,3 +231,23 @@ def test_capabilities_and_catalog_endpoints(demo_server: LiveServer) -> None:
         assert caps["v0.9"]["acceptsInlineCatalogs"] is False
         cat = c.get("/a2ui/catalogs/cairn/catalog.json").json()
         assert {"SeatMap", "Chart"} <= set(cat["components"])
+
+
+def test_slow_subscriber_is_cut_and_sessions_are_bounded(validator: Any) -> None:
+    import asyncio
+
+    from cairn.a2ui.session import Session, SessionStore, StreamEvent, Subscriber
+
+    async def run() -> None:
+        sub = Subscriber(asyncio.Queue(3))
+        for i in range(5):
+            sub.put(StreamEvent(i, "cairn", {"type": "status", "text": str(i)}))
+        assert sub.overflowed and await sub.queue.get() is None  # the stream ends, resumes
+
+    asyncio.run(run())
+    store = SessionStore(validator, max_sessions=3, idle_s=0.0)
+    made = [store.create() for _ in range(5)]
+    assert len(store.sessions) <= 3
+    assert store.get(made[-1].id) is made[-1]
+    assert store.get("../../etc/passwd") is None and store.get(None) is None
+    assert isinstance(Session("a" * 43, validator).snapshot(recreate=False)[0], StreamEvent)

@@ -164,3 +164,33 @@ def set_value(doc: Any, path: str, value: Any = _DELETE) -> Any:
 
 def delete(doc: Any, path: str) -> Any:
     return set_value(doc, path)
+
+
+def resolve_value(value: Any, data: Any, scope: str | None = None) -> Any:
+    """What a renderer resolves a bound property or action-context value to.
+
+    A literal is itself; ``{"path": p}`` reads the data model at ``p`` (relative to the
+    template item ``scope`` when it has no leading ``/``); lists and plain objects resolve
+    element-wise. Function calls are evaluated by the client only and are returned as they
+    are. The server uses this to check what a template will show or send (tests, and the
+    agent's reading of a client data model).
+    """
+    if isinstance(value, dict):
+        if set(value) == {"path"} and isinstance(value["path"], str):
+            return get(data, resolve_path(value["path"], scope))
+        if "call" in value:
+            return value
+        return {k: resolve_value(v, data, scope) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve_value(v, data, scope) for v in value]
+    return value
+
+
+def template_scopes(data: Any, path: str, scope: str | None = None) -> list[str]:
+    """The scope of each instance of a ChildList template over the array at ``path``."""
+    base = resolve_path(path, scope)
+    items = get(data, base)
+    if not isinstance(items, list):
+        return []
+    prefix = base.rstrip("/")
+    return [f"{prefix}/{i}" for i in range(len(items))]
