@@ -12,7 +12,7 @@ import pytest
 
 from cairn.db import Database
 from cairn.db.errors import DataError, InvalidParameter
-from cairn.db.wal import WAL_FILE
+from cairn.db.wal import WAL_DIR, segment_name
 
 CAIRN = str(Path(sys.executable).with_name("cairn"))
 ENGINES = ["lsm", "btree"]
@@ -77,7 +77,7 @@ def test_torn_wal_tail_is_cut_and_corruption_reported(tmp_path: Path) -> None:
     db = Database.open(str(tmp_path))
     fill(db)
     db.close()
-    wal = tmp_path / WAL_FILE
+    wal = tmp_path / WAL_DIR / segment_name(0)
     good = wal.read_bytes()
     wal.write_bytes(good + b"\x01\x02\x03 torn")
     db = Database.open(str(tmp_path))
@@ -190,3 +190,32 @@ def test_sigkill_sweep_keeps_money_and_acknowledged_commits(tmp_path: Path,
     assert result["kills"] == 12
     assert result["acked"] > 12  # the children committed between kills
     assert result["recovered_transfers"] >= result["acked"]
+
+
+def test_wal_segments_rotate_recycle_and_recover(tmp_path: Path) -> None:
+    opts = {"wal_segment_bytes": 4096, "wal_keep_bytes": 0, "autovacuum": False}
+    db = Database.open(str(tmp_path), **opts)
+    db.create_table("t")
+    for i in range(200):
+        with db.transaction() as tx:
+            tx.insert("t", {"id": i, "pad": "x" * 50})
+    segments = sorted(os.listdir(tmp_path / "wal"))
+    assert len(segments) > 3
+    all_changes = list(db.changes())
+    assert len(all_changes) == 201
+    mid = all_changes[100].lsn
+    assert [c.lsn for c in db.changes(mid)] == [c.lsn for c in all_changes[100:]]
+    with pytest.raises(InvalidParameter):
+        list(db.changes(mid + 3))  # not a record boundary
+    db.checkpoint()
+    assert len(os.listdir(tmp_path / "wal")) < len(segments)  # recycled up to the redo LSN
+    with pytest.raises(InvalidParameter):
+        list(db.changes(0))
+    with db.transaction() as tx:
+        tx.update("t", 5, {"pad": "after checkpoint"})
+    db._wal._file.flush()
+    db2 = Database.open(str(tmp_path), **opts)
+    with db2.transaction() as tx:
+        assert len(tx.select("t")) == 200
+        assert tx.get("t", 5)["pad"] == "after checkpoint"
+    db2.close()

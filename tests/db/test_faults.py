@@ -57,7 +57,7 @@ def test_failed_fsync_is_not_acknowledged_and_stops_the_database(tmp_path: Path)
     db.create_table("kv")
     with db.transaction() as tx:
         tx.insert("kv", {"id": 1, "v": "kept"})
-    fs.add("fsync_error", path_contains="wal.log")
+    fs.add("fsync_error", path_contains="/wal/")
     tx = db.begin()
     tx.insert("kv", {"id": 2, "v": "unknown"})
     with pytest.raises(DurabilityError):

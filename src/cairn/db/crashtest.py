@@ -162,7 +162,7 @@ def run_sweep(path: str, engine: str = "lsm", kills: int = 20, seed: int = 0,
             try:
                 _child(path, engine, w, rng.randrange(1 << 30) + round_no, accounts, threads,
                        method)
-            except BaseException:  # noqa: BLE001 - report through the exit code
+            except BaseException:
                 import traceback
                 traceback.print_exc()
                 code = 71

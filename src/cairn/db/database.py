@@ -38,7 +38,7 @@ from cairn.db.stats import DatabaseStats, TableStats, VacuumResult
 from cairn.db.transaction import METHODS, SER, Transaction, normalize_level
 from cairn.db.wal import Wal
 from cairn.storage import Delete, Engine, Put, open_engine
-from cairn.storage.errors import DurabilityError, StorageError
+from cairn.storage.errors import CorruptionError, DurabilityError, StorageError
 from cairn.storage.fileio import REAL_FS, FileSystem
 from cairn.storage.keycodec import pack, prefix_end, unpack
 from cairn.txn.errors import (
@@ -138,7 +138,8 @@ class Database:
                  autovacuum_naptime: float = 1.0, autovacuum_threshold: int = 50,
                  autovacuum_scale_factor: float = 0.2, lock_timeout: float | None = None,
                  deadlock_timeout: float = 0.2, checkpoint_interval: float = 30.0,
-                 checkpoint_wal_bytes: int = 16 << 20,
+                 checkpoint_wal_bytes: int = 16 << 20, wal_segment_bytes: int = 16 << 20,
+                 wal_keep_bytes: int = 64 << 20,
                  engine_options: dict[str, Any] | None = None):
         if engine not in ("lsm", "btree"):
             raise InvalidParameter(f"engine must be 'lsm' or 'btree', not {engine!r}")
@@ -151,6 +152,7 @@ class Database:
         self.autovacuum_naptime = autovacuum_naptime
         self.checkpoint_interval = checkpoint_interval
         self.checkpoint_wal_bytes = checkpoint_wal_bytes
+        self.wal_keep_bytes = wal_keep_bytes
         self._mu = threading.Lock()
         self._heaps: dict[str, Heap] = {}
         self._next_xid = 1
@@ -179,7 +181,7 @@ class Database:
             self._claim(path, engine)
             self._engine = open_engine(engine, os.path.join(path, "data"), fs=fs,
                                        **(engine_options or {}))
-            self._wal = Wal(path, fs, sync=durable)
+            self._wal = Wal(path, fs, sync=durable, segment_bytes=wal_segment_bytes)
             self._recover()
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
@@ -606,8 +608,28 @@ class Database:
     # -- log ----------------------------------------------------------------------------------
     def changes(self, from_lsn: int = 0) -> Iterator[Change]:
         """The committed changes from ``from_lsn`` on, in LSN (commit) order: the stream that
-        replication ships."""
-        for lsn, rec in self._wal.read(from_lsn):
+        replication ships. ``from_lsn`` is 0 or the ``lsn`` of a Change; LSNs before the
+        oldest kept WAL segment were recycled after a checkpoint."""
+        if not isinstance(from_lsn, int) or from_lsn < 0:
+            raise InvalidParameter("from_lsn must be a non-negative integer")
+        oldest = self._wal.oldest_lsn
+        if from_lsn < oldest:
+            raise InvalidParameter(f"the log before LSN {oldest} was recycled; "
+                                   f"read from {oldest} or later")
+        records = self._wal.read(from_lsn)
+        try:
+            first = next(records)
+        except StopIteration:
+            return
+        except CorruptionError as exc:
+            raise InvalidParameter(f"LSN {from_lsn} is not the start of a record") from exc
+        if first[0] != from_lsn and from_lsn != oldest:
+            raise InvalidParameter(f"LSN {from_lsn} is not the start of a record")
+        yield from self._changes([first])
+        yield from self._changes(records)
+
+    def _changes(self, records: Any) -> Iterator[Change]:
+        for lsn, rec in records:
             kind = rec["k"]
             if kind == "c":
                 yield Change(lsn, "commit", rec["x"], [
@@ -669,6 +691,9 @@ class Database:
                                  json.dumps({"redo": redo, "next_xid": next_xid}).encode())
             self.checkpoints += 1
             self.last_checkpoint_lsn = redo
+            # Segments before the redo point are not needed for recovery; keep the newest
+            # wal_keep_bytes for changes() readers (PostgreSQL's wal_keep_size).
+            self._wal.recycle(min(redo, self._wal.end_lsn - self.wal_keep_bytes))
             self._ckpt_wal_at = self._wal.end_lsn
             return redo
 

@@ -23,12 +23,18 @@ from collections.abc import Iterator
 from typing import Any
 
 from cairn.storage.checksum import crc32c, mask
-from cairn.storage.fileio import REAL_FS, FileSystem
+from cairn.storage.errors import CorruptionError
+from cairn.storage.fileio import REAL_FS, File, FileSystem
 from cairn.storage.groupcommit import GroupCommit
 from cairn.storage.record import ScanResult, scan_frames
 
 _LEN = struct.Struct("<I")
-WAL_FILE = "wal.log"
+WAL_DIR = "wal"
+SEGMENT_BYTES = 16 << 20
+
+
+def segment_name(start_lsn: int) -> str:
+    return f"{start_lsn:016x}.log"
 
 
 def encode_record(record: dict[str, Any]) -> bytes:
@@ -38,46 +44,77 @@ def encode_record(record: dict[str, Any]) -> bytes:
 
 
 class Wal:
-    def __init__(self, directory: str | None, fs: FileSystem = REAL_FS, *, sync: bool = True):
+    """The log, as segment files ``wal/<start LSN in hex>.log``: a record never spans two
+    segments, so a segment wholly before the last checkpoint's redo LSN can be deleted."""
+
+    def __init__(self, directory: str | None, fs: FileSystem = REAL_FS, *, sync: bool = True,
+                 segment_bytes: int = SEGMENT_BYTES):
         self.fs = fs
         self.sync_commits = sync
+        self.segment_bytes = segment_bytes
         self._lock = threading.Lock()
         self._memory: list[tuple[int, bytes]] | None = None
         self.records = 0
         self.bytes = 0
+        self.recycled = 0
+        self._retired: list[File] = []
         if directory is None:
             self._memory = []
             self._end = 0
-            self.path = None
-            self._file = None
+            self.dir = None
+            self._file: File | None = None
             self._gc = None
             return
-        self.path = os.path.join(directory, WAL_FILE)
-        self._file = fs.open(self.path)
-        self._end = self._recover()
+        self.dir = os.path.join(directory, WAL_DIR)
+        fs.makedirs(self.dir)
+        self._segments: list[int] = sorted(
+            int(n[:-4], 16) for n in fs.listdir(self.dir)
+            if n.endswith(".log") and len(n) == 20 and _is_hex(n[:-4]))
+        if not self._segments:
+            self._segments = [0]
+        self._seg_start = self._segments[-1]
+        self._file = fs.open(self._path(self._seg_start))
+        self._end = self._seg_start + self._recover_tail()
         self._gc = GroupCommit(self._flush_and_fsync, lambda: self._end)
 
-    def _recover(self) -> int:
-        assert self._file is not None and self.path is not None
+    def _path(self, start: int) -> str:
+        assert self.dir is not None
+        return os.path.join(self.dir, segment_name(start))
+
+    @property
+    def path(self) -> str | None:
+        return None if self.dir is None else self._path(self._seg_start)
+
+    def _recover_tail(self) -> int:
+        """Cut a torn record off the last segment; return the segment's valid length."""
+        assert self._file is not None
         size = self._file.size
         data = self._file.read_at(0, size) if size else b""
         result = ScanResult(0, False)
-        for _ in scan_frames(data, self.path, 0, result):
+        for _ in scan_frames(data, self._file.path, self._seg_start, result):
             pass
+        valid = result.valid_end - self._seg_start if data else 0
         if result.torn:
-            self._file.truncate(result.valid_end)
+            self._file.truncate(valid)
             self._file.sync()
-        return result.valid_end if data else 0
+        return valid
 
     def _flush_and_fsync(self) -> None:
-        assert self._file is not None
         with self._lock:
-            self._file.flush()
-        self._file.fsync()
+            f = self._file
+            assert f is not None
+            f.flush()
+        f.fsync()
 
     @property
     def end_lsn(self) -> int:
         return self._end
+
+    @property
+    def oldest_lsn(self) -> int:
+        if self._memory is not None:
+            return 0
+        return self._segments[0]
 
     def append(self, record: dict[str, Any]) -> tuple[int, int]:
         """Append ``record``; return (its LSN, the LSN just past it). Not durable yet."""
@@ -88,11 +125,39 @@ class Wal:
                 self._memory.append((lsn, frame[8:]))
             else:
                 assert self._file is not None
+                if lsn - self._seg_start >= self.segment_bytes:
+                    self._rotate(lsn)
                 self._file.append(frame)
             self._end = lsn + len(frame)
             self.records += 1
             self.bytes += len(frame)
             return lsn, self._end
+
+    def _rotate(self, lsn: int) -> None:
+        """Start a new segment at ``lsn`` (lock held). The old one is made durable first, so
+        that group commit's 'durable up to N' stays true across the switch; it stays open a
+        little longer because a group-commit leader may be fsyncing it right now."""
+        assert self._file is not None
+        self._file.sync()
+        for old in self._retired:
+            old.close()
+        self._retired = [self._file]
+        self._file = self.fs.open(self._path(lsn))
+        self.fs.sync_dir(self.dir or ".")
+        self._segments.append(lsn)
+        self._seg_start = lsn
+
+    def recycle(self, upto_lsn: int) -> int:
+        """Delete segments that end at or before ``upto_lsn``; returns how many."""
+        if self._memory is not None:
+            return 0
+        removed = 0
+        with self._lock:
+            while len(self._segments) > 1 and self._segments[1] <= upto_lsn:
+                self.fs.remove(self._path(self._segments.pop(0)))
+                removed += 1
+        self.recycled += removed
+        return removed
 
     def flush_to(self, end: int) -> None:
         """Make every record before ``end`` durable (shares fsyncs with concurrent callers)."""
@@ -110,7 +175,8 @@ class Wal:
             self._gc.sync_to(self._end)
 
     def read(self, from_lsn: int = 0) -> Iterator[tuple[int, dict[str, Any]]]:
-        """Yield ``(lsn, record)`` for every record at or after ``from_lsn``."""
+        """Yield ``(lsn, record)`` for every record at or after ``from_lsn``, which must be 0,
+        the LSN of a record (a checkpoint's redo point, a Change's lsn) or the end."""
         if self._memory is not None:
             with self._lock:
                 items = list(self._memory)
@@ -118,18 +184,27 @@ class Wal:
                 if lsn >= from_lsn:
                     yield lsn, json.loads(payload)
             return
-        assert self._file is not None and self.path is not None
         with self._lock:
+            assert self._file is not None
             self._file.flush()
             end = self._end
-        start = max(0, from_lsn)
-        if start >= end:
-            return
-        # ``from_lsn`` must be 0 or the LSN of a record (a checkpoint's redo point, a Change's
-        # lsn): reading starts right there, so recovery time is bounded by the checkpoint.
-        data = self._file.read_at(start, end - start)
-        for lsn, payload in scan_frames(data, self.path, start):
-            yield lsn, json.loads(bytes(payload))
+            segments = list(self._segments)
+        start = max(from_lsn, segments[0])
+        for i, seg in enumerate(segments):
+            seg_end = segments[i + 1] if i + 1 < len(segments) else end
+            if seg_end <= start or seg >= end:
+                continue
+            first = max(start, seg) - seg
+            path = self._path(seg)
+            with self.fs.open(path, create=False) as f:
+                data = f.read_at(first, min(f.size, seg_end - seg) - first)
+            result = ScanResult(0, False)
+            for lsn, payload in scan_frames(data, path, seg + first, result):
+                yield lsn, json.loads(bytes(payload))
+            if result.torn and i + 1 < len(segments):
+                # an older segment was fsynced whole before the next one began
+                raise CorruptionError("WAL segment ends in a damaged record", path=path,
+                                      offset=result.valid_end - seg)
 
     @property
     def fsyncs(self) -> int:
@@ -150,3 +225,14 @@ class Wal:
             if self.sync_commits:
                 self._file.fsync()
             self._file.close()
+        for old in self._retired:
+            old.close()
+        self._retired = []
+
+
+def _is_hex(text: str) -> bool:
+    try:
+        int(text, 16)
+    except ValueError:
+        return False
+    return True
