@@ -399,3 +399,45 @@ def test_model_with_background_threads(tmp_path_factory: pytest.TempPathFactory,
             assert db.get(k) == v
     finally:
         db.close()
+
+
+def test_unpinned_reads_with_a_tiny_block_cache_race_compactions(tmp_path: Path) -> None:
+    """Point reads pin a version only to read a block from a file. With a cache of a few
+    blocks most reads miss, so they keep meeting versions that compactions retire (and whose
+    tables get deleted) while they search: every read must still find every written key."""
+    errors: list[BaseException] = []
+    done = threading.Event()
+    with _open(tmp_path / "db", block_cache_bytes=8192) as db:
+        written = [0]
+
+        def writer() -> None:
+            try:
+                for i in range(4000):
+                    db.put(b"k%05d" % i, b"v%d" % i)
+                    written[0] = i + 1
+            except BaseException as exc:
+                errors.append(exc)
+            finally:
+                done.set()
+
+        def reader(seed: int) -> None:
+            rng = random.Random(seed)
+            try:
+                while not done.is_set():
+                    n = written[0]
+                    if n:
+                        i = rng.randrange(n)
+                        assert db.get(b"k%05d" % i) == b"v%d" % i, i
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=writer)]
+        threads += [threading.Thread(target=reader, args=(s,)) for s in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, errors
+        stats = db.stats().extra
+        assert stats["block_cache_misses"] > 0 and stats["flushes"] > 1
+        assert all(db.get(b"k%05d" % i) == b"v%d" % i for i in range(4000))

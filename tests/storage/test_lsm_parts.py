@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 from pathlib import Path
 
 import hypothesis.strategies as st
@@ -237,3 +238,35 @@ def test_bench_memtable_command(tmp_path: Path) -> None:
     assert "ratio" in res.output
     assert CliRunner().invoke(bench_memtable, ["--keys", "0"]).exit_code != 0
     assert os.path.exists(out)
+
+
+def _blk(tag: bytes):  # type: ignore[no-untyped-def]
+    return ([tag], [tag], {tag: tag})
+
+
+def test_block_cache_clock_gives_referenced_blocks_a_second_chance() -> None:
+    cache = BlockCache(300)
+    for i in range(3):
+        cache.put(i, _blk(b"%d" % i), 100)
+    assert cache.get(0) is not None  # 0 is referenced: it survives the next eviction
+    cache.put(3, _blk(b"3"), 100)  # over capacity: 0 gets a second chance, 1 goes
+    assert cache.used == 300
+    assert cache.get(1) is None
+    assert cache.get(0) is not None and cache.get(2) is not None and cache.get(3) is not None
+    cache.put(4, _blk(b"4"), 100)  # every entry referenced: one full turn, then the oldest
+    assert cache.used == 300 and len(cache._map) == 3
+    assert cache.get(4) is not None  # a new block is never its own victim
+    assert cache.hits == 5 and cache.misses == 1
+
+
+def test_block_cache_never_holds_more_than_its_capacity() -> None:
+    cache = BlockCache(1000)
+    rng = random.Random(7)
+    for i in range(2000):
+        if rng.random() < 0.5:
+            cache.get(rng.randrange(i + 1))
+        cache.put(i, _blk(b"x"), rng.randrange(1, 300))
+        assert cache.used <= 1000
+        assert cache.used == sum(e[1] for e in cache._map.values())
+    cache.evict_table(0)  # all keys are below 1 << 32: table 0
+    assert cache.used == 0 and not cache._map

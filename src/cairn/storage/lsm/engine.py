@@ -63,6 +63,7 @@ from cairn.storage.lsm.manifest import (
 )
 from cairn.storage.lsm.memtable import MemTable
 from cairn.storage.lsm.sstable import (
+    Block,
     BlockCache,
     Codec,
     TableReader,
@@ -860,21 +861,20 @@ class LSMEngine(Engine):
         if v is not _MISS:
             deferred.append(_MEM_HIT)
             return v  # type: ignore[return-value]
+        # Tables are read without pinning the version: a cached block is plain memory, and a
+        # retired version's readers, filters and cached blocks stay valid Python objects. Only
+        # a block read from a file pins the version (see _read_pinned), because the tables of
+        # a retired, unpinned version are deleted.
+        h = key_hash(key)
+        h1 = h & 0xFFFFFFFF
+        h2 = (h >> 32) | 1
+        cache = self._cache
+        cmap = cache._map
         while True:
+            checks = negatives = units = 0
             handle = self._cur
-            handle.pins.append(1)
-            if not handle.retired:  # retired is set before an installer looks at the pins
-                break
-            self._unpin(handle)
-        checks = negatives = units = hit = 0
-        try:
             # The hot path, inlined: key range, Bloom filter (one hash for every table; the
             # probe loop of BloomFilter.may_contain_hash), sparse index, cached block's dict.
-            h = key_hash(key)
-            h1 = h & 0xFFFFFFFF
-            h2 = (h >> 32) | 1
-            cache = self._cache
-            cmap = cache._map
             for largest, readers in handle.search:
                 # One sorted run per entry (each L0 table alone, then each level): at most one
                 # table of a run can hold the key.
@@ -897,29 +897,35 @@ class LSMEngine(Engine):
                     units += 1
                     i = bisect_left(r.index_keys, key)
                     if i < r.nblocks:
-                        ck = r.cache_base + i
-                        entry = cmap.get(ck)  # BlockCache.get, inlined
+                        entry = cmap.get(r.cache_base + i)  # BlockCache.get, inlined
                         if entry is None:
-                            blk = r.block(i)
+                            blk = self._read_pinned(handle, r, i)
+                            if blk is None:
+                                break  # the version retired under us: search the current one
                         else:
                             blk = entry[0]
-                            try:  # noqa: SIM105 - hot path
-                                cmap.move_to_end(ck)
-                            except KeyError:  # evicted meanwhile by another thread
-                                pass
+                            entry[2] = True
                             cache.hits += 1
                         v = blk[2].get(key, _MISS)
                         if v is not _MISS:
-                            hit = 1
-                            return v  # type: ignore[return-value]
+                            deferred.append((1, checks, negatives, units, 1))
+                            return v  # type: ignore[no-any-return]
                     continue
                 negatives += 1
-            return None
+            else:
+                deferred.append((1, checks, negatives, units, 0))
+                return None
+
+    def _read_pinned(self, handle: _Handle, r: TableReader, i: int) -> Block | None:
+        """Block ``i`` of ``r`` read through the cache with ``handle`` pinned, or None when the
+        handle has retired (its tables may be gone): the caller searches the current version."""
+        handle.pins.append(1)
+        try:
+            if handle.retired:  # retired is set before an installer looks at the pins
+                return None
+            return r.block(i)
         finally:
-            handle.pins.pop()
-            if handle.retired and not handle.pins:
-                self._unpin_released(handle)
-            deferred.append((1, checks, negatives, units, hit))
+            self._unpin(handle)
 
     def scan(self, start: bytes | None = None, end: bytes | None = None,
              reverse: bool = False) -> Iterator[tuple[bytes, bytes]]:

@@ -36,7 +36,6 @@ import json
 import struct
 import threading
 from bisect import bisect_left
-from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import accumulate
@@ -347,19 +346,26 @@ class TableWriter:
 
 # -- the block cache -------------------------------------------------------------------------
 class BlockCache:
-    """A bounded LRU cache of *decoded* data blocks, shared by all tables of an engine.
+    """A bounded cache of *decoded* data blocks, shared by all tables of an engine, evicting by
+    CLOCK (second chance), as PostgreSQL's buffer pool does.
 
     Caching decoded blocks (not raw bytes, as RocksDB does) saves both the decompression and the
     decode on a hit, which is what matters when the decoder is Python. Capacity counts the raw
     size of the cached blocks (the decoded form shares the key and value objects). Keys are
-    ints, ``table_number << 32 | block_index``. A hit takes no lock: ``OrderedDict.get`` and
-    ``move_to_end`` are single C calls, atomic under the GIL; inserts and evictions lock.
+    ints, ``table_number << 32 | block_index``; entries are ``[block, size, referenced]``.
+
+    Why CLOCK and not LRU: an LRU hit must move the entry to the front (``move_to_end``), a
+    second C call and a write to a shared linked list on every read; a CLOCK hit only sets the
+    entry's reference bit. Eviction walks the entries oldest first (a dict keeps insertion
+    order), gives a referenced entry a second chance (clears its bit, moves it to the back) and
+    evicts the first unreferenced one. A hit takes no lock (``dict.get`` and a list store are
+    atomic under the GIL); inserts and evictions lock.
     """
 
     def __init__(self, capacity: int):
         self.capacity = capacity
         self.used = 0
-        self._map: OrderedDict[int, tuple[Block, int]] = OrderedDict()
+        self._map: dict[int, list] = {}
         self._lock = threading.Lock()
         self.hits = 0  # approximate under concurrent readers (unlocked counters)
         self.misses = 0
@@ -369,24 +375,29 @@ class BlockCache:
         if entry is None:
             self.misses += 1
             return None
-        try:  # noqa: SIM105 - the hot path: contextlib.suppress costs a context manager
-            self._map.move_to_end(key)
-        except KeyError:  # evicted by another thread just now: still a valid block
-            pass
+        entry[2] = True
         self.hits += 1
-        return entry[0]
+        return entry[0]  # type: ignore[no-any-return]
 
     def put(self, key: int, block: Block, size: int) -> None:
         if size > self.capacity:
             return
         with self._lock:
-            if key in self._map:
+            m = self._map
+            if key in m:
                 return
-            self._map[key] = (block, size)
+            m[key] = [block, size, False]
             self.used += size
             while self.used > self.capacity:
-                _k, (_b, s) = self._map.popitem(last=False)
-                self.used -= s
+                k = next(iter(m))
+                entry = m.pop(k)
+                if k == key or entry[2]:
+                    # Second chance: to the back of the clock with the bit cleared. The block
+                    # being inserted is never its own victim (others exist: size <= capacity).
+                    entry[2] = False
+                    m[k] = entry
+                else:
+                    self.used -= entry[1]
 
     def evict_table(self, number: int) -> None:
         with self._lock:
