@@ -62,6 +62,10 @@ def _register() -> None:
 
     register_db(cli, bench)
 
+    from cairn.bench.txn import bench_txn
+
+    bench.add_command(bench_txn, "txn")
+
     from cairn.a2ui.cli import register as register_a2ui
 
     register_a2ui(cli, bench)
