@@ -119,7 +119,10 @@ class Child:
     """A ``python -m cairn.booking.cli ...`` child that prints ``... listening on URL``."""
 
     def __init__(self, args: list[str], env: dict[str, str], marker: str) -> None:
+        """Start the child; call :meth:`wait` before using ``url`` (so several start at once)."""
         full = dict(os.environ) | env | {"PYTHONUNBUFFERED": "1"}
+        self.name = args[0]
+        self.marker = marker
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "cairn.booking.cli", *args],
             stdout=subprocess.PIPE,
@@ -127,28 +130,30 @@ class Child:
             env=full,
             text=True,
         )
-        assert self.proc.stdout is not None
         self.url = ""
+
+    def wait(self) -> Child:
+        assert self.proc.stdout is not None
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             line = self.proc.stdout.readline()
             if not line:
                 break
-            if marker in line:
+            if self.marker in line:
                 self.url = line.split(" on ", 1)[1].split()[0]
                 break
         if not self.url:
             self.stop()
-            raise RuntimeError(f"{args[0]} did not start")
+            raise RuntimeError(f"{self.name} did not start")
         with httpx.Client(timeout=5) as client:
             while time.monotonic() < deadline:
                 try:
                     if client.get(self.url + "/health").status_code == 200:
-                        return
+                        return self
                 except httpx.HTTPError:
                     pass
                 time.sleep(0.05)
-        raise RuntimeError(f"{args[0]} never became healthy")
+        raise RuntimeError(f"{self.name} never became healthy")
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -258,23 +263,30 @@ def _stage(
     return event.id, seat_ids, [t for _, t in made]
 
 
-async def _ref(driver: Driver, db: Database, scale: Scale) -> Figures:
-    event_id, seats, tokens = _stage(db, "ref", scale.ref_rounds, scale.ref_rounds, 10)
-    lat: list[float] = []
-    codes: list[int] = []
-    wall = 0.0
-    winners = []
+async def _ref(targets: list[tuple[Driver, Database]], scale: Scale) -> list[Figures]:
+    """The reference race for every strategy, rounds interleaved (strategy 1 round 1, strategy
+    2 round 1, ...) so that a shared machine's load drifts hit all strategies alike."""
+    staged = [_stage(db, "ref", scale.ref_rounds, scale.ref_rounds, 10) for _, db in targets]
+    lat: list[list[float]] = [[] for _ in targets]
+    codes: list[list[int]] = [[] for _ in targets]
+    walls = [0.0 for _ in targets]
+    winners: list[list[int]] = [[] for _ in targets]
     for r in range(scale.ref_rounds):
-        path = f"/events/{event_id}/holds"
-        results, w = await driver.many([(path, t, {"seat_ids": [seats[r]]}) for t in tokens])
-        wall += w
-        winners.append(sum(1 for c, _, _ in results if c == 201))
-        codes += [c for c, _, _ in results]
-        lat += [ms for _, _, ms in results]
-    fig = _fill(Figures(), lat, codes, wall)
-    fig.oversold = oversold_seats(db, event_id)
-    fig.checks = {"winners_per_round": round(statistics.fmean(winners), 2), "clients": 10}
-    return fig
+        for i, (driver, _db) in enumerate(targets):
+            event_id, seats, tokens = staged[i]
+            path = f"/events/{event_id}/holds"
+            results, w = await driver.many([(path, t, {"seat_ids": [seats[r]]}) for t in tokens])
+            walls[i] += w
+            winners[i].append(sum(1 for c, _, _ in results if c == 201))
+            codes[i] += [c for c, _, _ in results]
+            lat[i] += [ms for _, _, ms in results]
+    out = []
+    for i, (_driver, db) in enumerate(targets):
+        fig = _fill(Figures(), lat[i], codes[i], walls[i])
+        fig.oversold = oversold_seats(db, staged[i][0])
+        fig.checks = {"winners_per_round": round(statistics.fmean(winners[i]), 2), "clients": 10}
+        out.append(fig)
+    return out
 
 
 async def _scenario_a(driver: Driver, db: Database, scale: Scale) -> Figures:
@@ -443,60 +455,20 @@ class StrategyRun:
     client_reconnects: int = 0  # requests re-sent (same key) after a dropped connection
 
 
-def run_strategy(
-    strategy: str, dsn: str, redis_url: str, sim: Child, scale: Scale, scenarios: tuple[str, ...]
-) -> StrategyRun:
-    schema = f"booking_lt_{strategy}_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(dsn) as conn:
-        migrate(conn, schema)
-    httpx.post(f"{sim.url}/admin/reset", timeout=10).raise_for_status()
-    env = {
+def _service_env(strategy: str, dsn: str, redis_url: str, schema: str, sim_url: str) -> dict:
+    return {
         "CAIRN_BOOKING_DSN": dsn,
         "CAIRN_BOOKING_SCHEMA": schema,
         "CAIRN_BOOKING_REDIS_URL": redis_url,
         "CAIRN_BOOKING_STRATEGY": strategy,
-        "CAIRN_BOOKING_PAYMENTS_URL": sim.url,
+        "CAIRN_BOOKING_PAYMENTS_URL": sim_url,
         "CAIRN_BOOKING_ADMIN_TOKEN": ADMIN_TOKEN,
-        "CAIRN_BOOKING_POOL_MAX": "20",
+        # four services run at once: keep their pools within PostgreSQL's 100 connections
+        "CAIRN_BOOKING_POOL_MAX": "12",
         "CAIRN_BOOKING_PAYMENT_TIMEOUT_S": "0.5",
         "CAIRN_BOOKING_SAGA_RETRY_AFTER_S": "0.3",
         "CAIRN_BOOKING_NONE_THINK_MS": "5",
     }
-    child = Child(["serve", "--port", "0"], env, "booking API listening on")
-    db = Database(dsn, schema, min_size=1, max_size=4)
-    run = StrategyRun(strategy)
-    try:
-
-        async def main() -> None:
-            driver = Driver(child.url, scale.concurrency)
-            try:
-                if "ref" in scenarios:
-                    run.scenarios["ref"] = await _ref(driver, db, scale)
-                if "a" in scenarios:
-                    driver.concurrency = scale.a_requests  # all at once, as the scenario says
-                    run.scenarios["a"] = await _scenario_a(driver, db, scale)
-                    driver.concurrency = scale.concurrency
-                if "b" in scenarios:
-                    run.scenarios["b"] = await _scenario_b(driver, db, scale)
-                if "c" in scenarios:
-                    run.scenarios["c"] = await _scenario_c(driver, db, scale, sim.url)
-            finally:
-                run.client_reconnects = driver.reconnects
-                await driver.close()
-
-        asyncio.run(main())
-        run.service = httpx.get(
-            f"{child.url}/admin/stats",
-            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
-            timeout=10,
-        ).json()
-    finally:
-        child.stop()
-        db.close()
-        with psycopg.connect(dsn) as conn:
-            drop_schema(conn, schema)
-    run.oversold = sum(f.oversold for f in run.scenarios.values())
-    return run
 
 
 def run_loadtest(
@@ -507,12 +479,67 @@ def run_loadtest(
     scenarios: tuple[str, ...] = ("ref", "a", "b", "c"),
     quick: bool = False,
 ) -> list[StrategyRun]:
+    """Start one service per strategy (all at once, each in its own schema) and the payment
+    simulator; run the reference race interleaved, then scenarios a-c strategy by strategy."""
     scale = Scale.quick() if quick else Scale()
-    sim = Child(["payments-sim", "--port", "0"], {}, "payments-sim listening on")
+    schemas = {s: f"booking_lt_{s}_{uuid.uuid4().hex[:8]}" for s in strategies}
+    for schema in schemas.values():
+        with psycopg.connect(dsn) as conn:
+            migrate(conn, schema)
+    sim = Child(["payments-sim", "--port", "0"], {}, "payments-sim listening on").wait()
+    children: dict[str, Child] = {}
+    dbs: dict[str, Database] = {}
+    runs = {s: StrategyRun(s) for s in strategies}
     try:
-        return [run_strategy(s, dsn, redis_url, sim, scale, scenarios) for s in strategies]
+        for s in strategies:
+            env = _service_env(s, dsn, redis_url, schemas[s], sim.url)
+            children[s] = Child(["serve", "--port", "0"], env, "booking API listening on")
+        for s in strategies:
+            children[s].wait()
+            dbs[s] = Database(dsn, schemas[s], min_size=1, max_size=2)
+
+        async def main() -> None:
+            drivers = {s: Driver(children[s].url, scale.concurrency) for s in strategies}
+            try:
+                if "ref" in scenarios:
+                    figs = await _ref([(drivers[s], dbs[s]) for s in strategies], scale)
+                    for s, fig in zip(strategies, figs, strict=True):
+                        runs[s].scenarios["ref"] = fig
+                for s in strategies:
+                    driver, db = drivers[s], dbs[s]
+                    if "a" in scenarios:
+                        driver.concurrency = scale.a_requests  # all at once, as specified
+                        runs[s].scenarios["a"] = await _scenario_a(driver, db, scale)
+                        driver.concurrency = scale.concurrency
+                    if "b" in scenarios:
+                        runs[s].scenarios["b"] = await _scenario_b(driver, db, scale)
+                    if "c" in scenarios:
+                        async with httpx.AsyncClient(timeout=10) as admin:
+                            (await admin.post(f"{sim.url}/admin/reset")).raise_for_status()
+                        runs[s].scenarios["c"] = await _scenario_c(driver, db, scale, sim.url)
+            finally:
+                for s, driver in drivers.items():
+                    runs[s].client_reconnects = driver.reconnects
+                    await driver.close()
+
+        asyncio.run(main())
+        for s in strategies:
+            runs[s].service = httpx.get(
+                f"{children[s].url}/admin/stats",
+                headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+                timeout=10,
+            ).json()
+            runs[s].oversold = sum(f.oversold for f in runs[s].scenarios.values())
     finally:
+        for child in children.values():
+            child.stop()
         sim.stop()
+        for db in dbs.values():
+            db.close()
+        for schema in schemas.values():
+            with psycopg.connect(dsn) as conn:
+                drop_schema(conn, schema)
+    return [runs[s] for s in strategies]
 
 
 # -- reporting -----------------------------------------------------------------------------------
