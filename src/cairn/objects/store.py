@@ -597,9 +597,11 @@ class ObjectStore:
         def full() -> bool:
             return len(entries) + len(prefixes) >= max_keys
 
+        seeking = False
         while lo < hi:
             advanced = False
-            for vkey, raw in self.meta.scan(lo, hi):
+            for vkey, raw in self._seek(lo, hi, seeking):
+                seeking = True
                 key, _ = md.split_version_key(vkey, bucket)
                 if delimiter:
                     cut = key.find(delimiter, len(prefix))
@@ -641,9 +643,11 @@ class ObjectStore:
         contents: list[ObjectRecord] = []
         prefixes: list[str] = []
         last: str | None = None
+        seeking = False
         while lo < hi:
             advanced = False
-            for k, v in self.meta.scan(lo, hi):
+            for k, v in self._seek(lo, hi, seeking):
+                seeking = True
                 key = k[len(base):].decode()
                 if delimiter:
                     cut = key.find(delimiter, len(prefix))
@@ -667,6 +671,25 @@ class ObjectStore:
             if not advanced:
                 break
         return ListPage(contents, prefixes, False, None)
+
+    def _seek(self, lo: bytes, hi: bytes, probe: bool) -> Iterator[tuple[bytes, bytes]]:
+        """``meta.scan(lo, hi)``, but when ``probe``: first through small windows above
+        ``lo`` that grow until one holds a key. A delimiter listing seeks once per common
+        prefix, and the engine snapshots its memtable's part of a scan range by copying it;
+        scanning to ``hi`` every time would copy every remaining key per prefix (quadratic),
+        while the first non-empty window holds little more than the next prefix's keys."""
+        if probe:
+            for bound in _windows(lo):
+                if bound >= hi:
+                    break
+                found = False
+                for kv in self.meta.scan(lo, bound):
+                    found = True
+                    yield kv
+                if found:
+                    lo = bound
+                    break
+        yield from self.meta.scan(lo, hi)
 
     # -- garbage collection ------------------------------------------------------------------
     def collect_garbage(self, now_ns: int | None = None) -> int:
@@ -736,6 +759,16 @@ class _Chain:
                 out, self.head = self.head[:n], self.head[n:]
             return out
         return self.rest.read(n)
+
+
+def _windows(lo: bytes) -> Iterator[bytes]:
+    """Increasing keys above ``lo``: the last bytes of ``lo`` raised by 1, 2, 4, ..., then the
+    byte before it, and so on (each bound is above every key of the previous window)."""
+    for i in range(len(lo) - 1, 0, -1):
+        step = 1
+        while lo[i] + step <= 0xFF:
+            yield lo[:i] + bytes([lo[i] + step])
+            step *= 2
 
 
 def _marker_headers(rec: ObjectRecord) -> dict[str, str]:
