@@ -263,3 +263,38 @@ def test_client_data_model_of_the_checkout_form_is_kept(
         session = srv.app.state.store.sessions[sid]
         assert session.client_data["hold"] == model
         assert session.surfaces["hold"].send_data_model
+
+
+def test_listener_loss_is_healed_by_a_resync(booking_server: tuple[LiveServer, Any]) -> None:
+    """Fault injection: kill the agent's LISTEN connection, change seats while it is gone
+    (those NOTIFYs are lost), and the open seat map still converges after the reconnect."""
+    import psycopg
+
+    from cairn.a2ui.agent.core import LISTENER_NAME
+    from tests.a2ui.conftest import DSN
+
+    srv, running = booking_server
+    agent = srv.app.state.agent
+    with srv.client() as b:
+        lb = jsonl_turn(b, {"text": "seats for the sunday symphony"})
+        event_id = int(surface_data(lb, "seats", "/event")["id"])
+        watch = SseCollector(b, last_id="999999")
+        try:
+            with psycopg.connect(DSN, autocommit=True) as conn:
+                killed = conn.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE application_name = %s", (LISTENER_NAME,)).fetchall()
+                assert killed
+                # While the listener is down, another user holds seats directly.
+                svc = running.booking.service
+                seats = [s for s in svc.seat_map(event_id) if s.status == "free"][:2]
+                user = running.booking.user_for("x" * 43)
+                svc.hold(user, event_id, seat_ids=[s.seat_id for s in seats])
+            index = {s["id"]: i for i, s in enumerate(surface_data(lb, "seats", "/seats"))}
+            for s in seats:
+                p = f"/seats/{index[str(s.seat_id)]}/status"
+                watch.wait_for(lambda m, p=p: m.get("updateDataModel", {}).get("path") == p
+                               and m["updateDataModel"]["value"] == "held", timeout=15)
+            assert agent.reconnects >= 1
+        finally:
+            watch.stop()

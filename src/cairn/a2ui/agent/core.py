@@ -33,6 +33,7 @@ from cairn.a2ui.session import Session
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+LISTENER_NAME = "cairn-a2ui-seat-listener"
 HELP = ("Try: \"list events\", \"show me seats for Friday's concert\", \"two seats together "
         "in the balcony\", \"what did I book?\", or \"demo\".")
 
@@ -51,6 +52,7 @@ class DeterministicAgent:
         self.tick_s = tick_s
         self._tasks: set[asyncio.Task[None]] = set()
         self.live_updates = 0
+        self.reconnects = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -83,12 +85,19 @@ class DeterministicAgent:
 
         from cairn.booking.changes import CHANNEL, SeatChange
 
+        connected_before = False
         while True:
             try:
-                conn = await psycopg.AsyncConnection.connect(self.booking.dsn, autocommit=True)
+                conn = await psycopg.AsyncConnection.connect(
+                    self.booking.dsn, autocommit=True, application_name=LISTENER_NAME)
                 async with conn:
                     await conn.execute(f"LISTEN {CHANNEL}")
                     ready.set()
+                    if connected_before:
+                        # NOTIFY is not stored: whatever changed while we were away is
+                        # re-read now (changes from here on queue up behind this).
+                        await self.resync_all()
+                    connected_before = True
                     async for note in conn.notifies():
                         change = SeatChange.from_json(note.payload)
                         if change.schema == self.booking.schema:
@@ -96,10 +105,33 @@ class DeterministicAgent:
                                               change.hold_id)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # reconnect: the seat maps are re-read on their next open
-                log.exception("seat change listener failed; reconnecting")
+            except Exception:  # reconnect, then resync the open seat maps
+                log.warning("seat change listener lost its connection; reconnecting")
                 ready.set()
-                await asyncio.sleep(1.0)
+                self.reconnects += 1
+                await asyncio.sleep(0.5)
+
+    async def resync_all(self) -> int:
+        """Re-read every open seat map and send only the seats whose status changed."""
+        sent = 0
+        for session in self.sessions():
+            sm = session.state.get("seatmap")
+            st = session.surfaces.get(S.SEATS)
+            if not sm or st is None or not isinstance(st.data, dict):
+                continue
+            seats = await self.tool(self.booking.seat_map, sm["event_id"])
+            mine = {x for ids in session.state.get("holds", {}).values() for x in ids}
+            shown = st.data.get("seats") or []
+            for s in seats:
+                idx = sm["index"].get(s.seat_id)
+                if idx is None or idx >= len(shown) or not isinstance(shown[idx], dict):
+                    continue
+                status = "mine" if s.status == "held" and s.seat_id in mine else s.status
+                if shown[idx].get("status") != status:
+                    session.emit(b.data(S.SEATS, f"/seats/{idx}/status", status))
+                    sent += 1
+            self._refresh_counts(session)
+        return sent
 
     def apply_change(self, event_id: int, seat_ids: tuple[int, ...], state: str,
                      hold_id: str | None) -> None:
