@@ -95,29 +95,14 @@ def run_services(services: list[Service]) -> None:
 
 
 def _s3(data_dir: str, sock: socket.socket) -> Service:
-    from cairn.objects.drives import LocalDrive
-    from cairn.objects.keys import KeyStore
-    from cairn.objects.maintenance import Maintenance
-    from cairn.objects.server import make_app
-    from cairn.objects.store import ObjectStore
+    from cairn.objects.service import open_service
 
-    root = os.path.join(data_dir, "s3")
-    drives = [LocalDrive(os.path.join(root, "drives", f"d{i}"), f"d{i}") for i in range(6)]
-    store = ObjectStore(root, drives, k=4, m=2)
-    keys = KeyStore(store.meta)
-    ak, sk = os.environ.get("CAIRN_S3_ACCESS_KEY"), os.environ.get("CAIRN_S3_SECRET_KEY")
-    if ak and sk:
-        if keys.get(ak) != sk:
-            keys.create(ak, sk)
-        note = f"access key {ak} (from CAIRN_S3_ACCESS_KEY)"
-    else:
-        if not len(keys):
-            keys.create()
-        first = keys.list()[0]
-        note = f"access key {first.access_key} secret {first.secret_key}"
-    maintenance = Maintenance(store).start()
-    return Service("s3", make_app(store, keys), sock, note=f"4+2 erasure-coded, {note}",
-                   closers=[store.close, maintenance.stop])
+    svc = open_service(os.path.join(data_dir, "s3"))
+    # A local, loopback-only server: print the key so a newcomer can point a client at it.
+    secret = svc.keys.get(svc.access_key)
+    return Service("s3", svc.app, sock,
+                   note=f"{svc.summary}; access key {svc.access_key} secret {secret}",
+                   closers=[svc.close])
 
 
 def _registry(data_dir: str, sock: socket.socket) -> Service:
