@@ -270,7 +270,7 @@ def test_listener_loss_is_healed_by_a_resync(booking_server: tuple[LiveServer, A
     (those NOTIFYs are lost), and the open seat map still converges after the reconnect."""
     import psycopg
 
-    from cairn.a2ui.agent.core import LISTENER_NAME
+    from cairn.a2ui.agent.core import listener_name
     from tests.a2ui.conftest import DSN
 
     srv, running = booking_server
@@ -283,7 +283,8 @@ def test_listener_loss_is_healed_by_a_resync(booking_server: tuple[LiveServer, A
             with psycopg.connect(DSN, autocommit=True) as conn:
                 killed = conn.execute(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE application_name = %s", (LISTENER_NAME,)).fetchall()
+                    "WHERE application_name = %s",
+                    (listener_name(running.booking.schema),)).fetchall()
                 assert killed
                 # While the listener is down, another user holds seats directly.
                 svc = running.booking.service

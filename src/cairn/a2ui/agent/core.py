@@ -33,7 +33,13 @@ from cairn.a2ui.session import Session
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-LISTENER_NAME = "cairn-a2ui-seat-listener"
+LISTENER_NAME = "cairn-a2ui-seats"
+
+
+def listener_name(schema: str) -> str:
+    """The listener's ``application_name`` (visible in ``pg_stat_activity``)."""
+    return f"{LISTENER_NAME}:{schema}"[:63]
+
 HELP = ("Try: \"list events\", \"show me seats for Friday's concert\", \"two seats together "
         "in the balcony\", \"what did I book?\", or \"demo\".")
 
@@ -89,7 +95,8 @@ class DeterministicAgent:
         while True:
             try:
                 conn = await psycopg.AsyncConnection.connect(
-                    self.booking.dsn, autocommit=True, application_name=LISTENER_NAME)
+                    self.booking.dsn, autocommit=True,
+                    application_name=listener_name(self.booking.schema))
                 async with conn:
                     await conn.execute(f"LISTEN {CHANNEL}")
                     ready.set()
