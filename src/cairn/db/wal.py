@@ -75,6 +75,7 @@ class Wal:
         self._seg_start = self._segments[-1]
         self._file = fs.open(self._path(self._seg_start))
         self._end = self._seg_start + self._recover_tail()
+        self._recovered_end = self._end  # what survived on disk is durable
         self._gc = GroupCommit(self._flush_and_fsync, lambda: self._end)
 
     def _path(self, start: int) -> str:
@@ -189,6 +190,10 @@ class Wal:
             self._file.flush()
             end = self._end
             segments = list(self._segments)
+        if self._gc is not None and self.sync_commits:
+            # Only what is durable: a record whose fsync is still running may yet be lost,
+            # and a replica must never be ahead of its primary's disk.
+            end = min(end, max(self._recovered_end, self._gc.durable_position))
         start = max(from_lsn, segments[0])
         for i, seg in enumerate(segments):
             seg_end = segments[i + 1] if i + 1 < len(segments) else end
