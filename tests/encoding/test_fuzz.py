@@ -31,7 +31,7 @@ def _decode_or_error(fmt: str, schema: Any, data: bytes) -> None:
     except DecodeError as exc:
         assert exc.offset is None or 0 <= exc.offset <= len(data)
     parts = explain(fmt, schema, data)
-    assert parts is not None
+    assert all(0 <= p.offset <= len(data) for p in parts)
 
 
 @SETTINGS

@@ -17,6 +17,7 @@ from cairn.encoding import messagepack as mp
 from cairn.encoding import thrift as th
 from cairn.encoding.avro import MAX_ZERO_WIDTH_ITEMS, min_width, read_long
 from cairn.encoding.errors import DecodeError, EncodingError
+from cairn.encoding.formats import codec_for
 from cairn.encoding.jsoncodec import JsonCodec
 from cairn.encoding.proto import LEN, PACKABLE, PField, PMessage, lower
 from cairn.encoding.schema import (
@@ -73,9 +74,14 @@ def explain(fmt: str, schema: Schema, data: bytes) -> list[Part]:
             raise ValueError(f"unknown format {fmt!r}")
         if end != len(data):
             out.add(end, len(data), f"error: {len(data) - end} trailing bytes", [])
+            return out.parts
+        # The walk above shows bytes leniently (text with replacement characters, unknown
+        # branches as raw fields); the codec is strict. What it rejects ends the listing.
+        codec_for(fmt, schema).decode(data)
     except (EncodingError, IndexError, struct.error) as exc:
         at = exc.offset if isinstance(exc, DecodeError) and exc.offset is not None else None
-        out.parts.append(Part(at if at is not None else len(data), "", f"error: {exc}"))
+        where = ".".join(exc.path) if isinstance(exc, DecodeError) else ""
+        out.parts.append(Part(at if at is not None else len(data), "", f"error: {exc}", where))
     return out.parts
 
 
@@ -337,6 +343,8 @@ def _mp(out: _Out, t: Schema | None, pos: int, path: list[str]) -> int:
         fields = {f.name: f.type for f in t.fields} if isinstance(t, Record) else {}
         for _ in range(n):
             _kind, kn, kp = mp.read_header(buf, p)
+            if kp + kn > len(buf):
+                raise DecodeError(f"key length {kn} runs past the end of the input", p)
             key = bytes(buf[kp:kp + kn]).decode("utf-8", "replace")
             out.add(p, kp, f"string, length {kn}", [*path, key])
             out.add(kp, kp + kn, _show(key), [*path, key])
@@ -351,6 +359,8 @@ def _mp(out: _Out, t: Schema | None, pos: int, path: list[str]) -> int:
         return p
     if kind in ("str", "bin"):
         out.add(pos, p, f"{'string' if kind == 'str' else 'binary'}, length {n}", path)
+        if p + n > len(buf):
+            raise DecodeError(f"length {n} runs past the end of the input", pos)
         raw = bytes(buf[p:p + n])
         out.add(p, p + n, _show(raw.decode("utf-8", "replace") if kind == "str" else raw), path)
         return p + n

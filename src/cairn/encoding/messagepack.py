@@ -52,6 +52,11 @@ _F64 = struct.Struct(">d")
 _MISSING = object()
 MAX_DEPTH = 64
 
+
+class WrongKind(DecodeError):
+    """A value of another MessagePack kind than the schema asks for (a union decoder tries
+    the next branch on this error, and reports any other one)."""
+
 Enc = Callable[[bytearray, Any], None]
 Dec = Callable[[bytes, int], tuple[Any, int]]
 
@@ -387,7 +392,7 @@ class MessagePackCodec:
                 start = pos
                 kind, n, pos = read_header(buf, pos)
                 if kind != "array":
-                    raise DecodeError(f"expected array, found {kind}", start)
+                    raise WrongKind(f"expected array, found {kind}", start)
                 if n > len(buf) - pos:
                     raise DecodeError(f"array of {n} items exceeds the bytes left", start)
                 out = []
@@ -407,7 +412,7 @@ class MessagePackCodec:
                 start = pos
                 kind, n, pos = read_header(buf, pos)
                 if kind != "map":
-                    raise DecodeError(f"expected map, found {kind}", start)
+                    raise WrongKind(f"expected map, found {kind}", start)
                 if 2 * n > len(buf) - pos:
                     raise DecodeError(f"map of {n} entries exceeds the bytes left", start)
                 out = {}
@@ -432,7 +437,7 @@ class MessagePackCodec:
             start = pos
             kind, n, pos = read_header(buf, pos)
             if kind != "map":
-                raise DecodeError(f"expected a map for record {rec.name}, found {kind}", start)
+                raise WrongKind(f"expected a map for record {rec.name}, found {kind}", start)
             if 2 * n > len(buf) - pos:
                 raise DecodeError(f"map of {n} entries exceeds the bytes left", start)
             got: dict[str, Any] = {}
@@ -476,12 +481,21 @@ class MessagePackCodec:
         branches = [self.decoder(b) for b in u.branches]
 
         def d_union(buf: bytes, pos: int) -> tuple[Any, int]:
+            real: DecodeError | None = None
             for dec in branches:
                 try:
                     return dec(buf, pos)
-                except DecodeError:
-                    continue
-            raise DecodeError("value matches no branch of the union", pos)
+                except WrongKind:
+                    continue  # not this branch's kind of value
+                except DecodeError as exc:
+                    # a branch of the right kind found the real problem (a string that runs
+                    # past the end): report that, not "no branch matches"
+                    real = real or exc
+            if real is not None:
+                raise real
+            raise DecodeError(f"value (type byte 0x{buf[pos]:02x}) matches no branch of the "
+                              "union" if pos < len(buf) else "truncated: expected a value",
+                              pos)
         self._dec[id(u)] = d_union
         return d_union
 
@@ -546,7 +560,7 @@ def _d_null(buf: bytes, pos: int) -> tuple[Any, int]:
     if pos >= len(buf):
         raise DecodeError("truncated: expected nil", pos)
     if buf[pos] != 0xC0:
-        raise DecodeError(f"expected nil, found type byte 0x{buf[pos]:02x}", pos)
+        raise WrongKind(f"expected nil, found type byte 0x{buf[pos]:02x}", pos)
     return None, pos + 1
 
 
@@ -558,7 +572,7 @@ def _d_bool(buf: bytes, pos: int) -> tuple[Any, int]:
         return True, pos + 1
     if b == 0xC2:
         return False, pos + 1
-    raise DecodeError(f"expected a boolean, found type byte 0x{b:02x}", pos)
+    raise WrongKind(f"expected a boolean, found type byte 0x{b:02x}", pos)
 
 
 def _int_decoder(lo: int, hi: int, name: str) -> Dec:
@@ -567,7 +581,7 @@ def _int_decoder(lo: int, hi: int, name: str) -> Dec:
             return buf[pos], pos + 1
         kind, n, end = read_header(buf, pos)
         if kind != "int":
-            raise DecodeError(f"expected {name}, found {kind}", pos)
+            raise WrongKind(f"expected {name}, found {kind}", pos)
         if not lo <= n <= hi:
             raise DecodeError(f"{n} out of range for {name}", pos)
         return n, end
@@ -584,7 +598,7 @@ def _d_real(buf: bytes, pos: int) -> tuple[Any, int]:
         return _F32.unpack_from(buf, p)[0], p + 4
     if kind == "int":
         return float(n), p
-    raise DecodeError(f"expected a number, found {kind}", pos)
+    raise WrongKind(f"expected a number, found {kind}", pos)
 
 
 def _dec_string(buf: bytes, pos: int) -> tuple[Any, int]:
@@ -593,7 +607,7 @@ def _dec_string(buf: bytes, pos: int) -> tuple[Any, int]:
     else:
         kind, n, p = read_header(buf, pos)
         if kind != "str":
-            raise DecodeError(f"expected a string, found {kind}", pos)
+            raise WrongKind(f"expected a string, found {kind}", pos)
     end = p + n
     if end > len(buf):
         raise DecodeError(f"string length {n} runs past the end of the input", pos)
@@ -606,7 +620,7 @@ def _dec_string(buf: bytes, pos: int) -> tuple[Any, int]:
 def _dec_bytes(buf: bytes, pos: int) -> tuple[Any, int]:
     kind, n, p = read_header(buf, pos)
     if kind != "bin":
-        raise DecodeError(f"expected bin, found {kind}", pos)
+        raise WrongKind(f"expected bin, found {kind}", pos)
     if p + n > len(buf):
         raise DecodeError(f"bin length {n} runs past the end of the input", pos)
     return bytes(buf[p:p + n]), p + n

@@ -625,7 +625,7 @@ class ProtobufCodec:
                             if p + n > end:
                                 raise DecodeError(f"length {n} runs past the end of the "
                                                   "message", pos)
-                            found.setdefault(num, []).append(buf[p:p + n])
+                            found.setdefault(num, []).append((p, p + n))
                             pos = p + n
                             continue
                         v, pos = reader(buf, pos, end)
@@ -678,8 +678,7 @@ class ProtobufCodec:
                     if pf.ptype == "map":
                         out[pf.name] = dict(v)
                     elif pf.ptype == "message" and pf.label != "repeated":
-                        body = v[0] if len(v) == 1 else b"".join(v)
-                        out[pf.name] = merge_dec[n](body, 0, len(body))
+                        out[pf.name] = _merged(merge_dec[n], buf, v, pf.name)
                     else:
                         out[pf.name] = v
                 if unknown:
@@ -715,8 +714,7 @@ class ProtobufCodec:
             v = found[num]
             pf = table[num][0]
             if pf.ptype == "message":
-                body = v[0] if len(v) == 1 else b"".join(v)
-                return sub_dec[num](body, 0, len(body))
+                return _merged(sub_dec[num], buf, v, pf.name)
             return v
         self._dec[id(m)] = dec_union
         sub_dec: dict[int, Any] = {}
@@ -771,6 +769,27 @@ class ProtobufCodec:
         reader = self._scalar_reader(pf)
         packed = reader if pf.label == "repeated" and pf.ptype in PACKABLE else None
         return pf, _WIRE[pf.ptype], reader, packed
+
+
+def _merged(dec: Callable[[bytes, int, int], Any], buf: bytes, spans: list[tuple[int, int]],
+            name: str) -> Any:
+    """Decode a singular message field from its occurrences (usually one, decoded in place so
+    error offsets are offsets in the input; several are concatenated: the protobuf merge
+    rule, with error offsets moved back into the input where they fall in the first one)."""
+    try:
+        if len(spans) == 1:
+            return dec(buf, spans[0][0], spans[0][1])
+        body = b"".join(buf[a:b] for a, b in spans)
+        try:
+            return dec(body, 0, len(body))
+        except DecodeError as exc:
+            if exc.offset is not None:
+                exc.offset += spans[0][0]
+                exc.offset = min(exc.offset, len(buf))
+            raise
+    except DecodeError as exc:
+        exc.path.insert(0, name)
+        raise
 
 
 def _zero_test(f: PField) -> Callable[[Any], bool]:

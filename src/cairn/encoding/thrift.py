@@ -688,6 +688,7 @@ class ThriftCodec:
         p = self.p
         last = 0
         name = ""
+        where = "<first field header>"  # where a failing header read is, for the error path
         try:
             while True:
                 start = pos
@@ -702,14 +703,18 @@ class ThriftCodec:
                         out[name] = embedded
                     else:
                         out[name], pos = entry[2](buf, pos)
+                    where = f"<field header after {name}>"
                     name = ""
                 else:
+                    name = f"#{fid}"  # unknown field: skipped and kept
                     vstart = pos
                     if embedded is None:
                         pos = self.skip(buf, pos, ttype, 0)
                     self._keep(unknown, buf, start, vstart, pos, ttype, fid, embedded)
+                    where = f"<field header after #{fid}>"
+                    name = ""
         except DecodeError as exc:
-            exc.path.insert(0, name or f"#{last}")
+            exc.path.insert(0, name or where)
             raise
 
     def _keep(self, unknown: bytearray, buf: bytes, start: int, vstart: int, end: int,
