@@ -113,3 +113,14 @@ def test_bloat_demo_numbers() -> None:
     assert removed == [200, 0, 0, 400]
     assert dead == [0, 200, 400, 0]
     assert report.phases[2].bytes > report.phases[0].bytes * 5
+
+
+def test_rewriting_own_version_leaves_no_stale_index_entries() -> None:
+    db = counters(1)
+    with db.transaction() as tx:
+        for n in range(1, 20):
+            tx.update("c", 0, {"n": n})
+    db.vacuum()
+    assert db.table_stats("c").indexes["c_n_idx"] == 1
+    with db.transaction() as tx:
+        assert tx.select("c", {"n": 19}) == [{"id": 0, "n": 19}]

@@ -313,7 +313,9 @@ class Database:
                     return
                 raise DuplicateTable(f'relation "{name}" already exists')
             self._heaps[name] = Heap(name, pk)
-        self._log_ddl({"k": "t", "n": name, "pk": list(pk)})
+            # appended under the mutex: no commit that uses the table can precede it in the log
+            _, end = self._wal.append({"k": "t", "n": name, "pk": list(pk)})
+        self._wal.flush_to(end)
 
     def create_index(self, table: str, columns: list[str] | tuple[str, ...] | str, *,
                      unique: bool = False, name: str | None = None) -> str:
@@ -348,14 +350,12 @@ class Database:
                                     f'could not create unique index "{name}": duplicate key')
                             seen[uk] = pkb
                 heap.indexes[name] = idx
+                _, end = self._wal.append({"k": "ix", "t": table, "n": name, "c": list(cols),
+                                           "u": bool(unique)})
             finally:
                 self._locks.release_all(owner)
-        self._log_ddl({"k": "ix", "t": table, "n": name, "c": list(cols), "u": bool(unique)})
-        return name
-
-    def _log_ddl(self, rec: dict[str, Any]) -> None:
-        _, end = self._wal.append(rec)
         self._wal.flush_to(end)
+        return name
 
     # -- transactions -------------------------------------------------------------------------
     def begin(self, isolation: str = "read committed", method: str = "ssi", *,

@@ -418,8 +418,13 @@ class Transaction:
                 self._before_write(heap, pkb, cur.row, new)
                 assert chain is not None
                 if cur.xmin == self.xid:
-                    cur.row = new  # our own uncommitted version: rewrite in place
-                    heap.index_new_version(pkb, new)
+                    old_row, cur.row = cur.row, new  # our own uncommitted version: in place
+                    for idx in heap.indexes.values():
+                        ovb, nvb = idx.key(old_row), idx.key(new)
+                        if ovb != nvb:
+                            idx.add(nvb, pkb)
+                            if all(idx.key(v.row) != ovb for v in chain):
+                                idx.discard(ovb, pkb)  # no version has the old value now
                     self._note_write(heap, pkb, None, new, None)
                 else:
                     cur.xmax = self.xid
