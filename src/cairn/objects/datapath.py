@@ -75,6 +75,10 @@ class DataWriter:
     _closed: bool = False
     _stripes: int = 0
     _background: list[Future[None]] = field(default_factory=list)
+    # The previous stripe's MD5 update and frame writes, running on the pool while this
+    # thread encodes the next stripe (a two-stage pipeline: hash || encode, then writes).
+    _pending: list[tuple[int, Future[None]]] = field(default_factory=list)
+    _md5_done: Future[None] | None = None
 
     def __post_init__(self) -> None:
         n = self.rs.n
@@ -114,7 +118,6 @@ class DataWriter:
     def write(self, data: bytes | memoryview) -> None:
         if self._closed:
             raise ErasureError("write after finish/abort")
-        self.md5.update(data)
         self.length += len(data)
         self._buf += data
         while len(self._buf) >= self.stripe_size:
@@ -132,17 +135,32 @@ class DataWriter:
             for w in self._writers:
                 if w is not None:
                     self._background.append(self.pool.submit(w.writeback))
+        self._drain()
+        # MD5 (for the ETag) of this stripe on the pool while this thread encodes it: both
+        # release the GIL, so on two cores they overlap instead of adding up.
+        self._md5_done = self.pool.submit(self.md5.update, stripe)
         shards = self.rs.encode(stripe)
-        failed = False
         for i, w in enumerate(self._writers):
-            if w is None:
-                continue
+            if w is not None:
+                self._pending.append(
+                    (i, self.pool.submit(w.write, shardfile.pack_frame(shards[i]))))
+
+    def _drain(self) -> None:
+        """Wait for the previous stripe's hash and writes; drop drives whose write failed."""
+        if self._md5_done is not None:
+            self._md5_done.result()
+            self._md5_done = None
+        pending, self._pending = self._pending, []
+        failed = False
+        for i, fut in pending:
             try:
-                w.write(shardfile.pack_frame(shards[i]))
+                fut.result()
             except DriveError as exc:
+                w = self._writers[i]
                 self._full |= isinstance(exc, DriveFullError)
                 self.report(self.data_id, i, self._placed[i], "write-failed")
-                w.abort()
+                if w is not None:
+                    w.abort()
                 self._writers[i] = None
                 self._placed[i] = None
                 failed = True
@@ -154,6 +172,7 @@ class DataWriter:
         if self._buf or self.length == 0:
             self._emit(bytes(self._buf))
             self._buf.clear()
+        self._drain()
 
         for f in self._background:  # no write-back hint may race the commit's close
             f.result()
@@ -183,6 +202,9 @@ class DataWriter:
 
     def abort(self) -> None:
         self._closed = True
+        for _, fut in self._pending:  # no frame write may land after its writer aborted
+            fut.exception()
+        self._pending.clear()
         for f in self._background:
             f.result()
         self._background.clear()
