@@ -4,6 +4,8 @@ classes built at test time from our lowering), unknown-field round trips, bad in
 from __future__ import annotations
 
 import json
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -219,3 +221,62 @@ def test_integer_encoding_errors() -> None:
                        ({"type": "long", "proto": "uint32", "default": -1}, "out of range")]:
         with pytest.raises(SchemaError, match=words):
             parse_schema({"type": "record", "name": "B", "fields": [{"name": "x", **bad}]})
+
+
+def _compile_with_protoc(text: str, tmp: Path) -> Any:
+    """Compile .proto text with the real protoc (grpc_tools) into a descriptor pool."""
+    from google.protobuf import descriptor_pb2, descriptor_pool
+    from grpc_tools import protoc
+
+    (tmp / "exported.proto").write_text(text)
+    out = tmp / "exported.pb"
+    rc = protoc.main(["protoc", f"--proto_path={tmp}", f"--descriptor_set_out={out}",
+                      "exported.proto"])
+    assert rc == 0, text
+    fds = descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes())
+    pool = descriptor_pool.DescriptorPool()
+    for fd in fds.file:
+        pool.Add(fd)
+    return pool
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                 HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_exported_proto_compiles_with_protoc_and_reads_our_bytes(tmp_path: Path,
+                                                                 data: st.DataObject) -> None:
+    from google.protobuf import message_factory
+
+    sj = data.draw(schema_json(profile="tagged", max_depth=2))
+    if data.draw(st.booleans()):  # and a zig-zag / fixed integer where the schema has one
+        for f in sj["fields"]:
+            if f["type"] in ("long", ["null", "long"]):
+                f["proto"] = data.draw(st.sampled_from(["sint64", "sfixed64"]))
+    schema = parse_schema(json.dumps(sj))
+    sub = Path(tempfile.mkdtemp(dir=tmp_path))
+    pool = _compile_with_protoc(to_proto(schema, package="exported"), sub)
+    root = ProtobufCodec(schema).file.root.name
+    cls = message_factory.GetMessageClass(pool.FindMessageTypeByName(f"exported.{root}"))
+    ours_cls, pf = message_class(schema)
+    value = data.draw(values(schema))
+    ours = ProtobufCodec(schema).encode(value)
+    # protoc's class reads our bytes and writes the same message back
+    theirs = cls.FromString(ours).SerializeToString(deterministic=True)
+    assert_same_wire(ours_cls, pf, theirs, ours)
+
+
+def test_exported_proto_with_reserved_and_integer_types_compiles(tmp_path: Path) -> None:
+    schema = parse_schema({"type": "record", "name": "P", "reserved": [2, 5, "age"],
+                           "fields": [{"name": "name", "type": "string"},
+                                      {"name": "n", "type": "long", "proto": "sint64",
+                                       "tag": 3},
+                                      {"name": "f", "type": "long", "proto": "fixed32",
+                                       "tag": 4}]})
+    pool = _compile_with_protoc(to_proto(schema), tmp_path)
+    desc = pool.FindMessageTypeByName("P")
+    assert [f.type for f in desc.fields] == [9, 18, 7]  # string, sint64, fixed32
+    fdp = __import__("google.protobuf.descriptor_pb2", fromlist=["x"]).DescriptorProto()
+    desc.CopyToProto(fdp)
+    assert [(r.start, r.end) for r in fdp.reserved_range] == [(2, 3), (5, 6)]
+    assert list(fdp.reserved_name) == ["age"]
