@@ -87,3 +87,29 @@ def test_too_much_damage_is_reported_not_invented(tmp_path: Path) -> None:
     report = Healer(s).run()
     assert len(report.unrecoverable) == 1 and report.healed_shards == 0
     s.close()
+
+
+def test_heal_queue_repairs_what_reads_reported_current_and_noncurrent(tmp_path: Path) -> None:
+    s = make_store(tmp_path)
+    s.create_bucket("bkt")
+    s.set_versioning("bkt", "Enabled")
+    old = os.urandom(2 * STRIPE + 5)
+    new = os.urandom(STRIPE + 9)
+    v_old = s.put_object("bkt", "k", old)
+    v_new = s.put_object("bkt", "k", new)
+    other = s.put_object("bkt", "other", os.urandom(STRIPE))
+    shutil.rmtree(tmp_path / "drives" / "d2")  # one drive dies and comes back empty
+    s.drives["d2"].format()  # type: ignore[attr-defined]
+    # Reads of the current and the noncurrent version are correct; those that needed the
+    # lost shard (a data shard: healthy reads never touch parity) queue their data.
+    assert s.get_object("bkt", "k") == new
+    assert s.get_object("bkt", "k", version_id=v_old.version_id) == old
+    queued = set(s.heal_queue)
+    assert queued <= {v_old.parts[0].data_id, v_new.parts[0].data_id}
+    report = Healer(s).heal_queued()
+    assert report.healed_shards == len(queued) and not report.unrecoverable
+    assert not s.heal_queue
+    # Only the queued data was healed; the full scrub still finds the rest missing.
+    on_d2 = sum("d2" in r.parts[0].drives for r in (v_old, v_new, other))
+    assert Healer(s).run(heal=False).missing == on_d2 - len(queued)
+    s.close()

@@ -168,19 +168,52 @@ class Healer:
                                                              md.prefix_end(md.VERSION))
                     if v != md.CURRENT]
         for okey, raw in records:
-            rec = ObjectRecord.decode(raw)
-            report.objects += 1
-            for ref in rec.parts:
-                report.data_pieces += 1
-                bad = self.check(ref, report)
-                if not bad or not heal:
+            self._scrub_record(okey, ObjectRecord.decode(raw), report, heal)
+        report.seconds = time.perf_counter() - t0
+        return report
+
+    def _scrub_record(self, okey: bytes, rec: ObjectRecord, report: ScrubReport, heal: bool,
+                      only: str | None = None) -> None:
+        report.objects += 1
+        for ref in rec.parts:
+            if only is not None and ref.data_id != only:
+                continue
+            report.data_pieces += 1
+            bad = self.check(ref, report)
+            if not bad or not heal:
+                continue
+            new = self.heal(ref, bad, _codec)
+            if new is None:
+                report.unrecoverable.append(ref.data_id)
+                continue
+            if self._swap(okey, ref, new):
+                report.healed_shards += len(bad)
+                self.store.heal_queue.discard(ref.data_id)
+
+    def heal_queued(self) -> ScrubReport:
+        """Check and heal just the data that reads reported damaged (the store's heal queue),
+        instead of waiting for the next full scrub. The ``D`` marker of a data id names the
+        ``V`` key of its version (``@`` there: the record is the key's ``O`` value)."""
+        t0 = time.perf_counter()
+        report = ScrubReport()
+        with self.store._stats_lock:  # readers add to the queue concurrently
+            queued = list(self.store.heal_queue)
+        for data_id in queued:
+            owner = self.store.meta.get(md.data_key(data_id))
+            raw = self.store.meta.get(owner) if owner is not None else None
+            if owner is None or raw is None or not owner.startswith(md.VERSION):
+                self.store.heal_queue.discard(data_id)  # gone, or a multipart part in flight
+                continue
+            key = owner
+            if raw == md.CURRENT:
+                bucket, _, rest = owner[1:].partition(b"\x00")
+                key = md.OBJECT + bucket + b"\x00" + rest[:-17]
+                raw = self.store.meta.get(key)
+                if raw is None:
                     continue
-                new = self.heal(ref, bad, _codec)
-                if new is None:
-                    report.unrecoverable.append(ref.data_id)
-                    continue
-                if self._swap(okey, ref, new):
-                    report.healed_shards += len(bad)
-                    self.store.heal_queue.discard(ref.data_id)
+            before = report.healed_shards
+            self._scrub_record(key, ObjectRecord.decode(raw), report, True, only=data_id)
+            if report.healed_shards == before and not report.unrecoverable:
+                self.store.heal_queue.discard(data_id)  # healthy again (a transient error)
         report.seconds = time.perf_counter() - t0
         return report

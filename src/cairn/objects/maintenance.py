@@ -2,7 +2,8 @@
 lifecycle rules.
 
 One daemon thread wakes every ``tick`` seconds and runs each job whose interval has passed:
-the GC queue (cheap, frequent), lifecycle rules (hourly; they judge by a wall ``clock`` that
+the GC queue (cheap, frequent), the heal queue (data that reads found damaged, every minute),
+lifecycle rules (hourly; they judge by a wall ``clock`` that
 tests replace), the orphan sweep (lists every drive, so hourly), and the scrubber/healer (reads
 every shard, so rarely). Errors are counted, never fatal: a drive that
 is offline now is retried on the next round.
@@ -35,6 +36,7 @@ class Maintenance:
     def __init__(self, store: ObjectStore, *, gc_interval: float = 30.0,
                  orphan_interval: float = 3600.0, scrub_interval: float = 86400.0,
                  tick: float = 1.0, lifecycle_interval: float = 3600.0,
+                 heal_queue_interval: float = 60.0,
                  clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self.stats = MaintenanceStats()
@@ -44,6 +46,7 @@ class Maintenance:
         self._jobs: list[tuple[str, float, Callable[[], None]]] = [
             ("gc", gc_interval, self._gc),
             ("lifecycle", lifecycle_interval, self._lifecycle),
+            ("heal-queue", heal_queue_interval, lambda: self._heal_queue(healer)),
             ("orphans", orphan_interval, self._orphans),
             ("scrub", scrub_interval, lambda: self._scrub(healer)),
         ]
@@ -66,6 +69,10 @@ class Maintenance:
 
     def _orphans(self) -> None:
         self.stats.blobs_collected += self.store.collect_orphans()
+
+    def _heal_queue(self, healer: Healer) -> None:
+        if self.store.heal_queue:
+            self.stats.shards_healed += healer.heal_queued().healed_shards
 
     def _scrub(self, healer: Healer) -> None:
         self.stats.shards_healed += healer.run().healed_shards
