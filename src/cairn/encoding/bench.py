@@ -39,27 +39,50 @@ WIDE: dict[str, Any] = {
 Op = Callable[[], Any]
 
 
-def measure(op: Op, seconds: float, repeats: int) -> float:
-    """Median records/s over ``repeats`` runs of about ``seconds`` each."""
-    rates = []
+def calibrate(op: Op, seconds: float) -> int:
+    """A batch size that takes ~1/20 of a timed run, so clock reads do not dominate."""
     batch = 1
-    # calibrate a batch that takes ~1/20 of the run so clock reads do not dominate
     while True:
         t0 = time.perf_counter()
         for _ in range(batch):
             op()
         if time.perf_counter() - t0 > seconds / 20 or batch > 1 << 20:
-            break
+            return batch
         batch *= 2
+
+
+def timed_run(op: Op, batch: int, seconds: float) -> float:
+    """Records/s of one run of about ``seconds``."""
+    n = 0
+    t0 = time.perf_counter()
+    while (elapsed := time.perf_counter() - t0) < seconds:
+        for _ in range(batch):
+            op()
+        n += batch
+    return n / elapsed
+
+
+def measure(op: Op, seconds: float, repeats: int) -> float:
+    """Median records/s over ``repeats`` runs of about ``seconds`` each."""
+    batch = calibrate(op, seconds)
+    return statistics.median(timed_run(op, batch, seconds) for _ in range(repeats))
+
+
+def duel(ops: dict[str, Op], seconds: float, repeats: int) -> dict[str, list[float]]:
+    """Rates of several contenders measured in *rounds*: each round times every contender
+    once, back to back, so a burst of load from other processes on the shared machine hits
+    all of them alike; ratios are then taken within a round (paired), not across."""
+    batches = {name: calibrate(op, seconds) for name, op in ops.items()}
+    rates: dict[str, list[float]] = {name: [] for name in ops}
     for _ in range(repeats):
-        n = 0
-        t0 = time.perf_counter()
-        while (elapsed := time.perf_counter() - t0) < seconds:
-            for _ in range(batch):
-                op()
-            n += batch
-        rates.append(n / elapsed)
-    return statistics.median(rates)
+        for name, op in ops.items():
+            rates[name].append(timed_run(op, batches[name], seconds))
+    return rates
+
+
+def paired_ratio(ours: list[float], peer: list[float]) -> float:
+    """Median over rounds of ours / peer measured in the same round."""
+    return round(statistics.median(a / b for a, b in zip(ours, peer, strict=True)), 3)
 
 
 def _peers(fmt: str, schema: Schema, value: dict[str, Any]) -> dict[str, tuple[Op, Op, int]]:
@@ -123,8 +146,11 @@ def _peers(fmt: str, schema: Schema, value: dict[str, Any]) -> dict[str, tuple[O
     return out
 
 
-def run(seconds: float = 0.3, repeats: int = 3) -> dict[str, Any]:
-    report: dict[str, Any] = {"seconds": seconds, "repeats": repeats, "records": []}
+def run(seconds: float = 0.3, repeats: int = 5) -> dict[str, Any]:
+    report: dict[str, Any] = {"seconds": seconds, "repeats": repeats, "records": [],
+                              "method": "rounds: every contender timed once per round; rates "
+                                        "are medians over rounds, ratios medians of the "
+                                        "per-round ratios"}
     for rname, avsc, value in (("ddia-example", PERSON_AVSC, MARTIN), ("wide-30", WIDE_AVSC,
                                                                          WIDE)):
         schema = parse_schema(avsc)
@@ -132,19 +158,26 @@ def run(seconds: float = 0.3, repeats: int = 3) -> dict[str, Any]:
         for fmt in FORMATS:
             codec = codec_for(fmt, schema)
             data = codec.encode(value)
+            peers = _peers(fmt, schema, value)
+            rates = {}
+            for op_i, op in enumerate(("encode", "decode")):
+                ops: dict[str, Op] = {
+                    "cairn": (lambda c=codec, v=value: c.encode(v)) if op_i == 0
+                    else (lambda c=codec, d=data: c.decode(d))}
+                ops.update({name: p[op_i] for name, p in peers.items()})
+                rates[op] = duel(ops, seconds, repeats)
             row: dict[str, Any] = {
                 "format": fmt, "size": len(data),
-                "ours": {"encode": measure(lambda c=codec, v=value: c.encode(v), seconds,
-                                           repeats),
-                         "decode": measure(lambda c=codec, d=data: c.decode(d), seconds,
-                                           repeats)},
+                "ours": {op: statistics.median(rates[op]["cairn"]) for op in rates},
                 "peers": {}}
-            for pname, (enc, dec, size) in _peers(fmt, schema, value).items():
-                e, d = measure(enc, seconds, repeats), measure(dec, seconds, repeats)
+            for pname, (_enc, _dec, size) in peers.items():
                 row["peers"][pname] = {
-                    "encode": e, "decode": d, "size": size,
-                    "encode_ratio": round(row["ours"]["encode"] / e, 3),
-                    "decode_ratio": round(row["ours"]["decode"] / d, 3)}
+                    "encode": statistics.median(rates["encode"][pname]),
+                    "decode": statistics.median(rates["decode"][pname]), "size": size,
+                    "encode_ratio": paired_ratio(rates["encode"]["cairn"],
+                                                 rates["encode"][pname]),
+                    "decode_ratio": paired_ratio(rates["decode"]["cairn"],
+                                                 rates["decode"][pname])}
             rows.append(row)
         report["records"].append({"record": rname, "formats": rows})
     return report
@@ -152,8 +185,8 @@ def run(seconds: float = 0.3, repeats: int = 3) -> dict[str, Any]:
 
 def print_report(report: dict[str, Any], echo: Callable[[str], Any]) -> None:
     for rec in report["records"]:
-        echo(f"\n== {rec['record']}  (records/s, median of {report['repeats']}; "
-             "ratio = ours / peer)")
+        echo(f"\n== {rec['record']}  (records/s, median of {report['repeats']} rounds; "
+             "ratio = ours / peer, median of per-round ratios)")
         echo(f"{'format':15} {'who':14} {'size':>5} {'encode/s':>11} {'decode/s':>11} "
              f"{'enc ratio':>9} {'dec ratio':>9}")
         for row in rec["formats"]:

@@ -118,7 +118,8 @@ def _register_bench(bench_group: click.Group) -> None:
     @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None)
     @click.option("--seconds", default=0.3, show_default=True,
                   help="time per measurement (each repeated, median taken)")
-    @click.option("--repeats", default=3, show_default=True)
+    @click.option("--repeats", default=5, show_default=True,
+                  help="rounds; each round times every contender once")
     def bench_encoding(json_path: str | None, plot_path: str | None, seconds: float,
                        repeats: int) -> None:
         """Encode/decode throughput and size: our codecs next to the official libraries."""
