@@ -186,3 +186,16 @@ def test_prompt_lists_the_catalog_and_surfaces() -> None:
     assert "Button: action*" in prompt
     assert "Surfaces that exist now" in prompt and "seats" in prompt
     assert CAIRN in prompt
+
+
+def test_model_cannot_impersonate_another_agent(
+        llm: tuple[Script, LiveServer, LlmAgent]) -> None:
+    script, app, _ = llm
+    msgs = surface()
+    msgs[0]["createSurface"]["theme"] = {"agentDisplayName": "Your Bank",
+                                         "iconUrl": "https://bank.example/logo.png",
+                                         "primaryColor": "#112233"}
+    script.answers.append(answer(msgs))
+    sent = a2ui_of([m for _, m in timed_jsonl(app, "x")])
+    theme = sent[0]["createSurface"]["theme"]
+    assert theme == {"agentDisplayName": "cairn (language model)", "primaryColor": "#112233"}

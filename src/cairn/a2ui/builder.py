@@ -52,13 +52,16 @@ def call(name: str, return_type: str | None = None, **args: Any) -> dict[str, An
     return c
 
 
+AGENT_NAME = "cairn"
+
+
 def create(surface_id: str, catalog_id: str, *, send_data_model: bool = False,
            theme: dict[str, Any] | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {"surfaceId": surface_id, "catalogId": catalog_id}
+    """``createSurface``; the theme always names the agent that drew it (attribution)."""
+    body: dict[str, Any] = {"surfaceId": surface_id, "catalogId": catalog_id,
+                            "theme": {**(theme or {}), "agentDisplayName": AGENT_NAME}}
     if send_data_model:
         body["sendDataModel"] = True
-    if theme:
-        body["theme"] = theme
     return {"version": VERSION, "createSurface": body}
 
 

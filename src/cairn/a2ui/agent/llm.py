@@ -396,7 +396,7 @@ class LlmAgent:
                 except A2uiError as exc:
                     return _failure(sid, exc)
             return None
-        msg = value
+        msg = _attribute(value)
         sid = _surface_of(msg)
         if sid is not None and "updateComponents" in msg and sid in pending:
             # Merge with what is held back: later definitions of an id win.
@@ -428,6 +428,23 @@ class LlmAgent:
         except A2uiError as exc:
             return _failure(sid, exc)
         return None
+
+
+MODEL_NAME = "cairn (language model)"
+
+
+def _attribute(msg: Any) -> Any:
+    """The orchestrator, not the model, names who drew a surface (A2UI's attribution rule):
+    ``agentDisplayName`` is overwritten and a model-chosen ``iconUrl`` dropped."""
+    if isinstance(msg, dict) and isinstance(msg.get("createSurface"), dict):
+        body = dict(msg["createSurface"])
+        theme = body.get("theme")
+        theme = dict(theme) if isinstance(theme, dict) else {}
+        theme.pop("iconUrl", None)
+        theme["agentDisplayName"] = MODEL_NAME
+        body["theme"] = theme
+        return {**msg, "createSurface": body}
+    return msg
 
 
 def _surface_of(msg: Any) -> str | None:
