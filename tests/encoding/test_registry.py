@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -281,3 +283,58 @@ def test_tag_rules_over_http(server: str) -> None:
     ok = {**T2, "fields": [*T2["fields"], {"name": "shoeSize", "type": ["null", "int"],
                                            "default": None, "tag": 3}]}
     assert client.register_schema("t-value", Schema(json.dumps(ok), "AVRO")) > 0
+
+
+# -- `cairn registry serve` as its own process ---------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start_serve(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen([sys.executable, "-m", "cairn.cli", "registry", "serve", "--port",
+                             str(port), "--data", str(data_dir)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/subjects", timeout=1).status_code == 200:
+                return proc
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None:
+            raise AssertionError(proc.stdout.read().decode() if proc.stdout else "exited")
+        time.sleep(0.1)
+    proc.kill()
+    raise AssertionError("cairn registry serve did not come up")
+
+
+def test_cairn_registry_serve_with_the_confluent_client_survives_sigkill(tmp_path: Path
+                                                                         ) -> None:
+    port = _free_port()
+    proc = _start_serve(tmp_path, port)
+    try:
+        client = SchemaRegistryClient({"url": f"http://127.0.0.1:{port}"})
+        ctx = SerializationContext("people", MessageField.VALUE)
+        blob = AvroSerializer(client, json.dumps(V1))(
+            {"userName": "Martin", "favoriteNumber": 1337}, ctx)
+        sid = client.register_schema("people-value", Schema(json.dumps(V2), "AVRO"))
+        client.set_compatibility("people-value", "FULL")
+    finally:
+        proc.kill()  # SIGKILL: what was acknowledged must be on disk
+        proc.wait(10)
+    port = _free_port()
+    proc = _start_serve(tmp_path, port)
+    try:
+        client = SchemaRegistryClient({"url": f"http://127.0.0.1:{port}"})
+        assert client.get_versions("people-value") == [1, 2]
+        assert client.get_latest_version("people-value").schema_id == sid
+        assert client.get_compatibility("people-value") == "FULL"
+        # a record written before the kill is decoded after it, by a reader at v2
+        assert AvroDeserializer(client, json.dumps(V2))(blob, ctx) == {
+            "userName": "Martin", "favoriteNumber": 1337, "photoURL": None}
+    finally:
+        proc.terminate()
+        proc.wait(10)
