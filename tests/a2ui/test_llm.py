@@ -199,3 +199,53 @@ def test_model_cannot_impersonate_another_agent(
     sent = a2ui_of([m for _, m in timed_jsonl(app, "x")])
     theme = sent[0]["createSurface"]["theme"]
     assert theme == {"agentDisplayName": "cairn (language model)", "primaryColor": "#112233"}
+
+
+def test_llm_agent_on_the_booking_service(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``cairn a2ui serve`` with CAIRN_LLM_URL: the prompt carries the live events, the model
+    draws, and booking actions still go to the booking templates."""
+    import uuid
+
+    import psycopg
+
+    from cairn.a2ui.app import build
+    from cairn.booking.schema import drop_schema
+    from tests.a2ui.conftest import DSN, action, jsonl_turn
+
+    script = Script()
+    model = start_server(script.app())
+    monkeypatch.setenv("CAIRN_LLM_URL", model.url + "/v1")
+    monkeypatch.setenv("CAIRN_LLM_MODEL", "scripted")
+    schema = f"a2ui_llm_{uuid.uuid4().hex[:8]}"
+    running = build(DSN, schema, seed=True)
+    app = start_server(running.app)
+    try:
+        assert isinstance(running.app.state.agent, LlmAgent)
+        events = [{"id": "1", "name": "Friday Night Concert"}]
+        msgs = [{"version": "v0.9", "createSurface": {"surfaceId": "events", "catalogId": CAIRN}},
+                {"version": "v0.9", "updateComponents": {"surfaceId": "events", "components": [
+                    {"id": "root", "component": "List",
+                     "children": {"componentId": "b", "path": "/events"}},
+                    {"id": "b", "component": "Button", "child": "t", "action": {"event": {
+                        "name": "show_seats", "context": {"eventId": {"path": "id"}}}}},
+                    {"id": "t", "component": "Text", "text": {"path": "name"}}]}},
+                {"version": "v0.9", "updateDataModel": {"surfaceId": "events",
+                                                        "path": "/events", "value": events}}]
+        script.answers.append(answer(msgs))
+        with app.client() as c:
+            lines = jsonl_turn(c, {"text": "what is on?"})
+            assert len(a2ui_of(lines)) == 3
+            prompt = script.requests[0]["messages"][0]["content"]
+            assert "Friday Night Concert" in prompt and "Sunday Symphony" in prompt
+            # the model's button carries a booking action: the templates answer it
+            lines = jsonl_turn(c, action("events", "b", "show_seats", {"eventId": "1"}))
+            seats = [m for m in a2ui_of(lines) if "updateDataModel" in m
+                     and m["updateDataModel"]["path"] == "/seats"]
+            assert len(seats[0]["updateDataModel"]["value"]) == 2000
+            assert len(script.requests) == 1  # no model call for a booking action
+    finally:
+        app.stop()
+        running.close()
+        model.stop()
+        with psycopg.connect(DSN) as conn:
+            drop_schema(conn, schema)

@@ -301,9 +301,25 @@ class LlmAgent:
     async def on_client_error(self, session: Session, error: ErrorMessage) -> None:
         session.say("status", f"The client reported {error.code}: {error.message[:300]}")
 
+    async def context(self) -> str:
+        """Live data the model may show: the events, when a booking service is attached."""
+        booking = getattr(self.fallback, "booking", None)
+        if booking is None:
+            return ""
+        from starlette.concurrency import run_in_threadpool
+
+        events = await run_in_threadpool(booking.list_events)
+        rows = [json.dumps({"id": e.id, "name": e.name, "starts_at": e.starts_at.isoformat(),
+                            "prices_eur": {t: p / 100 for t, p in sorted(e.prices.items())}})
+                for e in events[:50]]
+        return ("\nEvents (data you may show; the seat map, holds and checkout are drawn by "
+                "the booking templates, so for those tell the user to ask e.g. 'show me "
+                "seats for <event>'):\n" + "\n".join(rows) + "\n") if rows else ""
+
     async def converse(self, session: Session, user_text: str) -> None:
         convo = [{"role": "system", "content": system_prompt(self.catalog,
-                                                             sorted(session.surfaces))},
+                                                             sorted(session.surfaces))
+                  + await self.context()},
                  {"role": "user", "content": user_text}]
         last_error = ""
         before = set(session.surfaces)
