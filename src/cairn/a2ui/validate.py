@@ -2,13 +2,12 @@
 
 Two layers, because the schemas cannot express everything:
 
-1. **Schema**: the message must validate against the official v0.9 ``server_to_client.json``
-   with the surface's catalog mapped in as ``catalog.json`` (the vendored files; see
-   :mod:`cairn.a2ui.vendor_schemas`). For speed the envelope is checked with a stand-in item
-   schema and each component against its own catalog entry (the catalog's ``anyComponent`` is a
-   ``oneOf`` discriminated by ``component``, so exactly one entry can match: the result is the
-   same, the error is clearer and the work is 1/20th). Tests cross-check against the full
-   official envelope and the official Python SDK's validator.
+1. **Schema**: the message must validate against the *unmodified* official v0.9
+   ``server_to_client.json`` with the surface's catalog mapped in as ``catalog.json`` (the
+   vendored files; see :mod:`cairn.a2ui.vendor_schemas`), compiled by jsonschema-rs for the
+   verdict. A failing message is explained against its own component's (or message kind's)
+   definition so the error names the deepest property. Tests cross-check against a second
+   implementation (pure-Python ``jsonschema``) and the official Python SDK's validator.
 2. **Structure** (what the spec requires in prose): ``createSurface`` before updates and never
    twice; unique ids in a message; after every ``updateComponents`` the surface has a ``root``,
    every child reference resolves, there are no cycles and no orphans; paths are valid JSON
