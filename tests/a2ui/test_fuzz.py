@@ -167,3 +167,14 @@ def test_script_in_text_stays_text(server: LiveServer) -> None:
         assert r.status_code == 202
         assert "html" not in r.headers["content-type"]
         assert c.get("/health").status_code == 200
+
+
+def test_nan_and_unserialisable_values_are_refused(validator: Validator) -> None:
+    s = Session("n" * 43, validator)
+    s.emit(VALID[0])
+    s.emit(VALID[1])
+    for bad in (float("nan"), float("inf"), {1, 2}, object()):
+        with pytest.raises(A2uiError, match="JSON"):
+            s.emit({"version": "v0.9", "updateDataModel": {"surfaceId": "s", "path": "/t",
+                                                           "value": bad}})
+    assert s.sent == 2

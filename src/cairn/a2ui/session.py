@@ -103,7 +103,8 @@ class Session:
     def emit(self, msg: dict[str, Any]) -> None:
         """Validate, apply and send one A2UI message; raises (and sends nothing) if invalid."""
         try:
-            encoded = json.dumps(msg, separators=(",", ":"), ensure_ascii=False)
+            encoded = json.dumps(msg, separators=(",", ":"), ensure_ascii=False,
+                                 allow_nan=False)  # NaN is not JSON: the browser would choke
         except (TypeError, ValueError) as exc:
             self.rejected += 1
             raise ValidationFailed(f"not JSON-serialisable: {exc}", "") from exc
