@@ -69,3 +69,43 @@ def test_failed_fsync_is_not_acknowledged_and_stops_the_database(tmp_path: Path)
         assert t.get("kv", 1) == {"id": 1, "v": "kept"}
         assert t.get("kv", 2) in (None, {"id": 2, "v": "unknown"})  # outcome unknown
     db2.close()
+
+
+class SlowFsync(FaultyFileSystem):
+    """fsyncs of the WAL take 0.3 s, so a commit stays visible-but-not-durable for a while."""
+
+    def _fsync(self, f) -> None:  # type: ignore[no-untyped-def]
+        if "/wal/" in f.path:
+            import time
+            time.sleep(0.3)
+        super()._fsync(f)
+
+
+def test_early_lock_release_reader_waits_for_what_it_saw(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    db = Database.open(str(tmp_path), fs=SlowFsync(), **OPTS)
+    db.create_table("kv")
+    with db.transaction() as tx:
+        tx.insert("kv", {"id": 1, "v": 0})
+    writer = db.begin()
+    writer.update("kv", 1, {"v": 1})
+    t = threading.Thread(target=writer.commit)
+    t.start()
+    deadline = time.monotonic() + 5
+    while writer.state == "active" and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert writer.state == "committed" and t.is_alive()  # visible, fsync still running
+    reader = db.begin("repeatable read")
+    assert reader.get("kv", 1)["v"] == 1  # it sees the commit before it is durable ...
+    reader.commit()  # ... so its own commit waits for that record to be durable
+    assert db._wal.durable_lsn >= writer.commit_lsn + 1
+    t.join()
+    # a reader that saw nothing new does not wait
+    other = db.begin("repeatable read")
+    other.get("kv", 1)
+    start = time.monotonic()
+    other.commit()
+    assert time.monotonic() - start < 0.2
+    db.close()

@@ -139,7 +139,7 @@ class Database:
                  autovacuum_scale_factor: float = 0.2, lock_timeout: float | None = None,
                  deadlock_timeout: float = 0.2, checkpoint_interval: float = 30.0,
                  checkpoint_wal_bytes: int = 16 << 20, wal_segment_bytes: int = 16 << 20,
-                 wal_keep_bytes: int = 64 << 20,
+                 wal_keep_bytes: int = 64 << 20, early_lock_release: bool = True,
                  engine_options: dict[str, Any] | None = None):
         if engine not in ("lsm", "btree"):
             raise InvalidParameter(f"engine must be 'lsm' or 'btree', not {engine!r}")
@@ -153,6 +153,7 @@ class Database:
         self.checkpoint_interval = checkpoint_interval
         self.checkpoint_wal_bytes = checkpoint_wal_bytes
         self.wal_keep_bytes = wal_keep_bytes
+        self.early_lock_release = early_lock_release
         self._mu = threading.Lock()
         self._heaps: dict[str, Heap] = {}
         self._next_xid = 1
@@ -429,8 +430,13 @@ class Database:
                 self._ssi.precommit(tx._sx)
             if not writes:
                 self._finish(tx, True)
-                return
-            self._committing[tx.xid] = self._wal.end_lsn
+                dep = tx._dep
+            else:
+                self._committing[tx.xid] = self._wal.end_lsn
+        if not writes:
+            if dep > self._wal.durable_lsn:
+                self._wal.flush_to(dep)  # it saw a commit that is visible but not yet durable
+            return
         ops: list[list[Any]] = []
         for (table, pkb), (old_xmin, row, _v) in writes.items():
             if row is not None:
@@ -445,6 +451,12 @@ class Database:
             ops.append([op, table, pk, old_xmin, row])
         try:
             lsn, end = self._wal.append({"k": "c", "x": tx.xid, "o": ops})
+            if self.early_lock_release:
+                # Visible and unlocked now, acknowledged only once durable (Aether's early lock
+                # release): the next writer of a hot row need not wait for our fsync, and any
+                # transaction that saw us commits after us in the log or waits for our record.
+                with self._mu:
+                    self._make_visible(tx, lsn, end)
             self._wal.flush_to(end)
         except (DurabilityError, OSError) as exc:
             # The commit record may or may not be on disk: the outcome is unknown, exactly as
@@ -455,12 +467,23 @@ class Database:
             raise DurabilityError(getattr(exc, "errno", 5) or 5,
                                   f"commit of transaction {tx.xid} not acknowledged: {exc}"
                                   ) from exc
-        with self._mu:
-            for _old, _row, v in writes.values():
-                if v is not None:
-                    v.lsn = lsn
-            tx.commit_lsn = lsn
-            self._finish(tx, True)
+        if not self.early_lock_release:
+            with self._mu:
+                self._make_visible(tx, lsn, end)
+
+    def _make_visible(self, tx: Transaction, lsn: int, end: int) -> None:
+        """Stamp ``tx``'s versions with its commit record's end LSN and end it (mutex held)."""
+        xid = tx.xid
+        tx.commit_lsn = lsn
+        for (table, pkb), (old_xmin, _row, v) in tx._writes.items():
+            if v is not None:
+                v.lsn = end
+            if old_xmin is not None:
+                heap = self._heaps.get(table)
+                for old in (heap.chains.get(pkb) or ()) if heap is not None else ():
+                    if old.xmax == xid:
+                        old.dlsn = end
+        self._finish(tx, True)
 
     def _finish(self, tx: Transaction, committed: bool) -> None:
         """End ``tx`` (mutex held): it leaves the running set, its locks go."""
@@ -687,6 +710,9 @@ class Database:
                     eng.write_batch(batch, sync=False)
                     batch = []
             eng.write_batch(batch, sync=True)
+            # With early lock release the image may hold commits whose records are not durable
+            # yet: make the log durable up to the redo point before naming it.
+            self._wal.flush_to(self._wal.end_lsn)
             self.fs.write_atomic(os.path.join(self.path, CHECKPOINT),
                                  json.dumps({"redo": redo, "next_xid": next_xid}).encode())
             self.checkpoints += 1

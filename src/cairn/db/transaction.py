@@ -93,6 +93,7 @@ class Transaction:
         # insert), final row (None: deleted), the version it created]
         self._writes: dict[tuple[str, bytes], list[Any]] = {}
         self._tlocks: set[tuple[str, str]] = set()
+        self._dep = 0  # newest commit-record end this transaction may have seen
 
     def __repr__(self) -> str:
         m = f"/{self.method}" if self.method else ""
@@ -158,7 +159,25 @@ class Transaction:
             return dirty_version(chain)
         if self._sx is not None:
             self.db._ssi.read_row(self._sx, heap.name, pkb, chain)
+        self._depend(chain)
         return visible_version(chain, snap)
+
+    def _depend(self, chain: list[Version]) -> None:
+        """Early lock release: a commit becomes visible before its record is durable, so a
+        reader remembers the newest not-yet-durable commit it may have observed and waits for
+        it before its own commit returns (a writer's own later record covers it anyway)."""
+        durable = self.db._wal.durable_lsn
+        dep = self._dep
+        for i in range(len(chain) - 1, -1, -1):
+            v = chain[i]
+            m = v.lsn if v.lsn > v.dlsn else v.dlsn
+            if not m:
+                continue  # uncommitted
+            if m <= durable:
+                break
+            if m > dep:
+                dep = m
+        self._dep = dep
 
     # -- reads --------------------------------------------------------------------------------
     def get(self, table: str, key: Any, *, for_update: bool = False, for_share: bool = False,
@@ -193,6 +212,8 @@ class Transaction:
         chain = heap.chains.get(pkb)
         latest = latest_version(chain) if chain else None
         if not self._per_tx_snapshot:
+            if chain:
+                self._depend(chain)
             return latest
         vis = self._read(heap, pkb, chain, snap)
         if vis is None:

@@ -112,6 +112,14 @@ class Wal:
         return self._end
 
     @property
+    def durable_lsn(self) -> int:
+        """Every record before this LSN is on disk (in memory: everything)."""
+        if self._gc is None or not self.sync_commits:
+            return self._end
+        d = self._gc.durable_position
+        return d if d > self._recovered_end else self._recovered_end
+
+    @property
     def oldest_lsn(self) -> int:
         if self._memory is not None:
             return 0

@@ -27,12 +27,15 @@ class Version:
     """One tuple version. ``row`` is never mutated once another transaction may see it
     (except by its own creator, which rewrites its own uncommitted version in place)."""
 
-    __slots__ = ("lsn", "row", "xmax", "xmin")
+    __slots__ = ("dlsn", "lsn", "row", "xmax", "xmin")
 
     def __init__(self, xmin: int, xmax: int, row: dict[str, Any], lsn: int = 0):
         self.xmin = xmin
         self.xmax = xmax
         self.row = row
+        #: end LSN of the deleter's commit record (0: none yet); with ``lsn`` it tells a reader
+        #: which log position must be durable before it may report what it saw.
+        self.dlsn = 0
         #: LSN of the creator's commit record: the order of versions in a chain, which is the
         #: commit order of their creators (rows are written under a row lock), not xid order.
         self.lsn = lsn
