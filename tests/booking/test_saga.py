@@ -130,10 +130,24 @@ def test_authorize_timeout_then_retry_replays_one_authorization(
 def test_hold_expiring_during_payment_voids_the_authorization(
     svc: BookingService, sim: Sim, world: Stage
 ) -> None:
+    """The hold runs out while the payment is being authorized (time is moved forward by
+    back-dating the expiry at that exact point): the pivot refuses, the authorization is
+    voided and nobody gets the seat through this order."""
     u = _user(world, 2)
     seat = world.seat_ids["B"][1]
-    sim.faults(script=[{"op": "authorize", "fault": "slow"}], slow_ms=400)
-    hold = svc.hold(u, world.event.id, seat_ids=[seat], ttl_ms=150)
+    hold = svc.hold(u, world.event.id, seat_ids=[seat])
+
+    def expire(point: str, saga_id: str) -> None:
+        if point == "running:authorized":
+            with svc.db.pool.connection() as conn:
+                past = "CURRENT_TIMESTAMP - INTERVAL '1 second'"
+                conn.execute(f"UPDATE holds SET expires_at = {past} WHERE id = %s", (hold.id,))
+                conn.execute(
+                    f"UPDATE event_seats SET hold_expires_at = {past} WHERE hold_id = %s",
+                    (hold.id,),
+                )
+
+    svc.sagas.hook = expire
     with pytest.raises(HoldLost):
         svc.checkout(u, hold.id)
     assert sim.ledger()["by_status"] == {"voided": 1}
