@@ -152,6 +152,7 @@ def test_template_action_is_accepted(demo_server: LiveServer) -> None:
     (json.dumps({"text": "x" * 3000}).encode(), 400, "MALFORMED_REQUEST", "/text"),
     (b'{"text": 5}', 400, "MALFORMED_REQUEST", "/text"),
     (b'\xff\xfe', 400, "MALFORMED_REQUEST", ""),
+    (b'{"text": NaN}', 400, "MALFORMED_REQUEST", ""),
 ])
 def test_malformed_requests(demo_server: LiveServer, body: bytes, status: int, code: str,
                             path: str) -> None:

@@ -112,9 +112,13 @@ async def read_json(request: Request, limit: int) -> Any:
             raise PayloadTooLarge(f"request body over {limit} bytes")
         chunks.append(chunk)
     try:
-        return json.loads(b"".join(chunks))
+        return json.loads(b"".join(chunks), parse_constant=_no_constants)
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedRequest(f"request body is not JSON: {str(exc)[:120]}") from exc
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 def sse_frame(ev: StreamEvent) -> bytes:
