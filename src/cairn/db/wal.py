@@ -112,6 +112,11 @@ class Wal:
         return self._end
 
     @property
+    def tracks_durability(self) -> bool:
+        """False when every appended record counts as durable (memory, or no fsync)."""
+        return self._gc is not None and self.sync_commits
+
+    @property
     def durable_lsn(self) -> int:
         """Every record before this LSN is on disk (in memory: everything)."""
         if self._gc is None or not self.sync_commits:
