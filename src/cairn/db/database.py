@@ -678,7 +678,8 @@ class Database:
             return self._wal.end_lsn
         with self._ckpt_lock:
             with self._mu:
-                redo = min(self._committing.values(), default=self._wal.end_lsn)
+                wal_end = self._wal.end_lsn
+                redo = min(self._committing.values(), default=wal_end)
                 next_xid = self._next_xid
                 running = set(self._active)
                 work: list[tuple[str, bytes, list[tuple[int, int, dict[str, Any], int]]]] = []
@@ -695,6 +696,9 @@ class Database:
                         work.append((heap.name, pkb, [
                             (v.xmin, 0 if v.xmax in running else v.xmax, v.row, v.lsn)
                             for v in chain if v.xmin not in running]))
+            # With early lock release the image may hold commits whose records are not durable
+            # yet: make the log durable first, so the image never runs ahead of the log.
+            self._wal.flush_to(wal_end)
             eng = self._engine
             batch: list[Put | Delete] = [Put(k, v) for k, v in catalog]
             for table, pkb, versions in work:
@@ -710,9 +714,6 @@ class Database:
                     eng.write_batch(batch, sync=False)
                     batch = []
             eng.write_batch(batch, sync=True)
-            # With early lock release the image may hold commits whose records are not durable
-            # yet: make the log durable up to the redo point before naming it.
-            self._wal.flush_to(self._wal.end_lsn)
             self.fs.write_atomic(os.path.join(self.path, CHECKPOINT),
                                  json.dumps({"redo": redo, "next_xid": next_xid}).encode())
             self.checkpoints += 1
