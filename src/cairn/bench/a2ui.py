@@ -390,6 +390,27 @@ def bench_app(agent_kind: str, seats: int, dsn: str | None) -> Iterator[tuple[An
 def run_bench(seats: int = 2000, clients: int = 20, repeats: int = 5, holds: int = 20,
               progress: Any = None, agent_kind: str = "scripted",
               dsn: str | None = None) -> A2uiBenchResult:
+    """Run the benchmark in a thread of its own: Playwright's sync API refuses to run where an
+    asyncio loop is running (e.g. beside another Playwright session in the same process)."""
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["result"] = _run_bench(seats, clients, repeats, holds, progress, agent_kind,
+                                       dsn)
+        except BaseException as exc:  # re-raised in the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name="bench-a2ui")
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["result"]
+
+
+def _run_bench(seats: int, clients: int, repeats: int, holds: int, progress: Any,
+               agent_kind: str, dsn: str | None) -> A2uiBenchResult:
     from playwright.sync_api import sync_playwright
 
     say = progress or (lambda _msg: None)

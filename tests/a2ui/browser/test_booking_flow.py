@@ -125,6 +125,12 @@ def test_full_booking_flow(open_client: Any, booking_server: LiveServer) -> None
     for s in chosen:
         expect(seat(client, s)).to_have_attribute("data-status", "sold")
     client.screenshot("booking_3_confirmation")
+    # The hold surface was created with sendDataModel: the pay action carried its data model.
+    pay_body = next(b for b in client.sent
+                    if b.get("a2ui", {}).get("action", {}).get("name") == "pay")
+    form = pay_body["a2uiClientDataModel"]["surfaces"]["hold"]["form"]
+    assert form["name"] == "Ada Lovelace" and form["email"] == "ada@example.org"
+    assert "seats" not in pay_body["a2uiClientDataModel"]["surfaces"]  # only sendDataModel ones
 
     client.say("what did I book?")
     orders = client.surface("orders")
