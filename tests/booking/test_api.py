@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -352,6 +353,20 @@ def test_many_clients_one_seat_exactly_one_wins(
         assert codes.count(201) == 1
         assert set(codes) <= {201, 409}
         assert oversold_seats(other.db, stage.event.id) == 0
+        # the winner's answer was stored with its hold (same transaction); no key is left
+        # locked, so every loser may retry its key
+        with other.db.pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT k.response_code, k.response_body, k.locked_at IS NULL "
+                "FROM idempotency_keys k JOIN users u ON u.id = k.user_id "
+                f"WHERE u.id IN ({', '.join(str(x.id) for x in stage.users)})"
+            ).fetchall()
+        assert len(rows) == 40 and all(unlocked for _, _, unlocked in rows)
+        stored = [json.loads(body)["id"] for code, body, _ in rows if code == 201]
+        assert len(stored) == 1
+        with other.db.pool.connection() as conn:
+            st = conn.execute("SELECT status FROM holds WHERE id = %s", (stored[0],)).fetchone()
+        assert st is not None and st[0] == "active"
     finally:
         server.stop()
         other.close()

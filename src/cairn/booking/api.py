@@ -48,7 +48,7 @@ from cairn.booking.idempotency import check_key
 from cairn.booking.model import Event, Hold, Order, SeatState, SectionSpec, User, Venue
 from cairn.booking.openapi import openapi_document
 from cairn.booking.paysim import sign
-from cairn.booking.service import BookingConfig, BookingService, problem
+from cairn.booking.service import BookingConfig, BookingService, IdemContext, problem
 
 MAX_BODY = 64 * 1024
 
@@ -501,12 +501,15 @@ def create_app(
     async def create_hold(request: Request) -> Response:
         event_id = _event_id(request)
 
-        def run(user: User, body: dict[str, Any], rec: Any) -> tuple[int, object]:
+        def run(user: User, body: dict[str, Any], ctx: IdemContext) -> tuple[int, object]:
             ttl = _field(body, "ttl_ms", int, required=False)
+            # the 201 answer is stored in the hold's own transaction (one commit, atomic)
+            store = ctx.hook(201, hold_json)
             if "seat_ids" in body:
                 if "section" in body or "count" in body:
                     raise ValidationFailed("give either seat_ids, or section and count")
-                hold = svc().hold(user, event_id, seat_ids=_int_list(body, "seat_ids"), ttl_ms=ttl)
+                seats = _int_list(body, "seat_ids")
+                hold = svc().hold(user, event_id, seat_ids=seats, ttl_ms=ttl, in_txn=store)
             else:
                 hold = svc().hold(
                     user,
@@ -514,6 +517,7 @@ def create_app(
                     section=_field(body, "section", str),
                     count=_field(body, "count", int),
                     ttl_ms=ttl,
+                    in_txn=store,
                 )
             return 201, hold_json(hold)
 
@@ -525,12 +529,15 @@ def create_app(
 
     async def release_hold(request: Request) -> Response:
         hold_id = _path_id(request, "hold_id")
-        return await mutate(request, lambda u, b, r: (200, hold_json(svc().release(u, hold_id))))
+        return await mutate(
+            request,
+            lambda u, b, ctx: (200, hold_json(svc().release(u, hold_id, ctx.hook(200, hold_json)))),
+        )
 
     async def checkout(request: Request) -> Response:
         hold_id = _path_id(request, "hold_id")
         return await mutate(
-            request, lambda u, b, r: (201, order_json(svc().checkout(u, hold_id, r)))
+            request, lambda u, b, ctx: (201, order_json(svc().checkout(u, hold_id, ctx.record)))
         )
 
     async def list_orders(request: Request) -> Response:

@@ -40,6 +40,10 @@ from cairn.booking.errors import (
 )
 from cairn.booking.model import Hold
 
+# Runs inside the transaction that creates a hold, after the hold's rows are written: the
+# service stores the idempotent response there, so the response and the effect commit together.
+TxnHook = Callable[[psycopg.Connection, Hold], None]
+
 MAX_SEATS_PER_HOLD = 20
 DEFAULT_TTL_MS = 10 * 60 * 1000
 MAX_TTL_MS = 24 * 3600 * 1000
@@ -112,19 +116,32 @@ class HoldStrategy(ABC):
         self.stats = StrategyStats()
 
     def hold(
-        self, user_id: int, event_id: int, seat_ids: Sequence[int], ttl_ms: int = DEFAULT_TTL_MS
+        self,
+        user_id: int,
+        event_id: int,
+        seat_ids: Sequence[int],
+        ttl_ms: int = DEFAULT_TTL_MS,
+        in_txn: TxnHook | None = None,
     ) -> Hold:
         seats = validate_seat_ids(seat_ids)
         validate_ttl(ttl_ms)
-        return self._counted(lambda: self._hold(user_id, event_id, seats, ttl_ms))
+        return self._counted(lambda: self._hold(user_id, event_id, seats, ttl_ms, in_txn))
 
     def hold_any(
-        self, user_id: int, event_id: int, section: str, count: int, ttl_ms: int = DEFAULT_TTL_MS
+        self,
+        user_id: int,
+        event_id: int,
+        section: str,
+        count: int,
+        ttl_ms: int = DEFAULT_TTL_MS,
+        in_txn: TxnHook | None = None,
     ) -> Hold:
         """Hold any ``count`` free seats of ``section`` (general admission / best available)."""
         _validate_count(count)
         validate_ttl(ttl_ms)
-        return self._counted(lambda: self._hold_any(user_id, event_id, section, count, ttl_ms))
+        return self._counted(
+            lambda: self._hold_any(user_id, event_id, section, count, ttl_ms, in_txn)
+        )
 
     def _counted(self, run: Callable[[], Hold]) -> Hold:
         self.stats.bump("attempts")
@@ -147,11 +164,24 @@ class HoldStrategy(ABC):
         self.closed = True
 
     @abstractmethod
-    def _hold(self, user_id: int, event_id: int, seats: tuple[int, ...], ttl_ms: int) -> Hold: ...
+    def _hold(
+        self,
+        user_id: int,
+        event_id: int,
+        seats: tuple[int, ...],
+        ttl_ms: int,
+        in_txn: TxnHook | None = None,
+    ) -> Hold: ...
 
     @abstractmethod
     def _hold_any(
-        self, user_id: int, event_id: int, section: str, count: int, ttl_ms: int
+        self,
+        user_id: int,
+        event_id: int,
+        section: str,
+        count: int,
+        ttl_ms: int,
+        in_txn: TxnHook | None = None,
     ) -> Hold: ...
 
     # -- shared pieces -------------------------------------------------------------------
@@ -163,6 +193,7 @@ class HoldStrategy(ABC):
         event_id: int,
         seats: Sequence[int],
         ttl_ms: int,
+        in_txn: TxnHook | None = None,
     ) -> Hold:
         """Insert the hold and its seats; the caller updates ``event_seats`` in the same txn."""
         hold_id = str(uuid.uuid4())
@@ -180,7 +211,10 @@ class HoldStrategy(ABC):
             )
         # Delivered at commit, dropped if the caller's conditional seat update rolls back.
         publish(conn, self.db.schema, event_id, seats, "held", hold_id=hold_id)
-        return Hold(hold_id, user_id, event_id, tuple(sorted(seats)), "active", row[0], self.name)
+        hold = Hold(hold_id, user_id, event_id, tuple(sorted(seats)), "active", row[0], self.name)
+        if in_txn is not None:
+            in_txn(conn, hold)
+        return hold
 
     @staticmethod
     def _mark_held(
@@ -237,19 +271,41 @@ class NoLockHolds(HoldStrategy):
         if not all(bool(r[1]) for r in rows):
             raise SeatUnavailable("seat already taken")
 
-    def _write(self, user_id: int, event_id: int, seats: Sequence[int], ttl_ms: int) -> Hold:
+    def _write(
+        self,
+        user_id: int,
+        event_id: int,
+        seats: Sequence[int],
+        ttl_ms: int,
+        in_txn: TxnHook | None = None,
+    ) -> Hold:
         if self.think_ms:
             time.sleep(self.think_ms / 1000)
         with self.db.pool.connection() as conn, conn.transaction():
-            hold = self._record_hold(conn, user_id, event_id, seats, ttl_ms)
+            hold = self._record_hold(conn, user_id, event_id, seats, ttl_ms, in_txn)
             self._mark_held(conn, hold)  # unconditional: this is the bug being demonstrated
         return hold
 
-    def _hold(self, user_id: int, event_id: int, seats: tuple[int, ...], ttl_ms: int) -> Hold:
+    def _hold(
+        self,
+        user_id: int,
+        event_id: int,
+        seats: tuple[int, ...],
+        ttl_ms: int,
+        in_txn: TxnHook | None = None,
+    ) -> Hold:
         self._read_free(event_id, seats)
-        return self._write(user_id, event_id, seats, ttl_ms)
+        return self._write(user_id, event_id, seats, ttl_ms, in_txn)
 
-    def _hold_any(self, user_id: int, event_id: int, section: str, count: int, ttl_ms: int) -> Hold:
+    def _hold_any(
+        self,
+        user_id: int,
+        event_id: int,
+        section: str,
+        count: int,
+        ttl_ms: int,
+        in_txn: TxnHook | None = None,
+    ) -> Hold:
         with self.db.pool.connection() as conn:
             rows = conn.execute(
                 "SELECT es.seat_id FROM event_seats es JOIN seats s ON s.id = es.seat_id "
@@ -259,7 +315,7 @@ class NoLockHolds(HoldStrategy):
             ).fetchall()
         if len(rows) < count:
             raise SeatUnavailable(f"fewer than {count} free seats in section {section}")
-        return self._write(user_id, event_id, [int(r[0]) for r in rows], ttl_ms)
+        return self._write(user_id, event_id, [int(r[0]) for r in rows], ttl_ms, in_txn)
 
 
 class PessimisticHolds(HoldStrategy):
@@ -279,6 +335,7 @@ class PessimisticHolds(HoldStrategy):
         event_id: int,
         seats: tuple[int, ...],
         ttl_ms: int,
+        in_txn: TxnHook | None = None,
     ) -> Hold:
         """The locked read-check-write inside the caller's transaction (reused by the Redis
         strategy's fallback path)."""
@@ -297,15 +354,30 @@ class PessimisticHolds(HoldStrategy):
             self._missing(conn, event_id, seats)
         if not all(bool(r[1]) for r in rows):
             raise SeatUnavailable("seat already taken")
-        hold = self._record_hold(conn, user_id, event_id, seats, ttl_ms)
+        hold = self._record_hold(conn, user_id, event_id, seats, ttl_ms, in_txn)
         self._mark_held(conn, hold)
         return hold
 
-    def _hold(self, user_id: int, event_id: int, seats: tuple[int, ...], ttl_ms: int) -> Hold:
+    def _hold(
+        self,
+        user_id: int,
+        event_id: int,
+        seats: tuple[int, ...],
+        ttl_ms: int,
+        in_txn: TxnHook | None = None,
+    ) -> Hold:
         with self.db.pool.connection() as conn, conn.transaction():
-            return self.hold_in(conn, user_id, event_id, seats, ttl_ms)
+            return self.hold_in(conn, user_id, event_id, seats, ttl_ms, in_txn)
 
-    def _hold_any(self, user_id: int, event_id: int, section: str, count: int, ttl_ms: int) -> Hold:
+    def _hold_any(
+        self,
+        user_id: int,
+        event_id: int,
+        section: str,
+        count: int,
+        ttl_ms: int,
+        in_txn: TxnHook | None = None,
+    ) -> Hold:
         with self.db.pool.connection() as conn, conn.transaction():
             # SKIP LOCKED: seats another buyer is taking right now are passed over, so N
             # concurrent "any 2 seats" requests take disjoint seats without waiting.
@@ -317,7 +389,9 @@ class PessimisticHolds(HoldStrategy):
             ).fetchall()
             if len(rows) < count:
                 raise SeatUnavailable(f"fewer than {count} free seats in section {section}")
-            hold = self._record_hold(conn, user_id, event_id, [int(r[0]) for r in rows], ttl_ms)
+            hold = self._record_hold(
+                conn, user_id, event_id, [int(r[0]) for r in rows], ttl_ms, in_txn
+            )
             self._mark_held(conn, hold)
             return hold
 
@@ -359,7 +433,14 @@ class OptimisticHolds(HoldStrategy):
         self.stats.bump("retries")
         time.sleep(random.uniform(0, self.backoff_ms * (2**attempt)) / 1000)
 
-    def _hold(self, user_id: int, event_id: int, seats: tuple[int, ...], ttl_ms: int) -> Hold:
+    def _hold(
+        self,
+        user_id: int,
+        event_id: int,
+        seats: tuple[int, ...],
+        ttl_ms: int,
+        in_txn: TxnHook | None = None,
+    ) -> Hold:
         for attempt in range(self.max_retries + 1):
             with self.db.pool.connection() as conn:
                 with conn.transaction():
@@ -370,7 +451,8 @@ class OptimisticHolds(HoldStrategy):
                     raise SeatUnavailable("seat already taken")
                 try:
                     with conn.transaction():
-                        hold = self._record_hold(conn, user_id, event_id, seats, ttl_ms)
+                        # the hook's writes roll back with a lost race, like the hold's
+                        hold = self._record_hold(conn, user_id, event_id, seats, ttl_ms, in_txn)
                         for seat in seats:  # sorted: concurrent CAS batches cannot deadlock
                             if not self._cas(conn, hold, seat, versions[seat][0]):
                                 raise _LostRace
@@ -380,7 +462,15 @@ class OptimisticHolds(HoldStrategy):
             self._backoff(attempt)
         raise SerializationFailure(f"lost the race {self.max_retries + 1} times; retry")
 
-    def _hold_any(self, user_id: int, event_id: int, section: str, count: int, ttl_ms: int) -> Hold:
+    def _hold_any(
+        self,
+        user_id: int,
+        event_id: int,
+        section: str,
+        count: int,
+        ttl_ms: int,
+        in_txn: TxnHook | None = None,
+    ) -> Hold:
         for attempt in range(self.max_retries + 1):
             with self.db.pool.connection() as conn:
                 with conn.transaction():
@@ -412,14 +502,20 @@ class OptimisticHolds(HoldStrategy):
                                     break
                         if len(won) < count:
                             raise _LostRace
-                        hold = self._record_hold_with_id(conn, claim, won)
+                        hold = self._record_hold_with_id(conn, claim, won, in_txn)
                     return hold
                 except _LostRace:
                     pass
             self._backoff(attempt)
         raise SerializationFailure(f"lost the race {self.max_retries + 1} times; retry")
 
-    def _record_hold_with_id(self, conn: psycopg.Connection, hold: Hold, seats: list[int]) -> Hold:
+    def _record_hold_with_id(
+        self,
+        conn: psycopg.Connection,
+        hold: Hold,
+        seats: list[int],
+        in_txn: TxnHook | None = None,
+    ) -> Hold:
         conn.execute(
             "INSERT INTO holds (id, user_id, event_id, status, strategy, expires_at) "
             "VALUES (%s, %s, %s, 'active', %s, %s)",
@@ -431,7 +527,7 @@ class OptimisticHolds(HoldStrategy):
                 [(hold.id, hold.event_id, s) for s in seats],
             )
         publish(conn, self.db.schema, hold.event_id, seats, "held", hold_id=hold.id)
-        return Hold(
+        made = Hold(
             hold.id,
             hold.user_id,
             hold.event_id,
@@ -440,21 +536,21 @@ class OptimisticHolds(HoldStrategy):
             hold.expires_at,
             self.name,
         )
+        if in_txn is not None:
+            in_txn(conn, made)
+        return made
 
 
-def get_hold(db: Database, user_id: int, hold_id: str) -> Hold:
-    """A user's own hold; another user's hold is reported as not found."""
-    with db.pool.connection() as conn:
-        row = conn.execute(
-            "SELECT event_id, status, expires_at, strategy FROM holds "
-            "WHERE id = %s AND user_id = %s",
-            (hold_id, user_id),
-        ).fetchone()
-        if row is None:
-            raise NotFound(f"hold {hold_id} not found")
-        seats = conn.execute(
-            "SELECT seat_id FROM hold_seats WHERE hold_id = %s ORDER BY seat_id", (hold_id,)
-        ).fetchall()
+def _load_hold(conn: psycopg.Connection, user_id: int, hold_id: str) -> Hold:
+    row = conn.execute(
+        "SELECT event_id, status, expires_at, strategy FROM holds WHERE id = %s AND user_id = %s",
+        (hold_id, user_id),
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"hold {hold_id} not found")
+    seats = conn.execute(
+        "SELECT seat_id FROM hold_seats WHERE hold_id = %s ORDER BY seat_id", (hold_id,)
+    ).fetchall()
     return Hold(
         hold_id,
         user_id,
@@ -466,7 +562,13 @@ def get_hold(db: Database, user_id: int, hold_id: str) -> Hold:
     )
 
 
-def release_hold(db: Database, user_id: int, hold_id: str) -> Hold:
+def get_hold(db: Database, user_id: int, hold_id: str) -> Hold:
+    """A user's own hold; another user's hold is reported as not found."""
+    with db.pool.connection() as conn:
+        return _load_hold(conn, user_id, hold_id)
+
+
+def release_hold(db: Database, user_id: int, hold_id: str, in_txn: TxnHook | None = None) -> Hold:
     """Release an active hold: its seats (those still pointing at it) become free again."""
     with db.pool.connection() as conn, conn.transaction():
         row = conn.execute(
@@ -494,7 +596,10 @@ def release_hold(db: Database, user_id: int, hold_id: str) -> Hold:
                 "released",
                 hold_id=hold_id,
             )
-    return get_hold(db, user_id, hold_id)
+        hold = _load_hold(conn, user_id, hold_id)
+        if in_txn is not None:
+            in_txn(conn, hold)
+    return hold
 
 
 def oversold_seats(db: Database, event_id: int) -> int:

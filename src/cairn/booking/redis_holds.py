@@ -25,7 +25,7 @@ import redis
 from cairn.booking.catalog import available_sql
 from cairn.booking.db import Database
 from cairn.booking.errors import LockNotAvailable, SeatUnavailable, StaleFencingToken
-from cairn.booking.holds import HoldStrategy, PessimisticHolds
+from cairn.booking.holds import HoldStrategy, PessimisticHolds, TxnHook
 from cairn.booking.model import Hold
 from cairn.booking.redislock import Lease, LeaseManager, Renewer
 
@@ -125,13 +125,18 @@ class RedisHolds(HoldStrategy):
                 self.leases.release(lease)
 
     def _write(
-        self, user_id: int, event_id: int, seat_leases: dict[int, Lease], ttl_ms: int
+        self,
+        user_id: int,
+        event_id: int,
+        seat_leases: dict[int, Lease],
+        ttl_ms: int,
+        in_txn: TxnHook | None = None,
     ) -> Hold:
         seats = sorted(seat_leases)
         if self.before_write is not None:
             self.before_write(list(seat_leases.values()))
         with self.db.pool.connection() as conn, conn.transaction():
-            hold = self._record_hold(conn, user_id, event_id, seats, ttl_ms)
+            hold = self._record_hold(conn, user_id, event_id, seats, ttl_ms, in_txn)
             for seat in seats:
                 fence = seat_leases[seat].fence
                 cur = conn.execute(
@@ -162,7 +167,14 @@ class RedisHolds(HoldStrategy):
             )
         raise SeatUnavailable("seat already taken")
 
-    def _hold(self, user_id: int, event_id: int, seats: tuple[int, ...], ttl_ms: int) -> Hold:
+    def _hold(
+        self,
+        user_id: int,
+        event_id: int,
+        seats: tuple[int, ...],
+        ttl_ms: int,
+        in_txn: TxnHook | None = None,
+    ) -> Hold:
         if self._redis_usable():
             try:
                 self._seed(event_id)
@@ -173,13 +185,25 @@ class RedisHolds(HoldStrategy):
                 try:
                     with Renewer(self.leases, leases):
                         return self._write(
-                            user_id, event_id, dict(zip(seats, leases, strict=True)), ttl_ms
+                            user_id,
+                            event_id,
+                            dict(zip(seats, leases, strict=True)),
+                            ttl_ms,
+                            in_txn,
                         )
                 finally:
                     self._release(leases)
-        return self._degraded(lambda: self.fallback._hold(user_id, event_id, seats, ttl_ms))
+        return self._degraded(lambda: self.fallback._hold(user_id, event_id, seats, ttl_ms, in_txn))
 
-    def _hold_any(self, user_id: int, event_id: int, section: str, count: int, ttl_ms: int) -> Hold:
+    def _hold_any(
+        self,
+        user_id: int,
+        event_id: int,
+        section: str,
+        count: int,
+        ttl_ms: int,
+        in_txn: TxnHook | None = None,
+    ) -> Hold:
         if self._redis_usable():
             with self.db.pool.connection() as conn:
                 candidates = [
@@ -204,11 +228,11 @@ class RedisHolds(HoldStrategy):
                         raise SeatUnavailable(f"could not lock {count} seats in {section}")
                     by_seat = {int(lease.key.rsplit(":", 1)[1]): lease for lease in leases}
                     with Renewer(self.leases, leases):
-                        return self._write(user_id, event_id, by_seat, ttl_ms)
+                        return self._write(user_id, event_id, by_seat, ttl_ms, in_txn)
                 finally:
                     self._release(leases)
         return self._degraded(
-            lambda: self.fallback._hold_any(user_id, event_id, section, count, ttl_ms)
+            lambda: self.fallback._hold_any(user_id, event_id, section, count, ttl_ms, in_txn)
         )
 
     def close(self) -> None:

@@ -61,6 +61,7 @@ from cairn.booking.holds import (
     NoLockHolds,
     OptimisticHolds,
     PessimisticHolds,
+    TxnHook,
     get_hold,
     release_hold,
 )
@@ -294,22 +295,26 @@ class BookingService:
         section: str | None = None,
         count: int | None = None,
         ttl_ms: int | None = None,
+        in_txn: TxnHook | None = None,
     ) -> Hold:
-        """Hold the given seats (all or none), or any ``count`` free seats of ``section``."""
+        """Hold the given seats (all or none), or any ``count`` free seats of ``section``.
+
+        ``in_txn(conn, hold)`` runs inside the transaction that creates the hold (the API
+        stores the idempotent response there)."""
         ttl = self.config.hold_ttl_ms if ttl_ms is None else ttl_ms
         if seat_ids is not None and (section is not None or count is not None):
             raise ValidationFailed("give either seat_ids, or section and count")
         if seat_ids is not None:
-            return self.strategy.hold(user.id, event_id, seat_ids, ttl)
+            return self.strategy.hold(user.id, event_id, seat_ids, ttl, in_txn)
         if section is None or count is None:
             raise ValidationFailed("give seat_ids, or section and count")
-        return self.strategy.hold_any(user.id, event_id, section, count, ttl)
+        return self.strategy.hold_any(user.id, event_id, section, count, ttl, in_txn)
 
     def get_hold(self, user: User, hold_id: str) -> Hold:
         return get_hold(self.db, user.id, hold_id)
 
-    def release(self, user: User, hold_id: str) -> Hold:
-        return release_hold(self.db, user.id, hold_id)
+    def release(self, user: User, hold_id: str, in_txn: TxnHook | None = None) -> Hold:
+        return release_hold(self.db, user.id, hold_id, in_txn)
 
     # -- orders ---------------------------------------------------------------------------
 
@@ -383,9 +388,14 @@ class BookingService:
         method: str,
         path: str,
         body: object,
-        run: Callable[[KeyRecord], tuple[int, object]],
+        run: Callable[[IdemContext], tuple[int, object]],
     ) -> tuple[int, object, bool]:
         """Run ``run`` at most once per (user, key); returns (status, json body, replayed).
+
+        ``run`` gets an :class:`IdemContext`; an operation that can store its answer inside
+        its own transaction (``ctx.finish_in``, or ``ctx.hook`` for holds) commits the effect
+        and the stored response atomically (brandur's "atomic phases"): no crash can leave an
+        effect whose answer a retry would not find.
 
         Definitive answers (2xx and 4xx) are stored and replayed; transient ones (a lock
         conflict, a serialization failure, a provider that did not answer, 5xx) are not, so
@@ -395,8 +405,9 @@ class BookingService:
         if record.replay is not None:
             self.counters.bump("idempotent_replays")
             return record.replay.status, json.loads(record.replay.body), True
+        ctx = IdemContext(record, self.idempotency)
         try:
-            status, payload = run(record)
+            status, payload = run(ctx)
         except BookingError as exc:
             if isinstance(exc, self.TRANSIENT) or exc.status >= 500:
                 self.idempotency.unlock(record)
@@ -407,7 +418,8 @@ class BookingService:
         except BaseException:
             self.idempotency.unlock(record)
             raise
-        self.idempotency.finish(record, status, json.dumps(payload, default=str))
+        if not ctx.finished:
+            self.idempotency.finish(record, status, json.dumps(payload, default=str))
         return status, payload, False
 
     # -- health and metrics ---------------------------------------------------------------
@@ -485,6 +497,24 @@ class BookingService:
                 )
                 return False
         return True
+
+
+@dataclass
+class IdemContext:
+    """What an idempotent operation gets: its key record, and a way to store its answer in
+    its own transaction."""
+
+    record: KeyRecord
+    store: IdempotencyStore
+    finished: bool = False
+
+    def finish_in(self, conn: psycopg.Connection, status: int, payload: object) -> None:
+        self.store.finish(self.record, status, json.dumps(payload, default=str), conn)
+        self.finished = True
+
+    def hook(self, status: int, render: Callable[[Hold], object]) -> TxnHook:
+        """A hold-transaction hook that stores ``(status, render(hold))`` as the answer."""
+        return lambda conn, hold: self.finish_in(conn, status, render(hold))
 
 
 def problem(exc: BookingError) -> dict[str, object]:
