@@ -78,6 +78,6 @@ class DatabaseModel(RuleBasedStateMachine):
             assert {r["id"]: r for r in tx.select("t")} == self.model
 
 
-DatabaseModel.TestCase.settings = settings(max_examples=60, stateful_step_count=25,
+DatabaseModel.TestCase.settings = settings(max_examples=40, stateful_step_count=20,
                                            deadline=None)
 TestDatabaseModel = DatabaseModel.TestCase
