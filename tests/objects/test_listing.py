@@ -90,3 +90,26 @@ def test_start_after_and_prefix(shared: ObjectStore) -> None:
     shared.delete_object("start-after", "b")
     assert [r.key for r in shared.list_objects("start-after").contents] == ["a", "a/1", "a/2",
                                                                             "c/x"]
+
+
+def test_delimiter_skips_large_and_small_prefixes(store: ObjectStore) -> None:
+    """Prefixes larger than the in-scan skip (which then seek, probing windows) and smaller
+    ones, mixed with plain keys, page by page, for objects and versions."""
+    keys = [f"a/{i:04d}" for i in range(200)] + ["a0", "b/1", "b/2", "c", "d/x/y"]
+    keys += [f"e/{i:03d}" for i in range(70)] + ["f"]
+    for k in keys:
+        store.put_object("bkt", k, b"")
+    want = ["a/", "a0", "b/", "c", "d/", "e/", "f"]
+    page = store.list_objects("bkt", delimiter="/")
+    assert sorted([r.key for r in page.contents] + page.common_prefixes) == want
+    got: list[str] = []
+    after = ""
+    while True:
+        p = store.list_objects("bkt", delimiter="/", max_keys=1, start_after=after)
+        got += [r.key for r in p.contents] + p.common_prefixes
+        if not p.is_truncated:
+            break
+        after = p.next_marker or ""
+    assert got == want
+    vp = store.list_versions("bkt", delimiter="/")
+    assert sorted([r.key for r, _ in vp.entries] + vp.common_prefixes) == want

