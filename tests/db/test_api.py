@@ -179,3 +179,18 @@ def test_run_retries_serialization_failures(db: Database) -> None:
         t.join()
     with db.transaction() as tx:
         assert tx.get("accounts", 1)["balance"] == 180
+
+
+def test_oversize_transaction_is_refused_and_rolled_back(db: Database, monkeypatch) -> None:
+    import cairn.db.wal as wal
+    monkeypatch.setattr(wal, "MAX_RECORD", 2000)
+    tx = db.begin()
+    tx.insert("accounts", {"id": 9, "owner": "big", "blob": "x" * 5000})
+    with pytest.raises(DataError):
+        tx.commit()
+    assert tx.state == "failed"
+    with db.transaction() as t:
+        assert t.get("accounts", 9) is None
+        t.insert("accounts", {"id": 9, "owner": "small"})  # the row lock was released
+    with pytest.raises(InvalidParameter):
+        db.begin().select("accounts", {"id": ("in", 5)})

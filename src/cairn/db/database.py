@@ -451,6 +451,11 @@ class Database:
             ops.append([op, table, pk, old_xmin, row])
         try:
             lsn, end = self._wal.append({"k": "c", "x": tx.xid, "o": ops})
+        except TxnError:
+            with self._mu:
+                self._committing.pop(tx.xid, None)
+            raise  # too large: nothing was written; the transaction rolls back
+        try:
             if self.early_lock_release:
                 # Visible and unlocked now, acknowledged only once durable (Aether's early lock
                 # release): the next writer of a hot row need not wait for our fsync, and any

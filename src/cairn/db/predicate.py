@@ -75,6 +75,8 @@ def parse(where: Any) -> tuple[Callable[[dict[str, Any]], bool] | None, list[Con
             if len(args) != want:
                 raise InvalidParameter(f"{op!r} on {column!r} takes {want} argument(s)")
             if op == "in":
+                if not isinstance(args[0], (list, tuple, set, frozenset)):
+                    raise InvalidParameter(f"'in' on {column!r} takes a list of values")
                 args = (tuple(args[0]),)
             conds.append(Cond(column, op, args))
         else:

@@ -27,10 +27,12 @@ from cairn.storage.errors import CorruptionError
 from cairn.storage.fileio import REAL_FS, File, FileSystem
 from cairn.storage.groupcommit import GroupCommit
 from cairn.storage.record import ScanResult, scan_frames
+from cairn.txn.errors import DataError
 
 _LEN = struct.Struct("<I")
 WAL_DIR = "wal"
 SEGMENT_BYTES = 16 << 20
+MAX_RECORD = 256 << 20  # well below the frame format's 1 GiB sanity bound
 
 
 def segment_name(start_lsn: int) -> str:
@@ -133,6 +135,9 @@ class Wal:
     def append(self, record: dict[str, Any]) -> tuple[int, int]:
         """Append ``record``; return (its LSN, the LSN just past it). Not durable yet."""
         frame = encode_record(record)
+        if len(frame) > MAX_RECORD:
+            raise DataError(f"a commit record of {len(frame)} bytes is over the "
+                            f"{MAX_RECORD}-byte limit; split the transaction")
         with self._lock:
             lsn = self._end
             if self._memory is not None:
