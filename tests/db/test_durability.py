@@ -64,7 +64,7 @@ def test_recovery_replays_wal_after_checkpoint_without_close(tmp_path: Path,
     uncommitted = db.begin()
     uncommitted.update("acc", 5, {"bal": 0})
     expected = snapshot(db)
-    db._wal._file.flush()  # the OS has it; the process "dies" here without closing
+    db._abandon()  # the OS has the WAL; the process "dies" here without closing
     db2 = Database.open(str(tmp_path), engine=engine)
     assert snapshot(db2) == expected
     with db2.transaction() as tx:
@@ -146,7 +146,11 @@ def test_bad_paths_and_engines(tmp_path: Path) -> None:
     from cairn.storage.errors import StorageError
     with pytest.raises(StorageError):
         Database.open(str(tmp_path / "other"))
+    assert os.listdir(tmp_path / "other") == ["file.txt"]  # nothing written into it
     db = Database.open(str(tmp_path / "db"), engine="btree")
+    from cairn.db.errors import DatabaseLocked
+    with pytest.raises(DatabaseLocked):
+        Database.open(str(tmp_path / "db"), engine="btree")  # one Database per directory
     db.close()
     with pytest.raises(InvalidParameter):
         Database.open(str(tmp_path / "db"), engine="lsm")
@@ -213,7 +217,7 @@ def test_wal_segments_rotate_recycle_and_recover(tmp_path: Path) -> None:
         list(db.changes(0))
     with db.transaction() as tx:
         tx.update("t", 5, {"pad": "after checkpoint"})
-    db._wal._file.flush()
+    db._abandon()
     db2 = Database.open(str(tmp_path), **opts)
     with db2.transaction() as tx:
         assert len(tx.select("t")) == 200

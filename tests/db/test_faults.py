@@ -43,7 +43,8 @@ def test_power_loss_keeps_every_acknowledged_commit(tmp_path: Path, engine: str,
             db.checkpoint()
     unacked = db.begin()
     unacked.insert("kv", {"id": 999, "v": -1})
-    fs.crash(seed)  # power loss: unsynced writes vanish (a random prefix survives)
+    db._abandon()  # the process stops here (buffers handed to the OS) ...
+    fs.crash(seed)  # ... and the power goes: unsynced writes vanish (a random prefix stays)
     db2 = Database.open(str(tmp_path), engine=engine, **OPTS)
     with db2.transaction() as tx:
         got = {r["id"]: r["v"] for r in tx.select("kv")}
@@ -64,6 +65,7 @@ def test_failed_fsync_is_not_acknowledged_and_stops_the_database(tmp_path: Path)
         tx.commit()
     with pytest.raises(DatabaseClosed):
         db.begin()
+    db._abandon()
     db2 = Database.open(str(tmp_path), **OPTS)
     with db2.transaction() as t:
         assert t.get("kv", 1) == {"id": 1, "v": "kept"}

@@ -23,6 +23,7 @@ Design (docs/transactions.md explains the why):
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import threading
@@ -43,6 +44,7 @@ from cairn.storage.fileio import REAL_FS, FileSystem
 from cairn.storage.keycodec import pack, prefix_end, unpack
 from cairn.txn.errors import (
     DatabaseClosed,
+    DatabaseLocked,
     DeadlockDetected,
     DuplicateTable,
     InvalidParameter,
@@ -175,11 +177,14 @@ class Database:
         self.last_checkpoint_lsn = 0
         self._ckpt_lock = threading.Lock()
         self._engine: Engine | None = None
+        self._lock_fd: int | None = None
         if path is None:
             self._wal = Wal(None)
         else:
             fs.makedirs(path)
-            self._claim(path, engine)
+            self._claim(path, engine, write=False)  # refuse a foreign directory untouched
+            self._lock_fd = self._lock_directory(path)
+            self._claim(path, engine, write=True)
             self._engine = open_engine(engine, os.path.join(path, "data"), fs=fs,
                                        **(engine_options or {}))
             self._wal = Wal(path, fs, sync=durable, segment_bytes=wal_segment_bytes)
@@ -204,7 +209,36 @@ class Database:
         last checkpoint and the write-ahead log."""
         return cls(str(path), engine=engine, **options)
 
-    def _claim(self, path: str, engine: str) -> None:
+    @staticmethod
+    def _lock_directory(path: str) -> int:
+        """One process (one Database) per directory: two writers of one WAL would corrupt it.
+        An flock on ``LOCK``; the kernel drops it when the process dies (even by SIGKILL)."""
+        fd = os.open(os.path.join(path, "LOCK"), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise DatabaseLocked(f"{path} is in use by another open Database") from None
+        return fd
+
+    def _unlock_directory(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing the descriptor releases the flock
+            self._lock_fd = None
+
+    def _abandon(self) -> None:
+        """Tests: stop background work and let go of the directory without writing anything,
+        as if the process had died here (its WAL buffer is handed to the OS first)."""
+        self._stop.set()
+        if self._worker is not None:
+            self._worker.join()
+        self._closed = True
+        with contextlib.suppress(Exception):
+            if self._wal._file is not None:
+                self._wal._file.flush()
+        self._unlock_directory()
+
+    def _claim(self, path: str, engine: str, write: bool) -> None:
         marker = os.path.join(path, MARKER)
         if self.fs.exists(marker):
             try:
@@ -216,9 +250,11 @@ class Database:
                                        f"{meta.get('engine')!r} (format {meta.get('format')}),"
                                        f" not {engine!r}")
             return
-        if [n for n in self.fs.listdir(path) if not n.startswith(".")]:
+        if [n for n in self.fs.listdir(path) if not n.startswith(".") and n != "LOCK"]:
             raise StorageError(f"{path} is not empty and is not a cairn database")
-        self.fs.write_atomic(marker, json.dumps({"format": FORMAT, "engine": engine}).encode())
+        if write:
+            self.fs.write_atomic(marker,
+                                 json.dumps({"format": FORMAT, "engine": engine}).encode())
 
     def _recover(self) -> None:
         assert self._engine is not None and self.path is not None
@@ -805,6 +841,7 @@ class Database:
         self._wal.close()
         if self._engine is not None:
             self._engine.close()
+        self._unlock_directory()
 
     def __enter__(self) -> Database:
         return self

@@ -9,6 +9,7 @@ from __future__ import annotations
 from cairn.storage.errors import CorruptionError, DurabilityError
 from cairn.txn.errors import (
     DatabaseClosed,
+    DatabaseLocked,
     DataError,
     DeadlockDetected,
     DuplicateTable,
@@ -34,6 +35,7 @@ __all__ = [
     "CorruptionError",
     "DataError",
     "DatabaseClosed",
+    "DatabaseLocked",
     "DeadlockDetected",
     "DuplicateTable",
     "DurabilityError",

@@ -108,3 +108,9 @@ class DatabaseClosed(TxnError):
     """the database is closed (or failed after an fsync error and must be reopened)."""
 
     sqlstate = "57P01"
+
+
+class DatabaseLocked(TxnError):
+    """the database directory is in use by another open Database (process)."""
+
+    sqlstate = "55006"
