@@ -99,3 +99,19 @@ def test_explain_of_a_huge_zero_width_block_stops() -> None:
     assert [p.meaning for p in ok] == ["array block of 3 item(s)",
                                       "3 null item(s) of zero width, no bytes",
                                       "end of array (block count 0)"]
+
+
+def test_explain_of_a_truncated_fixed_stops_inside_the_input() -> None:
+    # found by hypothesis: a fixed(1) over no bytes was listed as a part past the end
+    schema = parse_schema({"type": "record", "name": "R1", "fields": [
+        {"name": "f0", "type": {"type": "fixed", "name": "F0", "size": 1}}]})
+    (part,) = explain("avro", schema, b"")
+    assert part.offset == 0 and part.meaning.startswith("error: truncated fixed(1)")
+
+
+def test_explain_of_a_msgpack_map_with_an_integer_key_stops() -> None:
+    # found by hypothesis: a negative fixint read as a key length walked backwards forever
+    blob = b"\x83\xe0" + codec_for("msgpack", person_schema()).encode(MARTIN)[1:]
+    parts = explain("msgpack", person_schema(), blob)
+    assert parts[-1].meaning == "error: map key is a int, not a string at byte 1 (field <root>)"
+    assert parts[-1].offset == 1

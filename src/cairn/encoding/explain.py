@@ -72,12 +72,16 @@ def explain(fmt: str, schema: Schema, data: bytes) -> list[Part]:
             end = _json(out, schema, data)
         else:
             raise ValueError(f"unknown format {fmt!r}")
+        if end > len(data):  # a walker that stepped past the end without noticing
+            raise DecodeError("truncated", len(data))
         if end != len(data):
             out.add(end, len(data), f"error: {len(data) - end} trailing bytes", [])
             return out.parts
         # The walk above shows bytes leniently (text with replacement characters, unknown
         # branches as raw fields); the codec is strict. What it rejects ends the listing.
         codec_for(fmt, schema).decode(data)
+    except RecursionError:
+        out.parts.append(Part(len(data), "", "error: nesting too deep"))
     except (EncodingError, IndexError, struct.error) as exc:
         at = exc.offset if isinstance(exc, DecodeError) and exc.offset is not None else None
         where = ".".join(exc.path) if isinstance(exc, DecodeError) else ""
@@ -141,6 +145,8 @@ def _avro(out: _Out, t: Schema, pos: int, path: list[str]) -> int:
         out.add(pos, end, f"enum index {i} = {sym}", path)
         return end
     if isinstance(t, Fixed):
+        if pos + t.size > len(buf):
+            raise DecodeError(f"truncated fixed({t.size})", pos, list(path))
         out.add(pos, pos + t.size, f"fixed({t.size}) {_show(buf[pos:pos + t.size])}", path)
         return pos + t.size
     if isinstance(t, Union):
@@ -342,7 +348,9 @@ def _mp(out: _Out, t: Schema | None, pos: int, path: list[str]) -> int:
         out.add(pos, p, f"map, {n} entries", path)
         fields = {f.name: f.type for f in t.fields} if isinstance(t, Record) else {}
         for _ in range(n):
-            _kind, kn, kp = mp.read_header(buf, p)
+            kkind, kn, kp = mp.read_header(buf, p)
+            if kkind != "str":
+                raise DecodeError(f"map key is a {kkind}, not a string", p, list(path))
             if kp + kn > len(buf):
                 raise DecodeError(f"key length {kn} runs past the end of the input", p)
             key = bytes(buf[kp:kp + kn]).decode("utf-8", "replace")
