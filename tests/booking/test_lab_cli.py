@@ -76,3 +76,19 @@ def test_unreachable_database_says_how_to_start_one() -> None:
 def test_bad_schema_name_is_refused() -> None:
     res = CliRunner().invoke(booking, ["migrate", "--dsn", DSN, "--schema", "x; DROP TABLE y"])
     assert res.exit_code != 0 and "invalid schema name" in res.output
+
+
+def test_serve_without_database_says_how_to_start_one() -> None:
+    res = CliRunner().invoke(
+        booking, ["serve", "--port", "0", "--dsn", "postgresql://postgres@127.0.0.1:1/x"]
+    )
+    assert res.exit_code != 0
+    assert "not reachable" in res.output and "start PostgreSQL" in res.output
+    assert "CAIRN_BOOKING_DSN" in res.output
+
+
+def test_loadtest_without_database_says_how_to_start_one() -> None:
+    res = CliRunner().invoke(
+        booking, ["loadtest", "--quick", "--dsn", "postgresql://postgres@127.0.0.1:1/x"]
+    )
+    assert res.exit_code != 0 and "start PostgreSQL" in res.output
