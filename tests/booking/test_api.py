@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from openapi_spec_validator import validate as validate_openapi
 
 from cairn.booking.api import create_app
 from cairn.booking.catalog import create_user
@@ -86,6 +87,7 @@ def _problem(r: httpx.Response, status: int, code: str) -> None:
 def test_openapi_documents_every_route_and_idempotency(api: Api) -> None:
     doc = api.call("GET", "/openapi.json", None).json()
     assert doc["openapi"] == "3.1.0"
+    validate_openapi(doc)  # the official OpenAPI 3.1 schema and $ref resolution
     app = create_app(service=api.svc)
     served = {
         (r.path, m.lower())
