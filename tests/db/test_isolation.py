@@ -392,3 +392,18 @@ def test_repeatable_read_snapshot_predates_a_lock_wait(db: Database, bg) -> None
     assert step.blocked()
     t1.commit()
     assert isinstance(step.exception(), SerializationFailure)
+
+
+def test_ssi_promotes_many_row_locks_to_a_table_lock_and_still_detects_skew() -> None:
+    db = doctors(index=False)
+    db._ssi.max_row_locks = 1
+    t1, t2 = db.begin(SER), db.begin(SER)
+    assert t1.get("doctors", "alice")["on_call"] and t1.get("doctors", "bob")["on_call"]
+    assert t2.get("doctors", "alice")["on_call"] and t2.get("doctors", "bob")["on_call"]
+    assert db._ssi.stats.promotions == 2
+    assert db._ssi.rows == {}  # the row locks are gone, a table lock each instead
+    t1.update("doctors", "alice", {"on_call": False})
+    t2.update("doctors", "bob", {"on_call": False})
+    t1.commit()
+    with pytest.raises(SerializationFailure):
+        t2.commit()

@@ -35,8 +35,8 @@ ReadSpan = tuple[str, bytes, bytes | None] | None
 class SxAct:
     """A serializable transaction as SSI sees it (PostgreSQL's SERIALIZABLEXACT)."""
 
-    __slots__ = ("commit_seq", "doomed", "ins", "outs", "row_tags", "snap", "tags", "wrote",
-                 "xid")
+    __slots__ = ("commit_seq", "doomed", "ins", "outs", "row_tags", "snap", "tags",
+                 "whole_tables", "wrote", "xid")
 
     def __init__(self, xid: int, snap: Snapshot):
         self.xid = xid
@@ -48,6 +48,7 @@ class SxAct:
         self.wrote = False
         self.tags: list[tuple] = []  # SIREAD locks on tables and ranges, for release
         self.row_tags: list[tuple[str, bytes]] = []  # SIREAD locks on rows
+        self.whole_tables: set[str] = set()  # tables whose row locks were promoted
 
     def __repr__(self) -> str:
         return f"<SxAct {self.xid}{' committed' if self.commit_seq else ''}>"
@@ -59,6 +60,7 @@ class SsiStats:
     dangerous: int = 0  # dangerous structures found
     doomed: int = 0  # victims marked for abort at their next statement/commit
     siread_locks: int = 0  # currently held
+    promotions: int = 0  # row locks traded for a table lock
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -74,7 +76,7 @@ class SsiTracker:
     """SIREAD locks and rw-edges of the serializable transactions of one database. The caller
     holds the database mutex around every call."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_row_locks: int = 10_000) -> None:
         self.by_xid: dict[int, SxAct] = {}
         self.rows: dict[tuple, set[SxAct]] = {}  # (table, pk bytes) -> readers
         self.tables: dict[str, set[SxAct]] = {}  # whole-table (full scan) readers
@@ -85,6 +87,7 @@ class SsiTracker:
         self.stats = SsiStats()
         self._finished = 0
         self._sweep_at = 64
+        self.max_row_locks = max_row_locks
 
     def register(self, xid: int, snap: Snapshot) -> SxAct:
         sx = SxAct(xid, snap)
@@ -96,14 +99,17 @@ class SsiTracker:
     def read_row(self, sx: SxAct, table: str, pkb: bytes, chain: list[Version] | None) -> None:
         """``sx`` read (or looked for) row ``pkb``: SIREAD-lock it, and add an edge to every
         concurrent writer of a version newer than the one ``sx`` sees."""
-        key = (table, pkb)
-        readers = self.rows.get(key)
-        if readers is None:
-            self.rows[key] = {sx}
-            sx.row_tags.append(key)
-        elif sx not in readers:
-            readers.add(sx)
-            sx.row_tags.append(key)
+        if not sx.whole_tables or table not in sx.whole_tables:
+            key = (table, pkb)
+            readers = self.rows.get(key)
+            if readers is None:
+                self.rows[key] = {sx}
+                sx.row_tags.append(key)
+            elif sx not in readers:
+                readers.add(sx)
+                sx.row_tags.append(key)
+            if len(sx.row_tags) > self.max_row_locks:
+                self._promote(sx)
         if chain:
             snap = sx.snap
             v = chain[-1]
@@ -123,6 +129,24 @@ class SsiTracker:
                 w = by_xid.get(v.xmin)
                 if w is not None:
                     self._edge(sx, w, sx)
+
+    def _promote(self, sx: SxAct) -> None:
+        """Too many row SIREAD locks: trade them for one lock per table (PostgreSQL's
+        max_pred_locks_per_relation promotion). Coarser, so possibly more false conflicts,
+        but memory stays bounded for a transaction that reads a whole big table row by row."""
+        tables = {key[0] for key in sx.row_tags}
+        rows = self.rows
+        for key in sx.row_tags:
+            s = rows.get(key)
+            if s is not None:
+                s.discard(sx)
+                if not s:
+                    del rows[key]
+        sx.row_tags = []
+        for table in tables:
+            self.read_span(sx, table, None)
+            sx.whole_tables.add(table)
+        self.stats.promotions += 1
 
     def read_span(self, sx: SxAct, table: str, span: ReadSpan) -> None:
         """``sx`` scanned an index range (``span``) or the whole table (None)."""
