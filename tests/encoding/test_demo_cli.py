@@ -66,6 +66,12 @@ def test_explain_export_and_convert(tmp_path: Path) -> None:
     assert "optional int64 favoriteNumber = 2;" in out
     code, out = run("encode", "export", str(schema), "--to", "thrift")
     assert "2: optional i64 favoriteNumber," in out
+    code, out = run("encode", "export", str(schema), "--to", "avsc")
+    assert code == 0 and json.loads(out) == PERSON_AVSC
+    code, out = run("encode", "export", str(schema), "--to", "canonical")
+    assert out.strip() == ('{"name":"Person","type":"record","fields":[{"name":"userName",'
+                           '"type":"string"},{"name":"favoriteNumber","type":["null","long"]},'
+                           '{"name":"interests","type":{"type":"array","items":"string"}}]}')
     src = tmp_path / "m.avro"
     src.write_bytes(bytes.fromhex(demo_data()[-1]["hex"]))
     code, out = run("encode", "convert", str(src), "--schema", str(schema), "--from", "avro",
