@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test lint install
+.PHONY: serve test lint install web
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -23,3 +23,7 @@ lint: $(STAMP)
 
 test: $(STAMP) lint
 	$(BIN)/pytest -q -n auto --dist loadgroup
+
+# Rebuild the web client's checked-in assets (src/cairn/a2ui/static/) from web/ (needs npm).
+web:
+	bash web/build.sh

@@ -66,6 +66,10 @@ def _register() -> None:
 
     bench.add_command(bench_txn, "txn")
 
+    from cairn.bench.a2ui import bench_a2ui
+
+    bench.add_command(bench_a2ui, "a2ui")
+
     from cairn.a2ui.cli import register as register_a2ui
 
     register_a2ui(cli, bench)

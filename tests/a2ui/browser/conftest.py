@@ -80,7 +80,9 @@ def launch_chromium(playwright: Any) -> Any:
                                       headless=True)
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: a live sync Playwright keeps its event loop running in the
+# worker's main thread, and a later test on that worker could not call asyncio.run().
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
