@@ -6,9 +6,9 @@ asks the kernel for a free port, which is how the tests run it). One SIGINT/SIGT
 stops every server, then each service closes its stores: a clean stop flushes and fsyncs, and
 an unclean one (SIGKILL) is what the engines' recovery is for.
 
-Services that need what is not embedded yet (the booking service and its console need
-PostgreSQL until cairn's own SQL layer exists) are started when their dependency answers and
-otherwise listed as skipped with the reason and how to start it.
+Today: the S3 object store and the schema registry. The booking service and its A2UI console
+need PostgreSQL until cairn's own SQL layer exists; they run alone (``cairn booking serve``,
+``cairn a2ui serve``) and are not started here yet.
 """
 
 from __future__ import annotations
@@ -33,14 +33,13 @@ class Service:
     name: str
     app: Any
     sock: socket.socket
-    path: str = "/"
     note: str = ""
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     @property
     def url(self) -> str:
         host, port = self.sock.getsockname()[:2]
-        return f"http://{host}:{port}{self.path}"
+        return f"http://{host}:{port}/"
 
 
 class _Server(uvicorn.Server):
@@ -63,6 +62,14 @@ def bind(host: str, port: int) -> socket.socket:
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock
+
+
+def close_services(services: list[Service]) -> None:
+    """Close every service's stores and its socket, the last started first."""
+    for svc in reversed(services):
+        for close in reversed(svc.closers):
+            close()
+        svc.sock.close()
 
 
 def run_services(services: list[Service]) -> None:
@@ -88,10 +95,7 @@ def run_services(services: list[Service]) -> None:
     try:
         asyncio.run(main())
     finally:
-        for svc in reversed(services):
-            for close in reversed(svc.closers):
-                close()
-            svc.sock.close()
+        close_services(services)
 
 
 def _s3(data_dir: str, sock: socket.socket) -> Service:
@@ -128,10 +132,7 @@ def serve(data_dir: str, host: str, s3_port: int, registry_port: int) -> None:
         services.append(_s3(data_dir, bind(host, s3_port)))
         services.append(_registry(data_dir, bind(host, registry_port)))
     except BaseException:
-        for svc in services:
-            for close in svc.closers:
-                close()
-            svc.sock.close()
+        close_services(services)
         raise
     click.echo(f"cairn serve: data in {os.path.abspath(data_dir)}")
     for svc in services:
