@@ -6,9 +6,10 @@ asks the kernel for a free port, which is how the tests run it). One SIGINT/SIGT
 stops every server, then each service closes its stores: a clean stop flushes and fsyncs, and
 an unclean one (SIGKILL) is what the engines' recovery is for.
 
-Today: the S3 object store and the schema registry. The booking service and its A2UI console
-need PostgreSQL until cairn's own SQL layer exists; they run alone (``cairn booking serve``,
-``cairn a2ui serve``) and are not started here yet.
+Today: the S3 object store, the schema registry, and, when PostgreSQL answers, the booking
+API and its A2UI console (the agent and the web client) on one booking service. Until cairn's
+own SQL layer exists the booking service needs PostgreSQL; without it ``cairn serve`` says how
+to start one and serves the rest (``--no-booking`` skips it on purpose).
 """
 
 from __future__ import annotations
@@ -118,25 +119,81 @@ def _registry(data_dir: str, sock: socket.socket) -> Service:
                    note="Confluent REST API (Avro)", closers=[store.close])
 
 
+@dataclass
+class BookingOptions:
+    """Where the booking service keeps its data and the ports of its two front ends."""
+
+    enabled: bool
+    dsn: str | None
+    schema: str
+    api_sock_spec: tuple[str, int]
+    console_sock_spec: tuple[str, int]
+
+
+def _booking(opts: BookingOptions, skipped: list[str]) -> list[Service]:
+    """The booking API and the A2UI console on one booking service, or [] with a message when
+    PostgreSQL does not answer (the rest of cairn still runs)."""
+    import secrets
+
+    from cairn.a2ui.app import build
+    from cairn.booking.api import create_app
+    from cairn.booking.errors import DatabaseUnavailable
+
+    if not opts.enabled:
+        return []
+    api_sock = bind(*opts.api_sock_spec)
+    console_sock = bind(*opts.console_sock_spec)
+    admin_token = os.environ.get("CAIRN_BOOKING_ADMIN_TOKEN") or secrets.token_urlsafe(24)
+    try:
+        running = build(opts.dsn, opts.schema, admin_token=admin_token)
+    except DatabaseUnavailable as exc:
+        api_sock.close()
+        console_sock.close()
+        skipped.append(f"booking and console skipped: {exc}")
+        return []
+    service = running.booking.service
+    console = Service("console", running.app, console_sock,
+                      note="A2UI agent + web client (booking)", closers=[running.close])
+    api = Service("booking", create_app(service=service), api_sock,
+                  note=f"schema {opts.schema!r}, strategy {service.config.strategy}, "
+                       f"admin token {admin_token}")
+    # Started after the console so that it is closed first, while the service still runs.
+    return [console, api]
+
+
 @click.command("serve")
 @click.option("--data", "data_dir", default="./data", show_default=True,
               help="data directory (CAIRN_SERVE_DATA)")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--s3-port", default=9000, show_default=True, help="0 picks a free port")
 @click.option("--registry-port", default=8081, show_default=True, help="0 picks a free port")
-def serve(data_dir: str, host: str, s3_port: int, registry_port: int) -> None:
+@click.option("--booking/--no-booking", default=True, show_default=True,
+              help="the booking API and its A2UI console (need PostgreSQL)")
+@click.option("--booking-port", default=8800, show_default=True, help="0 picks a free port")
+@click.option("--console-port", default=8700, show_default=True, help="0 picks a free port")
+@click.option("--booking-dsn", envvar="CAIRN_BOOKING_DSN", default=None,
+              help="PostgreSQL URL [env CAIRN_BOOKING_DSN; postgresql://postgres@127.0.0.1/test]")
+@click.option("--booking-schema", default="booking", show_default=True)
+def serve(data_dir: str, host: str, s3_port: int, registry_port: int, booking: bool,
+          booking_port: int, console_port: int, booking_dsn: str | None,
+          booking_schema: str) -> None:
     """Start every cairn service that exists, print their URLs, stop cleanly on Ctrl-C."""
     os.makedirs(data_dir, exist_ok=True)
     services: list[Service] = []
+    skipped: list[str] = []
     try:
         services.append(_s3(data_dir, bind(host, s3_port)))
         services.append(_registry(data_dir, bind(host, registry_port)))
+        services += _booking(BookingOptions(booking, booking_dsn, booking_schema,
+                                            (host, booking_port), (host, console_port)), skipped)
     except BaseException:
         close_services(services)
         raise
     click.echo(f"cairn serve: data in {os.path.abspath(data_dir)}")
     for svc in services:
         click.echo(f"  {svc.name:<16} {svc.url}  {svc.note}")
+    for note in skipped:
+        click.echo(f"  {note}")
     click.echo("Ctrl-C stops everything.", nl=True)
     run_services(services)
     click.echo("cairn serve: stopped cleanly")

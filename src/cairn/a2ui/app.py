@@ -26,7 +26,8 @@ class Running:
 
 def build(dsn: str | None = None, schema: str = "booking", strategy: str = "pessimistic",
           seed: bool = True, hold_ttl_ms: int | None = None, llm: bool | None = None,
-          tick_s: float = 1.0, keepalive_s: float = 15.0) -> Running:
+          tick_s: float = 1.0, keepalive_s: float = 15.0,
+          admin_token: str | None = None) -> Running:
     from cairn.a2ui.agent.booking_tools import BookingTools
     from cairn.a2ui.agent.core import DeterministicAgent
     from cairn.a2ui.server import create_app
@@ -41,6 +42,8 @@ def build(dsn: str | None = None, schema: str = "booking", strategy: str = "pess
                                  "payments_url": sim.url}
     if hold_ttl_ms is not None:
         overrides["hold_ttl_ms"] = hold_ttl_ms
+    if admin_token is not None:  # `cairn serve` mounts the booking API on this same service
+        overrides["admin_token"] = admin_token
     try:
         service = BookingService(BookingConfig.from_env(**overrides))
     except BaseException:
