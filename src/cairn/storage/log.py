@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from cairn.storage.directory import claim_directory
 from cairn.storage.engine import Engine, EngineStats, Op, normalize_ops
 from cairn.storage.fileio import REAL_FS, FileSystem
-from cairn.storage.groupcommit import GroupCommit
+from cairn.storage.groupcommit import DEFAULT_COMMIT_DELAY, GroupCommit
 from cairn.storage.limits import MAX_KEY_SIZE, MAX_VALUE_SIZE, check_key
 from cairn.storage.record import OP_PUT, ScanResult, decode_payload, encode_frame, scan_frames
 
@@ -31,7 +31,8 @@ class LogEngine(Engine):
     ordered = False
 
     def __init__(self, path: str, fs: FileSystem = REAL_FS, *,
-                 max_key_size: int = MAX_KEY_SIZE, max_value_size: int = MAX_VALUE_SIZE):
+                 max_key_size: int = MAX_KEY_SIZE, max_value_size: int = MAX_VALUE_SIZE,
+                 commit_delay: float = DEFAULT_COMMIT_DELAY):
         super().__init__(path, fs)
         self.max_key_size = max_key_size
         self.max_value_size = max_value_size
@@ -41,7 +42,7 @@ class LogEngine(Engine):
         self._file = fs.open(self._file_path)
         self._recover()
         self._stats = EngineStats(engine=self.kind)
-        self._commit = GroupCommit(self._sync_log, lambda: self._file.size)
+        self._commit = GroupCommit(self._sync_log, lambda: self._file.size, commit_delay)
 
     def _recover(self) -> None:
         data = self._file.read_at(0, self._file.size)

@@ -34,7 +34,6 @@ import contextlib
 import os
 import struct
 import threading
-import time
 import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -83,7 +82,7 @@ FORMAT = 1
 DEFAULT_PAGE_SIZE = 4096
 DEFAULT_POOL_BYTES = 64 * 1024 * 1024
 DEFAULT_WAL_CHECKPOINT_BYTES = 64 * 1024 * 1024
-DEFAULT_COMMIT_DELAY_US = 200
+DEFAULT_COMMIT_DELAY_US = 500  # the same 0.5 ms as the other engines (groupcommit.py)
 TREE_FILE = "tree.dat"
 FIRST_CHUNK = 1024  # entries per scan chunk: a 1000-key range scan is one descent
 NEXT_CHUNK = 4096
@@ -129,8 +128,8 @@ class BTreeEngine(Engine):
     * ``wal_checkpoint_bytes`` (64 MiB): checkpoint when the WAL grows past this;
     * ``max_key_size``: at most (and by default) ``page_size // 4 - 64`` (960 for 4 KiB);
     * ``max_value_size`` (16 MiB): values past a quarter page go to overflow chains;
-    * ``commit_delay_us`` (200): at most how long a group-commit leader waits for durable
-      writers that are mid-write to append before it fsyncs (PostgreSQL's commit_delay).
+    * ``commit_delay_us`` (500): at most how long a group-commit leader waits for the other
+      active durable writers to append before it fsyncs (:mod:`cairn.storage.groupcommit`).
     """
 
     kind = "btree"
@@ -155,9 +154,6 @@ class BTreeEngine(Engine):
         self._wal_limit = wal_checkpoint_bytes
         self._commit_delay = max(0, commit_delay_us) / 1e6
         # group commit's adaptive commit delay (see _wal_position)
-        self._round_writers: set[int] = set()  # threads that wrote durably in this round
-        self._last_group = 1  # ... and how many did in the previous round
-        self._since_target = 0  # durable records appended since the last target
         # counters
         self._gets = self._puts = self._deletes = 0
         self._read_units = 0
@@ -219,7 +215,7 @@ class BTreeEngine(Engine):
         except BaseException:
             self._release_files()
             raise
-        self._commit = GroupCommit(self._sync_wal, self._wal_position)
+        self._commit = GroupCommit(self._sync_wal, self._wal_position, self._commit_delay)
 
     # -- opening -----------------------------------------------------------------------------
     def _create(self, page_size: int) -> None:
@@ -311,8 +307,6 @@ class BTreeEngine(Engine):
                 pool.evict()
             if not sync:
                 return
-            self._since_target += 1
-            self._round_writers.add(threading.get_ident())
             end = self._wal.position
         try:
             self._commit.sync_to(end)
@@ -364,9 +358,6 @@ class BTreeEngine(Engine):
             self._puts += puts
             self._deletes += deletes
             end = self._wal.position
-            if sync:
-                self._since_target += 1
-                self._round_writers.add(threading.get_ident())
             if len(pool.frames) > pool.capacity:
                 pool.evict()
         if sync:
@@ -454,19 +445,7 @@ class BTreeEngine(Engine):
     # -- durability --------------------------------------------------------------------------
     def _wal_position(self) -> int:
         """The flush target of a group-commit leader, asked right before it syncs."""
-        want = self._last_group
-        if self._commit_delay and want > 1 and self._since_target < want:
-            # PostgreSQL's commit_delay/commit_siblings, made adaptive: `want` threads wrote
-            # durably during the last round and are coming back with their next write; give
-            # them (for at most commit_delay_us) the GIL to append, so that one fsync covers
-            # them all.
-            deadline = time.monotonic() + self._commit_delay
-            while self._since_target < want and time.monotonic() < deadline:
-                time.sleep(0.00002)
         with self._lock:
-            self._last_group = max(1, len(self._round_writers))
-            self._round_writers = set()
-            self._since_target = 0
             return self._wal.position
 
     def _sync_wal(self) -> None:

@@ -78,8 +78,9 @@ class HashEngine(Engine):
     * ``merge_interval`` (1.0 s): how often the merge thread re-checks the policy (it is also
       woken by every rollover).
     * ``background_merge`` (True): run the merge thread; ``compact()`` merges either way.
-    * ``commit_delay`` (0.0005 s): how long a durable writer waits for the other durable
-      writers in flight to append before group commit fsyncs (0: never wait).
+    * ``commit_delay`` (0.0005 s): how long a group-commit leader waits for the other active
+      durable writers to append before it fsyncs (0: never wait); see
+      :mod:`cairn.storage.groupcommit`.
     * ``max_key_size``, ``max_value_size``: input limits (:mod:`cairn.storage.limits`).
     """
 
@@ -90,17 +91,13 @@ class HashEngine(Engine):
     __slots__ = (
         "_active",
         "_appended",
-        "_arrived",
         "_by_sid",
         "_commit",
-        "_commit_delay",
         "_deletes",
         "_failed",
         "_fsync_lock",
-        "_gather",
         "_gen",
         "_hits",
-        "_inflight",
         "_keydir",
         "_keyset_version",
         "_live_rec",
@@ -118,14 +115,11 @@ class HashEngine(Engine):
         "_recovery",
         "_recovery_seconds",
         "_retired",
-        "_round",
         "_segment_size",
         "_segments",
-        "_siblings",
         "_sorted_keys",
         "_table",
         "_user_written",
-        "_waiters",
         "_worker",
         "max_key_size",
         "max_value_size",
@@ -186,13 +180,6 @@ class HashEngine(Engine):
         self._puts = self._deletes = self._user_written = 0
         self._merges = self._merge_read = self._merge_written = 0
         self._maintenance_fsyncs = 0
-        self._gather = threading.Lock()
-        self._round = 0  # gathering round of durable writers (see _durable)
-        self._arrived = 0  # writers gathered in the current round
-        self._inflight = 0  # durable writers between their append and their return
-        self._waiters: list[threading.Lock] = []  # writers asleep in the current round
-        self._siblings = 1  # writers seen together in the last round
-        self._commit_delay = commit_delay
         # Read counters are bumped without a lock (a get takes none): with the GIL an
         # increment is not interrupted in practice, and a stats counter may be off by a race.
         self._hits = 0  # gets that read a record (one pread each)
@@ -208,7 +195,7 @@ class HashEngine(Engine):
             for seg in self._segments:
                 seg.file.close()
             raise
-        self._commit = GroupCommit(self._sync_active, self._position)
+        self._commit = GroupCommit(self._sync_active, self._position, commit_delay)
         self._worker = (MergeWorker(self._background_merge, self._fail, merge_interval,
                                     f"cairn-hash-merge:{os.path.basename(path)}")
                         if background_merge else None)
@@ -250,7 +237,7 @@ class HashEngine(Engine):
             self._user_written += n - OVERHEAD
             end = self._appended
         if sync:
-            self._durable(end)
+            self._commit_one(end)
 
     def delete(self, key: bytes, *, sync: bool = False) -> None:
         if self._closed:
@@ -269,7 +256,7 @@ class HashEngine(Engine):
                 self._append_locked([(key, None)], [encode_delete(key)])
             end = self._appended
         if sync:
-            self._durable(end)
+            self._commit_one(end)
 
     def write_batch(self, ops: Iterable[Op | tuple], *, sync: bool = False) -> None:
         self._check_open()
@@ -301,7 +288,7 @@ class HashEngine(Engine):
             self._user_written += user
             end = self._appended
         if sync:
-            self._durable(end)
+            self._commit_one(end)
 
     def _append_locked(self, items: list[tuple[bytes, bytes | None]],
                        records: list[bytes]) -> None:
@@ -338,61 +325,6 @@ class HashEngine(Engine):
             pos += n
         self._live_rec += live
         self._appended += len(data)
-
-    def _durable(self, end: int) -> None:
-        """Make everything up to ``end`` durable, sharing fsyncs (PostgreSQL's
-        ``commit_delay``/``commit_siblings`` on top of group commit).
-
-        Durable writers gather in rounds. The writer whose arrival fills the round (as many
-        writers as were in flight when the previous round closed), or whose wait of
-        ``commit_delay`` runs out, *closes* it and goes through group commit: its leader's
-        fsync covers every append of the round. The others sleep once, each on its own lock
-        (no herd re-acquiring a shared one), until the closer is done, and then pass through
-        group commit without an fsync of their own. Group commit still decides: a writer
-        whose append was not covered syncs itself."""
-        waiter: threading.Lock | None = None
-        with self._gather:
-            self._inflight += 1
-            if self._arrived + 1 >= self._siblings or not self._commit_delay:
-                waiters = self._close_round(self._arrived + 1)
-            else:
-                self._arrived += 1
-                rnd = self._round
-                waiter = threading.Lock()
-                waiter.acquire()
-                self._waiters.append(waiter)
-        if waiter is not None:
-            if waiter.acquire(timeout=self._commit_delay):
-                return self._commit_one(end)  # released by the round's closer
-            with self._gather:
-                if self._round != rnd:  # closed meanwhile: its closer will release us
-                    waiters = None
-                else:  # the round did not fill: fewer writers now; close it ourselves
-                    self._waiters.remove(waiter)
-                    waiters = self._close_round(self._arrived)
-            if waiters is None:
-                waiter.acquire()
-                return self._commit_one(end)
-        try:
-            self._commit_one(end)
-        finally:
-            with self._gather:
-                self._inflight -= len(waiters) + 1  # the waiters' and the closer's own
-            for w in waiters:
-                w.release()
-
-    def _close_round(self, arrived: int) -> list[threading.Lock]:
-        """Close the gathering round (caller holds ``_gather``); return its waiters, whom
-        the caller, now the closer, wakes once it is through group commit (and drops their
-        in-flight count with its own)."""
-        # Size the next round: everyone in flight now will be back for it, unless this
-        # round did not fill (then fewer writers are active).
-        self._siblings = arrived if arrived < self._siblings else self._inflight
-        waiters = self._waiters
-        self._waiters = []
-        self._arrived = 0
-        self._round += 1
-        return waiters
 
     def _commit_one(self, end: int) -> None:
         try:

@@ -228,8 +228,6 @@ class LSMEngine(Engine):
         self._threads: list[threading.Thread] = []
         # Durable writes between their append and their commit, and those of them waiting in
         # group commit: lengths of lists (atomic append/pop), a hint for the commit delay.
-        self._sync_writers: list[int] = []
-        self._sync_waiting: list[int] = []
         # (gets, bloom checks, bloom negatives, read units, hit) of finished point reads, added
         # to the counters by the next holder of the lock (see get); retired versions unpinned
         # by a finalizer, released likewise.
@@ -242,7 +240,7 @@ class LSMEngine(Engine):
         except BaseException:
             self._release_files()  # a failed recovery must not leak file descriptors
             raise
-        self._commit = GroupCommit(self._sync_wal, self._wal_position)
+        self._commit = GroupCommit(self._sync_wal, self._wal_position, commit_delay)
         if background:
             for target, name in ((self._flusher, "flush"), (self._compactor, "compact")):
                 t = threading.Thread(target=target, name=f"lsm-{name}:{path}", daemon=True)
@@ -661,18 +659,7 @@ class LSMEngine(Engine):
 
     def _wal_position(self) -> int:
         """Group commit asks this just before its leader fsyncs: everything before the returned
-        position will be durable. When other durable writers are active, the leader first
-        gives them a moment to append (PostgreSQL's ``commit_delay``/``commit_siblings``), so
-        one fsync covers them instead of the next one."""
-        if len(self._sync_writers) > 1 and self.commit_delay > 0:
-            seen = self._wal_base + self._wal.size
-            deadline = time.monotonic() + self.commit_delay
-            while time.monotonic() < deadline:
-                time.sleep(0)  # yield the GIL to writers on their way to append
-                now = self._wal_base + self._wal.size
-                if now == seen and len(self._sync_waiting) >= len(self._sync_writers) - 1:
-                    break  # every other durable writer is queued behind this fsync
-                seen = now
+        position will be durable."""
         return self._wal_base + self._wal.size
 
     def _sync_wal(self) -> None:
@@ -751,19 +738,12 @@ class LSMEngine(Engine):
         return self._wal_base + self._wal.size
 
     def _after_write(self, pos: int) -> None:
-        """Wait until the write ending at ``pos`` is durable (the caller counted itself in
-        ``_sync_writers`` when it appended)."""
-        # The counters are lists used as atomic counters (append/pop are single C calls under
-        # the GIL): taking the engine lock here would make 8 writers queue on it twice more.
-        self._sync_waiting.append(1)
+        """Wait until the write ending at ``pos`` is durable (group commit)."""
         try:
             self._commit.sync_to(pos)
         except DurabilityError as exc:
             self._set_error(exc)
             raise
-        finally:
-            self._sync_waiting.pop()
-            self._sync_writers.pop()
 
     def _inline_maintenance(self) -> None:
         """Without background threads: rotate, flush and compact *before* the write that found
@@ -804,8 +784,6 @@ class LSMEngine(Engine):
             c = self._c
             c.puts += 1
             c.user_bytes += n
-            if sync:
-                self._sync_writers.append(1)
         if sync:
             self._after_write(pos)
 
@@ -832,8 +810,6 @@ class LSMEngine(Engine):
                     mem.put(op.key, None)
                     c.deletes += 1
                     c.user_bytes += len(op.key)
-            if sync:
-                self._sync_writers.append(1)
         if sync:
             self._after_write(pos)
 
