@@ -12,8 +12,9 @@ import redis
 
 from cairn.booking.catalog import seat_map
 from cairn.booking.db import Database
-from cairn.booking.errors import SeatUnavailable, StaleFencingToken
+from cairn.booking.errors import LockNotAvailable, SeatUnavailable, StaleFencingToken
 from cairn.booking.holds import oversold_seats, release_hold
+from cairn.booking.model import Hold
 from cairn.booking.redis_holds import RedisHolds
 from cairn.booking.redislock import Lease, LeaseManager, Renewer
 
@@ -56,15 +57,55 @@ def test_lease_acquire_release_extend_and_fencing(client: redis.Redis, prefix: s
 
 
 def test_renewer_keeps_a_short_lease_alive(client: redis.Redis, prefix: str) -> None:
+    # 600 ms leases renewed every 200 ms: the renewal thread may be late by up to 400 ms on
+    # a loaded machine before the lease lapses (150 ms leases flaked at a load average of 12).
     m = LeaseManager(client, prefix)
-    lease = m.acquire("s", "e", 150)
+    lease = m.acquire("s", "e", 600)
     assert lease is not None
     with Renewer(m, [lease]) as renewer:
-        time.sleep(0.5)  # > 3 TTLs
-        assert m.acquire("s", "e", 150) is None
+        time.sleep(2.0)  # > 3 TTLs
+        assert m.acquire("s", "e", 600) is None
     assert not renewer.lost.is_set()
-    time.sleep(0.2)
-    assert m.acquire("s", "e", 150) is not None  # expired once renewal stopped
+    time.sleep(0.8)
+    assert m.acquire("s", "e", 600) is not None  # expired once renewal stopped
+
+
+def test_hold_whose_write_outlasts_the_lease_keeps_it_by_renewal(
+    db: Database, stage: Stage, client: redis.Redis, prefix: str
+) -> None:
+    """Long work under a lease: the PostgreSQL write starts 4 TTLs after the lease was taken.
+    The renewal thread keeps the lease, so a competing request is turned away by Redis during
+    the pause, and the slow holder's write goes through (its token is still the newest)."""
+    seat = stage.seat_ids["B"][7]
+    paused = threading.Event()
+    resume = threading.Event()
+
+    def pause(leases: list[Lease]) -> None:
+        paused.set()
+        resume.wait(10)
+
+    slow = RedisHolds(db, client, prefix=prefix, lease_ms=400, before_write=pause)
+    result: list[object] = []
+    t = threading.Thread(
+        target=lambda: result.append(slow.hold(stage.users[0].id, stage.event.id, [seat]))
+    )
+    t.start()
+    try:
+        assert paused.wait(10)
+        time.sleep(1.6)  # 4 TTLs: without renewal the lease would be gone
+        key = slow.leases.lock_key(f"{stage.event.id}:{seat}")
+        assert client.pttl(key) > 0
+        rival = RedisHolds(db, client, prefix=prefix)
+        with pytest.raises(LockNotAvailable):
+            rival.hold(stage.users[1].id, stage.event.id, [seat])
+    finally:
+        resume.set()
+        t.join(10)
+    held = result[0]
+    assert isinstance(held, Hold) and held.seat_ids == (seat,)
+    assert slow.stats.snapshot()["stale_tokens"] == 0
+    assert client.exists(key) == 0  # released after the write
+    assert oversold_seats(db, stage.event.id) == 0
 
 
 def test_one_seat_many_buyers_one_winner(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -18,6 +19,44 @@ from cairn.booking.errors import BookingError
 from cairn.booking.schema import migrate
 
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+STRATEGY_NAMES = ("none", "pessimistic", "optimistic", "redis")
+# CAIRN_BOOKING_REDIS is the older spelling; serve and the docs use CAIRN_BOOKING_REDIS_URL.
+REDIS_ENV = ("CAIRN_BOOKING_REDIS_URL", "CAIRN_BOOKING_REDIS")
+
+
+def _lab_options(strategies_help: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """``--dsn``, ``--redis-url`` and the repeatable ``--strategy`` of the lab commands."""
+
+    def apply(command: Callable[..., None]) -> Callable[..., None]:
+        for option in reversed(
+            (
+                click.option(
+                    "--dsn", default=DEFAULT_DSN, show_default=True, envvar="CAIRN_BOOKING_DSN"
+                ),
+                click.option(
+                    "--redis-url", default=DEFAULT_REDIS, show_default=True, envvar=REDIS_ENV
+                ),
+                click.option(
+                    "--strategy",
+                    "strategies",
+                    multiple=True,
+                    type=click.Choice(STRATEGY_NAMES),
+                    help=strategies_help,
+                ),
+            )
+        ):
+            command = option(command)
+        return command
+
+    return apply
+
+
+def _require_postgres(dsn: str) -> None:
+    """Stop with the message that says how to start PostgreSQL when it does not answer."""
+    try:
+        check_reachable(dsn)
+    except BookingError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @click.group()
@@ -36,8 +75,8 @@ def booking() -> None:
 @click.option("--schema", default="booking", show_default=True, help="schema to migrate")
 def migrate_cmd(dsn: str, schema: str) -> None:
     """Create the schema if needed and apply missing migrations."""
+    _require_postgres(dsn)
     try:
-        check_reachable(dsn)
         with psycopg.connect(dsn) as conn:
             applied = migrate(conn, schema)
     except BookingError as exc:
@@ -46,15 +85,7 @@ def migrate_cmd(dsn: str, schema: str) -> None:
 
 
 @booking.command("race")
-@click.option("--dsn", default=DEFAULT_DSN, show_default=True, envvar="CAIRN_BOOKING_DSN")
-@click.option("--redis-url", default=DEFAULT_REDIS, show_default=True, envvar="CAIRN_BOOKING_REDIS")
-@click.option(
-    "--strategy",
-    "strategies",
-    multiple=True,
-    type=click.Choice(["none", "pessimistic", "optimistic", "redis"]),
-    help="repeatable; default: all four",
-)
+@_lab_options("repeatable; default: all four")
 @click.option("--clients", default=10, show_default=True, help="concurrent requests per seat")
 @click.option("--rounds", default=5, show_default=True, help="seats raced for (one per round)")
 @click.option(
@@ -76,8 +107,8 @@ def race_cmd(
     """Many concurrent requests for one seat, per strategy, side by side (load test (a))."""
     from cairn.booking.lab import STRATEGIES, format_table, run_race
 
+    _require_postgres(dsn)
     try:
-        check_reachable(dsn)
         results = run_race(
             dsn,
             redis_url,
@@ -118,7 +149,7 @@ def payments_sim_cmd(host: str, port: int, webhook_url: str | None) -> None:
 @click.option("--redis-url", default=None, help=f"[env CAIRN_BOOKING_REDIS_URL; {DEFAULT_REDIS}]")
 @click.option(
     "--strategy",
-    type=click.Choice(["none", "pessimistic", "optimistic", "redis"]),
+    type=click.Choice(STRATEGY_NAMES),
     default=None,
     help="hold strategy [env CAIRN_BOOKING_STRATEGY; pessimistic]",
 )
@@ -156,10 +187,7 @@ def serve_cmd(
         payments_url=payments_url,
         admin_token=admin_token,
     )
-    try:
-        check_reachable(config.dsn)
-    except BookingError as exc:
-        raise click.ClickException(str(exc)) from exc
+    _require_postgres(config.dsn)
     sock = bind(host, port)
     url = f"http://{host}:{sock.getsockname()[1]}"
     sim = None
@@ -190,15 +218,7 @@ def serve_cmd(
 
 
 @booking.command("loadtest")
-@click.option("--dsn", default=DEFAULT_DSN, show_default=True, envvar="CAIRN_BOOKING_DSN")
-@click.option("--redis-url", default=DEFAULT_REDIS, show_default=True, envvar="CAIRN_BOOKING_REDIS")
-@click.option(
-    "--strategy",
-    "strategies",
-    multiple=True,
-    type=click.Choice(["none", "pessimistic", "optimistic", "redis"]),
-    help="repeatable; default: all four, side by side",
-)
+@_lab_options("repeatable; default: all four, side by side")
 @click.option(
     "--scenario",
     "scenarios",
@@ -221,10 +241,7 @@ def loadtest_cmd(
     """Start the service (uvicorn) per strategy and drive it with concurrent HTTP clients."""
     from cairn.booking.loadtest import STRATEGIES, format_report, plot, run_loadtest, write_json
 
-    try:
-        check_reachable(dsn)
-    except BookingError as exc:
-        raise click.ClickException(str(exc)) from exc
+    _require_postgres(dsn)
     runs = run_loadtest(
         dsn,
         redis_url,

@@ -11,16 +11,13 @@ the expiry, so a late worker only delays the tidy-up.
 
 from __future__ import annotations
 
-import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from cairn.booking.background import PeriodicThread
 from cairn.booking.changes import publish
 from cairn.booking.db import Database
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -32,8 +29,8 @@ class ExpiryWorker:
     # Other periodic tidy-ups that share this thread (the service reaps idempotency keys).
     housekeeping: Callable[[], object] | None = None
     housekeeping_every_s: float = 60.0
-    _stop: threading.Event = field(default_factory=threading.Event, repr=False)
-    _thread: threading.Thread | None = field(default=None, repr=False)
+    _worker: PeriodicThread | None = field(default=None, repr=False)
+    _last_housekeeping: float = field(default=0.0, repr=False)
 
     def run_once(self) -> int:
         """Expire one batch of overdue holds; return how many holds were expired."""
@@ -77,27 +74,19 @@ class ExpiryWorker:
             total += n
         return total
 
-    def _loop(self) -> None:
-        last_housekeeping = 0.0
-        while not self._stop.is_set():
-            try:
-                self.drain()
-                if self.housekeeping is not None and (
-                    time.monotonic() - last_housekeeping >= self.housekeeping_every_s
-                ):
-                    last_housekeeping = time.monotonic()
-                    self.housekeeping()
-            except Exception:  # a database blip must not end the worker; next round retries
-                log.exception("expiry round failed; retrying")
-            self._stop.wait(self.interval_s)
+    def _round(self) -> None:
+        self.drain()
+        if self.housekeeping is not None and (
+            time.monotonic() - self._last_housekeeping >= self.housekeeping_every_s
+        ):
+            self._last_housekeeping = time.monotonic()
+            self.housekeeping()
 
     def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="hold-expiry", daemon=True)
-        self._thread.start()
+        self._worker = PeriodicThread("hold-expiry", self._round, self.interval_s)
+        self._worker.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        if self._worker is not None:
+            self._worker.stop()
+            self._worker = None

@@ -16,17 +16,20 @@ write to ``event_seats`` bumps ``version``, which is what makes the optimistic C
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import random
-import threading
 import time
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import psycopg
 import psycopg.errors
 
+from cairn.booking.background import CounterSet
 from cairn.booking.catalog import available_sql
 from cairn.booking.changes import publish
 from cairn.booking.db import Database
@@ -50,8 +53,8 @@ MAX_TTL_MS = 24 * 3600 * 1000
 
 
 @dataclass
-class StrategyStats:
-    """Counters a strategy reports (thread-safe: one instance is shared by request threads)."""
+class StrategyStats(CounterSet):
+    """Counters a strategy reports (one instance is shared by request threads)."""
 
     attempts: int = 0
     successes: int = 0
@@ -59,22 +62,6 @@ class StrategyStats:
     retries: int = 0
     fallbacks: int = 0
     stale_tokens: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
-
-    def bump(self, name: str, n: int = 1) -> None:
-        with self._lock:
-            setattr(self, name, getattr(self, name) + n)
-
-    def snapshot(self) -> dict[str, int]:
-        with self._lock:
-            return {
-                "attempts": self.attempts,
-                "successes": self.successes,
-                "conflicts": self.conflicts,
-                "retries": self.retries,
-                "fallbacks": self.fallbacks,
-                "stale_tokens": self.stale_tokens,
-            }
 
 
 def _placeholders(n: int) -> str:
@@ -106,6 +93,15 @@ def _validate_count(count: int) -> int:
     return count
 
 
+class HoldRequest(NamedTuple):
+    """Who wants the seats, for how long (validated), and the hook for the hold's transaction."""
+
+    user_id: int
+    event_id: int
+    ttl_ms: int
+    in_txn: TxnHook | None
+
+
 class HoldStrategy(ABC):
     """Takes seat holds for users, all seats or none. Subclasses implement ``_hold*``."""
 
@@ -124,8 +120,8 @@ class HoldStrategy(ABC):
         in_txn: TxnHook | None = None,
     ) -> Hold:
         seats = validate_seat_ids(seat_ids)
-        validate_ttl(ttl_ms)
-        return self._counted(lambda: self._hold(user_id, event_id, seats, ttl_ms, in_txn))
+        req = HoldRequest(user_id, event_id, validate_ttl(ttl_ms), in_txn)
+        return self._counted(lambda: self._hold(req, seats))
 
     def hold_any(
         self,
@@ -138,19 +134,14 @@ class HoldStrategy(ABC):
     ) -> Hold:
         """Hold any ``count`` free seats of ``section`` (general admission / best available)."""
         _validate_count(count)
-        validate_ttl(ttl_ms)
-        return self._counted(
-            lambda: self._hold_any(user_id, event_id, section, count, ttl_ms, in_txn)
-        )
+        req = HoldRequest(user_id, event_id, validate_ttl(ttl_ms), in_txn)
+        return self._counted(lambda: self._hold_any(req, section, count))
 
     def _counted(self, run: Callable[[], Hold]) -> Hold:
         self.stats.bump("attempts")
         try:
             hold = run()
-        except SeatUnavailable:
-            self.stats.bump("conflicts")
-            raise
-        except SerializationFailure:
+        except (SeatUnavailable, SerializationFailure):
             self.stats.bump("conflicts")
             raise
         self.stats.bump("successes")
@@ -164,71 +155,102 @@ class HoldStrategy(ABC):
         self.closed = True
 
     @abstractmethod
-    def _hold(
-        self,
-        user_id: int,
-        event_id: int,
-        seats: tuple[int, ...],
-        ttl_ms: int,
-        in_txn: TxnHook | None = None,
-    ) -> Hold: ...
+    def _hold(self, req: HoldRequest, seats: tuple[int, ...]) -> Hold: ...
 
     @abstractmethod
-    def _hold_any(
-        self,
-        user_id: int,
-        event_id: int,
-        section: str,
-        count: int,
-        ttl_ms: int,
-        in_txn: TxnHook | None = None,
-    ) -> Hold: ...
+    def _hold_any(self, req: HoldRequest, section: str, count: int) -> Hold: ...
 
     # -- shared pieces -------------------------------------------------------------------
 
     def _record_hold(
         self,
         conn: psycopg.Connection,
-        user_id: int,
-        event_id: int,
+        req: HoldRequest,
         seats: Sequence[int],
-        ttl_ms: int,
-        in_txn: TxnHook | None = None,
+        *,
+        hold_id: str | None = None,
+        expires_at: dt.datetime | None = None,
     ) -> Hold:
-        """Insert the hold and its seats; the caller updates ``event_seats`` in the same txn."""
-        hold_id = str(uuid.uuid4())
+        """Insert the hold and its seats, announce it and run the request's hook.
+
+        The caller points ``event_seats`` at the hold in the same transaction. Without
+        ``expires_at`` the hold expires ``req.ttl_ms`` after the database's current time.
+        """
+        hold_id = hold_id or str(uuid.uuid4())
+        expiry = "CURRENT_TIMESTAMP + %s * INTERVAL '1 millisecond'" if expires_at is None else "%s"
         row = conn.execute(
             "INSERT INTO holds (id, user_id, event_id, status, strategy, expires_at) "
-            "VALUES (%s, %s, %s, 'active', %s, CURRENT_TIMESTAMP + %s * INTERVAL '1 millisecond') "
-            "RETURNING expires_at",
-            (hold_id, user_id, event_id, self.name, ttl_ms),
+            f"VALUES (%s, %s, %s, 'active', %s, {expiry}) RETURNING expires_at",
+            (hold_id, req.user_id, req.event_id, self.name, expires_at or req.ttl_ms),
         ).fetchone()
         assert row is not None
         with conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO hold_seats (hold_id, event_id, seat_id) VALUES (%s, %s, %s)",
-                [(hold_id, event_id, s) for s in seats],
+                [(hold_id, req.event_id, s) for s in seats],
             )
         # Delivered at commit, dropped if the caller's conditional seat update rolls back.
-        publish(conn, self.db.schema, event_id, seats, "held", hold_id=hold_id)
-        hold = Hold(hold_id, user_id, event_id, tuple(sorted(seats)), "active", row[0], self.name)
-        if in_txn is not None:
-            in_txn(conn, hold)
+        publish(conn, self.db.schema, req.event_id, seats, "held", hold_id=hold_id)
+        hold = Hold(
+            hold_id, req.user_id, req.event_id, tuple(sorted(seats)), "active", row[0], self.name
+        )
+        if req.in_txn is not None:
+            req.in_txn(conn, hold)
+        return hold
+
+    def _claim(self, conn: psycopg.Connection, req: HoldRequest, seats: Sequence[int]) -> Hold:
+        """Record the hold and point its seats at it, unconditionally: the caller has checked
+        (and, unless it is the ``none`` strategy, locked) the seats."""
+        hold = self._record_hold(conn, req, seats)
+        conn.execute(
+            "UPDATE event_seats SET status = 'held', hold_id = %s, hold_expires_at = %s, "
+            "order_id = NULL, version = version + 1 "
+            f"WHERE event_id = %s AND seat_id IN ({_placeholders(len(hold.seat_ids))})",
+            (hold.id, hold.expires_at, hold.event_id, *hold.seat_ids),
+        )
         return hold
 
     @staticmethod
-    def _mark_held(
-        conn: psycopg.Connection, hold: Hold, extra_where: str = "", extra_params: tuple = ()
-    ) -> int:
-        """Point the seats at the hold; returns how many rows the (conditional) update hit."""
-        cur = conn.execute(
-            "UPDATE event_seats SET status = 'held', hold_id = %s, hold_expires_at = %s, "
-            "order_id = NULL, version = version + 1 "
-            f"WHERE event_id = %s AND seat_id IN ({_placeholders(len(hold.seat_ids))})"
-            + extra_where,
-            (hold.id, hold.expires_at, hold.event_id, *hold.seat_ids, *extra_params),
-        )
-        return cur.rowcount
+    def _read_seats(
+        conn: psycopg.Connection, event_id: int, seats: Sequence[int], tail: str = ""
+    ) -> list[tuple[int, int, bool]]:
+        """``(seat_id, version, available)`` of every seat; NotFound unless all exist.
+
+        ``tail`` ends the query (``ORDER BY seat_id FOR UPDATE``, say)."""
+        rows = conn.execute(
+            f"SELECT seat_id, version, {available_sql()} FROM event_seats "
+            f"WHERE event_id = %s AND seat_id IN ({_placeholders(len(seats))})" + tail,
+            (event_id, *seats),
+        ).fetchall()
+        if len(rows) != len(seats):
+            HoldStrategy._missing(conn, event_id, seats)
+        return [(int(s), int(v), bool(a)) for s, v, a in rows]
+
+    @staticmethod
+    def _require_free(rows: list[tuple[int, int, bool]]) -> None:
+        if not all(available for _, _, available in rows):
+            raise SeatUnavailable("seat already taken")
+
+    @staticmethod
+    def _section_seats(
+        conn: psycopg.Connection,
+        event_id: int,
+        section: str,
+        count: int,
+        limit: int,
+        tail: str = "",
+    ) -> list[tuple[int, int]]:
+        """Up to ``limit`` free ``(seat_id, version)`` of a section in seat order; SeatUnavailable
+        when fewer than ``count`` are free. ``tail`` adds a locking clause."""
+        rows = conn.execute(
+            "SELECT es.seat_id, es.version FROM event_seats es JOIN seats s ON s.id = es.seat_id "
+            f"WHERE es.event_id = %s AND s.section = %s AND {available_sql('es')} "
+            "ORDER BY es.seat_id LIMIT %s" + tail,
+            (event_id, section, limit),
+        ).fetchall()
+        if len(rows) < count:
+            raise SeatUnavailable(f"fewer than {count} free seats in section {section}")
+        return [(int(s), int(v)) for s, v in rows]
 
     @staticmethod
     def _missing(conn: psycopg.Connection, event_id: int, seats: Sequence[int]) -> None:
@@ -259,63 +281,22 @@ class NoLockHolds(HoldStrategy):
         # in which concurrent requests interleave.
         self.think_ms = think_ms
 
-    def _read_free(self, event_id: int, seats: tuple[int, ...]) -> None:
-        with self.db.pool.connection() as conn:
-            rows = conn.execute(
-                f"SELECT seat_id, {available_sql()} FROM event_seats "
-                f"WHERE event_id = %s AND seat_id IN ({_placeholders(len(seats))})",
-                (event_id, *seats),
-            ).fetchall()
-            if len(rows) != len(seats):
-                self._missing(conn, event_id, seats)
-        if not all(bool(r[1]) for r in rows):
-            raise SeatUnavailable("seat already taken")
-
-    def _write(
-        self,
-        user_id: int,
-        event_id: int,
-        seats: Sequence[int],
-        ttl_ms: int,
-        in_txn: TxnHook | None = None,
-    ) -> Hold:
+    def _write(self, req: HoldRequest, seats: Sequence[int]) -> Hold:
         if self.think_ms:
             time.sleep(self.think_ms / 1000)
         with self.db.pool.connection() as conn, conn.transaction():
-            hold = self._record_hold(conn, user_id, event_id, seats, ttl_ms, in_txn)
-            self._mark_held(conn, hold)  # unconditional: this is the bug being demonstrated
-        return hold
+            return self._claim(conn, req, seats)  # unconditional: this is the bug being shown
 
-    def _hold(
-        self,
-        user_id: int,
-        event_id: int,
-        seats: tuple[int, ...],
-        ttl_ms: int,
-        in_txn: TxnHook | None = None,
-    ) -> Hold:
-        self._read_free(event_id, seats)
-        return self._write(user_id, event_id, seats, ttl_ms, in_txn)
-
-    def _hold_any(
-        self,
-        user_id: int,
-        event_id: int,
-        section: str,
-        count: int,
-        ttl_ms: int,
-        in_txn: TxnHook | None = None,
-    ) -> Hold:
+    def _hold(self, req: HoldRequest, seats: tuple[int, ...]) -> Hold:
         with self.db.pool.connection() as conn:
-            rows = conn.execute(
-                "SELECT es.seat_id FROM event_seats es JOIN seats s ON s.id = es.seat_id "
-                f"WHERE es.event_id = %s AND s.section = %s AND {available_sql('es')} "
-                "ORDER BY es.seat_id LIMIT %s",
-                (event_id, section, count),
-            ).fetchall()
-        if len(rows) < count:
-            raise SeatUnavailable(f"fewer than {count} free seats in section {section}")
-        return self._write(user_id, event_id, [int(r[0]) for r in rows], ttl_ms, in_txn)
+            rows = self._read_seats(conn, req.event_id, seats)
+        self._require_free(rows)
+        return self._write(req, seats)
+
+    def _hold_any(self, req: HoldRequest, section: str, count: int) -> Hold:
+        with self.db.pool.connection() as conn:
+            rows = self._section_seats(conn, req.event_id, section, count, count)
+        return self._write(req, [seat for seat, _ in rows])
 
 
 class PessimisticHolds(HoldStrategy):
@@ -328,72 +309,34 @@ class PessimisticHolds(HoldStrategy):
         self.nowait = nowait
         self.lock_timeout_ms = lock_timeout_ms
 
-    def hold_in(
-        self,
-        conn: psycopg.Connection,
-        user_id: int,
-        event_id: int,
-        seats: tuple[int, ...],
-        ttl_ms: int,
-        in_txn: TxnHook | None = None,
-    ) -> Hold:
-        """The locked read-check-write inside the caller's transaction (reused by the Redis
-        strategy's fallback path)."""
+    def hold_in(self, conn: psycopg.Connection, req: HoldRequest, seats: tuple[int, ...]) -> Hold:
+        """The locked read-check-write inside the caller's transaction."""
         # Bound lock waits: a stuck transaction must not pile up every request behind it.
         conn.execute(f"SET LOCAL lock_timeout = '{int(self.lock_timeout_ms)}ms'")
         try:
-            rows = conn.execute(
-                f"SELECT seat_id, {available_sql()} FROM event_seats "
-                f"WHERE event_id = %s AND seat_id IN ({_placeholders(len(seats))}) "
-                "ORDER BY seat_id FOR UPDATE" + (" NOWAIT" if self.nowait else ""),
-                (event_id, *seats),
-            ).fetchall()
+            rows = self._read_seats(
+                conn,
+                req.event_id,
+                seats,
+                " ORDER BY seat_id FOR UPDATE" + (" NOWAIT" if self.nowait else ""),
+            )
         except psycopg.errors.LockNotAvailable as exc:
             raise LockNotAvailable("seat is being taken by another request") from exc
-        if len(rows) != len(seats):
-            self._missing(conn, event_id, seats)
-        if not all(bool(r[1]) for r in rows):
-            raise SeatUnavailable("seat already taken")
-        hold = self._record_hold(conn, user_id, event_id, seats, ttl_ms, in_txn)
-        self._mark_held(conn, hold)
-        return hold
+        self._require_free(rows)
+        return self._claim(conn, req, seats)
 
-    def _hold(
-        self,
-        user_id: int,
-        event_id: int,
-        seats: tuple[int, ...],
-        ttl_ms: int,
-        in_txn: TxnHook | None = None,
-    ) -> Hold:
+    def _hold(self, req: HoldRequest, seats: tuple[int, ...]) -> Hold:
         with self.db.pool.connection() as conn, conn.transaction():
-            return self.hold_in(conn, user_id, event_id, seats, ttl_ms, in_txn)
+            return self.hold_in(conn, req, seats)
 
-    def _hold_any(
-        self,
-        user_id: int,
-        event_id: int,
-        section: str,
-        count: int,
-        ttl_ms: int,
-        in_txn: TxnHook | None = None,
-    ) -> Hold:
+    def _hold_any(self, req: HoldRequest, section: str, count: int) -> Hold:
         with self.db.pool.connection() as conn, conn.transaction():
             # SKIP LOCKED: seats another buyer is taking right now are passed over, so N
             # concurrent "any 2 seats" requests take disjoint seats without waiting.
-            rows = conn.execute(
-                "SELECT es.seat_id FROM event_seats es JOIN seats s ON s.id = es.seat_id "
-                f"WHERE es.event_id = %s AND s.section = %s AND {available_sql('es')} "
-                "ORDER BY es.seat_id LIMIT %s FOR UPDATE OF es SKIP LOCKED",
-                (event_id, section, count),
-            ).fetchall()
-            if len(rows) < count:
-                raise SeatUnavailable(f"fewer than {count} free seats in section {section}")
-            hold = self._record_hold(
-                conn, user_id, event_id, [int(r[0]) for r in rows], ttl_ms, in_txn
+            rows = self._section_seats(
+                conn, req.event_id, section, count, count, " FOR UPDATE OF es SKIP LOCKED"
             )
-            self._mark_held(conn, hold)
-            return hold
+            return self._claim(conn, req, [seat for seat, _ in rows])
 
 
 class _LostRace(Exception):
@@ -410,16 +353,6 @@ class OptimisticHolds(HoldStrategy):
         self.max_retries = max_retries
         self.backoff_ms = backoff_ms
 
-    def _read_versions(
-        self, conn: psycopg.Connection, event_id: int, seats: tuple[int, ...]
-    ) -> dict[int, tuple[int, bool]]:
-        rows = conn.execute(
-            f"SELECT seat_id, version, {available_sql()} FROM event_seats "
-            f"WHERE event_id = %s AND seat_id IN ({_placeholders(len(seats))})",
-            (event_id, *seats),
-        ).fetchall()
-        return {int(r[0]): (int(r[1]), bool(r[2])) for r in rows}
-
     def _cas(self, conn: psycopg.Connection, hold: Hold, seat: int, version: int) -> bool:
         cur = conn.execute(
             "UPDATE event_seats SET status = 'held', hold_id = %s, hold_expires_at = %s, "
@@ -429,121 +362,71 @@ class OptimisticHolds(HoldStrategy):
         )
         return cur.rowcount == 1
 
-    def _backoff(self, attempt: int) -> None:
-        self.stats.bump("retries")
-        time.sleep(random.uniform(0, self.backoff_ms * (2**attempt)) / 1000)
-
-    def _hold(
-        self,
-        user_id: int,
-        event_id: int,
-        seats: tuple[int, ...],
-        ttl_ms: int,
-        in_txn: TxnHook | None = None,
-    ) -> Hold:
-        for attempt in range(self.max_retries + 1):
+    def _with_retries(self, attempt: Callable[[psycopg.Connection], Hold]) -> Hold:
+        """Run ``attempt`` until it does not lose a race, at most ``max_retries`` more times,
+        with jittered exponential backoff (outside the connection) between tries."""
+        for n in range(self.max_retries + 1):
             with self.db.pool.connection() as conn:
-                with conn.transaction():
-                    versions = self._read_versions(conn, event_id, seats)
-                if len(versions) != len(seats):
-                    self._missing(conn, event_id, seats)
-                if not all(free for _, free in versions.values()):
-                    raise SeatUnavailable("seat already taken")
                 try:
-                    with conn.transaction():
-                        # the hook's writes roll back with a lost race, like the hold's
-                        hold = self._record_hold(conn, user_id, event_id, seats, ttl_ms, in_txn)
-                        for seat in seats:  # sorted: concurrent CAS batches cannot deadlock
-                            if not self._cas(conn, hold, seat, versions[seat][0]):
-                                raise _LostRace
-                    return hold
+                    return attempt(conn)
                 except _LostRace:
                     pass
-            self._backoff(attempt)
+            self.stats.bump("retries")
+            time.sleep(random.uniform(0, self.backoff_ms * (2**n)) / 1000)
         raise SerializationFailure(f"lost the race {self.max_retries + 1} times; retry")
 
-    def _hold_any(
-        self,
-        user_id: int,
-        event_id: int,
-        section: str,
-        count: int,
-        ttl_ms: int,
-        in_txn: TxnHook | None = None,
-    ) -> Hold:
-        for attempt in range(self.max_retries + 1):
-            with self.db.pool.connection() as conn:
-                with conn.transaction():
-                    candidates = conn.execute(
-                        "SELECT es.seat_id, es.version FROM event_seats es "
-                        "JOIN seats s ON s.id = es.seat_id "
-                        f"WHERE es.event_id = %s AND s.section = %s AND {available_sql('es')} "
-                        "ORDER BY es.seat_id LIMIT %s",
-                        (event_id, section, count * 3),
-                    ).fetchall()
-                if len(candidates) < count:
-                    raise SeatUnavailable(f"fewer than {count} free seats in section {section}")
-                try:
-                    with conn.transaction():
-                        row = conn.execute(
-                            "SELECT CURRENT_TIMESTAMP + %s * INTERVAL '1 millisecond'", (ttl_ms,)
-                        ).fetchone()
-                        assert row is not None
-                        # The seats are known only after the CAS loop, so claim them under a
-                        # fresh hold id first and insert the hold row afterwards (same txn).
-                        claim = Hold(
-                            str(uuid.uuid4()), user_id, event_id, (), "active", row[0], self.name
-                        )
-                        won: list[int] = []
-                        for seat, version in candidates:
-                            if self._cas(conn, claim, int(seat), int(version)):
-                                won.append(int(seat))
-                                if len(won) == count:
-                                    break
-                        if len(won) < count:
-                            raise _LostRace
-                        hold = self._record_hold_with_id(conn, claim, won, in_txn)
-                    return hold
-                except _LostRace:
-                    pass
-            self._backoff(attempt)
-        raise SerializationFailure(f"lost the race {self.max_retries + 1} times; retry")
+    def _hold(self, req: HoldRequest, seats: tuple[int, ...]) -> Hold:
+        def attempt(conn: psycopg.Connection) -> Hold:
+            with conn.transaction():
+                rows = self._read_seats(conn, req.event_id, seats)
+            self._require_free(rows)
+            versions = {seat: version for seat, version, _ in rows}
+            with conn.transaction():
+                # the hook's writes roll back with a lost race, like the hold's
+                hold = self._record_hold(conn, req, seats)
+                for seat in seats:  # sorted: concurrent CAS batches cannot deadlock
+                    if not self._cas(conn, hold, seat, versions[seat]):
+                        raise _LostRace
+            return hold
 
-    def _record_hold_with_id(
-        self,
-        conn: psycopg.Connection,
-        hold: Hold,
-        seats: list[int],
-        in_txn: TxnHook | None = None,
-    ) -> Hold:
-        conn.execute(
-            "INSERT INTO holds (id, user_id, event_id, status, strategy, expires_at) "
-            "VALUES (%s, %s, %s, 'active', %s, %s)",
-            (hold.id, hold.user_id, hold.event_id, self.name, hold.expires_at),
-        )
-        with conn.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO hold_seats (hold_id, event_id, seat_id) VALUES (%s, %s, %s)",
-                [(hold.id, hold.event_id, s) for s in seats],
-            )
-        publish(conn, self.db.schema, hold.event_id, seats, "held", hold_id=hold.id)
-        made = Hold(
-            hold.id,
-            hold.user_id,
-            hold.event_id,
-            tuple(sorted(seats)),
-            "active",
-            hold.expires_at,
-            self.name,
-        )
-        if in_txn is not None:
-            in_txn(conn, made)
-        return made
+        return self._with_retries(attempt)
+
+    def _hold_any(self, req: HoldRequest, section: str, count: int) -> Hold:
+        def attempt(conn: psycopg.Connection) -> Hold:
+            with conn.transaction():
+                candidates = self._section_seats(conn, req.event_id, section, count, count * 3)
+            with conn.transaction():
+                row = conn.execute(
+                    "SELECT CURRENT_TIMESTAMP + %s * INTERVAL '1 millisecond'", (req.ttl_ms,)
+                ).fetchone()
+                assert row is not None
+                # The seats are known only after the CAS loop, so claim them under a fresh
+                # hold id first and insert the hold row afterwards (same txn).
+                claim = Hold(
+                    str(uuid.uuid4()), req.user_id, req.event_id, (), "active", row[0], self.name
+                )
+                won: list[int] = []
+                for seat, version in candidates:
+                    if self._cas(conn, claim, seat, version):
+                        won.append(seat)
+                        if len(won) == count:
+                            break
+                if len(won) < count:
+                    raise _LostRace
+                return self._record_hold(
+                    conn, req, won, hold_id=claim.id, expires_at=claim.expires_at
+                )
+
+        return self._with_retries(attempt)
 
 
-def _load_hold(conn: psycopg.Connection, user_id: int, hold_id: str) -> Hold:
+def _load_hold(
+    conn: psycopg.Connection, user_id: int, hold_id: str, *, for_update: bool = False
+) -> Hold:
+    """The user's hold (NotFound for anyone else's); ``for_update`` locks its row."""
     row = conn.execute(
-        "SELECT event_id, status, expires_at, strategy FROM holds WHERE id = %s AND user_id = %s",
+        "SELECT event_id, status, expires_at, strategy FROM holds WHERE id = %s AND user_id = %s"
+        + (" FOR UPDATE" if for_update else ""),
         (hold_id, user_id),
     ).fetchone()
     if row is None:
@@ -568,35 +451,32 @@ def get_hold(db: Database, user_id: int, hold_id: str) -> Hold:
         return _load_hold(conn, user_id, hold_id)
 
 
+def free_held_seats(conn: psycopg.Connection, schema: str, hold_id: str) -> int:
+    """Free the seats that still point at the hold, in the caller's transaction; announce them.
+
+    Only those: an expired hold's seat may already belong to someone else.
+    """
+    freed = conn.execute(
+        "UPDATE event_seats SET status = 'free', hold_id = NULL, hold_expires_at = NULL, "
+        "version = version + 1 WHERE hold_id = %s AND status = 'held' "
+        "RETURNING event_id, seat_id",
+        (hold_id,),
+    ).fetchall()
+    if freed:
+        seats = [int(r[1]) for r in freed]
+        publish(conn, schema, int(freed[0][0]), seats, "released", hold_id=hold_id)
+    return len(freed)
+
+
 def release_hold(db: Database, user_id: int, hold_id: str, in_txn: TxnHook | None = None) -> Hold:
     """Release an active hold: its seats (those still pointing at it) become free again."""
     with db.pool.connection() as conn, conn.transaction():
-        row = conn.execute(
-            "SELECT status FROM holds WHERE id = %s AND user_id = %s FOR UPDATE",
-            (hold_id, user_id),
-        ).fetchone()
-        if row is None:
-            raise NotFound(f"hold {hold_id} not found")
-        if row[0] != "active":
-            raise InvalidState(f"hold {hold_id} is {row[0]}")
-        # Only seats still pointing at this hold: an expired hold's seat may already be resold.
-        freed = conn.execute(
-            "UPDATE event_seats SET status = 'free', hold_id = NULL, hold_expires_at = NULL, "
-            "version = version + 1 WHERE hold_id = %s AND status = 'held' "
-            "RETURNING event_id, seat_id",
-            (hold_id,),
-        ).fetchall()
+        hold = _load_hold(conn, user_id, hold_id, for_update=True)
+        if hold.status != "active":
+            raise InvalidState(f"hold {hold_id} is {hold.status}")
+        free_held_seats(conn, db.schema, hold_id)
         conn.execute("UPDATE holds SET status = 'released' WHERE id = %s", (hold_id,))
-        if freed:
-            publish(
-                conn,
-                db.schema,
-                int(freed[0][0]),
-                [int(r[1]) for r in freed],
-                "released",
-                hold_id=hold_id,
-            )
-        hold = _load_hold(conn, user_id, hold_id)
+        hold = dataclasses.replace(hold, status="released")
         if in_txn is not None:
             in_txn(conn, hold)
     return hold

@@ -13,11 +13,12 @@ have happened, so the caller retries with the same key, later if need be.
 
 from __future__ import annotations
 
-import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import httpx
+
+from cairn.booking.background import CounterSet
 
 
 @dataclass(frozen=True)
@@ -34,27 +35,12 @@ class PaymentResult:
 
 
 @dataclass
-class PaymentStats:
+class PaymentStats(CounterSet):
     calls: int = 0
     timeouts: int = 0
     errors_5xx: int = 0
     refused: int = 0
     retries: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def bump(self, name: str) -> None:
-        with self._lock:
-            setattr(self, name, getattr(self, name) + 1)
-
-    def snapshot(self) -> dict[str, int]:
-        with self._lock:
-            return {
-                "calls": self.calls,
-                "timeouts": self.timeouts,
-                "errors_5xx": self.errors_5xx,
-                "refused": self.refused,
-                "retries": self.retries,
-            }
 
 
 class PaymentsClient:

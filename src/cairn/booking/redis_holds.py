@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import psycopg
 import redis
@@ -25,7 +25,7 @@ import redis
 from cairn.booking.catalog import available_sql
 from cairn.booking.db import Database
 from cairn.booking.errors import LockNotAvailable, SeatUnavailable, StaleFencingToken
-from cairn.booking.holds import HoldStrategy, PessimisticHolds, TxnHook
+from cairn.booking.holds import HoldRequest, HoldStrategy, PessimisticHolds
 from cairn.booking.model import Hold
 from cairn.booking.redislock import Lease, LeaseManager, Renewer
 
@@ -101,16 +101,20 @@ class RedisHolds(HoldStrategy):
         with self._state_lock:
             self._seeded.add(event_id)
 
-    def _take(self, event_id: int, seats: list[int], *, skip_taken: bool, want: int) -> list[Lease]:
-        got: list[Lease] = []
+    def _take(
+        self, event_id: int, seats: Sequence[int], *, skip_taken: bool, want: int
+    ) -> dict[int, Lease]:
+        """Leases on ``want`` of ``seats`` (sorted by the caller), all or none unless
+        ``skip_taken`` passes over seats whose lease another request has."""
+        got: dict[int, Lease] = {}
         try:
-            for seat in seats:  # sorted by the caller
+            for seat in seats:
                 lease = self.leases.acquire(f"{event_id}:{seat}", str(event_id), self.lease_ms)
                 if lease is None:
                     if skip_taken:
                         continue
                     raise LockNotAvailable(f"seat {seat} is being taken by another request")
-                got.append(lease)
+                got[seat] = lease
                 if len(got) == want:
                     break
         except BaseException:
@@ -118,35 +122,47 @@ class RedisHolds(HoldStrategy):
             raise
         return got
 
-    def _release(self, leases: list[Lease]) -> None:
-        for lease in leases:
+    def _release(self, leases: dict[int, Lease]) -> None:
+        for lease in leases.values():
             # On error the lease expires by itself; PostgreSQL has already decided.
             with contextlib.suppress(redis.RedisError):
                 self.leases.release(lease)
 
-    def _write(
-        self,
-        user_id: int,
-        event_id: int,
-        seat_leases: dict[int, Lease],
-        ttl_ms: int,
-        in_txn: TxnHook | None = None,
-    ) -> Hold:
+    def _leased(
+        self, req: HoldRequest, take: Callable[[], dict[int, Lease]], want: int, where: str
+    ) -> Hold | None:
+        """Take leases with ``take``, write the hold under them (renewed meanwhile), then let
+        them go. ``None`` when Redis failed: the caller falls back to the pessimistic path."""
+        try:
+            self._seed(req.event_id)
+            leases = take()
+        except redis.RedisError as exc:
+            self._mark_down(exc)
+            return None
+        try:
+            if len(leases) < want:
+                raise SeatUnavailable(f"could not lock {want} seats in {where}")
+            with Renewer(self.leases, list(leases.values())):
+                return self._write(req, leases)
+        finally:
+            self._release(leases)
+
+    def _write(self, req: HoldRequest, seat_leases: dict[int, Lease]) -> Hold:
         seats = sorted(seat_leases)
         if self.before_write is not None:
             self.before_write(list(seat_leases.values()))
         with self.db.pool.connection() as conn, conn.transaction():
-            hold = self._record_hold(conn, user_id, event_id, seats, ttl_ms, in_txn)
+            hold = self._record_hold(conn, req, seats)
             for seat in seats:
                 fence = seat_leases[seat].fence
                 cur = conn.execute(
                     "UPDATE event_seats SET status = 'held', hold_id = %s, hold_expires_at = %s, "
                     "order_id = NULL, version = version + 1, fence = %s "
                     f"WHERE event_id = %s AND seat_id = %s AND fence < %s AND {available_sql()}",
-                    (hold.id, hold.expires_at, fence, event_id, seat, fence),
+                    (hold.id, hold.expires_at, fence, req.event_id, seat, fence),
                 )
                 if cur.rowcount != 1:
-                    self._explain_miss(conn, event_id, seat, fence)
+                    self._explain_miss(conn, req.event_id, seat, fence)
             return hold
 
     def _explain_miss(self, conn: psycopg.Connection, event_id: int, seat: int, fence: int) -> None:
@@ -167,73 +183,32 @@ class RedisHolds(HoldStrategy):
             )
         raise SeatUnavailable("seat already taken")
 
-    def _hold(
-        self,
-        user_id: int,
-        event_id: int,
-        seats: tuple[int, ...],
-        ttl_ms: int,
-        in_txn: TxnHook | None = None,
-    ) -> Hold:
+    def _hold(self, req: HoldRequest, seats: tuple[int, ...]) -> Hold:
         if self._redis_usable():
-            try:
-                self._seed(event_id)
-                leases = self._take(event_id, list(seats), skip_taken=False, want=len(seats))
-            except redis.RedisError as exc:
-                self._mark_down(exc)
-            else:
-                try:
-                    with Renewer(self.leases, leases):
-                        return self._write(
-                            user_id,
-                            event_id,
-                            dict(zip(seats, leases, strict=True)),
-                            ttl_ms,
-                            in_txn,
-                        )
-                finally:
-                    self._release(leases)
-        return self._degraded(lambda: self.fallback._hold(user_id, event_id, seats, ttl_ms, in_txn))
+            hold = self._leased(
+                req,
+                lambda: self._take(req.event_id, seats, skip_taken=False, want=len(seats)),
+                len(seats),
+                f"event {req.event_id}",
+            )
+            if hold is not None:
+                return hold
+        return self._degraded(lambda: self.fallback._hold(req, seats))
 
-    def _hold_any(
-        self,
-        user_id: int,
-        event_id: int,
-        section: str,
-        count: int,
-        ttl_ms: int,
-        in_txn: TxnHook | None = None,
-    ) -> Hold:
+    def _hold_any(self, req: HoldRequest, section: str, count: int) -> Hold:
         if self._redis_usable():
             with self.db.pool.connection() as conn:
-                candidates = [
-                    int(r[0])
-                    for r in conn.execute(
-                        "SELECT es.seat_id FROM event_seats es JOIN seats s ON s.id = es.seat_id "
-                        f"WHERE es.event_id = %s AND s.section = %s AND {available_sql('es')} "
-                        "ORDER BY es.seat_id LIMIT %s",
-                        (event_id, section, count * 4),
-                    ).fetchall()
-                ]
-            if len(candidates) < count:
-                raise SeatUnavailable(f"fewer than {count} free seats in section {section}")
-            try:
-                self._seed(event_id)
-                leases = self._take(event_id, candidates, skip_taken=True, want=count)
-            except redis.RedisError as exc:
-                self._mark_down(exc)
-            else:
-                try:
-                    if len(leases) < count:
-                        raise SeatUnavailable(f"could not lock {count} seats in {section}")
-                    by_seat = {int(lease.key.rsplit(":", 1)[1]): lease for lease in leases}
-                    with Renewer(self.leases, leases):
-                        return self._write(user_id, event_id, by_seat, ttl_ms, in_txn)
-                finally:
-                    self._release(leases)
-        return self._degraded(
-            lambda: self.fallback._hold_any(user_id, event_id, section, count, ttl_ms, in_txn)
-        )
+                rows = self._section_seats(conn, req.event_id, section, count, count * 4)
+            candidates = [seat for seat, _ in rows]
+            hold = self._leased(
+                req,
+                lambda: self._take(req.event_id, candidates, skip_taken=True, want=count),
+                count,
+                section,
+            )
+            if hold is not None:
+                return hold
+        return self._degraded(lambda: self.fallback._hold_any(req, section, count))
 
     def close(self) -> None:
         super().close()

@@ -27,22 +27,21 @@ something to void.
 
 from __future__ import annotations
 
-import logging
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import psycopg
 import psycopg.errors
 
+from cairn.booking.background import CounterSet, PeriodicThread
 from cairn.booking.changes import publish
 from cairn.booking.db import Database
 from cairn.booking.errors import HoldExpired, InvalidState, NotFound
+from cairn.booking.holds import free_held_seats
 from cairn.booking.model import Order
-from cairn.booking.payments import PaymentsClient
-
-log = logging.getLogger(__name__)
+from cairn.booking.payments import PaymentResult, PaymentsClient
 
 Hook = Callable[[str, str], None]  # (point, saga_id), called after a transition commits
 
@@ -67,27 +66,12 @@ class LeaseLost(Exception):
 
 
 @dataclass
-class SagaStats:
+class SagaStats(CounterSet):
     started: int = 0
     done: int = 0
     compensated: int = 0
     resumed: int = 0
     blocked: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def bump(self, name: str) -> None:
-        with self._lock:
-            setattr(self, name, getattr(self, name) + 1)
-
-    def snapshot(self) -> dict[str, int]:
-        with self._lock:
-            return {
-                "started": self.started,
-                "done": self.done,
-                "compensated": self.compensated,
-                "resumed": self.resumed,
-                "blocked": self.blocked,
-            }
 
 
 class _SeatsLost(Exception):
@@ -117,8 +101,7 @@ class Sagas:
         self.recover_interval_s = recover_interval_s
         self.owner = str(uuid.uuid4())
         self.stats = SagaStats()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = PeriodicThread("saga-recovery", self.recover_once, recover_interval_s)
         self._active: set[str] = set()
         self._active_lock = threading.Lock()
 
@@ -193,11 +176,7 @@ class Sagas:
                 raise InvalidState(
                     f"order {order_id} is {row[0]}; only paid orders can be cancelled"
                 )
-            conn.execute(
-                "UPDATE orders SET status = 'cancelling', updated_at = CURRENT_TIMESTAMP "
-                "WHERE id = %s",
-                (order_id,),
-            )
+            self._order_status(conn, order_id, "cancelling")
             saga_id = str(uuid.uuid4())
             self._insert_saga(conn, saga_id, order_id, "cancel")
         self.stats.bump("started")
@@ -330,24 +309,12 @@ class Sagas:
             self.drive(saga_id)
         return len(ids)
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.recover_once()
-            except Exception:  # the worker must outlive a bad round (DB blip, provider bug)
-                log.exception("saga recovery round failed; retrying")
-            self._stop.wait(self.recover_interval_s)
-
     def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="saga-recovery", daemon=True)
-        self._thread.start()
+        """Run :meth:`recover_once` in the background every ``recover_interval_s``."""
+        self._worker.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        self._worker.stop()
 
     # -- transitions ----------------------------------------------------------------------
 
@@ -389,6 +356,60 @@ class Sagas:
             self._move(conn, s, **kw)  # type: ignore[arg-type]
         self._fire(f"{kw.get('state') or s.state}:{kw['step']}", s.id)
 
+    def _fail(self, s: SagaRow, step: str, error: str, detail: str) -> None:
+        """A forward step failed: turn to compensating from ``step`` (the last one reached)."""
+        self._commit_move(
+            s,
+            step=step,
+            action="do",
+            outcome="failed",
+            state="compensating",
+            error=error,
+            detail=detail,
+        )
+
+    def _authorized(self, s: SagaRow, auth_id: str | None, action: str, detail: str) -> None:
+        """Remember the provider's authorization on the order and move to ``authorized``."""
+        with self.db.pool.connection() as conn, conn.transaction():
+            conn.execute(
+                "UPDATE orders SET auth_id = %s, updated_at = CURRENT_TIMESTAMP WHERE id = %s",
+                (auth_id, s.order_id),
+            )
+            self._move(conn, s, step="authorized", action=action, outcome="ok", detail=detail)
+
+    def _order_status(
+        self, conn: psycopg.Connection, order_id: str, status: str, failure: str | None = None
+    ) -> None:
+        conn.execute(
+            "UPDATE orders SET status = %s, failure = COALESCE(%s, failure), "
+            "updated_at = CURRENT_TIMESTAMP WHERE id = %s",
+            (status, failure, order_id),
+        )
+
+    def _done(self, conn: psycopg.Connection, s: SagaRow, order_status: str, detail: str) -> None:
+        """The last forward transition: the order takes its final status, the saga is done."""
+        self._order_status(conn, s.order_id, order_status)
+        self._move(conn, s, step="done", action="do", outcome="ok", state="done", detail=detail)
+
+    def _unsell(self, conn: psycopg.Connection, s: SagaRow, kind: str) -> int:
+        """Give the order's sold seats back (free), announcing them as ``kind``."""
+        freed = conn.execute(
+            "UPDATE event_seats SET status = 'free', order_id = NULL, "
+            "version = version + 1 WHERE event_id = %s AND order_id = %s "
+            "AND status = 'sold' RETURNING seat_id",
+            (s.event_id, s.order_id),
+        ).fetchall()
+        if freed:
+            publish(
+                conn,
+                self.db.schema,
+                s.event_id,
+                [int(r[0]) for r in freed],
+                kind,
+                order_id=s.order_id,
+            )
+        return len(freed)
+
     def _wait(self, s: SagaRow, step: str, action: str, detail: str) -> bool:
         """The provider gave no answer: log it and let the recovery worker retry soon."""
         with self.db.pool.connection() as conn, conn.transaction():
@@ -410,39 +431,15 @@ class Sagas:
         if s.step == "begun":
             r = self.payments.authorize(f"{s.id}:authorize", s.amount_cents, s.order_id, self.card)
             if r.outcome == "ok":
-                with self.db.pool.connection() as conn, conn.transaction():
-                    conn.execute(
-                        "UPDATE orders SET auth_id = %s, updated_at = CURRENT_TIMESTAMP "
-                        "WHERE id = %s",
-                        (r.auth_id, s.order_id),
-                    )
-                    self._move(
-                        conn, s, step="authorized", action="do", outcome="ok", detail=str(r.auth_id)
-                    )
+                self._authorized(s, r.auth_id, "do", str(r.auth_id))
                 self._fire("running:authorized", s.id)
             elif r.outcome == "refused":
                 # Definitively declined: there is no authorization to void.
-                self._commit_move(
-                    s,
-                    step="no_auth",
-                    action="do",
-                    outcome="failed",
-                    state="compensating",
-                    error=f"payment_declined: {r.detail}",
-                    detail=r.detail,
-                )
+                self._fail(s, "no_auth", f"payment_declined: {r.detail}", r.detail)
             else:
                 # Unknown: the authorization may exist. Compensate from "begun", which
                 # re-sends the authorization with the same key to find out.
-                self._commit_move(
-                    s,
-                    step="begun",
-                    action="do",
-                    outcome="failed",
-                    state="compensating",
-                    error=f"payment_unavailable: {r.detail}",
-                    detail=r.detail,
-                )
+                self._fail(s, "begun", f"payment_unavailable: {r.detail}", r.detail)
             return True
         if s.step == "authorized":
             return self._confirm(s)
@@ -452,15 +449,7 @@ class Sagas:
             if r.outcome == "ok":
                 self._commit_move(s, step="captured", action="do", outcome="ok")
             elif r.outcome == "refused":
-                self._commit_move(
-                    s,
-                    step="confirmed",
-                    action="do",
-                    outcome="failed",
-                    state="compensating",
-                    error=f"capture_refused: {r.detail}",
-                    detail=r.detail,
-                )
+                self._fail(s, "confirmed", f"capture_refused: {r.detail}", r.detail)
             else:
                 # Past the point of no return: keep trying forward, never give the seats up
                 # because the provider is slow.
@@ -501,14 +490,11 @@ class Sagas:
                 )
                 self._move(conn, s, step="confirmed", action="do", outcome="ok")
         except _SeatsLost:
-            self._commit_move(
+            self._fail(
                 s,
-                step="authorized",
-                action="do",
-                outcome="failed",
-                state="compensating",
-                error="hold_lost: the hold expired or was released before the seats were confirmed",
-                detail="hold lost",
+                "authorized",
+                "hold_lost: the hold expired or was released before the seats were confirmed",
+                "hold lost",
             )
             return True
         self._fire("running:confirmed", s.id)
@@ -535,31 +521,15 @@ class Sagas:
                             for a, p in seats
                         ],
                     )
-                conn.execute(
-                    "UPDATE orders SET status = 'paid', updated_at = CURRENT_TIMESTAMP "
-                    "WHERE id = %s",
-                    (s.order_id,),
-                )
-                self._move(
-                    conn,
-                    s,
-                    step="done",
-                    action="do",
-                    outcome="ok",
-                    state="done",
-                    detail=f"{len(seats)} tickets",
-                )
+                self._done(conn, s, "paid", f"{len(seats)} tickets")
         except psycopg.errors.UniqueViolation as exc:
             # tickets_one_valid refused: a seat already has a valid ticket. Cannot happen if the
             # pivot did its job; if it does, give the money back rather than sell twice.
-            self._commit_move(
+            self._fail(
                 s,
-                step="captured",
-                action="do",
-                outcome="failed",
-                state="compensating",
-                error=f"tickets_failed: {exc.diag.message_primary}",
-                detail="duplicate ticket refused",
+                "captured",
+                f"tickets_failed: {exc.diag.message_primary}",
+                "duplicate ticket refused",
             )
             return True
         self.stats.bump("done")
@@ -572,33 +542,10 @@ class Sagas:
         if s.step == "captured":
             assert s.auth_id is not None
             r = self.payments.refund(s.auth_id, f"{s.id}:refund")
-            if r.outcome == "unknown":
-                return self._wait(s, "captured", "undo", r.detail)
-            self._commit_move(
-                s,
-                step="confirmed",
-                action="undo",
-                outcome="ok" if r.outcome == "ok" else "failed",
-                detail=f"refund {r.outcome} {r.detail}",
-            )
-            return True
+            return self._undone(s, r, "refund", "confirmed", refusal_is_done=False)
         if s.step == "confirmed":
             with self.db.pool.connection() as conn, conn.transaction():
-                freed = conn.execute(
-                    "UPDATE event_seats SET status = 'free', order_id = NULL, "
-                    "version = version + 1 WHERE event_id = %s AND order_id = %s "
-                    "AND status = 'sold' RETURNING seat_id",
-                    (s.event_id, s.order_id),
-                ).fetchall()
-                if freed:
-                    publish(
-                        conn,
-                        self.db.schema,
-                        s.event_id,
-                        [int(r[0]) for r in freed],
-                        "unsold",
-                        order_id=s.order_id,
-                    )
+                unsold = self._unsell(conn, s, "unsold")
                 # "refunded" (captured) or "authorized": the next undo is a void, which a
                 # refunded authorization answers with a refusal we treat as done.
                 self._move(
@@ -607,23 +554,15 @@ class Sagas:
                     step="authorized",
                     action="undo",
                     outcome="ok",
-                    detail=f"{len(freed)} seats un-sold",
+                    detail=f"{unsold} seats un-sold",
                 )
             self._fire("compensating:authorized", s.id)
             return True
         if s.step == "authorized":
             assert s.auth_id is not None
+            # A refunded authorization refuses the void: there is nothing left to void.
             r = self.payments.void(s.auth_id, f"{s.id}:void")
-            if r.outcome == "unknown":
-                return self._wait(s, "authorized", "undo", r.detail)
-            self._commit_move(
-                s,
-                step="no_auth",
-                action="undo",
-                outcome="ok",
-                detail=f"void {r.outcome} {r.detail}",
-            )
-            return True
+            return self._undone(s, r, "void", "no_auth", refusal_is_done=True)
         if s.step == "begun":
             # Did the lost authorization happen? Re-send it with the same key: the provider
             # replays the first answer (or performs it now, and we void it next).
@@ -631,18 +570,7 @@ class Sagas:
             if r.outcome == "unknown":
                 return self._wait(s, "begun", "undo", r.detail)
             if r.outcome == "ok":
-                with self.db.pool.connection() as conn, conn.transaction():
-                    conn.execute(
-                        "UPDATE orders SET auth_id = %s WHERE id = %s", (r.auth_id, s.order_id)
-                    )
-                    self._move(
-                        conn,
-                        s,
-                        step="authorized",
-                        action="undo",
-                        outcome="ok",
-                        detail=f"authorization {r.auth_id} exists: void it",
-                    )
+                self._authorized(s, r.auth_id, "undo", f"authorization {r.auth_id} exists: void it")
             else:
                 self._commit_move(
                     s, step="no_auth", action="undo", outcome="ok", detail="no authorization exists"
@@ -655,26 +583,8 @@ class Sagas:
                     "AND status IN ('active', 'checked_out')",
                     (s.hold_id,),
                 )
-                freed = conn.execute(
-                    "UPDATE event_seats SET status = 'free', hold_id = NULL, "
-                    "hold_expires_at = NULL, version = version + 1 "
-                    "WHERE hold_id = %s AND status = 'held' RETURNING seat_id",
-                    (s.hold_id,),
-                ).fetchall()
-                if freed:
-                    publish(
-                        conn,
-                        self.db.schema,
-                        s.event_id,
-                        [int(r[0]) for r in freed],
-                        "released",
-                        hold_id=s.hold_id,
-                    )
-                conn.execute(
-                    "UPDATE orders SET status = 'failed', failure = %s, "
-                    "updated_at = CURRENT_TIMESTAMP WHERE id = %s",
-                    (s.error, s.order_id),
-                )
+                free_held_seats(conn, self.db.schema, s.hold_id)
+                self._order_status(conn, s.order_id, "failed", s.error)
                 self._move(
                     conn,
                     s,
@@ -689,6 +599,21 @@ class Sagas:
             return True
         raise AssertionError(f"saga {s.id}: unexpected backward step {s.step}")
 
+    def _undone(
+        self, s: SagaRow, r: PaymentResult, what: str, next_step: str, *, refusal_is_done: bool
+    ) -> bool:
+        """Record a compensating provider call: wait if it got no answer, else step back."""
+        if r.outcome == "unknown":
+            return self._wait(s, s.step, "undo", r.detail)
+        self._commit_move(
+            s,
+            step=next_step,
+            action="undo",
+            outcome="ok" if r.outcome == "ok" or refusal_is_done else "failed",
+            detail=f"{what} {r.outcome} {r.detail}",
+        )
+        return True
+
     # -- cancel (refund a paid order) -----------------------------------------------------
 
     def _cancel_step(self, s: SagaRow) -> bool:
@@ -698,7 +623,7 @@ class Sagas:
             return self._wait(s, "begun", "do", r.detail)
         with self.db.pool.connection() as conn, conn.transaction():
             if r.outcome == "refused":
-                conn.execute("UPDATE orders SET status = 'paid' WHERE id = %s", (s.order_id,))
+                self._order_status(conn, s.order_id, "paid")
                 self._move(
                     conn,
                     s,
@@ -713,35 +638,8 @@ class Sagas:
                     "UPDATE tickets SET status = 'void' WHERE order_id = %s AND status = 'valid'",
                     (s.order_id,),
                 )
-                freed = conn.execute(
-                    "UPDATE event_seats SET status = 'free', order_id = NULL, "
-                    "version = version + 1 WHERE event_id = %s AND order_id = %s "
-                    "AND status = 'sold' RETURNING seat_id",
-                    (s.event_id, s.order_id),
-                ).fetchall()
-                if freed:
-                    publish(
-                        conn,
-                        self.db.schema,
-                        s.event_id,
-                        [int(x[0]) for x in freed],
-                        "refunded",
-                        order_id=s.order_id,
-                    )
-                conn.execute(
-                    "UPDATE orders SET status = 'refunded', updated_at = CURRENT_TIMESTAMP "
-                    "WHERE id = %s",
-                    (s.order_id,),
-                )
-                self._move(
-                    conn,
-                    s,
-                    step="done",
-                    action="do",
-                    outcome="ok",
-                    state="done",
-                    detail="refunded, tickets void, seats free",
-                )
+                self._unsell(conn, s, "refunded")
+                self._done(conn, s, "refunded", "refunded, tickets void, seats free")
         self._fire(f"cancel:{'done' if r.outcome == 'ok' else 'aborted'}", s.id)
         return True
 
