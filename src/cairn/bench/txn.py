@@ -154,19 +154,21 @@ def _doctor_toggle(ops: Ops, rng: random.Random, cfg: TxnBenchConfig) -> bool:
 
 
 def _body(workload: str, cfg: TxnBenchConfig, rng: random.Random, zipf: Zipf,
-          stats: ClientStats) -> Callable[[Ops], Any]:
+          stats: ClientStats) -> tuple[Callable[[Ops], Any], bool]:
+    """The next transaction's body, and whether it only reads (it is then declared READ
+    ONLY, on both systems, as an application that knows would)."""
     if workload == "transfers":
-        return lambda ops: _transfer(ops, rng, zipf)
+        return (lambda ops: _transfer(ops, rng, zipf)), False
     if workload == "read_mostly":
         if rng.random() < cfg.read_fraction:
             stats.read_only += 1
-            return lambda ops: _audit(ops, rng, zipf)
-        return lambda ops: _transfer(ops, rng, zipf)
+            return (lambda ops: _audit(ops, rng, zipf)), True
+        return (lambda ops: _transfer(ops, rng, zipf)), False
     if workload == "write_skew":
         def body(ops: Ops) -> None:
             if not _doctor_toggle(ops, rng, cfg):
                 stats.violations += 1
-        return body
+        return body, False
     raise BenchmarkError(f"unknown workload {workload!r}")
 
 
@@ -239,11 +241,11 @@ def run_cell(store: Store, spec: SystemSpec, workload: str, clients: int,
         try:
             start_barrier.wait()
             while not stop.is_set():
-                body = _body(workload, cfg, rng, zipf, st)
+                body, read_only = _body(workload, cfg, rng, zipf, st)
                 t0 = time.perf_counter()
                 for _attempt in range(MAX_ATTEMPTS):
                     try:
-                        client.attempt(body)
+                        client.attempt(body, read_only)
                         break
                     except Abort as exc:
                         st.aborts[exc.sqlstate] += 1

@@ -40,8 +40,8 @@ class _CairnClient(Client):
         self.isolation = spec.isolation
         self.method = spec.method or "ssi"
 
-    def attempt(self, body: Callable[[Ops], T]) -> T:
-        tx = self.db.begin(self.isolation, self.method)
+    def attempt(self, body: Callable[[Ops], T], read_only: bool = False) -> T:
+        tx = self.db.begin(self.isolation, self.method, read_only=read_only)
         try:
             result = body(_CairnOps(tx))
             tx.commit()

@@ -90,10 +90,11 @@ class TableDef:
 
 
 class Client(ABC):
-    """One client thread's connection; ``attempt`` runs ``body`` in one transaction."""
+    """One client thread's connection; ``attempt`` runs ``body`` in one transaction, declared
+    READ ONLY when ``read_only`` (the body then only reads)."""
 
     @abstractmethod
-    def attempt(self, body: Callable[[Ops], T]) -> T: ...
+    def attempt(self, body: Callable[[Ops], T], read_only: bool = False) -> T: ...
 
     def close(self) -> None:  # noqa: B027 - optional
         pass
@@ -159,12 +160,13 @@ class _PgClient(Client):
         self.conn = psycopg.connect(dsn, autocommit=True,
                                     options=f"-c search_path={schema} -c synchronous_commit=on")
         self.begin = f"BEGIN ISOLATION LEVEL {spec.isolation.upper()}"
+        self.begin_read_only = self.begin + " READ ONLY"  # SET TRANSACTION READ ONLY
         self.ops = _PgOps(self.conn, tables)
 
-    def attempt(self, body: Callable[[Ops], T]) -> T:
+    def attempt(self, body: Callable[[Ops], T], read_only: bool = False) -> T:
         conn = self.conn
         try:
-            conn.execute(self.begin)
+            conn.execute(self.begin_read_only if read_only else self.begin)
             result = body(self.ops)
             conn.execute("COMMIT")
             return result

@@ -58,7 +58,7 @@ from cairn.txn.errors import (
 )
 from cairn.txn.locks import LockInfo, LockManager, LockOwner
 from cairn.txn.mvcc import Snapshot, Version
-from cairn.txn.ssi import SsiTracker
+from cairn.txn.ssi import SsiTracker, SxAct
 
 MARKER = "CAIRN-DB"
 CHECKPOINT = "CHECKPOINT"
@@ -161,6 +161,11 @@ class Database:
         self._next_xid = 1
         self._active: dict[int, Transaction] = {}
         self._committing: dict[int, int] = {}  # xid -> WAL position before its record
+        # Commits visible but not yet durable (early lock release), as (record end, xid, SSI
+        # state or None): a read-only snapshot leaves them out, so it never waits for them.
+        self._undurable: list[tuple[int, int, SxAct | None]] = []
+        self._safe_cv = threading.Condition(self._mu)  # DEFERRABLE waits for a safe snapshot
+        self._deferrable_waiting = 0
         self._n2pl = 0  # running 2PL transactions
         self._locks = LockManager(self._mu, deadlock_timeout)
         self._ssi = SsiTracker()
@@ -396,8 +401,13 @@ class Database:
 
     # -- transactions -------------------------------------------------------------------------
     def begin(self, isolation: str = "read committed", method: str = "ssi", *,
-              read_only: bool = False, lock_timeout: float | None = None) -> Transaction:
-        """Start a transaction. ``method`` (ssi, 2pl, serial) applies to serializable only."""
+              read_only: bool = False, deferrable: bool = False,
+              lock_timeout: float | None = None) -> Transaction:
+        """Start a transaction. ``method`` (ssi, 2pl, serial) applies to serializable only.
+        ``read_only`` refuses writes (25006); at serializable/ssi it also lets SSI skip its
+        bookkeeping once the snapshot is safe, and ``deferrable`` (SERIALIZABLE READ ONLY
+        DEFERRABLE) waits at the first statement for a safe snapshot, so the transaction
+        never takes a SIREAD lock and can never fail with 40001."""
         self._check_open()
         level = normalize_level(isolation)
         if method not in METHODS:
@@ -412,7 +422,8 @@ class Database:
         with self._mu:
             xid = self._next_xid
             self._next_xid = xid + 1
-            tx = Transaction(self, xid, level, method, read_only, timeout)
+            tx = Transaction(self, xid, level, method, read_only, timeout,
+                             deferrable=bool(deferrable))
             self._active[xid] = tx
             if tx._2pl:
                 self._n2pl += 1
@@ -458,6 +469,67 @@ class Database:
         active = frozenset(self._active)
         xmax = self._next_xid
         return Snapshot(min(active) if active else xmax, xmax, active, me)
+
+    def _prune_undurable(self) -> list[tuple[int, int, SxAct | None]]:
+        pend = self._undurable
+        if pend:
+            durable = self._wal.durable_lsn
+            if any(end <= durable for end, _x, _s in pend):
+                pend = self._undurable = [e for e in pend if e[0] > durable]
+        return pend
+
+    def _read_only_snapshot(self, tx: Transaction) -> Snapshot:
+        """The snapshot of a read-only transaction at repeatable read or serializable/ssi
+        (mutex held; sets ``tx._snap`` and ``tx._sx``).
+
+        It leaves out commits that are visible but not yet durable (early lock release): as
+        in PostgreSQL, where a commit becomes visible only after its flush, the reader then
+        sees a prefix of the log that is on disk and never waits for an fsync at commit. The
+        durable commits are a consistent snapshot, since whatever a commit read or overwrote
+        precedes it in the log. At serializable, a left-out transaction must not be a
+        possible pivot toward something the snapshot sees (``SsiTracker.threatens``); if
+        one is, the reader takes the usual snapshot (and waits at commit, as before)."""
+        ssi = tx.method == "ssi"
+        while True:
+            pend = self._prune_undurable()
+            snap = None
+            if pend:
+                active = frozenset(self._active).union(x for _e, x, _s in pend)
+                snap = Snapshot(min(active), self._next_xid, active, tx.xid)
+                if ssi and any(s is not None and not s.read_only and self._ssi.threatens(s, snap)
+                               for _e, _x, s in pend):
+                    snap = None
+                else:
+                    tx._track_deps = False  # everything it can see is durable
+            if snap is None:
+                snap = self._take_snapshot(tx.xid)
+            tx._snap = snap
+            if not ssi:
+                return snap
+            sx = self._ssi.register(tx.xid, snap, read_only=True)
+            tx._sx = sx
+            if sx is None or not tx.deferrable:
+                return snap
+            self._wait_safe_snapshot(sx)
+            if sx.safe:
+                tx._sx = None
+                return snap
+            # Unsafe: the snapshot could be part of an anomaly; give it up and take another.
+            self._ssi.finish(sx, False)
+            tx._sx = None
+            tx._snap = None
+            tx._track_deps = self._wal.tracks_durability
+
+    def _wait_safe_snapshot(self, sx: SxAct) -> None:
+        """SERIALIZABLE READ ONLY DEFERRABLE: wait (mutex released meanwhile) until the
+        read-write transactions that were running at the snapshot have ended."""
+        self._deferrable_waiting += 1
+        try:
+            while not (sx.safe or sx.unsafe):
+                self._check_open()
+                self._safe_cv.wait(0.5)
+        finally:
+            self._deferrable_waiting -= 1
 
     def _commit(self, tx: Transaction) -> None:
         writes = tx._writes
@@ -516,14 +588,22 @@ class Database:
         """Stamp ``tx``'s versions with its commit record's end LSN and end it (mutex held)."""
         xid = tx.xid
         tx.commit_lsn = lsn
+        if end > self._wal.durable_lsn:
+            self._prune_undurable().append((end, xid, tx._sx))
         for (table, pkb), (old_xmin, _row, v) in tx._writes.items():
             if v is not None:
                 v.lsn = end
             if old_xmin is not None:
                 heap = self._heaps.get(table)
-                for old in (heap.chains.get(pkb) or ()) if heap is not None else ():
+                chain = heap.chains.get(pkb) if heap is not None else None
+                # From the newest back: only our own versions follow the one we replaced, so
+                # this stops after a step or two instead of walking a long hot chain.
+                for i in range(len(chain) - 1 if chain else -1, -1, -1):
+                    old = chain[i]  # type: ignore[index]
                     if old.xmax == xid:
                         old.dlsn = end
+                    if old.xmin != xid:
+                        break
         self._finish(tx, True)
 
     def _finish(self, tx: Transaction, committed: bool) -> None:
@@ -534,6 +614,8 @@ class Database:
         self._locks.release_all(tx.owner)
         if tx._sx is not None:
             self._ssi.finish(tx._sx, committed)
+            if self._deferrable_waiting:
+                self._safe_cv.notify_all()
         if committed:
             tx.state = "committed"
             self.commits += 1
@@ -599,6 +681,8 @@ class Database:
         self._locks.release_all(tx.owner)
         if tx._sx is not None:
             self._ssi.finish(tx._sx, False)
+            if self._deferrable_waiting:
+                self._safe_cv.notify_all()
         if tx._2pl:
             self._n2pl -= 1
         if tx.method == "serial":
@@ -611,6 +695,9 @@ class Database:
 
     def _horizon(self) -> int:
         h = self._next_xid
+        for _end, xid, _sx in self._prune_undurable():
+            if xid < h:  # a read-only snapshot may still treat it as running
+                h = xid
         for xid, tx in self._active.items():
             if xid < h:
                 h = xid
@@ -667,7 +754,9 @@ class Database:
     def locks(self) -> list[LockInfo]:
         """The lock table (granted and waiting), like ``pg_locks``."""
         with self._mu:
-            return self._locks.snapshot()
+            return self._locks.snapshot() + [
+                LockInfo(tag, "SIReadLock", f"transaction {xid}", True)
+                for tag, xid in self._ssi.lock_rows()]
 
     # -- log ----------------------------------------------------------------------------------
     def changes(self, from_lsn: int = 0) -> Iterator[Change]:

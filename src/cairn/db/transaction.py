@@ -72,12 +72,14 @@ class Transaction:
     """Created by :meth:`Database.begin`; use it from one thread at a time."""
 
     def __init__(self, db: Database, xid: int, isolation: str, method: str, read_only: bool,
-                 lock_timeout: float | None):
+                 lock_timeout: float | None, *, deferrable: bool = False):
         self.db = db
         self.xid = xid
         self.isolation = isolation
         self.method = method if isolation == SER else None
         self.read_only = read_only
+        # SERIALIZABLE READ ONLY DEFERRABLE; like PostgreSQL, ignored at other levels.
+        self.deferrable = deferrable and read_only and isolation == SER and method == "ssi"
         self.lock_timeout = lock_timeout
         self.owner = LockOwner(xid, f"transaction {xid}")
         self.state = "active"  # active | failed | committed | rolled back
@@ -110,15 +112,17 @@ class Transaction:
                     f"transaction block (cause: {self.error!r})")
             raise TransactionFinished(f"transaction {self.xid} is already {self.state}")
         sx = self._sx
-        if sx is not None and sx.doomed:
+        if sx is not None and sx.safe:
+            self._sx = None  # safe snapshot: SSI forgot it; plain snapshot isolation from now
+        elif sx is not None and sx.doomed:
             self._fail(SerializationFailure(
                 "could not serialize access due to read/write dependencies among "
                 "transactions (canceled on identification as a pivot)", cause="rw-dependencies"))
 
-    def _check_write(self) -> None:
+    def _check_write(self, what: str = "a write") -> None:
         self._check()
         if self.read_only:
-            self._fail(ReadOnlyTransaction("cannot execute a write in a read-only transaction"))
+            self._fail(ReadOnlyTransaction(f"cannot execute {what} in a read-only transaction"))
 
     def _fail(self, exc: BaseException) -> None:
         """Abort on error (releasing locks at once) and raise ``exc``."""
@@ -133,6 +137,8 @@ class Transaction:
         if self._per_tx_snapshot:
             snap = self._snap
             if snap is None:
+                if self.read_only:
+                    return self.db._read_only_snapshot(self)
                 snap = self._snap = self.db._take_snapshot(self.xid)
                 if self.method == "ssi":
                     self._sx = self.db._ssi.register(self.xid, snap)
@@ -187,11 +193,33 @@ class Transaction:
             nowait: bool = False) -> dict[str, Any] | None:
         """The row with primary key ``key`` as this transaction sees it, or None."""
         db = self.db
+        if (self._sx is None and self.read_only and self._snap is not None
+                and self._per_tx_snapshot and not self._track_deps
+                and (table, "access share") in self._tlocks
+                and not (for_update or for_share)):
+            # A read-only snapshot that SSI does not track (safe) and that sees only durable
+            # commits: nothing to record and nothing to lock, so no database mutex. Chains
+            # only grow at the end while it reads; vacuum and rollback replace their contents
+            # (``chain[:] = ...``), so it reads a copy, taken in one step under the GIL. The
+            # versions either removes are ones this snapshot cannot see.
+            if self.state != "active":
+                self._check()
+            heap = db._heaps[table]
+            try:
+                pkb = heap.pk_bytes(key)
+            except TxnError as exc:
+                self._fail(exc)
+                raise
+            chain = heap.chains.get(pkb)
+            if not chain:
+                return None
+            v = visible_version(chain[:], self._snap)
+            return dict(v.row) if v is not None else None
         if not (for_update or for_share or self._2pl) and self._fast_reads:
             # Hot path of a plain snapshot read (read committed, repeatable read, SSI): the
             # same steps as below, inlined, because point reads dominate most workloads.
             sx = self._sx
-            if self.state != "active" or (sx is not None and sx.doomed):
+            if self.state != "active" or (sx is not None and (sx.doomed or sx.safe)):
                 self._check()
             heap = db._heaps.get(table)
             if heap is not None:
@@ -217,7 +245,10 @@ class Transaction:
                 except TxnError as exc:
                     self._fail(exc)
                     raise
-        self._check()
+        if for_update or for_share:
+            self._check_write("SELECT FOR UPDATE/SHARE")
+        else:
+            self._check()
         try:
             heap = db._heap(table)
             pkb = heap.pk_bytes(key)
@@ -270,7 +301,10 @@ class Transaction:
         ``for_update``/``for_share`` lock each returned row (SELECT ... FOR UPDATE/SHARE);
         ``nowait`` raises LockNotAvailable instead of waiting; ``skip_locked`` leaves out rows
         another transaction has locked (the job-queue idiom)."""
-        self._check()
+        if for_update or for_share:
+            self._check_write("SELECT FOR UPDATE/SHARE")
+        else:
+            self._check()
         if limit is not None and (not isinstance(limit, int) or limit < 0):
             raise InvalidParameter("limit must be a non-negative integer")
         db = self.db

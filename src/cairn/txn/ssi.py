@@ -16,6 +16,18 @@ REPEATABLE READ does, and additionally
   read-only T1 is only dangerous if T3 committed before T1's snapshot, and a victim that is not
   the transaction currently acting is *doomed*: it fails at its next statement or at commit.
 
+**Read-only transactions** (Ports & Grittner, section 4): a transaction declared READ ONLY can
+only be T1 of a dangerous structure (it writes nothing, so nothing has an rw-edge into it), and
+only if T3 committed before its snapshot. Its snapshot is *safe* when no concurrent read-write
+transaction T2 can still become such a pivot: every read-write serializable transaction running
+at the snapshot has ended, none of them having committed with an rw-edge out to a transaction
+the snapshot sees. A safe read-only transaction drops its SIREAD locks and edges and runs as
+plain snapshot isolation; one safe from the start takes none at all (``register`` returns
+None). Each read-write transaction keeps the read-only ones that wait on it (``watchers``), so
+its end settles them: safe when the last one ends cleanly, *unsafe* (fully tracked to the end)
+when one commits with such an edge. SERIALIZABLE READ ONLY DEFERRABLE waits for a safe
+snapshot, taking a new one after an unsafe verdict (``cairn.db`` does the waiting).
+
 Only transactions at SERIALIZABLE with the ``ssi`` method take part, as in PostgreSQL, where
 lower levels neither take SIREAD locks nor are checked.
 """
@@ -35,8 +47,8 @@ ReadSpan = tuple[str, bytes, bytes | None] | None
 class SxAct:
     """A serializable transaction as SSI sees it (PostgreSQL's SERIALIZABLEXACT)."""
 
-    __slots__ = ("commit_seq", "doomed", "ins", "outs", "row_tags", "snap", "tags",
-                 "whole_tables", "wrote", "xid")
+    __slots__ = ("commit_seq", "doomed", "ins", "outs", "possible", "read_only", "row_tags",
+                 "safe", "snap", "tags", "unsafe", "watchers", "whole_tables", "wrote", "xid")
 
     def __init__(self, xid: int, snap: Snapshot):
         self.xid = xid
@@ -49,6 +61,13 @@ class SxAct:
         self.tags: list[tuple] = []  # SIREAD locks on tables and ranges, for release
         self.row_tags: list[tuple[str, bytes]] = []  # SIREAD locks on rows
         self.whole_tables: set[str] = set()  # tables whose row locks were promoted
+        # Read-only optimization: a declared read-only transaction and the read-write ones
+        # that could still make its snapshot unsafe; a read-write one and its watchers.
+        self.read_only = False
+        self.safe = False  # read-only with a safe snapshot: no SIREAD locks, no edges
+        self.unsafe = False  # read-only whose snapshot can no longer become safe
+        self.possible: set[SxAct] = set()
+        self.watchers: set[SxAct] = set()
 
     def __repr__(self) -> str:
         return f"<SxAct {self.xid}{' committed' if self.commit_seq else ''}>"
@@ -61,6 +80,9 @@ class SsiStats:
     doomed: int = 0  # victims marked for abort at their next statement/commit
     siread_locks: int = 0  # currently held
     promotions: int = 0  # row locks traded for a table lock
+    safe_at_start: int = 0  # read-only transactions whose snapshot was safe at once
+    became_safe: int = 0  # read-only transactions whose snapshot turned safe while running
+    unsafe: int = 0  # read-only snapshots found unsafe (kept fully tracked)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -89,16 +111,67 @@ class SsiTracker:
         self._sweep_at = 64
         self.max_row_locks = max_row_locks
 
-    def register(self, xid: int, snap: Snapshot) -> SxAct:
+    def register(self, xid: int, snap: Snapshot, read_only: bool = False) -> SxAct | None:
+        """Track a transaction from its snapshot on. A read-only one whose snapshot is safe
+        already (no read-write serializable transaction is running) is not tracked at all:
+        None, and it runs as plain snapshot isolation."""
+        if read_only:
+            possible = {a for a in self.active if not a.read_only}
+            if not possible:
+                self.stats.safe_at_start += 1
+                return None
         sx = SxAct(xid, snap)
         self.by_xid[xid] = sx
         self.active.add(sx)
+        if read_only:
+            sx.read_only = True
+            sx.possible = possible
+            for a in possible:
+                a.watchers.add(sx)
         return sx
+
+    @staticmethod
+    def threatens(rw: SxAct, snap: Snapshot) -> bool:
+        """Could committed read-write ``rw`` be the pivot T2 of a dangerous structure whose
+        T1 is a read-only transaction on ``snap``? Only with an rw-edge out to a T3 that
+        committed before ``snap`` (edges ``rw`` gains later go to transactions that commit
+        after it, which such a snapshot does not see)."""
+        return any(o.commit_seq is not None and snap.sees(o.xid) for o in rw.outs)
+
+    def _settle_watchers(self, rw: SxAct, committed: bool) -> None:
+        """``rw`` ended: each read-only transaction waiting on it becomes unsafe (``rw``
+        committed with a dangerous edge), safe (it was the last one), or waits on."""
+        for ro in rw.watchers:
+            if ro.safe or ro.unsafe:
+                continue
+            if committed and self.threatens(rw, ro.snap):
+                ro.unsafe = True
+                self.stats.unsafe += 1
+                for a in ro.possible:
+                    if a is not rw:
+                        a.watchers.discard(ro)
+                ro.possible = set()
+                continue
+            ro.possible.discard(rw)
+            if not ro.possible and not ro.doomed:
+                self._make_safe(ro)
+        rw.watchers = set()
+
+    def _make_safe(self, ro: SxAct) -> None:
+        """Safe snapshot: ``ro`` can be in no dangerous structure; forget what it read."""
+        ro.safe = True
+        self.stats.became_safe += 1
+        for w in ro.outs:
+            w.ins.discard(ro)
+        ro.outs = set()
+        self._drop(ro)
 
     # -- reads --------------------------------------------------------------------------------
     def read_row(self, sx: SxAct, table: str, pkb: bytes, chain: list[Version] | None) -> None:
         """``sx`` read (or looked for) row ``pkb``: SIREAD-lock it, and add an edge to every
         concurrent writer of a version newer than the one ``sx`` sees."""
+        if sx.safe:
+            return
         if not sx.whole_tables or table not in sx.whole_tables:
             key = (table, pkb)
             readers = self.rows.get(key)
@@ -150,6 +223,8 @@ class SsiTracker:
 
     def read_span(self, sx: SxAct, table: str, span: ReadSpan) -> None:
         """``sx`` scanned an index range (``span``) or the whole table (None)."""
+        if sx.safe:
+            return
         if span is None:
             readers = self.tables.setdefault(table, set())
             if sx not in readers:
@@ -201,8 +276,9 @@ class SsiTracker:
 
     @staticmethod
     def _t1_matters(t1: SxAct, t3: SxAct) -> bool:
-        # A committed read-only T1 only closes a cycle if T3 committed before T1's snapshot.
-        if t1.commit_seq is not None and not t1.wrote:
+        # A read-only T1 (declared, or committed without writing) only closes a cycle if T3
+        # committed before T1's snapshot.
+        if t1.read_only or (t1.commit_seq is not None and not t1.wrote):
             return t1.snap.sees(t3.xid)
         return True
 
@@ -264,7 +340,16 @@ class SsiTracker:
     # -- end of transaction -------------------------------------------------------------------
     def finish(self, sx: SxAct, committed: bool) -> None:
         self.active.discard(sx)
-        if not committed:
+        if sx.watchers:
+            self._settle_watchers(sx, committed)
+        if sx.read_only:
+            for a in sx.possible:
+                a.watchers.discard(sx)
+            sx.possible = set()
+        if sx.safe:
+            sx.commit_seq = None  # nothing to keep: it can be in no dangerous structure
+            self._drop(sx)
+        elif not committed:
             sx.commit_seq = None
             for o in sx.outs:
                 o.ins.discard(sx)
@@ -325,3 +410,15 @@ class SsiTracker:
     def siread_count(self) -> int:
         return (sum(len(s) for s in self.rows.values()) + sum(len(s) for s in
                 self.tables.values()) + sum(len(v) for v in self.ranges.values()))
+
+    def lock_rows(self) -> list[tuple[tuple, int]]:
+        """Every SIREAD lock held, as (tag, xid): ("row", table, pk bytes), ("table", table)
+        or ("range", table, index, lo, hi), for ``pg_locks``-style listings."""
+        out: list[tuple[tuple, int]] = []
+        for (table, pkb), readers in self.rows.items():
+            out.extend((("row", table, pkb), r.xid) for r in readers)
+        for table, readers in self.tables.items():
+            out.extend((("table", table), r.xid) for r in readers)
+        for (table, index), entries in self.ranges.items():
+            out.extend((("range", table, index, lo, hi), r.xid) for lo, hi, r in entries)
+        return out
