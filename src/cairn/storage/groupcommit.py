@@ -17,6 +17,10 @@ miss a delay drop out of the count (and threads idle for the window are forgotte
 shrinking group costs one delay. Every engine uses this one policy (docs/storage.md,
 "Group commit").
 
+Followers sleep each on a lock of their own and are woken exactly once, by the leader whose
+fsync covered them (or which hands them the leadership): no herd of threads re-acquiring one
+condition's lock after every fsync, which is what an fsync round costs in CPython.
+
 A failed fsync is sticky: every writer waiting on it, and every later one, gets
 :class:`DurabilityError`, because after a failed fsync the page cache can no longer be trusted.
 """
@@ -26,10 +30,20 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from cairn.storage.errors import DurabilityError
 
 DEFAULT_COMMIT_DELAY = 0.0005  # seconds (PostgreSQL's commit_delay: microseconds, default 0)
+
+
+@dataclass(eq=False)
+class _Waiter:
+    """A follower asleep on its own lock until the leader says how its commit went."""
+
+    position: int
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    outcome: str = ""  # "durable", "lead" (take over as leader) or "failed"
 
 
 class GroupCommit:
@@ -44,13 +58,12 @@ class GroupCommit:
             raise ValueError(f"commit_delay must be in [0, 1] seconds, not {commit_delay!r}")
         self._do_sync = do_sync
         self._position = current_position
-        lock = threading.Lock()
-        self._cond = threading.Condition(lock)
-        self._leader_cond = threading.Condition(lock)  # same lock: "a writer arrived"
+        self._mutex = threading.Lock()
+        self._arrived = threading.Condition(self._mutex)  # a delaying leader waits on it
         self._durable = 0  # everything before this position is on disk
         self._leader = False
         self._delaying = False
-        self._pending: dict[int, int] = {}  # thread id -> position, writers awaiting an fsync
+        self._pending: dict[int, _Waiter] = {}  # thread id -> follower awaiting an fsync
         self._recent: dict[int, float] = {}  # thread id -> last durable commit (monotonic)
         self._failed: DurabilityError | None = None
         self.commit_delay = commit_delay
@@ -74,28 +87,41 @@ class GroupCommit:
 
     def sync_to(self, position: int) -> None:
         """Return once every byte before ``position`` is durable."""
-        with self._cond:
+        me = threading.get_ident()
+        with self._mutex:
             now = time.monotonic()
-            self._recent[threading.get_ident()] = now
+            self._recent[me] = now
             if self._failed is not None:
                 raise self._failed
             if self._durable >= position:
                 self.commits += 1
                 return
-            me = threading.get_ident()
-            self._pending[me] = position
-            if self._delaying:
-                self._leader_cond.notify()
-            while self._leader:
-                self._cond.wait()
-                if self._failed is not None:
-                    raise self._failed
-                if self._durable >= position:
-                    self.commits += 1
-                    return
-            self._leader = True
+            waiter: _Waiter | None = None
+            if self._leader:
+                waiter = _Waiter(position)
+                waiter.lock.acquire()
+                self._pending[me] = waiter
+                if self._delaying:
+                    self._arrived.notify()
+            else:
+                self._leader = True
+        if waiter is not None:
+            waiter.lock.acquire()  # woken once, by the leader
+            if waiter.outcome == "durable":
+                return
+            if waiter.outcome == "failed":
+                assert self._failed is not None
+                raise self._failed
+            # "lead": the last leader handed over; it already set _leader for us.
+        self._lead()
+
+    def _lead(self) -> None:
+        with self._mutex:
+            if self._failed is not None:  # failed while this leader-to-be slept
+                self._leader = False
+                raise self._failed
             if self.commit_delay:
-                self._delay(now)
+                self._delay(time.monotonic())
         # The leader syncs outside the lock so followers can queue behind it.
         error: DurabilityError | None = None
         target = self._position()
@@ -105,44 +131,65 @@ class GroupCommit:
             error = exc
         except OSError as exc:
             error = DurabilityError(exc.errno or 5, f"fsync failed: {exc}")
-        with self._cond:
-            self._leader = False
+        with self._mutex:
             self.fsyncs += 1
             if error is not None:
                 self._failed = error
+                self._leader = False
+                woken = list(self._pending.values())
                 self._pending.clear()
-                self._cond.notify_all()
+                for w in woken:
+                    w.outcome = "failed"
+                    w.lock.release()
                 raise error
             self._durable = max(self._durable, target)
-            waiting = self._pending
-            self._pending = {t: p for t, p in waiting.items() if p > target}
-            covered = len(waiting) - len(self._pending)
-            self.max_batch = max(self.max_batch, covered)
-            self.commits += 1
-            self._cond.notify_all()
+            covered = [w for w in self._pending.values() if w.position <= target]
+            if covered:
+                self._pending = {t: w for t, w in self._pending.items() if w.position > target}
+            self.max_batch = max(self.max_batch, len(covered) + 1)
+            self.commits += len(covered) + 1
+            heir = None
+            if self._pending:  # writers that came during the fsync: the first one leads next
+                tid = min(self._pending, key=lambda t: self._pending[t].position)
+                heir = self._pending.pop(tid)
+            else:
+                self._leader = False
+        for w in covered:
+            w.outcome = "durable"
+            w.lock.release()
+        if heir is not None:
+            heir.outcome = "lead"
+            heir.lock.release()
 
     def _delay(self, now: float) -> None:
-        """Leader, holding the lock: wait for the other active writers' records (see above)."""
+        """Leader, holding the mutex: wait for the other active writers' records (see above)."""
         want = self._active_writers(now)
-        if want <= 1 or len(self._pending) >= want:
+        if want <= 1 or len(self._pending) + 1 >= want:
             return
         deadline = now + self.commit_delay
         self._delaying = True
         try:
-            while len(self._pending) < want:
+            while len(self._pending) + 1 < want:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     # Whoever did not come back within the delay is no longer counted as
                     # active, so a group that shrank pays this wait once, not every round.
                     self.delays += 1
-                    for tid in [t for t in self._recent if t not in self._pending]:
+                    leader = threading.get_ident()
+                    for tid in [t for t in self._recent
+                                if t not in self._pending and t != leader]:
                         del self._recent[tid]
                     return
-                self._leader_cond.wait(left)
+                self._arrived.wait(left)
         finally:
             self._delaying = False
 
     def fail(self, error: DurabilityError) -> None:
-        with self._cond:
+        """Fail every waiting and later commit (an engine that lost its log calls this)."""
+        with self._mutex:
             self._failed = error
-            self._cond.notify_all()
+            woken = list(self._pending.values())
+            self._pending.clear()
+        for w in woken:
+            w.outcome = "failed"
+            w.lock.release()
