@@ -161,6 +161,7 @@ class SsiTracker:
         """Safe snapshot: ``ro`` can be in no dangerous structure; forget what it read."""
         ro.safe = True
         self.stats.became_safe += 1
+        self.active.discard(ro)  # nothing to track: it need not hold back the sweep either
         for w in ro.outs:
             w.ins.discard(ro)
         ro.outs = set()

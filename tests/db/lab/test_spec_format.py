@@ -113,3 +113,24 @@ def test_classify_and_cycles() -> None:
     assert classify(r) == "occurred"
     assert _has_cycle({"a": {"b"}, "b": {"a"}})
     assert not _has_cycle({"a": {"b"}, "b": None})
+
+
+def test_access_modes_and_siread() -> None:
+    sp = spec.parse("""
+table t (id int primary key)
+session a (serializable read only deferrable)
+  a1: siread
+session b (read only)
+  b1: get t 1
+session c (repeatable read read only)
+  c1: get t 1
+""")
+    assert sp.sessions["a"].level == Level("serializable", "ssi", "read only deferrable")
+    assert sp.sessions["a"].level.label == "serializable/ssi read only deferrable"
+    assert sp.sessions["a"].steps[0].stmt.verb == "siread"
+    assert sp.sessions["b"].level is None and sp.sessions["b"].access == "read only"
+    assert sp.sessions["c"].level == Level("repeatable read", None, "read only")
+    with pytest.raises(SpecError, match="serializable only"):
+        Level.parse("read committed read only deferrable")
+    with pytest.raises(SpecError, match="takes nothing"):
+        spec.parse_statement("siread t", "x:1")

@@ -73,6 +73,9 @@ class CairnConnection(Connection):
         kwargs: dict[str, Any] = {"isolation": self.level.isolation}
         if self.level.isolation == "serializable":
             kwargs["method"] = self.level.method or "ssi"
+        if self.level.access is not None:
+            kwargs["read_only"] = True
+            kwargs["deferrable"] = self.level.access == "read only deferrable"
         try:
             self.tx = self.db.begin(**kwargs)
         except Exception as exc:
@@ -94,6 +97,10 @@ class CairnConnection(Connection):
                 elif not tx.try_advisory_lock(b.key, shared=stmt.mode == "shared"):
                     raise DbError("55P03", "could not obtain advisory lock")
                 return None
+            if stmt.verb == "siread":
+                me = f"transaction {tx.xid}"
+                return sum(1 for li in self.db.locks()
+                           if li.mode == "SIReadLock" and li.owner == me)
             assert b.table is not None
             table = b.table.name
             if stmt.verb == "lock":
@@ -203,8 +210,23 @@ class CairnBackend(Backend):
                         for o in blockers}
             if code.co_name == "begin" and filename.endswith("cairn/db/database.py"):
                 return self._serial_wait(f)
+            if code.co_name == "_wait_safe_snapshot" and filename.endswith("cairn/db/database.py"):
+                return self._safe_snapshot_wait(f)
             f = f.f_back
         return None
+
+    def _safe_snapshot_wait(self, frame: Any) -> set[str] | None:
+        """SERIALIZABLE READ ONLY DEFERRABLE waits for the read-write transactions that ran
+        at its snapshot (PostgreSQL: ``pg_safe_snapshot_blocking_pids``)."""
+        sx, db = frame.f_locals.get("sx"), frame.f_locals.get("self")
+        if sx is None or db is None:
+            return None
+        with db._mu:
+            if sx.safe or sx.unsafe:
+                return None  # settled, about to go on
+            xids = {a.xid for a in sx.possible}
+        names = {name for name, tx in self.txs.items() if tx is not None and tx.xid in xids}
+        return names or None
 
     def _serial_wait(self, frame: Any) -> set[str] | None:
         """``begin`` at serializable/serial waits for the serial executor (one transaction at

@@ -169,6 +169,8 @@ class Driver:
         self.sessions: dict[str, _SessionState] = {}
         for s in spec.sessions.values():
             level = s.level or self.level
+            if s.access is not None:
+                level = level.with_access(s.access)
             self.sessions[s.name] = _SessionState(
                 s.name, lambda n=s.name, lv=level: self.backend.connect(n, lv))
         self._seq = 0
@@ -272,6 +274,8 @@ class Driver:
             return [fmt_row(r, b.table) for r in value]
         if verb in ("lock", "advisory"):
             return []
+        if verb == "siread":
+            return [f"({value} SIREAD lock{'' if value == 1 else 's'})"]
         if value == 0:
             return [f"(0 rows {verb}d)" if verb != "insert" else "(0 rows inserted)"]
         return []

@@ -50,7 +50,8 @@ class PgConnection(Connection):
         self.pid = self.conn.info.backend_pid
 
     def begin(self) -> None:
-        self._run(sql.SQL("BEGIN ISOLATION LEVEL " + self.level.isolation.upper()))
+        access = f" {self.level.access.upper()}" if self.level.access else ""
+        self._run(sql.SQL("BEGIN ISOLATION LEVEL " + self.level.isolation.upper() + access))
 
     def commit(self) -> None:
         self._run(sql.SQL("COMMIT"))
@@ -78,6 +79,10 @@ class PgConnection(Connection):
             if stmt.wait is not None and row is not None and row[0] is False:
                 raise DbError("55P03", "could not obtain advisory lock")
             return None
+        if stmt.verb == "siread":
+            row = self._run(sql.SQL("SELECT count(*) FROM pg_locks WHERE mode = 'SIReadLock' "
+                                    "AND pid = pg_backend_pid()")).fetchone()
+            return int(row[0]) if row is not None else 0
         assert table is not None
         if stmt.verb == "lock":
             assert stmt.mode is not None
@@ -189,8 +194,10 @@ class PostgresBackend(Backend):
         if not names:
             return {}
         by_pid = {pid: n for n, pid in self.pids.items()}
+        # A lock wait, or a READ ONLY DEFERRABLE transaction waiting for a safe snapshot.
         rows = self.admin.execute(
-            "SELECT p, pg_blocking_pids(p) FROM unnest(%s::int[]) AS p",
+            "SELECT p, pg_blocking_pids(p) || pg_safe_snapshot_blocking_pids(p) "
+            "FROM unnest(%s::int[]) AS p",
             [[self.pids[n] for n in names]]).fetchall()
         out: dict[str, set[str] | None] = {}
         for pid, blockers in rows:

@@ -22,11 +22,15 @@ and SQL can express, so one file runs on both. Example (comments start a line wi
 Statements: ``get T KEY``, ``select T [where c op v and ...] [limit N] [for update|for share]
 [nowait|skip locked]``, ``insert T ROW``, ``update T KEY CHANGES [expect ROW]``,
 ``delete T KEY``, ``lock T MODE [nowait]`` (LOCK TABLE), ``advisory KEY [shared] [nowait]``
-(a transaction-scoped advisory lock), ``commit``, ``rollback``; any may end in ``if EXPR``.
+(a transaction-scoped advisory lock), ``siread`` (how many SIREAD locks the session's
+transaction holds, as ``pg_locks`` shows them), ``commit``, ``rollback``; any may end in
+``if EXPR``.
 KEY, ROW, CHANGES, values and EXPR are expressions of :mod:`cairn.db.lab.expr` over earlier
 results.
 A session without a level runs at the level of the run; ``session s (read committed)`` pins
-it. ``levels`` and ``systems`` lines restrict which runs a test scenario makes.
+it, and may add an access mode: ``session s (serializable read only)``, ``(serializable read
+only deferrable)``, or ``(read only)`` alone (the run's level, read only). ``levels`` and
+``systems`` lines restrict which runs a test scenario makes.
 """
 
 from __future__ import annotations
@@ -44,20 +48,32 @@ METHODS = ("ssi", "2pl", "serial")
 TYPES = {"int": int, "text": str, "bool": bool}
 OPS = ("=", "!=", "<", "<=", ">", ">=")
 SYSTEMS = ("cairn", "postgres")
+ACCESS_MODES = ("read only", "read only deferrable")
 TABLE_LOCK_MODES = ("access share", "row share", "row exclusive", "share update exclusive",
                     "share", "share row exclusive", "exclusive", "access exclusive")
 
 
 @dataclass(frozen=True, slots=True, order=True)
 class Level:
-    """An isolation level and, for serializable, how it is achieved."""
+    """An isolation level and, for serializable, how it is achieved; ``access`` is a session's
+    access mode (None: read write; "read only"; "read only deferrable")."""
 
     isolation: str
     method: str | None = None
+    access: str | None = None
 
     @classmethod
     def parse(cls, text: str) -> Level:
         text = " ".join(text.lower().split())
+        access = None
+        for mode in sorted(ACCESS_MODES, key=len, reverse=True):
+            if text.endswith(" " + mode):
+                access, text = mode, text[:-len(mode) - 1].strip()
+                break
+        if access == "read only deferrable" and not text.startswith("serializable"):
+            raise SpecError(f"bad level {text!r} read only deferrable: serializable only")
+        if access is not None:
+            return cls.parse(text).with_access(access)
         iso, _, method = text.partition("/")
         iso = iso.strip()
         if iso not in ISOLATIONS:
@@ -68,9 +84,13 @@ class Level:
             return cls(iso, method.strip())
         return cls(iso, "ssi" if iso == "serializable" else None)
 
+    def with_access(self, access: str | None) -> Level:
+        return Level(self.isolation, self.method, access)
+
     @property
     def label(self) -> str:
-        return f"{self.isolation}/{self.method}" if self.method else self.isolation
+        base = f"{self.isolation}/{self.method}" if self.method else self.isolation
+        return f"{base} {self.access}" if self.access else base
 
 
 CAIRN_LEVELS = (Level("read uncommitted"), Level("read committed"), Level("repeatable read"),
@@ -115,7 +135,7 @@ class Pred:
 
 @dataclass(frozen=True, slots=True)
 class Statement:
-    verb: str  # get select insert update delete lock advisory commit rollback
+    verb: str  # get select insert update delete lock advisory siread commit rollback
     text: str
     table: str | None = None
     key: ast.expr | None = None
@@ -140,6 +160,7 @@ class Step:
 class Session:
     name: str
     level: Level | None
+    access: str | None = None  # an access mode on the run's level: ``session s (read only)``
     steps: list[Step] = field(default_factory=list)
 
 
@@ -241,7 +262,7 @@ def parse_statement(text: str, where: str) -> Statement:
     cond = expr.parse(cond_text) if cond_text is not None else None
     verb, rest = _split_first(body)
     verb = verb.lower()
-    if verb in ("commit", "rollback"):
+    if verb in ("commit", "rollback", "siread"):
         if rest:
             raise SpecError(f"{where}: {verb} takes nothing")
         return Statement(verb, text, cond=cond)
@@ -388,8 +409,11 @@ def parse(text: str, name: str = "scenario") -> Spec:
                 raise SpecError(f"{where}: want: session NAME [(level)]")
             if m.group(1) in spec.sessions:
                 raise SpecError(f"{where}: session {m.group(1)!r} defined twice")
-            level = Level.parse(m.group(2)) if m.group(2) else None
-            session = Session(m.group(1), level)
+            paren = " ".join((m.group(2) or "").lower().split())
+            if paren in ACCESS_MODES:
+                session = Session(m.group(1), None, paren)
+            else:
+                session = Session(m.group(1), Level.parse(paren) if paren else None)
             spec.sessions[session.name] = session
             block = "session"
         elif kw == "permutation":
