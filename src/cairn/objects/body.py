@@ -19,10 +19,12 @@ aborts the write and nothing becomes visible.
 from __future__ import annotations
 
 import base64
+import collections
 import hashlib
 import hmac
 import zlib
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Protocol
 
 import crc32c
@@ -75,6 +77,75 @@ def checksum_b64(algorithm: str, data: bytes) -> str:
     return base64.b64encode(h.digest()).decode()
 
 
+class _HashLane:
+    """Feeds hashers in the background, in order, on one thread of its own.
+
+    A PUT's body is hashed two or three times (SHA-256 of the signed payload, the CRC the
+    client announced, MD5 for the ETag); done inline, the hashes sit between the socket and
+    the erasure coder and the body arrives no faster than they run. Here the request thread
+    only queues the bytes (immutable ``bytes`` chunks, batched to ~1 MiB per task) and moves
+    on; :meth:`close` waits until every byte is hashed. Small bodies are hashed inline: a
+    thread would cost more than it saves."""
+
+    BATCH = 1024 * 1024
+    INLINE_MAX = 64 * 1024  # a chunk this small, with nothing queued, is hashed at once
+    MAX_QUEUED = 8  # batches in flight before the reader waits (bounds memory)
+
+    def __init__(self) -> None:
+        self._pool: ThreadPoolExecutor | None = None
+        self._batch: list[bytes] = []
+        self._batch_bytes = 0
+        self._targets: list[_Hasher] = []
+        self._queued: collections.deque[Future[None]] = collections.deque()
+
+    def update(self, targets: list[_Hasher], data: bytes) -> None:
+        if not targets:
+            return
+        if self._pool is None and not self._batch and len(data) <= self.INLINE_MAX:
+            for h in targets:
+                h.update(data)
+            return
+        if not isinstance(data, bytes):
+            data = bytes(data)  # only immutable bytes may be hashed later
+        if self._batch and targets != self._targets:
+            self._submit()
+        self._targets = targets
+        self._batch.append(data)
+        self._batch_bytes += len(data)
+        if self._batch_bytes >= self.BATCH:
+            self._submit()
+
+    def _submit(self) -> None:
+        if self._pool is None:
+            # One worker: tasks run in submission order, as the hashes require.
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cairn-hash")
+        batch, targets = self._batch, self._targets
+        self._batch, self._batch_bytes = [], 0
+        self._queued.append(self._pool.submit(_hash_batch, targets, batch))
+        while len(self._queued) > self.MAX_QUEUED:
+            self._queued.popleft().result()
+
+    def close(self) -> None:
+        """Wait until every byte given so far is hashed."""
+        if self._batch:
+            if self._pool is None:
+                _hash_batch(self._targets, self._batch)
+                self._batch, self._batch_bytes = [], 0
+            else:
+                self._submit()
+        while self._queued:
+            self._queued.popleft().result()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+            self._pool = None
+
+
+def _hash_batch(targets: list[_Hasher], batch: list[bytes]) -> None:
+    for data in batch:
+        for h in targets:
+            h.update(data)
+
+
 class VerifyingReader:
     """Counts, hashes and checks a plain body: declared length, SHA-256, Content-MD5 and any
     ``x-amz-checksum-*`` header, all checked when the last byte has been read."""
@@ -91,6 +162,7 @@ class VerifyingReader:
         self.hashers = {a: CHECKSUMS[a]() for a in checksums}
         self.computed: dict[str, str] = {}
         self.done = False
+        self._lane = _HashLane()
 
     def add_checksum(self, algorithm: str, value: str | None) -> None:
         if algorithm not in CHECKSUMS:
@@ -106,9 +178,8 @@ class VerifyingReader:
         data = self.inner.read(want) if want else b""
         if data:
             self.got += len(data)
-            for h in (self.sha, self.md5, *self.hashers.values()):
-                if h is not None:
-                    h.update(data)
+            self._lane.update([h for h in (self.sha, self.md5, *self.hashers.values())
+                               if h is not None], data)
             return data
         self.finish()
         return b""
@@ -116,6 +187,7 @@ class VerifyingReader:
     def finish(self) -> None:
         if self.done:
             return
+        self._lane.close()
         if self.length is not None and self.got < self.length:
             raise s3err("IncompleteBody", 400, "You did not provide the number of bytes "
                         "specified by the Content-Length HTTP header.")

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor, Future
+from concurrent.futures import Executor, Future, wait
 from dataclasses import dataclass, field
 
 from cairn.objects import shardfile
@@ -55,10 +56,46 @@ def write_quorum(k: int, m: int) -> int:
     return k + 1 if (k == m and m > 0) else k
 
 
+class BufferPool:
+    """Reusable stripe buffers. A fresh multi-MiB buffer costs a page fault per 4 KiB on first
+    touch (the allocator maps new memory for every large allocation), which measured more
+    than the hashing and erasure coding of the same bytes; a pool pays it once per buffer."""
+
+    def __init__(self, size: int, keep: int = 8) -> None:
+        self.size, self.keep = size, keep
+        self._free: list[bytearray] = []
+        self._lock = threading.Lock()
+
+    def get(self) -> bytearray:
+        with self._lock:
+            if self._free:
+                return self._free.pop()
+        return bytearray(self.size)
+
+    def put(self, buf: bytearray) -> None:
+        if len(buf) != self.size:
+            return
+        with self._lock:
+            if len(self._free) < self.keep:
+                self._free.append(buf)
+
+
+def _write_frame(w: BlobWriter, payload: bytes | memoryview) -> None:
+    """Frame = CRC32C + payload, written as two pieces so the payload is never copied."""
+    w.write(shardfile.frame_crc(payload))
+    w.write(payload)
+
+
 @dataclass
 class DataWriter:
     """One piece of data being written; call :meth:`write` then :meth:`finish` or
-    :meth:`abort`. Not thread-safe (one writer per upload)."""
+    :meth:`abort`. Not thread-safe (one writer per upload).
+
+    The caller's thread only copies bytes into a stripe buffer; each full stripe is handed to
+    the pool: MD5 (for the ETag) and Reed-Solomon encoding run in parallel (both release the
+    GIL), then one frame write per shard. The next stripe fills meanwhile; before it is
+    handed over, the previous one must be done (two stripes in flight: bounded memory and
+    natural back-pressure on the request body)."""
 
     rs: ReedSolomon
     stripe_size: int
@@ -66,21 +103,25 @@ class DataWriter:
     pool: Executor
     report: Reporter
     data_id: str = field(default_factory=new_data_id)
+    buffers: BufferPool | None = None
     md5: hashlib._Hash = field(default_factory=hashlib.md5)  # type: ignore[name-defined]
     length: int = 0
-    _buf: bytearray = field(default_factory=bytearray)
+    _cur: bytearray | None = None  # the stripe being filled
+    _fill: int = 0
     _writers: list[BlobWriter | None] = field(default_factory=list)
     _placed: list[str | None] = field(default_factory=list)
     _full: bool = False
     _closed: bool = False
     _stripes: int = 0
     _background: list[Future[None]] = field(default_factory=list)
-    # The previous stripe's MD5 update and frame writes, running on the pool while this
-    # thread encodes the next stripe (a two-stage pipeline: hash || encode, then writes).
-    _pending: list[tuple[int, Future[None]]] = field(default_factory=list)
+    # The stripe handed to the pool and not yet drained: its buffer, MD5 and encode futures.
+    _inflight: bytearray | None = None
     _md5_done: Future[None] | None = None
+    _encoded: Future[list[tuple[int, Future[None]]]] | None = None
 
     def __post_init__(self) -> None:
+        if self.buffers is None or self.buffers.size != self.stripe_size:
+            self.buffers = BufferPool(self.stripe_size, keep=2)
         n = self.rs.n
         spare = list(self.drives[n:])
         for i in range(n):
@@ -115,64 +156,103 @@ class DataWriter:
                 f"only {alive} of {self.rs.n} drives accepted the write "
                 f"(quorum {write_quorum(self.rs.k, self.rs.m)})")
 
-    def write(self, data: bytes | memoryview) -> None:
+    def write(self, data: bytes | bytearray | memoryview) -> None:
         if self._closed:
             raise ErasureError("write after finish/abort")
-        self.length += len(data)
-        self._buf += data
-        while len(self._buf) >= self.stripe_size:
-            stripe = bytes(self._buf[: self.stripe_size])
-            del self._buf[: self.stripe_size]
-            self._emit(stripe)
+        view = memoryview(data)
+        self.length += len(view)
+        size = self.stripe_size
+        while view:
+            if self._cur is None:
+                self._cur = self.buffers.get()  # type: ignore[union-attr]
+                self._fill = 0
+            n = min(len(view), size - self._fill)
+            self._cur[self._fill: self._fill + n] = view[:n]
+            self._fill += n
+            view = view[n:]
+            if self._fill == size:
+                self._emit()
 
-    def _emit(self, stripe: bytes) -> None:
+    def _emit(self) -> None:
+        """Hand the current stripe (possibly partial or empty) to the pool."""
+        buf, length = self._cur, self._fill
+        self._cur, self._fill = None, 0
         self._stripes += 1
         if self._stripes % WRITEBACK_STRIPES == 0:
-            # Overlap disk write-back with encoding the next stripes, instead of paying for
-            # all of it in the fsync at commit (the same reason databases sync WAL segments
-            # early).
+            # Start disk write-back of what is written so far (asynchronous, no journal
+            # commit), so the fsync at commit finds little left to write.
             self._background = [f for f in self._background if not f.done()]
             for w in self._writers:
                 if w is not None:
                     self._background.append(self.pool.submit(w.writeback))
         self._drain()
-        # MD5 (for the ETag) of this stripe on the pool while this thread encodes it: both
-        # release the GIL, so on two cores they overlap instead of adding up.
+        stripe = memoryview(buf)[:length] if buf is not None else memoryview(b"")
+        self._inflight = buf
         self._md5_done = self.pool.submit(self.md5.update, stripe)
-        shards = self.rs.encode(stripe)
-        for i, w in enumerate(self._writers):
-            if w is not None:
-                self._pending.append(
-                    (i, self.pool.submit(w.write, shardfile.pack_frame(shards[i]))))
+        self._encoded = self.pool.submit(self._encode_and_write, stripe)
+
+    def _encode_and_write(self, stripe: memoryview) -> list[tuple[int, Future[None]]]:
+        shards = self.rs.encode(stripe)  # data shards are views of the stripe buffer
+        return [(i, self.pool.submit(_write_frame, w, shards[i]))
+                for i, w in enumerate(self._writers) if w is not None]
 
     def _drain(self) -> None:
-        """Wait for the previous stripe's hash and writes; drop drives whose write failed."""
-        if self._md5_done is not None:
-            self._md5_done.result()
-            self._md5_done = None
-        pending, self._pending = self._pending, []
+        """Wait for the stripe in flight; drop drives whose write failed."""
+        md5_done, encoded = self._md5_done, self._encoded
+        self._md5_done = self._encoded = None
+        if md5_done is None or encoded is None:
+            return
+        try:
+            md5_done.result()
+            pending = encoded.result()
+        except BaseException:
+            self._settle(md5_done, encoded)
+            raise
+        wait([f for _, f in pending])  # all of them, even when one failed
+        self._release_inflight()
         failed = False
         for i, fut in pending:
-            try:
-                fut.result()
-            except DriveError as exc:
-                w = self._writers[i]
-                self._full |= isinstance(exc, DriveFullError)
-                self.report(self.data_id, i, self._placed[i], "write-failed")
-                if w is not None:
-                    w.abort()
-                self._writers[i] = None
-                self._placed[i] = None
-                failed = True
+            exc = fut.exception()
+            if exc is None:
+                continue
+            if not isinstance(exc, DriveError):
+                raise exc
+            w = self._writers[i]
+            self._full |= isinstance(exc, DriveFullError)
+            self.report(self.data_id, i, self._placed[i], "write-failed")
+            if w is not None:
+                w.abort()
+            self._writers[i] = None
+            self._placed[i] = None
+            failed = True
         if failed:
             self._check_quorum()
 
+    def _settle(self, md5_done: Future[None] | None,
+                encoded: Future[list[tuple[int, Future[None]]]] | None) -> None:
+        """Wait (ignoring errors) until no task of the in-flight stripe runs, then free its
+        buffer: no frame may land after its writer aborted, no buffer be reused while read."""
+        if md5_done is not None:
+            md5_done.exception()
+        if encoded is not None and encoded.exception() is None:
+            wait([f for _, f in encoded.result()])
+        self._release_inflight()
+
+    def _release_inflight(self) -> None:
+        if self._inflight is not None:
+            self.buffers.put(self._inflight)  # type: ignore[union-attr]
+            self._inflight = None
+
     def finish(self) -> DataRef:
         """Flush the last stripe, make every surviving blob durable, and describe the data."""
-        if self._buf or self.length == 0:
-            self._emit(bytes(self._buf))
-            self._buf.clear()
+        if self._closed:
+            raise ErasureError("finish after finish/abort")
+        if self._fill or self.length == 0:
+            self._emit()
         self._drain()
+        if self._cur is not None:
+            self.buffers.put(self._cur)  # type: ignore[union-attr]
+            self._cur = None
 
         for f in self._background:  # no write-back hint may race the commit's close
             f.result()
@@ -190,6 +270,7 @@ class DataWriter:
                 self.report(self.data_id, i, self._placed[i], "write-failed")
                 return False
 
+        # fsync releases the GIL: the blobs become durable in parallel, one fsync each.
         results = list(self.pool.map(commit, range(self.rs.n)))
         for i, ok in enumerate(results):
             if not ok:
@@ -202,11 +283,14 @@ class DataWriter:
 
     def abort(self) -> None:
         self._closed = True
-        for _, fut in self._pending:  # no frame write may land after its writer aborted
-            fut.exception()
-        self._pending.clear()
+        md5_done, encoded = self._md5_done, self._encoded
+        self._md5_done = self._encoded = None
+        self._settle(md5_done, encoded)
+        if self._cur is not None:
+            self.buffers.put(self._cur)  # type: ignore[union-attr]
+            self._cur = None
         for f in self._background:
-            f.result()
+            f.exception()
         self._background.clear()
         for w in self._writers:
             if w is not None:
@@ -226,15 +310,19 @@ class DataReader:
     # ``pool``, and waiting on a pool from inside it can deadlock once all workers wait.
     prefetch: Executor
 
-    def read(self, ref: DataRef, start: int = 0, end: int | None = None) -> Iterator[bytes]:
-        """Yield the bytes ``[start, end)`` of the data, in order."""
+    def read(self, ref: DataRef, start: int = 0,
+             end: int | None = None) -> Iterator[bytes | memoryview]:
+        """Yield the bytes ``[start, end)`` of the data, in order, as chunks of at most one
+        shard frame (views of the shard reads: no stripe is joined into a new buffer)."""
         end = ref.length if end is None else min(end, ref.length)
         if start >= end:
             return
         layout = Layout(ref.k, ref.m, ref.stripe_size, ref.length)
         first, last = start // ref.stripe_size, (end - 1) // ref.stripe_size
         per_batch = max(1, READ_BATCH_BYTES // ref.stripe_size)
-        batches = [(j, min(per_batch, last - j + 1)) for j in range(first, last + 1, per_batch)]
+        # The first batch is one stripe, so the first bytes leave while the rest is read.
+        batches = [(first, 1)] + [(j, min(per_batch, last - j + 1))
+                                  for j in range(first + 1, last + 1, per_batch)]
         # Read batch i+1 from the drives while batch i is being sent to the client.
         pending = self.prefetch.submit(self._read_stripes, ref, layout, *batches[0])
         for i, (j, _) in enumerate(batches):
@@ -243,16 +331,15 @@ class DataReader:
                 pending = self.prefetch.submit(self._read_stripes, ref, layout,
                                                *batches[i + 1])
             base = j * ref.stripe_size
-            lo = max(start - base, 0)
-            for s in stripes:  # one stripe per chunk: no copy of the whole batch
-                hi = min(end - base, len(s))
+            for s, pieces in enumerate(stripes):
+                size = layout.stripe_length(j + s)
+                lo, hi = max(start - base, 0), min(end - base, size)
                 if lo < hi:
-                    yield s[lo:hi] if (lo or hi < len(s)) else s
-                base += len(s)
-                lo = max(start - base, 0)
+                    yield from _slices(pieces, lo, hi)
+                base += size
 
     def _fetch(self, ref: DataRef, layout: Layout, index: int, first: int,
-               count: int) -> list[bytes] | None:
+               count: int) -> list[memoryview] | None:
         drive_id = ref.drives[index]
         drive = self.drives.get(drive_id) if drive_id is not None else None
         if drive is None:
@@ -261,9 +348,9 @@ class DataReader:
         offset, length = shardfile.frames_span(layout, first, count)
         try:
             if first == 0:
-                raw = drive.read(ref.blob_id(index), 0, offset + length)
-                shardfile.check_header(raw, layout, index)
-                raw = raw[offset:]
+                whole = drive.read(ref.blob_id(index), 0, offset + length)
+                shardfile.check_header(whole, layout, index)
+                raw: bytes | memoryview = memoryview(whole)[offset:]  # no copy
             else:
                 raw = drive.read(ref.blob_id(index), offset, length)
             return shardfile.unpack_frames(raw, layout, first, count)
@@ -274,9 +361,9 @@ class DataReader:
         return None
 
     def _read_stripes(self, ref: DataRef, layout: Layout, first: int,
-                      count: int) -> list[bytes]:
+                      count: int) -> list[list[bytes | memoryview]]:
         k, n = ref.k, ref.k + ref.m
-        got: dict[int, list[bytes]] = {}
+        got: dict[int, list[memoryview]] = {}
         tried: set[int] = set()
         wanted = list(range(k))
         while True:
@@ -293,13 +380,28 @@ class DataReader:
                 raise ServiceUnavailable(
                     f"data {ref.data_id}: only {len(got)} of {k} needed shards readable")
             wanted = more
-        out: list[bytes] = []
+        out: list[list[bytes | memoryview]] = []
         rs = self.codecs(ref.k, ref.m)
         for s in range(count):
             j = first + s
             if all(i in got for i in range(k)):
-                stripe = b"".join(got[i][s] for i in range(k))[: layout.stripe_length(j)]
+                # Healthy: the data shards' frames as they are (views of the reads, no join;
+                # the caller slices off the padding of the last stripe).
+                out.append([got[i][s] for i in range(k)])
             else:
-                stripe = rs.decode({i: bytes(got[i][s]) for i in got}, layout.stripe_length(j))
-            out.append(stripe)
+                out.append([rs.decode({i: bytes(got[i][s]) for i in got},
+                                      layout.stripe_length(j))])
         return out
+
+
+def _slices(pieces: list[bytes | memoryview], lo: int,
+            hi: int) -> Iterator[bytes | memoryview]:
+    """Bytes ``[lo, hi)`` of the concatenation of ``pieces``, as slices of them."""
+    pos = 0
+    for p in pieces:
+        a, b = max(lo - pos, 0), min(hi - pos, len(p))
+        if a < b:
+            yield p[a:b] if (a or b < len(p)) else p
+        pos += len(p)
+        if pos >= hi:
+            return

@@ -21,6 +21,7 @@ its own 80-byte header, so shards would not be plain byte ranges. See docs/objec
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Literal
@@ -85,19 +86,23 @@ class ReedSolomon:
     def shard_size(self, length: int) -> int:
         return max(1, -(-length // self.k))
 
-    def split(self, data: bytes | memoryview) -> list[bytes]:
-        """Cut ``data`` into k equal data shards, zero-padding the last."""
+    def split(self, data: bytes | bytearray | memoryview) -> list[bytes | memoryview]:
+        """Cut ``data`` into k equal data shards, zero-padding the last. When no padding is
+        needed the shards are views of ``data``, not copies."""
         size = self.shard_size(len(data))
         mv = memoryview(data)
+        if len(mv) == size * self.k:
+            return [mv[i * size:(i + 1) * size] for i in range(self.k)]
         shards = [bytes(mv[i * size:(i + 1) * size]) for i in range(self.k)]
         return [s if len(s) == size else s + bytes(size - len(s)) for s in shards]
 
-    def encode(self, data: bytes | memoryview) -> list[bytes]:
-        """All k+m shards of ``data`` (data shards first)."""
+    def encode(self, data: bytes | bytearray | memoryview) -> list[bytes | memoryview]:
+        """All k+m shards of ``data`` (data shards first; views of ``data`` when it splits
+        evenly, so the caller must not change ``data`` while it uses them)."""
         shards = self.split(data)
         return shards + self.parity(shards)
 
-    def parity(self, shards: list[bytes]) -> list[bytes]:
+    def parity(self, shards: Sequence[bytes | memoryview]) -> list[bytes]:
         if self.m == 0:
             return []
         if self.backend == "zfec":

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import datetime as dt
 import email.utils
 import urllib.parse
@@ -84,15 +85,17 @@ def error_response(err: S3Error, resource: str, head: bool) -> Response:
 
 
 class _Pull:
-    """A blocking reader (used on the store's thread) over the ASGI request stream."""
+    """A blocking reader (used on the store's thread) over the ASGI request stream. It hands
+    out the ASGI chunks as they arrived (no joining into bigger buffers: the store copies
+    each byte once, into its stripe buffer), fetched many per hop to the event loop."""
 
     def __init__(self, request: Request, loop: asyncio.AbstractEventLoop) -> None:
         self._stream = request.stream().__aiter__()
         self._loop = loop
-        self._buf = b""
+        self._chunks: collections.deque[bytes] = collections.deque()
         self._eof = False
 
-    async def _next(self, want: int) -> tuple[bytes, bool]:
+    async def _next(self, want: int) -> tuple[list[bytes], bool]:
         # Gather many ASGI messages per hop: a thread hop per 64 KiB message would cost more
         # than the hashing and erasure coding of the data.
         parts: list[bytes] = []
@@ -101,22 +104,25 @@ class _Pull:
             try:
                 chunk = await self._stream.__anext__()
             except StopAsyncIteration:
-                return b"".join(parts), True
-            parts.append(chunk)
-            got += len(chunk)
-        return b"".join(parts), False
+                return parts, True
+            if chunk:
+                parts.append(chunk)
+                got += len(chunk)
+        return parts, False
 
     def read(self, n: int = -1) -> bytes:
-        while not self._buf and not self._eof:
+        while not self._chunks and not self._eof:
             want = n if 0 < n <= PULL_BYTES else PULL_BYTES
-            chunk, self._eof = asyncio.run_coroutine_threadsafe(self._next(want),
+            parts, self._eof = asyncio.run_coroutine_threadsafe(self._next(want),
                                                                 self._loop).result()
-            self._buf = chunk
-        if n < 0 or n >= len(self._buf):
-            out, self._buf = self._buf, b""
-        else:
-            out, self._buf = self._buf[:n], self._buf[n:]
-        return out
+            self._chunks.extend(parts)
+        if not self._chunks:
+            return b""
+        chunk = self._chunks[0]
+        if n < 0 or n >= len(chunk):
+            return self._chunks.popleft()
+        self._chunks[0] = chunk[n:]
+        return chunk[:n]
 
 
 def _parse_range(value: str | None, size: int) -> tuple[int | None, int | None] | None:

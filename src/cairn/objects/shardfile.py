@@ -88,13 +88,19 @@ def check_header(raw: bytes, layout: Layout, index: int) -> None:
             f"shard header {(magic, k, m, idx, stripe)} does not match its metadata")
 
 
-def pack_frame(payload: bytes) -> bytes:
-    return _CRC.pack(crc32c.crc32c(payload)) + payload
+def frame_crc(payload: bytes | memoryview) -> bytes:
+    """The 4-byte frame header of ``payload`` (its CRC32C)."""
+    return _CRC.pack(crc32c.crc32c(payload))
 
 
-def unpack_frames(raw: bytes, layout: Layout, first: int, count: int) -> list[bytes]:
+def pack_frame(payload: bytes | memoryview) -> bytes:
+    return frame_crc(payload) + payload
+
+
+def unpack_frames(raw: bytes | memoryview, layout: Layout, first: int,
+                  count: int) -> list[memoryview]:
     """Split and verify ``count`` frames read starting at frame ``first``."""
-    out: list[bytes] = []
+    out: list[memoryview] = []
     view = memoryview(raw)  # slices without copying; the caller joins them once
     pos = 0
     for j in range(first, first + count):
@@ -106,7 +112,7 @@ def unpack_frames(raw: bytes, layout: Layout, first: int, count: int) -> list[by
         payload = view[pos + FRAME_OVERHEAD: end]
         if crc32c.crc32c(payload) != crc:
             raise ShardCorruptError(f"frame {j} checksum mismatch")
-        out.append(payload)  # type: ignore[arg-type]
+        out.append(payload)
         pos = end
     return out
 

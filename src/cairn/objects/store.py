@@ -35,7 +35,13 @@ from functools import lru_cache
 from typing import BinaryIO
 
 from cairn.objects import metadata as md
-from cairn.objects.datapath import DataReader, DataWriter, data_id_time_ns, new_data_id
+from cairn.objects.datapath import (
+    BufferPool,
+    DataReader,
+    DataWriter,
+    data_id_time_ns,
+    new_data_id,
+)
 from cairn.objects.drives import Drive, LocalDrive
 from cairn.objects.erasure import ReedSolomon
 from cairn.objects.errors import (
@@ -156,6 +162,7 @@ class ObjectStore:
         self._pool = ThreadPoolExecutor(max_workers=max(8, 2 * (k + m)),
                                         thread_name_prefix="cairn-objects")
         self._locks = [threading.Lock() for _ in range(64)]
+        self._buffers = BufferPool(stripe_size)  # stripe buffers reused across writes
         self._stats_lock = threading.Lock()
         self.stats = StoreStats()
         self.heal_queue: set[str] = set()  # data ids with a reported shard problem
@@ -250,7 +257,7 @@ class ObjectStore:
         data_id = new_data_id()
         ranked = [self.drives[s.drive_id] for s in rank(self._specs, data_id.encode())]
         writer = DataWriter(self.rs, self.stripe_size, ranked, self._pool, self._report,
-                            data_id=data_id)
+                            data_id=data_id, buffers=self._buffers)
         try:
             if isinstance(body, bytes | bytearray | memoryview):
                 for off in range(0, len(body), self.stripe_size):
