@@ -99,6 +99,7 @@ def test_reads_are_views_of_at_most_one_frame(store: ObjectStore) -> None:
     data = os.urandom(3 * STRIPE + 17)
     store.put_object("bkt", "v", data)
     _, start, end, stream = store.open_object("bkt", "v", (5, 3 * STRIPE + 3))
+    assert (start, end) == (5, 3 * STRIPE + 4)
     chunks = list(stream)
     assert b"".join(chunks) == data[5: 3 * STRIPE + 4]
     assert max(len(c) for c in chunks) <= STRIPE // 4  # one shard frame each
