@@ -35,3 +35,36 @@ def test_sigkill_sweep_loses_no_acknowledged_write(kind: str, tmp_path: Path) ->
     assert result["kills"] == KILLS
     assert result["acked_batches"] > KILLS  # the children really wrote between kills
     assert result["checked_keys"] > 0
+
+
+def test_kill_rounds_hands_each_round_output_to_check_and_reports_a_child_that_dies() -> None:
+    """The shared sweep driver (also used by cairn.db.crashtest): the child's reports reach
+    ``check``, the kill lands after the ready line, and a child that ends by itself is a
+    failure, not a silent round."""
+    import os
+    import time
+
+    from cairn.storage.crashtest import kill_rounds
+
+    def child(fd: int, seed: int) -> None:
+        os.write(fd, f"R\nseed {seed}\n".encode())
+        while True:
+            time.sleep(0.001)
+
+    seen: list[tuple[int, bytes]] = []
+    assert kill_rounds(3, random.Random(1), child, lambda n, out: not seen.append((n, out)),
+                       min_delay=0.001, max_delay=0.01) is None
+    assert [n for n, _ in seen] == [0, 1, 2]
+    assert all(out.startswith(b"R\nseed ") for _, out in seen)
+
+    def crashing(fd: int, seed: int) -> None:
+        raise RuntimeError("boom")
+
+    failed = kill_rounds(2, random.Random(1), crashing, lambda n, out: True,
+                         min_delay=0.001, max_delay=0.01, ready_timeout=5)
+    assert failed is not None and "exited on its own" in failed
+
+    stops: list[int] = []
+    assert kill_rounds(5, random.Random(2), child, lambda n, out: stops.append(n) or False,
+                       min_delay=0.001, max_delay=0.01) is None
+    assert stops == [0]  # check said stop

@@ -14,15 +14,15 @@ that commit was acknowledged. The parent kills the child with SIGKILL at a rando
   lost, nothing applied twice);
 * the unique index on transfer ids agrees with the rows.
 
-Children are forked from a single-threaded sweep process (``cairn txn crashtest``).
+Children are forked from a single-threaded sweep process (``cairn txn crashtest``) by the
+storage layer's sweep driver (:func:`cairn.storage.crashtest.kill_rounds`); this module brings
+the child and the checks.
 """
 
 from __future__ import annotations
 
 import os
 import random
-import select
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from cairn.db.database import Database
+from cairn.storage.crashtest import kill_rounds
 
 INITIAL = 1000
 
@@ -97,19 +98,6 @@ def _child(path: str, engine: str, fd: int, seed: int, accounts: int, threads: i
         w.join()
 
 
-def _read(fd: int, deadline: float, buf: bytearray, until: bytes | None = None) -> bool:
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0 or (until is not None and until in buf):
-            return True
-        ready, _, _ = select.select([fd], [], [], left)
-        if ready:
-            chunk = os.read(fd, 1 << 16)
-            if not chunk:
-                return False
-            buf += chunk
-
-
 def verify(path: str, engine: str, accounts: int, acked: set[str]) -> tuple[list[str], int]:
     problems: list[str] = []
     db = Database.open(path, engine=engine, autovacuum=False)
@@ -148,43 +136,13 @@ def run_sweep(path: str, engine: str = "lsm", kills: int = 20, seed: int = 0,
               progress: Callable[[CrashResult], None] | None = None) -> CrashResult:
     """Kill a transferring child ``kills`` times, verifying after each. Single-threaded
     caller (it forks)."""
-    rng = random.Random(seed)
     result = CrashResult(engine)
     start = time.monotonic()
     setup(path, engine, accounts)
     acked: set[str] = set()
-    for round_no in range(kills):
-        r, w = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # child
-            os.close(r)
-            code = 70
-            try:
-                _child(path, engine, w, rng.randrange(1 << 30) + round_no, accounts, threads,
-                       method)
-            except BaseException:
-                import traceback
-                traceback.print_exc()
-                code = 71
-            finally:
-                os._exit(code)
-        os.close(w)
-        buf = bytearray()
-        alive = _read(r, time.monotonic() + 120, buf, until=b"R\n")
-        if alive:
-            alive = _read(r, time.monotonic() + rng.uniform(min_delay, max_delay), buf)
-        os.kill(pid, signal.SIGKILL)
-        _, status = os.waitpid(pid, 0)
-        while True:
-            chunk = os.read(r, 1 << 16)
-            if not chunk:
-                break
-            buf += chunk
-        os.close(r)
-        if not os.WIFSIGNALED(status):
-            result.violations.append(f"round {round_no}: child exited by itself ({status})")
-            break
-        for line in bytes(buf).split(b"\n"):
+
+    def check(round_no: int, output: bytes) -> bool:
+        for line in output.split(b"\n"):
             if line.startswith(b"A "):
                 acked.add(line[2:].decode())
         problems, found = verify(path, engine, accounts, acked)
@@ -194,7 +152,13 @@ def run_sweep(path: str, engine: str = "lsm", kills: int = 20, seed: int = 0,
         result.recovered_transfers = found
         if progress:
             progress(result)
-        if problems:
-            break
+        return not problems
+
+    failed = kill_rounds(kills, random.Random(seed),
+                         lambda fd, child_seed: _child(path, engine, fd, child_seed, accounts,
+                                                       threads, method),
+                         check, min_delay=min_delay, max_delay=max_delay, ready_timeout=120)
+    if failed:
+        result.violations.append(failed)
     result.seconds = round(time.monotonic() - start, 2)
     return result

@@ -13,6 +13,10 @@ Children are forked from a single-threaded sweep process (``cairn storage crasht
 kill costs milliseconds, not an interpreter start-up; the test suite runs the sweep as a
 subprocess. State accumulates across kills in one directory, so later rounds recover data that
 earlier crashes left, with compactions and merges interrupted mid-way.
+
+The fork / wait-until-ready / kill-at-a-random-moment / collect-the-reports loop is
+:func:`kill_rounds`, shared with the database's crash test (``cairn.db.crashtest``), which
+brings its own child and its own checks.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import random
 import select
 import signal
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -89,31 +94,35 @@ def _read_until(fd: int, deadline: float, buf: bytearray, until: bytes | None = 
             buf += chunk
 
 
-def run_sweep(kind: str, path: str, kills: int, seed: int = 0,
-              options: dict[str, Any] | None = None, key_space: int = 2000,
-              min_delay: float = 0.005, max_delay: float = 0.12,
-              progress: Callable[[SweepResult], None] | None = None) -> SweepResult:
-    """Kill a writing child ``kills`` times; verify after each kill. Single-threaded caller."""
-    options = options or {}
-    rng = random.Random(seed)
-    result = SweepResult(kind)
-    expected: dict[bytes, str] = {}  # key -> digest of its acknowledged value ("-": deleted)
-    start = time.monotonic()
-    for round_no in range(kills):
+def kill_rounds(rounds: int, rng: random.Random, child: Callable[[int, int], None],
+                check: Callable[[int, bytes], bool], *, min_delay: float, max_delay: float,
+                ready_timeout: float = 60.0) -> str | None:
+    """The sweep driver: ``rounds`` times, fork a child running ``child(fd, seed)``, wait until
+    it writes ``R\\n`` to ``fd`` (recovered and ready), let it run for a random while, SIGKILL
+    it and hand everything it wrote to ``check(round_no, output)``, which verifies the
+    survivor and returns False to stop the sweep. Returns None, or what went wrong when a
+    child ended by itself (it crashed: its traceback is on stderr). Call it from a
+    single-threaded process: a fork copies only the calling thread."""
+    for round_no in range(rounds):
+        seed = rng.randrange(1 << 30) + round_no
         r, w = os.pipe()
         pid = os.fork()
         if pid == 0:  # child
             os.close(r)
+            code = 70
             try:
-                _child(kind, path, options, w, rng.randrange(1 << 30) + round_no, key_space)
+                child(w, seed)
+            except BaseException:
+                traceback.print_exc()
+                code = 71
             finally:
-                os._exit(70)
+                os._exit(code)
         os.close(w)
         buf = bytearray()
-        # Wait for the child to finish recovery, then let it write for a random while.
-        alive = _read_until(r, time.monotonic() + 60, buf, until=b"R\n")
+        # Wait for the child to finish recovery, then let it work for a random while.
+        alive = _read_until(r, time.monotonic() + ready_timeout, buf, until=b"R\n")
         if alive:
-            alive = _read_until(r, time.monotonic() + rng.uniform(min_delay, max_delay), buf)
+            _read_until(r, time.monotonic() + rng.uniform(min_delay, max_delay), buf)
         os.kill(pid, signal.SIGKILL)
         _, status = os.waitpid(pid, 0)
         while True:
@@ -123,16 +132,37 @@ def run_sweep(kind: str, path: str, kills: int, seed: int = 0,
             buf += chunk
         os.close(r)
         if not os.WIFSIGNALED(status):
-            result.violations.append(f"round {round_no}: child exited on its own ({status}); "
-                                     f"output tail {bytes(buf[-300:])!r}")
+            return (f"round {round_no}: child exited on its own ({status}); "
+                    f"output tail {bytes(buf[-300:])!r}")
+        if not check(round_no, bytes(buf)):
             break
-        inflight = _apply_reports(bytes(buf), expected, result)
-        _verify(kind, path, options, expected, inflight, result, round_no)
+    return None
+
+
+def run_sweep(kind: str, path: str, kills: int, seed: int = 0,
+              options: dict[str, Any] | None = None, key_space: int = 2000,
+              min_delay: float = 0.005, max_delay: float = 0.12,
+              progress: Callable[[SweepResult], None] | None = None) -> SweepResult:
+    """Kill a writing child ``kills`` times; verify after each kill. Single-threaded caller."""
+    opts = options or {}
+    result = SweepResult(kind)
+    expected: dict[bytes, str] = {}  # key -> digest of its acknowledged value ("-": deleted)
+    start = time.monotonic()
+
+    def check(round_no: int, output: bytes) -> bool:
+        inflight = _apply_reports(output, expected, result)
+        _verify(kind, path, opts, expected, inflight, result, round_no)
         result.kills += 1
         if progress:
             progress(result)
-        if len(result.violations) > 20:
-            break
+        return len(result.violations) <= 20
+
+    failed = kill_rounds(kills, random.Random(seed),
+                         lambda fd, child_seed: _child(kind, path, opts, fd, child_seed,
+                                                       key_space),
+                         check, min_delay=min_delay, max_delay=max_delay)
+    if failed:
+        result.violations.append(failed)
     result.seconds = round(time.monotonic() - start, 2)
     return result
 
