@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -226,6 +227,84 @@ def test_bad_hold_requests_get_clear_4xx_and_write_nothing(
     assert n is not None and n[0] == 0
 
 
+_SECTION = {"name": "A", "tier": "t", "rows": ["1"], "seats_per_row": 2}
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "code"),
+    [
+        ("/venues", {"name": "V", "sections": []}, 422, "validation_failed"),
+        ("/venues", {"name": "V", "sections": "A"}, 422, "validation_failed"),
+        ("/venues", {"name": "V", "sections": [3]}, 422, "validation_failed"),
+        ("/venues", {"name": "V", "sections": [_SECTION, _SECTION]}, 422, "validation_failed"),
+        (
+            "/venues",
+            {"name": "V", "sections": [_SECTION | {"rows": [1]}]},
+            422,
+            "validation_failed",
+        ),
+        (
+            "/venues",
+            {"name": "V", "sections": [_SECTION | {"seats_per_row": 0}]},
+            422,
+            "validation_failed",
+        ),
+        ("/venues", {"name": "", "sections": [_SECTION]}, 422, "validation_failed"),
+        ("/venues", {"sections": [_SECTION]}, 422, "validation_failed"),
+        ("/events", {"venue_id": "x", "name": "E"}, 422, "validation_failed"),
+        (
+            "/events",
+            {
+                "venue_id": 999_999_999,
+                "name": "E",
+                "starts_at": "2031-01-01T10:00:00+00:00",
+                "prices": {"t": 1},
+            },
+            404,
+            "not_found",
+        ),
+        (
+            "/events",
+            {"venue_id": 1, "name": "E", "starts_at": "next week", "prices": {"t": 1}},
+            422,
+            "validation_failed",
+        ),
+        (
+            "/events",
+            {"venue_id": 1, "name": "E", "starts_at": "2031-01-01T10:00:00", "prices": {"t": 1}},
+            422,
+            "validation_failed",
+        ),
+        (
+            "/events",
+            {
+                "venue_id": 1,
+                "name": "E",
+                "starts_at": "2031-01-01T10:00:00+00:00",
+                "prices": {"t": -1},
+            },
+            422,
+            "validation_failed",
+        ),
+        ("/users", {"name": 7}, 422, "validation_failed"),
+        ("/users", {"name": "x", "is_admin": "yes"}, 422, "validation_failed"),
+    ],
+)
+def test_bad_admin_requests_get_clear_4xx_and_write_nothing(
+    api: Api, admin: str, path: str, body: dict, status: int, code: str
+) -> None:
+    def counts() -> tuple:
+        with api.svc.db.pool.connection() as conn:
+            return tuple(
+                conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()
+                for table in ("venues", "sections", "seats", "events", "event_seats", "users")
+            )
+
+    before = counts()
+    _problem(api.call("POST", path, admin, body), status, code)
+    assert counts() == before
+
+
 def test_protocol_violations(api: Api, stage: Stage) -> None:
     tok = stage.tokens[0]
     path = f"/events/{stage.event.id}/holds"
@@ -309,6 +388,12 @@ def test_concurrent_requests_with_one_key_run_once(api: Api, stage: Stage) -> No
     assert {r.status_code for r in responses} <= {201, 409}
     winners = {r.json()["id"] for r in responses if r.status_code == 201}
     assert len(winners) == 1
+    # Every other request was told to retry (the key is busy), or got the stored answer.
+    for r in responses:
+        if r.status_code == 409:
+            _problem(r, 409, "idempotency_in_progress")
+    replays = [r for r in responses if r.headers.get("idempotency-replayed") == "true"]
+    assert len(replays) == sum(r.status_code == 201 for r in responses) - 1
     with api.svc.db.pool.connection() as conn:
         n = conn.execute(
             "SELECT COUNT(*) FROM holds WHERE event_id = %s", (stage.event.id,)
@@ -402,7 +487,13 @@ def test_redis_down_degrades_to_pessimistic_and_never_double_books(
         text = HTTP.get(server.url + "/metrics").text
         assert 'cairn_booking_degraded{strategy="redis"} 1' in text
         assert "cairn_booking_redis_up 0" in text
-        assert other.strategy.stats.snapshot()["fallbacks"] >= 1
+        fallbacks = re.search(
+            r'^cairn_booking_holds_total\{strategy="redis",outcome="fallbacks"\} (\d+)$',
+            text,
+            re.MULTILINE,
+        )
+        assert fallbacks is not None and int(fallbacks.group(1)) >= 1
+        assert other.strategy.stats.snapshot()["fallbacks"] == int(fallbacks.group(1))
     finally:
         server.stop()
         other.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -123,6 +124,28 @@ def test_hold_any_in_section_takes_disjoint_seats(db: Database, kind: str) -> No
     assert len(wins) == 5 if kind == "pessimistic" else len(wins) >= 1
     assert oversold_seats(db, st_.event.id) == 0
     assert all(isinstance(e, BookingError) for e in errors)
+
+
+def test_any_two_in_hot_section_skip_seats_being_taken(db: Database, stage: Stage) -> None:
+    """"Any 2 seats in section B" while another buyer's transaction has B's first two seats
+    locked: SKIP LOCKED passes over them at once and takes the next two. A plain FOR UPDATE
+    would wait for that transaction (here: forever, so the 5 s bound fails the test)."""
+    b = stage.seat_ids["B"]
+    strategy = PessimisticHolds(db)
+    with ThreadPoolExecutor(1) as pool, db.pool.connection() as conn, conn.transaction():
+        conn.execute(
+            "SELECT 1 FROM event_seats WHERE event_id = %s AND seat_id IN (%s, %s) FOR UPDATE",
+            (stage.event.id, b[0], b[1]),
+        )
+        started = time.monotonic()
+        got = pool.submit(strategy.hold_any, stage.users[0].id, stage.event.id, "B", 2)
+        hold = got.result(timeout=5)
+        assert time.monotonic() - started < 5
+        assert hold.seat_ids == (b[2], b[3])
+        # The seats being taken by the other transaction are left alone.
+        second = strategy.hold_any(stage.users[1].id, stage.event.id, "B", 2)
+        assert second.seat_ids == (b[4], b[5])
+    assert oversold_seats(db, stage.event.id) == 0
 
 
 def test_nowait_fails_fast_while_row_locked(db: Database, stage: Stage) -> None:

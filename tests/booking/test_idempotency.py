@@ -10,8 +10,9 @@ import pytest
 from cairn.booking.db import Database
 from cairn.booking.errors import IdempotencyConflict, IdempotencyMismatch, ValidationFailed
 from cairn.booking.idempotency import IdempotencyStore, KeyRecord, check_key, fingerprint
+from cairn.booking.service import BookingService
 
-from .conftest import Stage
+from .conftest import Stage, make_stage
 
 BODY = {"event_id": 1, "seat_ids": [3, 1]}
 
@@ -104,6 +105,51 @@ def test_reaper_deletes_expired_keys_only(db: Database, stage: Stage) -> None:
             ).fetchall()
         }
     assert "key-reap-new-001" in keys and "key-reap-old-001" not in keys
+
+
+def _age(db: Database, key: str, interval: str) -> None:
+    with db.pool.connection() as conn:
+        conn.execute(
+            "UPDATE idempotency_keys SET created_at = CURRENT_TIMESTAMP - %s::interval "
+            "WHERE idempotency_key = %s",
+            (interval, key),
+        )
+
+
+def test_key_past_its_ttl_is_a_new_request_even_before_the_reaper(
+    db: Database, stage: Stage
+) -> None:
+    store = IdempotencyStore(db)  # ttl_s: 24 hours
+    uid = stage.users[2].id
+    first = store.begin(uid, "key-expiry-00001", "POST", "/holds", BODY)
+    store.finish(first, 201, '{"hold": "h1"}')
+    _age(db, "key-expiry-00001", "23 hours 59 minutes")
+    replay = store.begin(uid, "key-expiry-00001", "POST", "/holds", BODY)
+    assert replay.replay is not None and replay.replay.body == '{"hold": "h1"}'
+    with pytest.raises(IdempotencyMismatch):
+        store.begin(uid, "key-expiry-00001", "POST", "/holds", {"other": 1})
+    _age(db, "key-expiry-00001", "24 hours 1 minute")
+    fresh = store.begin(uid, "key-expiry-00001", "POST", "/holds", {"other": 1})
+    assert fresh.replay is None and fresh.recovery_point == "started" and fresh.id != first.id
+    assert store.reap() == 0  # the expired row was replaced, not left for the reaper
+
+
+def test_service_reaps_keys_in_its_housekeeping(svc: BookingService) -> None:
+    """The service's expiry worker runs the reaper (once a minute) as its housekeeping."""
+    uid = make_stage(svc.db).users[3].id
+    svc.idempotency.begin(uid, "key-house-old-01", "POST", "/h", BODY)
+    svc.idempotency.begin(uid, "key-house-new-01", "POST", "/h", BODY)
+    _age(svc.db, "key-house-old-01", "25 hours")
+    assert svc.expiry.housekeeping is not None
+    assert svc.expiry.housekeeping() == 1
+    with svc.db.pool.connection() as conn:
+        keys = {
+            str(r[0])
+            for r in conn.execute(
+                "SELECT idempotency_key FROM idempotency_keys WHERE user_id = %s", (uid,)
+            ).fetchall()
+        }
+    assert keys == {"key-house-new-01"}
 
 
 @pytest.mark.parametrize("key", [None, "", "short", "x" * 101, "has space in it", "naïve-key-01"])

@@ -27,6 +27,8 @@ def test_quick_loadtest_side_by_side(tmp_path: Path) -> None:
             "none",
             "--strategy",
             "redis",
+            "--strategy",
+            "optimistic",
             "--json",
             str(out),
             "--plot",
@@ -36,7 +38,7 @@ def test_quick_loadtest_side_by_side(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     assert "oversold seats per strategy" in res.output
     data = json.loads(out.read_text())
-    assert set(data) == {"none", "redis"}  # one entry per strategy
+    assert set(data) == {"none", "redis", "optimistic"}  # one entry per strategy
     assert all(isinstance(v["oversold"], int) for v in data.values())
     redis = data["redis"]
     assert redis["oversold"] == 0
@@ -52,4 +54,11 @@ def test_quick_loadtest_side_by_side(tmp_path: Path) -> None:
         assert c["money_matches"] and c["captured_net_cents"] == c["ticket_cents"]
         assert c["paid_orders"] == c["sold_seats"] == c["tickets"]
         assert c["authorized_outstanding_cents"] == 0
+    # CAS retries per scenario add up to the service's total; only optimistic retries
+    for name, entry in data.items():
+        per_scenario = [f["retries"] for f in entry["scenarios"].values()]
+        assert sum(per_scenario) == entry["service"]["holds"]["retries"]
+        if name != "optimistic":
+            assert sum(per_scenario) == 0
+    assert data["optimistic"]["oversold"] == 0
     assert png.stat().st_size > 10_000

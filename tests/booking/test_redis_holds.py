@@ -185,6 +185,32 @@ def test_redis_down_degrades_to_pessimistic_and_never_double_books(
     assert oversold_seats(db, stage.event.id) == 0
 
 
+def test_redis_answering_again_ends_the_fallback(
+    db: Database, stage: Stage, client: redis.Redis, prefix: str
+) -> None:
+    dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, socket_timeout=0.2)
+    strategy = RedisHolds(db, dead, prefix=prefix, retry_redis_after_s=0.3)
+    b = stage.seat_ids["B"]
+    strategy.hold(stage.users[0].id, stage.event.id, [b[8]])
+    assert strategy.stats.snapshot()["fallbacks"] == 1
+    assert strategy.health()["mode"] == "pessimistic-fallback"
+    strategy.leases = LeaseManager(client, prefix)  # Redis answers again (restarted, say)
+    time.sleep(0.4)  # past retry_redis_after_s
+    health = strategy.health()
+    assert health["degraded"] is False and health["mode"] == "redis"
+    strategy.hold(stage.users[1].id, stage.event.id, [b[9]])
+    assert strategy.stats.snapshot()["fallbacks"] == 1  # this hold took the Redis path
+    fence = client.get(strategy.leases.fence_key(str(stage.event.id)))
+    assert fence is not None and int(fence) >= 1  # it drew a fencing token
+    with db.pool.connection() as conn:
+        row = conn.execute(
+            "SELECT fence FROM event_seats WHERE event_id = %s AND seat_id = %s",
+            (stage.event.id, b[9]),
+        ).fetchone()
+    assert row is not None and row[0] == int(fence)
+    assert oversold_seats(db, stage.event.id) == 0
+
+
 def test_fence_counter_lost_in_redis_is_reseeded(
     db: Database, stage: Stage, client: redis.Redis, prefix: str
 ) -> None:

@@ -216,6 +216,79 @@ def test_capture_refused_unsells_voids_and_releases(
     ]
 
 
+def test_void_without_answer_waits_then_recovery_finishes_the_compensation(
+    svc: BookingService, sim: Sim, world: Stage
+) -> None:
+    """A compensation step can fail too: the capture is refused, the seats are un-sold, and
+    the void gets no answer. The saga waits (order pending, seats free, hold not released
+    yet); the recovery worker re-sends the void with the same key and finishes backwards."""
+    u = _user(world, 3)
+    seat = world.seat_ids["B"][6]
+    sim.faults(
+        script=[{"op": "capture", "fault": "decline"}] + [{"op": "void", "fault": "error"}] * 2
+    )
+    hold = svc.hold(u, world.event.id, seat_ids=[seat])
+    with pytest.raises(PaymentUnavailable):
+        svc.checkout(u, hold.id)
+    order_id = _order_for_hold(svc, hold.id)
+    assert svc.get_order(u, order_id).status == "pending"
+    assert _seats(svc, world)[seat] == "free"  # un-sold before the void was tried
+    assert sim.ledger()["by_status"] == {"authorized": 1}
+    time.sleep(svc.config.saga_retry_after_s + 0.1)
+    assert svc.sagas.recover_once() >= 1
+    order = svc.get_order(u, order_id)
+    assert order.status == "failed" and order.failure is not None
+    assert order.failure.startswith("capture_refused")
+    assert sim.ledger()["by_status"] == {"voided": 1}
+    assert svc.get_hold(u, hold.id).status == "released"
+    assert [s for s in _steps(svc, order_id) if s[1] == "undo"] == [
+        ("authorized", "undo", "ok"),
+        ("authorized", "undo", "retry"),
+        ("no_auth", "undo", "ok"),
+        ("released", "undo", "ok"),
+    ]
+
+
+def test_refund_without_answer_after_ticket_failure_is_retried_by_recovery(
+    svc: BookingService, sim: Sim, world: Stage
+) -> None:
+    """The tickets cannot be issued and the refund that compensates the capture gets no
+    answer: the saga keeps the seat sold and retries the refund later, then un-sells."""
+    u = _user(world, 1)
+    seat = world.seat_ids["B"][8]
+    hold = svc.hold(u, world.event.id, seat_ids=[seat])
+
+    def intrude(point: str, saga_id: str) -> None:
+        if point == "running:captured":
+            sim.faults(script=[{"op": "refund", "fault": "error"}] * 2)
+            order_id = svc.sagas.load(saga_id).order_id
+            with svc.db.pool.connection() as conn:
+                conn.execute(
+                    "INSERT INTO tickets (id, order_id, event_id, seat_id, price_cents, status) "
+                    "VALUES ('intruder-2', %s, %s, %s, 1, 'valid')",
+                    (order_id, world.event.id, seat),
+                )
+
+    svc.sagas.hook = intrude
+    try:
+        with pytest.raises(PaymentUnavailable):
+            svc.checkout(u, hold.id)
+        order_id = _order_for_hold(svc, hold.id)
+        assert _seats(svc, world)[seat] == "sold"  # nothing given back before the refund
+        assert sim.ledger()["refunded_cents"] == 0
+        svc.sagas.hook = None
+        time.sleep(svc.config.saga_retry_after_s + 0.1)
+        assert svc.sagas.recover_once() >= 1
+    finally:
+        with svc.db.pool.connection() as conn:
+            conn.execute("DELETE FROM tickets WHERE id = 'intruder-2'")
+    ledger = sim.ledger()
+    assert ledger["captured_cents"] == ledger["refunded_cents"] == 5000  # one silver seat
+    assert svc.get_order(u, order_id).status == "failed"
+    assert _seats(svc, world)[seat] == "free"
+    assert ("captured", "undo", "retry") in _steps(svc, order_id)
+
+
 def test_ticket_issue_failure_refunds_the_capture(
     svc: BookingService, sim: Sim, world: Stage
 ) -> None:
@@ -268,6 +341,27 @@ def test_cancel_refunds_voids_tickets_and_frees_seats(
     assert sim.ledger()["net_captured_cents"] == 0
     with pytest.raises(InvalidState):
         svc.cancel_order(u, order.id)
+
+
+def test_cancel_with_refund_refused_keeps_the_order_paid(
+    svc: BookingService, sim: Sim, world: Stage
+) -> None:
+    u = _user(world, 2)
+    seat = world.seat_ids["B"][9]
+    order = svc.checkout(u, svc.hold(u, world.event.id, seat_ids=[seat]).id)
+    sim.faults(script=[{"op": "refund", "fault": "decline"}])
+    with pytest.raises(CheckoutFailed, match="refund refused"):
+        svc.cancel_order(u, order.id)
+    kept = svc.get_order(u, order.id)
+    assert kept.status == "paid" and kept.tickets == order.tickets
+    assert _seats(svc, world)[seat] == "sold"
+    assert sim.ledger()["by_status"] == {"captured": 1}
+    cancel = svc.sagas.saga_for(order.id, "cancel")
+    assert cancel is not None
+    assert [(a, b, c) for a, b, c, _ in svc.sagas.log(cancel)] == [
+        ("begun", "do", "ok"),
+        ("aborted", "do", "failed"),
+    ]
 
 
 def test_other_users_cannot_check_out_or_read(svc: BookingService, world: Stage) -> None:

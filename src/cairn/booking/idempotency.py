@@ -79,31 +79,48 @@ class IdempotencyStore:
             # own synchronous commit that follows flushes the WAL up to and including it.
             # Saves one of the three fsyncs of every mutating request.
             conn.execute("SET LOCAL synchronous_commit = off")
-            try:
-                # Savepoint: a unique violation must not abort the outer transaction.
-                with conn.transaction():
-                    row = conn.execute(
-                        "INSERT INTO idempotency_keys (user_id, idempotency_key, request_method, "
-                        "request_path, request_fingerprint, state, locked_at) "
-                        "VALUES (%s, %s, %s, %s, %s, 'running', CURRENT_TIMESTAMP) RETURNING id",
-                        (user_id, key, method.upper(), path, fp),
-                    ).fetchone()
-                assert row is not None
-                return KeyRecord(int(row[0]), user_id, key, "started")
-            except psycopg.errors.UniqueViolation:
-                pass
-            return self._existing(conn, user_id, key, fp)
+            # Three tries: the key that made the insert fail may expire (and be deleted here)
+            # or be reaped between the two statements; then the insert is tried again.
+            for _ in range(3):
+                try:
+                    # Savepoint: a unique violation must not abort the outer transaction.
+                    with conn.transaction():
+                        row = conn.execute(
+                            "INSERT INTO idempotency_keys (user_id, idempotency_key, "
+                            "request_method, request_path, request_fingerprint, state, locked_at) "
+                            "VALUES (%s, %s, %s, %s, %s, 'running', CURRENT_TIMESTAMP) "
+                            "RETURNING id",
+                            (user_id, key, method.upper(), path, fp),
+                        ).fetchone()
+                    assert row is not None
+                    return KeyRecord(int(row[0]), user_id, key, "started")
+                except psycopg.errors.UniqueViolation:
+                    pass
+                found = self._existing(conn, user_id, key, fp)
+                if found is not None:
+                    return found
+        raise IdempotencyConflict("this Idempotency-Key keeps changing; retry later")
 
-    def _existing(self, conn: psycopg.Connection, user_id: int, key: str, fp: str) -> KeyRecord:
+    def _existing(
+        self, conn: psycopg.Connection, user_id: int, key: str, fp: str
+    ) -> KeyRecord | None:
+        """Decide on a key that exists; ``None`` if it is gone or has expired (deleted now)."""
         row = conn.execute(
             "SELECT id, request_fingerprint, state, recovery_point, response_code, "
             "response_body, locked_at IS NOT NULL AND locked_at > CURRENT_TIMESTAMP "
+            "- %s * INTERVAL '1 second', created_at < CURRENT_TIMESTAMP "
             "- %s * INTERVAL '1 second' FROM idempotency_keys "
             "WHERE user_id = %s AND idempotency_key = %s FOR UPDATE",
-            (self.lock_timeout_s, user_id, key),
+            (self.lock_timeout_s, self.ttl_s, user_id, key),
         ).fetchone()
-        assert row is not None  # the unique violation proves it exists; keys are not reaped young
-        key_id, stored_fp, state, point, code, body, locked = row
+        if row is None:  # reaped since the insert failed
+            return None
+        key_id, stored_fp, state, point, code, body, locked, expired = row
+        if expired:
+            # Past its TTL the key means nothing, whether or not the reaper has run yet: the
+            # request is new (expiry must not depend on the reaper's timing).
+            conn.execute("DELETE FROM idempotency_keys WHERE id = %s", (key_id,))
+            return None
         if stored_fp != fp:
             raise IdempotencyMismatch("this Idempotency-Key was used for a different request")
         if state == "finished":
