@@ -70,6 +70,42 @@ def test_renewer_keeps_a_short_lease_alive(client: redis.Redis, prefix: str) -> 
     assert m.acquire("s", "e", 600) is not None  # expired once renewal stopped
 
 
+class PausedHolder:
+    """A Redis hold (leases of ``lease_ms``) running in a thread that stops between taking its
+    leases and writing to PostgreSQL (a GC pause, say) until :meth:`resume`."""
+
+    def __init__(
+        self, db: Database, client: redis.Redis, prefix: str, lease_ms: int, stage: Stage, seat: int
+    ) -> None:
+        self.paused = threading.Event()
+        self._resume = threading.Event()
+        self.strategy = RedisHolds(
+            db, client, prefix=prefix, lease_ms=lease_ms, before_write=self._pause
+        )
+        self.key = self.strategy.leases.lock_key(f"{stage.event.id}:{seat}")
+        self.result: list[object] = []
+        self._thread = threading.Thread(
+            target=self._run, args=(stage.users[0].id, stage.event.id, seat)
+        )
+        self._thread.start()
+        assert self.paused.wait(10)
+
+    def _pause(self, _: list[Lease]) -> None:
+        self.paused.set()
+        self._resume.wait(10)
+
+    def _run(self, user_id: int, event_id: int, seat: int) -> None:
+        try:
+            self.result.append(self.strategy.hold(user_id, event_id, [seat]))
+        except Exception as exc:
+            self.result.append(exc)
+
+    def resume(self) -> object:
+        self._resume.set()
+        self._thread.join(10)
+        return self.result[0]
+
+
 def test_hold_whose_write_outlasts_the_lease_keeps_it_by_renewal(
     db: Database, stage: Stage, client: redis.Redis, prefix: str
 ) -> None:
@@ -77,33 +113,18 @@ def test_hold_whose_write_outlasts_the_lease_keeps_it_by_renewal(
     The renewal thread keeps the lease, so a competing request is turned away by Redis during
     the pause, and the slow holder's write goes through (its token is still the newest)."""
     seat = stage.seat_ids["B"][7]
-    paused = threading.Event()
-    resume = threading.Event()
-
-    def pause(leases: list[Lease]) -> None:
-        paused.set()
-        resume.wait(10)
-
-    slow = RedisHolds(db, client, prefix=prefix, lease_ms=400, before_write=pause)
-    result: list[object] = []
-    t = threading.Thread(
-        target=lambda: result.append(slow.hold(stage.users[0].id, stage.event.id, [seat]))
-    )
-    t.start()
+    slow = PausedHolder(db, client, prefix, 400, stage, seat)
+    key = slow.key
     try:
-        assert paused.wait(10)
         time.sleep(1.6)  # 4 TTLs: without renewal the lease would be gone
-        key = slow.leases.lock_key(f"{stage.event.id}:{seat}")
         assert client.pttl(key) > 0
         rival = RedisHolds(db, client, prefix=prefix)
         with pytest.raises(LockNotAvailable):
             rival.hold(stage.users[1].id, stage.event.id, [seat])
     finally:
-        resume.set()
-        t.join(10)
-    held = result[0]
+        held = slow.resume()
     assert isinstance(held, Hold) and held.seat_ids == (seat,)
-    assert slow.stats.snapshot()["stale_tokens"] == 0
+    assert slow.strategy.stats.snapshot()["stale_tokens"] == 0
     assert client.exists(key) == 0  # released after the write
     assert oversold_seats(db, stage.event.id) == 0
 
@@ -137,34 +158,14 @@ def test_paused_holder_with_expired_lease_is_fenced_off(
     """Kleppmann's scenario: A's lease expires during a pause, B takes and frees the seat,
     A wakes up and writes: PostgreSQL rejects A's older token even though the seat is free."""
     seat = stage.seat_ids["A"][1]
-    paused = threading.Event()
-    resume = threading.Event()
-
-    def pause(_: list[Lease]) -> None:
-        paused.set()
-        resume.wait(10)
-
-    slow = RedisHolds(db, client, prefix=prefix, lease_ms=100, before_write=pause)
-    result: list[object] = []
-
-    def a() -> None:
-        try:
-            result.append(slow.hold(stage.users[0].id, stage.event.id, [seat]))
-        except Exception as exc:
-            result.append(exc)
-
-    t = threading.Thread(target=a)
-    t.start()
-    assert paused.wait(10)
+    slow = PausedHolder(db, client, prefix, 100, stage, seat)
     # The pause outlives the lease: drop A's lease as if the renewals were lost.
-    client.delete(slow.leases.lock_key(f"{stage.event.id}:{seat}"))
+    client.delete(slow.key)
     fast = RedisHolds(db, client, prefix=prefix)
     b = fast.hold(stage.users[1].id, stage.event.id, [seat])
     release_hold(db, stage.users[1].id, b.id)  # seat free again, fence = B's token
-    resume.set()
-    t.join(10)
-    assert isinstance(result[0], StaleFencingToken)
-    assert slow.stats.snapshot()["stale_tokens"] == 1
+    assert isinstance(slow.resume(), StaleFencingToken)
+    assert slow.strategy.stats.snapshot()["stale_tokens"] == 1
     states = {s.seat_id: s.status for s in seat_map(db, stage.event.id)}
     assert states[seat] == "free"  # A's late write changed nothing
     assert oversold_seats(db, stage.event.id) == 0

@@ -6,9 +6,10 @@ what the seats and the order say, and what the durable saga log recorded.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -249,6 +250,35 @@ def test_void_without_answer_waits_then_recovery_finishes_the_compensation(
     ]
 
 
+@contextlib.contextmanager
+def _ticket_taken_after_capture(
+    svc: BookingService, world: Stage, seat: int, then: Callable[[], None] = lambda: None
+) -> Iterator[None]:
+    """Right after the capture, an intruder's valid ticket appears for the seat, so the
+    unique index refuses the saga's ticket; ``then`` runs at that point too. The intruder
+    ticket is deleted on the way out."""
+    ticket_id = f"intruder-{seat}"
+
+    def intrude(point: str, saga_id: str) -> None:
+        if point == "running:captured":
+            then()
+            order_id = svc.sagas.load(saga_id).order_id
+            with svc.db.pool.connection() as conn:
+                conn.execute(
+                    "INSERT INTO tickets (id, order_id, event_id, seat_id, price_cents, status) "
+                    "VALUES (%s, %s, %s, %s, 1, 'valid')",
+                    (ticket_id, order_id, world.event.id, seat),
+                )
+
+    svc.sagas.hook = intrude
+    try:
+        yield
+    finally:
+        svc.sagas.hook = None
+        with svc.db.pool.connection() as conn:
+            conn.execute("DELETE FROM tickets WHERE id = %s", (ticket_id,))
+
+
 def test_refund_without_answer_after_ticket_failure_is_retried_by_recovery(
     svc: BookingService, sim: Sim, world: Stage
 ) -> None:
@@ -258,19 +288,10 @@ def test_refund_without_answer_after_ticket_failure_is_retried_by_recovery(
     seat = world.seat_ids["B"][8]
     hold = svc.hold(u, world.event.id, seat_ids=[seat])
 
-    def intrude(point: str, saga_id: str) -> None:
-        if point == "running:captured":
-            sim.faults(script=[{"op": "refund", "fault": "error"}] * 2)
-            order_id = svc.sagas.load(saga_id).order_id
-            with svc.db.pool.connection() as conn:
-                conn.execute(
-                    "INSERT INTO tickets (id, order_id, event_id, seat_id, price_cents, status) "
-                    "VALUES ('intruder-2', %s, %s, %s, 1, 'valid')",
-                    (order_id, world.event.id, seat),
-                )
+    def refund_unanswered() -> None:
+        sim.faults(script=[{"op": "refund", "fault": "error"}] * 2)
 
-    svc.sagas.hook = intrude
-    try:
+    with _ticket_taken_after_capture(svc, world, seat, refund_unanswered):
         with pytest.raises(PaymentUnavailable):
             svc.checkout(u, hold.id)
         order_id = _order_for_hold(svc, hold.id)
@@ -279,9 +300,6 @@ def test_refund_without_answer_after_ticket_failure_is_retried_by_recovery(
         svc.sagas.hook = None
         time.sleep(svc.config.saga_retry_after_s + 0.1)
         assert svc.sagas.recover_once() >= 1
-    finally:
-        with svc.db.pool.connection() as conn:
-            conn.execute("DELETE FROM tickets WHERE id = 'intruder-2'")
     ledger = sim.ledger()
     assert ledger["captured_cents"] == ledger["refunded_cents"] == 5000  # one silver seat
     assert svc.get_order(u, order_id).status == "failed"
@@ -297,24 +315,11 @@ def test_ticket_issue_failure_refunds_the_capture(
     u = _user(world, 2)
     seat = world.seat_ids["A"][6]
     hold = svc.hold(u, world.event.id, seat_ids=[seat])
-
-    def intrude(point: str, saga_id: str) -> None:
-        if point == "running:captured":
-            order_id = svc.sagas.load(saga_id).order_id
-            with svc.db.pool.connection() as conn:
-                conn.execute(
-                    "INSERT INTO tickets (id, order_id, event_id, seat_id, price_cents, status) "
-                    "VALUES ('intruder', %s, %s, %s, 1, 'valid')",
-                    (order_id, world.event.id, seat),
-                )
-
-    svc.sagas.hook = intrude
-    try:
-        with pytest.raises(CheckoutFailed, match="tickets_failed"):
-            svc.checkout(u, hold.id)
-    finally:
-        with svc.db.pool.connection() as conn:
-            conn.execute("DELETE FROM tickets WHERE id = 'intruder'")
+    with (
+        _ticket_taken_after_capture(svc, world, seat),
+        pytest.raises(CheckoutFailed, match="tickets_failed"),
+    ):
+        svc.checkout(u, hold.id)
     ledger = sim.ledger()
     assert ledger["captured_cents"] == ledger["refunded_cents"] == 9000
     assert _seats(svc, world)[seat] == "free"
