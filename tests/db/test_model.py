@@ -29,6 +29,7 @@ class DatabaseModel(RuleBasedStateMachine):
         self.db.create_table("t")
         self.db.create_index("t", ["v"])
         self.model: dict[int, dict] = {}
+        self.readers: list[tuple] = []  # open read-only transactions and what they must see
 
     @rule(steps=ops, commit=st.booleans(), method=st.sampled_from(["serial", "ssi", "2pl"]))
     def transaction(self, steps, commit: bool, method: str) -> None:
@@ -64,6 +65,19 @@ class DatabaseModel(RuleBasedStateMachine):
         else:
             tx.commit()
             self.model = mine
+
+    @rule(level=st.sampled_from(["repeatable read", "serializable"]), keep=st.booleans())
+    def read_only_snapshot(self, level: str, keep: bool) -> None:
+        """A read-only transaction stays open across later transactions and vacuums: its
+        reads (lock-free once untracked) must keep returning its snapshot."""
+        for tx, snapshot in self.readers:
+            assert {r["id"]: r for r in tx.select("t")} == snapshot
+            assert all(tx.get("t", k) == row for k, row in snapshot.items())
+        if not keep and self.readers:
+            self.readers.pop(0)[0].commit()
+        tx = self.db.begin(level, "ssi", read_only=True)
+        assert {r["id"]: r for r in tx.select("t")} == self.model
+        self.readers.append((tx, {k: dict(v) for k, v in self.model.items()}))
 
     def teardown(self) -> None:
         self.db.close()  # rolls back a transaction an assertion left open
