@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import httpx
 import psycopg
 import pytest
+import redis
 
 from cairn.booking.catalog import create_event, create_user, create_venue
 from cairn.booking.db import DEFAULT_DSN, Database
@@ -142,3 +143,11 @@ def svc(sim: Sim) -> Iterator[BookingService]:
         service.close()
         with psycopg.connect(DSN) as conn:
             drop_schema(conn, schema)
+        # the redis strategy's fencing counters of this module's services (service_config)
+        client = redis.Redis.from_url(REDIS_URL)
+        try:
+            keys = list(client.scan_iter(f"cairn-test:{schema}:*"))
+            if keys:
+                client.delete(*keys)
+        finally:
+            client.close()

@@ -128,6 +128,29 @@ def test_authorize_timeout_then_retry_replays_one_authorization(
     assert svc.payments.stats.snapshot()["timeouts"] >= 1
 
 
+def test_slow_provider_answers_within_the_timeout_are_waited_for_not_retried(
+    svc: BookingService, sim: Sim, world: Stage
+) -> None:
+    """Slow answers (300 ms against a 500 ms client timeout) on authorize and capture: the
+    checkout takes longer but sends each call once, and pays once."""
+    u = _user(world, 3)
+    sim.faults(
+        script=[{"op": "authorize", "fault": "slow"}, {"op": "capture", "fault": "slow"}],
+        slow_ms=300,
+    )
+    hold = svc.hold(u, world.event.id, seat_ids=[world.seat_ids["B"][5]])
+    retries_before = svc.payments.stats.snapshot()["retries"]
+    started = time.monotonic()
+    order = svc.checkout(u, hold.id)
+    assert time.monotonic() - started >= 0.6
+    assert order.status == "paid"
+    ledger = sim.ledger()
+    assert ledger["by_status"] == {"captured": 1}
+    assert ledger["counts"]["fault_slow"] == 2
+    assert ledger["counts"]["authorize_requests"] == ledger["counts"]["capture_requests"] == 1
+    assert svc.payments.stats.snapshot()["retries"] == retries_before
+
+
 def test_hold_expiring_during_payment_voids_the_authorization(
     svc: BookingService, sim: Sim, world: Stage
 ) -> None:

@@ -39,6 +39,7 @@ from typing import Any
 
 import httpx
 import psycopg
+import redis
 
 from cairn.booking.catalog import create_event, create_users_bulk, create_venue
 from cairn.booking.db import Database
@@ -462,6 +463,9 @@ def _service_env(strategy: str, dsn: str, redis_url: str, schema: str, sim_url: 
         "CAIRN_BOOKING_DSN": dsn,
         "CAIRN_BOOKING_SCHEMA": schema,
         "CAIRN_BOOKING_REDIS_URL": redis_url,
+        # Event ids repeat across schemas: a prefix per run keeps leases and fencing counters
+        # apart from any other service or load test on the same Redis.
+        "CAIRN_BOOKING_REDIS_PREFIX": f"cairn:loadtest:{schema}",
         "CAIRN_BOOKING_STRATEGY": strategy,
         "CAIRN_BOOKING_PAYMENTS_URL": sim_url,
         "CAIRN_BOOKING_ADMIN_TOKEN": ADMIN_TOKEN,
@@ -564,7 +568,22 @@ def run_loadtest(
         for schema in schemas.values():
             with psycopg.connect(dsn) as conn:
                 drop_schema(conn, schema)
+        _drop_redis_keys(redis_url, [f"cairn:loadtest:{schema}:" for schema in schemas.values()])
     return [runs[s] for s in strategies]
+
+
+def _drop_redis_keys(redis_url: str, prefixes: list[str]) -> None:
+    """Delete the run's fencing counters (leases are released or expire by themselves)."""
+    client = redis.Redis.from_url(redis_url, socket_timeout=2.0, socket_connect_timeout=2.0)
+    try:
+        for prefix in prefixes:
+            keys = list(client.scan_iter(f"{prefix}*"))
+            if keys:
+                client.delete(*keys)
+    except redis.RedisError:
+        pass  # Redis down (the fallback run): nothing of ours can be there
+    finally:
+        client.close()
 
 
 # -- reporting -----------------------------------------------------------------------------------

@@ -111,6 +111,7 @@ class BookingConfig:
             ("dsn", str),
             ("schema", str),
             ("redis_url", str),
+            ("redis_prefix", str),
             ("strategy", str),
             ("payments_url", str),
             ("hold_ttl_ms", int),
