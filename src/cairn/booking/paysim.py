@@ -41,6 +41,13 @@ from starlette.routing import Route
 OPS = ("authorize", "capture", "void", "refund")
 FAULTS = ("none", "decline", "timeout", "error", "slow")
 RATE_FAULTS = ("error", "timeout", "decline", "slow")  # order in which rates are drawn
+# operation -> (states it may start from, state it leads to, webhook it sends); voiding a
+# voided authorization is a no-op success, the other operations are not repeatable by state.
+TRANSITIONS: dict[str, tuple[tuple[str, ...], str, str]] = {
+    "capture": (("authorized",), "captured", "charge.captured"),
+    "void": (("authorized", "voided"), "voided", "authorization.voided"),
+    "refund": (("captured",), "refunded", "charge.refunded"),
+}
 
 
 @dataclass
@@ -209,47 +216,39 @@ def create_app(state: SimState | None = None) -> Starlette:
     def _find(body: dict) -> Authorization | None:
         return st.auths.get(str(body["_path"].get("auth_id", "")))
 
-    async def do_capture(body: dict) -> tuple[int, dict]:
-        auth = _find(body)
-        if auth is None:
-            return _problem(404, "no_such_authorization", "unknown authorization")
-        if auth.status != "authorized":
-            return _problem(409, "invalid_state", f"authorization is {auth.status}")
-        auth.status, auth.captured_cents = "captured", auth.amount_cents
-        webhook("charge.captured", auth, auth.amount_cents)
-        return 200, auth_json(auth)
+    def do_transition(op: str) -> Callable[[dict], Awaitable[tuple[int, dict]]]:
+        """Capture, void or refund: the states each may start from, then the state change,
+        the amount it moves and its webhook (:data:`TRANSITIONS`)."""
+        allowed, to, hook = TRANSITIONS[op]
 
-    async def do_void(body: dict) -> tuple[int, dict]:
-        auth = _find(body)
-        if auth is None:
-            return _problem(404, "no_such_authorization", "unknown authorization")
-        if auth.status not in ("authorized", "voided"):
-            return _problem(409, "invalid_state", f"authorization is {auth.status}")
-        auth.status = "voided"
-        webhook("authorization.voided", auth, 0)
-        return 200, auth_json(auth)
+        async def run(body: dict) -> tuple[int, dict]:
+            auth = _find(body)
+            if auth is None:
+                return _problem(404, "no_such_authorization", "unknown authorization")
+            if auth.status not in allowed:
+                return _problem(409, "invalid_state", f"authorization is {auth.status}")
+            amount = 0
+            if to == "captured":
+                auth.captured_cents = amount = auth.amount_cents
+            elif to == "refunded":
+                auth.refunded_cents = amount = auth.captured_cents
+            auth.status = to
+            webhook(hook, auth, amount)
+            return 200, auth_json(auth)
 
-    async def do_refund(body: dict) -> tuple[int, dict]:
-        auth = _find(body)
-        if auth is None:
-            return _problem(404, "no_such_authorization", "unknown authorization")
-        if auth.status != "captured":
-            return _problem(409, "invalid_state", f"authorization is {auth.status}")
-        auth.status, auth.refunded_cents = "refunded", auth.captured_cents
-        webhook("charge.refunded", auth, auth.captured_cents)
-        return 200, auth_json(auth)
+        return run
 
     async def authorize(request: Request) -> JSONResponse:
         return await idempotent(request, "authorize", do_authorize)
 
     async def capture(request: Request) -> JSONResponse:
-        return await idempotent(request, "capture", do_capture)
+        return await idempotent(request, "capture", do_transition("capture"))
 
     async def void(request: Request) -> JSONResponse:
-        return await idempotent(request, "void", do_void)
+        return await idempotent(request, "void", do_transition("void"))
 
     async def refund(request: Request) -> JSONResponse:
-        return await idempotent(request, "refund", do_refund)
+        return await idempotent(request, "refund", do_transition("refund"))
 
     async def get_auth(request: Request) -> JSONResponse:
         auth = st.auths.get(request.path_params["auth_id"])
