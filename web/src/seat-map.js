@@ -142,7 +142,9 @@ export class CairnSeatMap extends A2uiLitElement {
     let total = 0;
     for (const seat of seats) {
       counts[statusOf(seat)] += 1;
-      if (selected.has(String(seat.id)) && typeof seat.price === 'number') total += seat.price;
+      if (selected.size && selected.has(String(seat.id)) && typeof seat.price === 'number') {
+        total += seat.price;
+      }
     }
     this._pending = { seats, selected };
     const label = props.accessibility?.label || props.label || 'Seat map';
@@ -172,19 +174,19 @@ export class CairnSeatMap extends A2uiLitElement {
     this._pending = null;
     const host = this.renderRoot.querySelector('.seats');
     if (!host) return;
-    let signature = '';
-    for (const seat of seats) signature += `${seat.id}\u0000${seat.section}\u0000${seat.row}\u0001`;
-    if (signature !== this._signature || host !== this._host) {
+    if (host !== this._host || !this._sameLayout(seats)) {
       this._build(host, seats);
-      this._signature = signature;
       this._host = host;
     }
+    // A live change (`/seats/17/status`) mutates one record: compare each seat with what its
+    // button shows and touch only the ones that differ (no allocation per seat).
     const buttons = this._buttons;
+    const anySelected = selected.size > 0;
     for (let i = 0; i < seats.length; i++) {
       const seat = seats[i];
       const b = buttons[i];
       const status = statusOf(seat);
-      const isSelected = selected.has(String(seat.id));
+      const isSelected = anySelected && selected.has(String(seat.id));
       const price = typeof seat.price === 'number' ? seat.price : null;
       if (b._status === status && b._selected === isSelected && b._price === price) continue;
       b._status = status;
@@ -198,11 +200,23 @@ export class CairnSeatMap extends A2uiLitElement {
     }
   }
 
+  /** True when every seat is where its button was built (same id, section, row, number). */
+  _sameLayout(seats) {
+    const buttons = this._buttons;
+    if (!buttons || buttons.length !== seats.length) return false;
+    for (let i = 0; i < seats.length; i++) {
+      const seat = seats[i];
+      const b = buttons[i];
+      if (b._id !== seat.id || b._section !== seat.section || b._row !== seat.row
+          || b._number !== seat.number) return false;
+    }
+    return true;
+  }
+
   /** Build the section/row/seat elements for a new layout (textContent only: agent data). */
   _build(host, seats) {
     const frag = document.createDocumentFragment();
     const buttons = new Array(seats.length);
-    let index = 0;
     const order = new Map(seats.map((s, i) => [s, i]));
     for (const [sectionName, rows] of layout(seats)) {
       const section = document.createElement('div');
@@ -226,9 +240,13 @@ export class CairnSeatMap extends A2uiLitElement {
           b.type = 'button';
           b.dataset.seat = String(seat.id);
           b._label = `${rowName}${seat.number ?? ''}`;
+          // What the layout was built from, checked by _sameLayout() on every update.
+          b._id = seat.id;
+          b._section = seat.section;
+          b._row = seat.row;
+          b._number = seat.number;
           rowEl.append(b);
           buttons[order.get(seat)] = b;
-          index += 1;
         }
         section.append(rowEl);
       }

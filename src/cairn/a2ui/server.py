@@ -58,6 +58,7 @@ COOKIE = "cairn_session"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 MAX_BODY = 1 << 20  # 1 MiB: an action, its context and a data model fit easily
 MAX_TEXT = 2000
+MAX_FRAMES_PER_WRITE = 256  # bounds one write of the SSE stream (a snapshot is one event each)
 
 
 class SessionMiddleware:
@@ -243,18 +244,27 @@ def create_app(agent: Agent | None = None, *, validator: Validator | None = None
 
         async def events() -> AsyncIterator[bytes]:
             try:
-                yield b"retry: 1000\n\n"
-                for ev in backlog:
-                    yield sse_frame(ev)
+                yield b"retry: 1000\n\n" + b"".join(sse_frame(ev) for ev in backlog)
                 while True:
                     try:
-                        ev = await asyncio.wait_for(sub.queue.get(), keepalive_s)
+                        async with asyncio.timeout(keepalive_s):
+                            ev = await sub.queue.get()
                     except TimeoutError:
                         yield b": keepalive\n\n"
                         continue
                     if ev is None:
                         return  # overflow: the client reconnects and resumes
-                    yield sse_frame(ev)
+                    # Everything already queued (e.g. the seats of one change) goes out in one
+                    # write: one wake-up of the browser's network stack and renderer, not one
+                    # per event. Nothing waits for more: the write happens now.
+                    frames = [sse_frame(ev)]
+                    while not sub.queue.empty() and len(frames) < MAX_FRAMES_PER_WRITE:
+                        nxt = sub.queue.get_nowait()
+                        if nxt is None:
+                            yield b"".join(frames)
+                            return
+                        frames.append(sse_frame(nxt))
+                    yield b"".join(frames)
             finally:
                 session.detach(sub)
 

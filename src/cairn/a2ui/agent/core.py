@@ -9,7 +9,9 @@ come back as named events with a resolved context and go to the same handlers.
 Live seat maps: one ``LISTEN booking_seats`` subscription per server
 (:func:`cairn.booking.changes.listen_async`); each change becomes one ``updateDataModel`` per
 seat on every open seat map of that event (``/seats/<index>/status``), never a re-send of
-components. A seat held by the viewer's own session reads ``mine``.
+components and nothing else: the SeatMap counts free/held/sold seats itself, so a hold costs
+each watching browser one small message and one repaint. A seat held by the viewer's own
+session reads ``mine``.
 """
 
 from __future__ import annotations
@@ -137,7 +139,6 @@ class DeterministicAgent:
                 if shown[idx].get("status") != status:
                     session.emit(b.data(S.SEATS, f"/seats/{idx}/status", status))
                     sent += 1
-            self._refresh_counts(session)
         return sent
 
     def apply_change(self, event_id: int, seat_ids: tuple[int, ...], state: str,
@@ -155,16 +156,6 @@ class DeterministicAgent:
                     continue
                 session.emit(b.data(S.SEATS, f"/seats/{idx}/status", status))
                 self.live_updates += 1
-            self._refresh_counts(session)
-
-    def _refresh_counts(self, session: Session) -> None:
-        st = session.surfaces.get(S.SEATS)
-        if st is None or not isinstance(st.data, dict):
-            return
-        seats = st.data.get("seats") or []
-        free = sum(1 for s in seats if isinstance(s, dict) and s.get("status") == "free")
-        if st.data.get("free") != free:
-            session.emit(b.data(S.SEATS, "/free", free))
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -303,8 +294,6 @@ class DeterministicAgent:
                          "status": status})
         session.state["seatmap"] = {"event_id": ev.id, "index": index}
         free = sum(1 for r in rows if r["status"] == "free")
-        session.emit(b.data(S.SEATS, "/total", len(rows)))
-        session.emit(b.data(S.SEATS, "/free", free))
         session.emit(b.data(S.SEATS, "/seats", rows))
         session.emit(b.data(S.SEATS, "/status", "Click free seats, then hold them."))
         session.say("text", f"{ev.name}: {free} of {len(rows)} seats are free.")
@@ -366,20 +355,30 @@ class DeterministicAgent:
                     session.emit(b.data(S.SEATS, f"/seats/{sm['index'][sid]}/status", "mine"))
             session.emit(b.data(S.SEATS, "/selection", []))
             session.emit(b.data(S.SEATS, "/status", f"Holding {len(held.seat_ids)} seats."))
-            self._refresh_counts(session)
         await self.show_hold(session, held)
 
     async def show_hold(self, session: Session, held: Any) -> None:
-        seats = await self.tool(self.booking.seat_map, held.event_id)
-        by_id = {s.seat_id: s for s in seats}
-        labels = [f"{by_id[i].section} {by_id[i].row}-{by_id[i].number}" for i in held.seat_ids
-                  if i in by_id]
-        total = sum(by_id[i].price_cents for i in held.seat_ids if i in by_id)
-        self.replace_surface(session, S.hold_and_checkout())
-        session.emit(b.data(S.HOLD, "/", {
-            "hold": {"id": held.id, "seats": "Seats: " + ", ".join(labels),
-                     "total": money(total), "remaining": _remaining(held.expires_at)},
-            "form": {"name": "", "email": "", "card": "", "problems": ""}}))
+        found = self._shown_seats(session, held.event_id, held.seat_ids)
+        if found is None:  # no map of this event on screen: ask the database
+            seats = await self.tool(self.booking.seat_map, held.event_id)
+            by_id = {s.seat_id: s for s in seats}
+            found = [(f"{by_id[i].section} {by_id[i].row}-{by_id[i].number}",
+                      by_id[i].price_cents) for i in held.seat_ids if i in by_id]
+        labels = [label for label, _ in found]
+        total = sum(cents for _, cents in found)
+        data = {"hold": {"id": held.id, "seats": "Seats: " + ", ".join(labels),
+                         "total": money(total), "remaining": _remaining(held.expires_at)},
+                "form": {"name": "", "email": "", "card": "", "problems": ""}}
+        msgs = S.hold_and_checkout()
+        st = session.surfaces.get(S.HOLD)
+        if st is not None and st.components == {c["id"]: c for c in msgs[1]["updateComponents"]
+                                                 ["components"]}:
+            # The form is already on screen: new data only, no teardown and rebuild of the
+            # surface in the browser (the components are the same).
+            session.emit(b.data(S.HOLD, "/", data))
+        else:
+            self.replace_surface(session, msgs)
+            session.emit(b.data(S.HOLD, "/", data))
         session.say("text", f"Held {len(labels)} seats for {_remaining(held.expires_at)}. "
                             "Fill in the form to pay.")
         old = session.state.get("countdown")
@@ -387,6 +386,30 @@ class DeterministicAgent:
             old.cancel()
         session.state["countdown"] = self._spawn(self._countdown(session, held.id,
                                                                  held.expires_at))
+
+    def _shown_seats(self, session: Session, event_id: int,
+                     seat_ids: list[int]) -> list[tuple[str, int]] | None:
+        """Label and price (cents) of each seat, from the seat map this session shows.
+
+        The map's data model already holds every seat of the event, so a hold needs no second
+        2,000-row read (which, in a worker thread, also competed with the live fan-out)."""
+        sm = session.state.get("seatmap")
+        st = session.surfaces.get(S.SEATS)
+        if not sm or sm["event_id"] != event_id or st is None or not isinstance(st.data, dict):
+            return None
+        shown = st.data.get("seats")
+        if not isinstance(shown, list):
+            return None
+        out = []
+        for sid in seat_ids:
+            idx = sm["index"].get(sid)
+            seat = shown[idx] if idx is not None and idx < len(shown) else None
+            if not isinstance(seat, dict) or seat.get("id") != str(sid) or \
+                    not isinstance(seat.get("price"), int | float):
+                return None
+            out.append((f"{seat.get('section')} {seat.get('row')}-{seat.get('number')}",
+                        round(seat["price"] * 100)))
+        return out
 
     async def _countdown(self, session: Session, hold_id: str, expires: dt.datetime) -> None:
         """Tick ``/hold/remaining`` once per interval until the hold ends or the form goes."""

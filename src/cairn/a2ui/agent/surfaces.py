@@ -42,14 +42,14 @@ def events_list() -> list[dict[str, Any]]:
 
 def seat_map() -> list[dict[str, Any]]:
     comps = [
-        b.column("root", ["title", "when", "map", "summary", "actions", "status"]),
+        # No "N of M seats free" text: the SeatMap's legend counts each status itself, so a
+        # live change is one data message per seat and nothing else.
+        b.column("root", ["title", "when", "map", "actions", "status"]),
         b.text("title", b.bind("/event/name"), "h2"),
         b.text("when", b.bind("/event/when"), "caption"),
         {"id": "map", "component": "SeatMap", "seats": b.bind("/seats"),
          "selection": b.bind("/selection"), "maxSelection": 10, "currency": "EUR",
          "label": b.bind("/event/legend")},
-        b.text("summary", b.call("formatString", "string",
-                                 value="${/free} of ${/total} seats free")),
         b.row("actions", ["hold_btn", "together_btn"]),
         {**b.button("hold_btn", "hold_label", "hold",
                     {"eventId": b.bind("/event/id"), "seats": b.bind("/selection")},
