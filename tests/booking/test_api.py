@@ -174,9 +174,16 @@ def test_tokens_and_admin_role(api: Api, admin: str, stage: Stage) -> None:
 def test_users_never_see_or_change_each_others_holds_and_orders(api: Api, stage: Stage) -> None:
     a, b = stage.tokens[0], stage.tokens[1]
     ev = stage.event.id
-    hold = api.call("POST", f"/events/{ev}/holds", a, {"seat_ids": [stage.seat_ids["A"][0]]})
+    body = {"seat_ids": [stage.seat_ids["A"][0]]}
+    key = f"shared-{uuid.uuid4().hex}"
+    hold = api.call("POST", f"/events/{ev}/holds", a, body, key=key)
     assert hold.status_code == 201
     hid = hold.json()["id"]
+    # B sends the same key and body: keys are per user, so B's request runs as B's own (the
+    # seat is taken) and A's stored answer (A's hold) is never replayed to B.
+    theirs = api.call("POST", f"/events/{ev}/holds", b, body, key=key)
+    _problem(theirs, 409, "seat_unavailable")
+    assert "idempotency-replayed" not in theirs.headers and hid not in theirs.text
     _problem(api.call("GET", f"/holds/{hid}", b), 404, "not_found")
     _problem(api.call("DELETE", f"/holds/{hid}", b), 404, "not_found")
     _problem(api.call("POST", f"/holds/{hid}/checkout", b), 404, "not_found")

@@ -127,7 +127,7 @@ def test_hold_any_in_section_takes_disjoint_seats(db: Database, kind: str) -> No
 
 
 def test_any_two_in_hot_section_skip_seats_being_taken(db: Database, stage: Stage) -> None:
-    """"Any 2 seats in section B" while another buyer's transaction has B's first two seats
+    """ "Any 2 seats in section B" while another buyer's transaction has B's first two seats
     locked: SKIP LOCKED passes over them at once and takes the next two. A plain FOR UPDATE
     would wait for that transaction (here: forever, so the 5 s bound fails the test)."""
     b = stage.seat_ids["B"]
