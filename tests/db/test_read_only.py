@@ -263,3 +263,42 @@ def test_read_only_audits_under_concurrent_transfers_and_vacuum(tmp_path: Path) 
         assert db._ssi.stats.safe_at_start + db._ssi.stats.became_safe > 0
     finally:
         db.close()
+
+
+def test_read_only_t1_that_cannot_see_t3_dooms_no_pivot_at_t3_commit(db: Database) -> None:
+    """The same structure with both edges in place before T3 commits: T3's commit check
+    (T3 first, its reader a pivot with a running T1) spares r when T1 is read-only."""
+    r = db.begin(SER)
+    r.get("accounts", 2)
+    x = db.begin(SER, read_only=True)
+    x.get("accounts", 1)
+    r.update("accounts", 1, {"balance": 2})  # x -rw-> r
+    sx = db.begin(SER)
+    sx.update("accounts", 2, {"balance": 1})  # r -rw-> sx
+    sx.commit()
+    r.commit()
+    assert [x.get("accounts", k)["balance"] for k in (1, 2)] == [100, 100]
+    x.commit()
+
+
+@pytest.mark.parametrize("read_only", [True, False])
+def test_read_only_t1_that_cannot_see_t3_dooms_no_pivot(db: Database, read_only: bool) -> None:
+    """x -> r -> sx with sx committing first is only dangerous for a read-only x if sx
+    committed before x's snapshot; here it commits after, so the pivot r may commit (serial
+    order x, r, sx). Undeclared, x might still write, so r is doomed as before."""
+    r = db.begin(SER)
+    r.get("accounts", 2)
+    x = db.begin(SER, read_only=read_only)
+    x.get("accounts", 1)
+    with db.transaction(SER) as sx:
+        sx.update("accounts", 2, {"balance": 1})  # r -rw-> sx
+    if read_only:
+        r.update("accounts", 1, {"balance": 2})  # x -rw-> r
+        r.commit()
+        assert x.get("accounts", 2)["balance"] == 100
+        x.commit()
+    else:
+        with pytest.raises(SerializationFailure):
+            r.update("accounts", 1, {"balance": 2})
+            r.commit()
+        x.commit()

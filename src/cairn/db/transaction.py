@@ -17,6 +17,12 @@ Isolation levels (``Database.begin(isolation=..., method=...)``):
   reads see the newest committed data); ``serial`` runs one transaction at a time (a database
   wide mutex taken at ``begin``).
 
+``read_only=True`` refuses writes and ``SELECT FOR UPDATE/SHARE`` (25006, as PostgreSQL). At
+repeatable read and serializable/ssi its snapshot leaves out commits that are not durable yet,
+so it never waits for an fsync; at serializable SSI stops tracking it once its snapshot is safe
+(``deferrable=True`` waits for that at the first statement), and from then on its point reads
+take no database mutex.
+
 Every error inside a transaction aborts it at once (its locks are released); later calls
 raise ``InFailedTransaction`` (25P02), and calls after commit/rollback raise
 ``TransactionFinished``.

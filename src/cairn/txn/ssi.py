@@ -330,7 +330,8 @@ class SsiTracker:
             if r.commit_seq is not None or r.doomed:
                 continue
             for x in r.ins:
-                if x is sx or x.commit_seq is None:
+                # A read-only x does not see sx (not committed yet): no anomaly through it.
+                if (x is sx or x.commit_seq is None) and self._t1_matters(x, sx):
                     self.stats.dangerous += 1
                     r.doomed = True
                     self.stats.doomed += 1
