@@ -492,17 +492,17 @@ class Database:
         ssi = tx.method == "ssi"
         while True:
             pend = self._prune_undurable()
-            snap = None
-            if pend:
+            if not pend:  # every visible commit is durable already
+                snap = self._take_snapshot(tx.xid)
+                tx._track_deps = False
+            else:
                 active = frozenset(self._active).union(x for _e, x, _s in pend)
                 snap = Snapshot(min(active), self._next_xid, active, tx.xid)
                 if ssi and any(s is not None and not s.read_only and self._ssi.threatens(s, snap)
                                for _e, _x, s in pend):
-                    snap = None
+                    snap = self._take_snapshot(tx.xid)  # it must see them: wait at commit
                 else:
                     tx._track_deps = False  # everything it can see is durable
-            if snap is None:
-                snap = self._take_snapshot(tx.xid)
             tx._snap = snap
             if not ssi:
                 return snap
