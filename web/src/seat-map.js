@@ -36,8 +36,11 @@ function statusOf(seat) {
   return STATUSES.includes(s) ? s : 'sold'; // unknown status: never offer the seat
 }
 
+const isRecord = s => s !== null && typeof s === 'object';
+
 function seatList(seats) {
-  if (Array.isArray(seats)) return seats.filter(s => s && typeof s === 'object');
+  // The usual case (an array of records) is returned as it is: no copy per update.
+  if (Array.isArray(seats)) return seats.every(isRecord) ? seats : seats.filter(isRecord);
   if (seats && typeof seats === 'object') {
     return Object.entries(seats)
       .filter(([, s]) => s && typeof s === 'object')
@@ -138,15 +141,31 @@ export class CairnSeatMap extends A2uiLitElement {
     if (!props) return nothing;
     const seats = seatList(props.seats);
     const selected = new Set(Array.isArray(props.selection) ? props.selection.map(String) : []);
+    const anySelected = selected.size > 0;
     const counts = { free: 0, held: 0, mine: 0, sold: 0 };
     let total = 0;
-    for (const seat of seats) {
-      counts[statusOf(seat)] += 1;
-      if (selected.size && selected.has(String(seat.id)) && typeof seat.price === 'number') {
-        total += seat.price;
+    // One pass: counts for the legend, and which seats differ from what their buttons show
+    // (`changed` = null when the layout itself changed and the buttons must be rebuilt). A live
+    // change (`/seats/17/status`) then touches one button, without a second walk or allocation.
+    const buttons = this._buttons;
+    let changed = buttons && buttons.length === seats.length ? [] : null;
+    for (let i = 0; i < seats.length; i++) {
+      const seat = seats[i];
+      const status = statusOf(seat);
+      counts[status] += 1;
+      const isSelected = anySelected && selected.has(String(seat.id));
+      const price = typeof seat.price === 'number' ? seat.price : null;
+      if (isSelected && price !== null) total += price;
+      if (changed === null) continue;
+      const b = buttons[i];
+      if (b._id !== seat.id || b._section !== seat.section || b._row !== seat.row
+          || b._number !== seat.number) {
+        changed = null;
+      } else if (b._status !== status || b._selected !== isSelected || b._price !== price) {
+        changed.push(i);
       }
     }
-    this._pending = { seats, selected };
+    this._pending = { seats, selected, changed };
     const label = props.accessibility?.label || props.label || 'Seat map';
     // The seats themselves are not Lit template parts: 2,000 buttons with five bindings each
     // cost far more to diff than to patch by hand. updated() builds them once per layout and
@@ -170,47 +189,33 @@ export class CairnSeatMap extends A2uiLitElement {
   updated(changed) {
     super.updated?.(changed);
     if (!this._pending) return;
-    const { seats, selected } = this._pending;
+    const { seats, selected, changed: differ } = this._pending;
     this._pending = null;
     const host = this.renderRoot.querySelector('.seats');
     if (!host) return;
-    if (host !== this._host || !this._sameLayout(seats)) {
+    if (host !== this._host || differ === null) {
       this._build(host, seats);
       this._host = host;
-    }
-    // A live change (`/seats/17/status`) mutates one record: compare each seat with what its
-    // button shows and touch only the ones that differ (no allocation per seat).
-    const buttons = this._buttons;
-    const anySelected = selected.size > 0;
-    for (let i = 0; i < seats.length; i++) {
-      const seat = seats[i];
-      const b = buttons[i];
-      const status = statusOf(seat);
-      const isSelected = anySelected && selected.has(String(seat.id));
-      const price = typeof seat.price === 'number' ? seat.price : null;
-      if (b._status === status && b._selected === isSelected && b._price === price) continue;
-      b._status = status;
-      b._selected = isSelected;
-      b._price = price;
-      b.className = isSelected ? `seat ${status} selected` : `seat ${status}`;
-      b.dataset.status = status;
-      b.setAttribute('aria-pressed', isSelected ? 'true' : 'false');
-      b.disabled = !SELECTABLE.has(status) && !isSelected;
-      b.title = `${b._label} ${this._format(price)} ${status}`;
+      for (let i = 0; i < seats.length; i++) this._paint(i, seats[i], selected);
+    } else {
+      for (const i of differ) this._paint(i, seats[i], selected);
     }
   }
 
-  /** True when every seat is where its button was built (same id, section, row, number). */
-  _sameLayout(seats) {
-    const buttons = this._buttons;
-    if (!buttons || buttons.length !== seats.length) return false;
-    for (let i = 0; i < seats.length; i++) {
-      const seat = seats[i];
-      const b = buttons[i];
-      if (b._id !== seat.id || b._section !== seat.section || b._row !== seat.row
-          || b._number !== seat.number) return false;
-    }
-    return true;
+  /** Show seat `i`'s status, selection and price on its button. */
+  _paint(i, seat, selected) {
+    const b = this._buttons[i];
+    const status = statusOf(seat);
+    const isSelected = selected.size > 0 && selected.has(String(seat.id));
+    const price = typeof seat.price === 'number' ? seat.price : null;
+    b._status = status;
+    b._selected = isSelected;
+    b._price = price;
+    b.className = isSelected ? `seat ${status} selected` : `seat ${status}`;
+    b.dataset.status = status;
+    b.setAttribute('aria-pressed', isSelected ? 'true' : 'false');
+    b.disabled = !SELECTABLE.has(status) && !isSelected;
+    b.title = `${b._label} ${this._format(price)} ${status}`;
   }
 
   /** Build the section/row/seat elements for a new layout (textContent only: agent data). */
@@ -240,7 +245,7 @@ export class CairnSeatMap extends A2uiLitElement {
           b.type = 'button';
           b.dataset.seat = String(seat.id);
           b._label = `${rowName}${seat.number ?? ''}`;
-          // What the layout was built from, checked by _sameLayout() on every update.
+          // What the layout was built from, checked by render() on every update.
           b._id = seat.id;
           b._section = seat.section;
           b._row = seat.row;

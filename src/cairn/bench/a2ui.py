@@ -56,6 +56,7 @@ TARGET_FIRST_ROOT_MS = 150.0
 TARGET_FULL_MAP_MS = 1000.0
 TARGET_LIVE_P99_MS = 250.0
 LIVE_TIMEOUT_MS = 5000  # a watcher that has not seen a hold by then counts as missed
+LIVE_SETTLE_S = 0.5  # after a hold, before reading the watchers' stamps
 
 
 def seat_records(n: int, per_row: int = 40) -> list[dict[str, Any]]:
@@ -230,20 +231,28 @@ JS_SEAT_MAP = """
   const map = wrap.querySelector('a2ui-surface').shadowRoot.querySelector('cairn-seat-map');
 """
 
-# Arm a watcher: a MutationObserver stamps the moment the seat turns `held`; the promise
-# `window.__seen` resolves with that time (or null after `ms`). The harness awaits it after the
-# click instead of polling: polling 20 pages every few ms through CDP costs the renderers, the
-# browser and the server's process CPU in exactly the window being measured.
-JS_ARM = """([seat, ms]) => {""" + JS_SEAT_MAP + """
-  const btn = map.shadowRoot.querySelector(`button[data-seat="${seat}"]`);
-  window.__seen = new Promise(resolve => {
-    const stamp = () => performance.timeOrigin + performance.now();
-    if (btn.dataset.status === 'held') { resolve(stamp()); return; }
-    const mo = new MutationObserver(() => {
-      if (btn.dataset.status === 'held') { mo.disconnect(); resolve(stamp()); }
-    });
-    mo.observe(btn, {attributes: true});
-    setTimeout(() => { mo.disconnect(); resolve(null); }, ms);
+# Install once per watcher: a MutationObserver on the map stamps the moment each seat turns
+# `held` (`performance.timeOrigin + now()`: one machine clock for every page), and
+# `__waitHeld(seat, ms)` resolves with that time (or null after `ms`). The harness reads the
+# stamps after the watchers have had time to settle, so no CDP traffic (which costs the
+# renderers, the browser and the server's process CPU) falls inside the measured window.
+JS_WATCH = """() => {""" + JS_SEAT_MAP + """
+  const heldAt = new Map();
+  const waiting = new Map();
+  const mo = new MutationObserver(records => {
+    const t = performance.timeOrigin + performance.now();
+    for (const r of records) {
+      const seat = r.target.dataset.seat;
+      if (r.target.dataset.status === 'held' && seat && !heldAt.has(seat)) {
+        heldAt.set(seat, t);
+        waiting.get(seat)?.(t);
+      }
+    }
+  });
+  mo.observe(map.shadowRoot, {subtree: true, attributes: true, attributeFilter: ['data-status']});
+  window.__waitHeld = (seat, ms) => heldAt.has(seat) ? heldAt.get(seat) : new Promise(resolve => {
+    waiting.set(seat, resolve);
+    setTimeout(() => resolve(heldAt.get(seat) ?? null), ms);
   });
   return true;
 }"""
@@ -447,14 +456,16 @@ def _run_bench(seats: int, clients: int, repeats: int, holds: int, progress: Any
                 page.evaluate(JS_TIME_REQUEST, [REQUEST, seats])
                 pages.append(page)
             holder, watchers = pages[0], pages[1:]
+            for w in watchers:
+                w.evaluate(JS_WATCH)
             candidates = holder.evaluate(JS_FREE_SEATS)
             for k in range(holds):
                 seat = candidates[(k * 97) % len(candidates)]
-                for w in watchers:
-                    w.evaluate(JS_ARM, [seat, LIVE_TIMEOUT_MS])
                 t_click = holder.evaluate(click_js, seat)
-                for w in watchers:  # each promise settles in its page; read them in turn
-                    seen = w.evaluate("() => window.__seen")
+                time.sleep(LIVE_SETTLE_S)  # hands off while the change travels
+                for w in watchers:
+                    seen = w.evaluate("([s, ms]) => window.__waitHeld(s, ms)",
+                                      [seat, LIVE_TIMEOUT_MS])
                     if seen is None:
                         result.live_missed += 1
                     else:
