@@ -64,7 +64,7 @@ from cairn.storage import Delete, Engine, Put, open_engine
 
 MAX_KEY_BYTES = 1024  # S3's limit on an object key, in UTF-8 bytes
 STREAM_CHUNK = 1024 * 1024
-SKIP_BEFORE_SEEK = 64  # keys under a common prefix stepped over before seeking past them
+SKIP_BEFORE_SEEK = 8  # keys under a common prefix stepped over before seeking past them
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _IP = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
 
@@ -696,23 +696,12 @@ class ObjectStore:
         return ListPage(contents, prefixes, False, None)
 
     def _seek(self, lo: bytes, hi: bytes, probe: bool) -> Iterator[tuple[bytes, bytes]]:
-        """``meta.scan(lo, hi)``, but when ``probe``: first through small windows above
-        ``lo`` that grow until one holds a key. A delimiter listing seeks once per common
-        prefix, and the engine snapshots its memtable's part of a scan range by copying it;
-        scanning to ``hi`` every time would copy every remaining key per prefix (quadratic),
-        while the first non-empty window holds little more than the next prefix's keys."""
-        if probe:
-            for bound in _windows(lo):
-                if bound >= hi:
-                    break
-                found = False
-                for kv in self.meta.scan(lo, bound):
-                    found = True
-                    yield kv
-                if found:
-                    lo = bound
-                    break
-        yield from self.meta.scan(lo, hi)
+        """``meta.scan(lo, hi)``. Starting a scan costs binary searches (the LSM memtable's
+        ranges are lazy, SSTables are read block by block), so a delimiter listing can seek
+        past each common prefix instead of walking its keys. ``probe`` is kept for callers
+        that mark seeks after the first (no longer needs different handling)."""
+        del probe
+        return self.meta.scan(lo, hi)
 
     # -- garbage collection ------------------------------------------------------------------
     def collect_garbage(self, now_ns: int | None = None) -> int:
@@ -782,16 +771,6 @@ class _Chain:
                 out, self.head = self.head[:n], self.head[n:]
             return out
         return self.rest.read(n)
-
-
-def _windows(lo: bytes) -> Iterator[bytes]:
-    """Increasing keys above ``lo``: the last bytes of ``lo`` raised by 1, 2, 4, ..., then the
-    byte before it, and so on (each bound is above every key of the previous window)."""
-    for i in range(len(lo) - 1, 0, -1):
-        step = 1
-        while lo[i] + step <= 0xFF:
-            yield lo[:i] + bytes([lo[i] + step])
-            step *= 2
 
 
 def _marker_headers(rec: ObjectRecord) -> dict[str, str]:
