@@ -119,6 +119,10 @@ def test_booking_flow_with_live_updates(srv: LiveServer) -> None:
             first_live = next(i for i, e in enumerate(watch.events) if e["id"].isdigit()) + 1
             live = watch.events[first_live:]
             assert live and not [e for e in live if "updateComponents" in e["json"]]
+            # One small message per seat and nothing else (the SeatMap counts statuses
+            # itself): a hold costs each watching browser one update of one seat.
+            assert sorted(e["json"]["updateDataModel"]["path"] for e in live
+                          if e["event"] == "a2ui") == sorted(mine)
             hold = surface_data(lines, "hold", "/")["hold"]
             assert hold["seats"].startswith("Seats: Balcony")
             rows = {s.split("-")[0] for s in hold["seats"][len("Seats: "):].split(", ")}
@@ -161,6 +165,46 @@ def test_booking_flow_with_live_updates(srv: LiveServer) -> None:
                                 "/orders") == []
         finally:
             watch.stop()
+
+
+def test_second_hold_updates_the_form_in_place(booking_server: tuple[LiveServer, Any]) -> None:
+    """A hold made from the open seat map labels its seats from the map's data (no second
+    read of the event's 2,000 seats), and a form already on screen only gets new data."""
+    srv, running = booking_server
+    reads: list[int] = []
+    tools = running.booking
+    original = tools.seat_map
+
+    def counting(event_id: int) -> Any:
+        reads.append(event_id)
+        return original(event_id)
+
+    with srv.client() as a:
+        lines = jsonl_turn(a, {"text": "seats for the sunday symphony"})
+        seats = surface_data(lines, "seats", "/seats")
+        event_id = surface_data(lines, "seats", "/event")["id"]
+        free = [s for s in seats if s["status"] == "free"]
+        tools.seat_map = counting  # type: ignore[method-assign]
+        try:
+            first = jsonl_turn(a, action("seats", "hold_btn", "hold",
+                                         {"eventId": event_id, "seats": [free[0]["id"]]}))
+            second = jsonl_turn(a, action("seats", "hold_btn", "hold",
+                                          {"eventId": event_id, "seats": [free[1]["id"]]}))
+        finally:
+            del tools.seat_map
+        assert reads == []
+        assert "hold" in [m["createSurface"]["surfaceId"] for m in a2ui_of(first)
+                          if "createSurface" in m]
+        kinds = [k for m in a2ui_of(second) for k in m if k != "version"
+                 and m[k]["surfaceId"] == "hold"]
+        assert kinds == ["updateDataModel"]  # no delete, create or components
+        hold = surface_data(second, "hold", "/")["hold"]
+        s = free[1]
+        assert hold["seats"] == f"Seats: {s['section']} {s['row']}-{s['number']}"
+        assert hold["total"] == f"€{s['price']:,.2f}"
+        sid = a.cookies["cairn_session"]
+        assert srv.app.state.store.sessions[sid].surfaces["hold"].data["hold"]["id"] == \
+            hold["id"]
 
 
 def test_hold_selected_and_release(srv: LiveServer) -> None:

@@ -252,3 +252,36 @@ def test_slow_subscriber_is_cut_and_sessions_are_bounded(validator: Any) -> None
     assert store.get(made[-1].id) is made[-1]
     assert store.get("../../etc/passwd") is None and store.get(None) is None
     assert isinstance(Session("a" * 43, validator).snapshot(recreate=False)[0], StreamEvent)
+
+
+def test_queued_events_leave_in_one_write() -> None:
+    """The stream writes everything already queued at once (one wake-up of the browser per
+    change, however many seats it has), in order, without waiting for more."""
+    import asyncio
+
+    from cairn.a2ui.server import sse_chunks
+    from cairn.a2ui.session import StreamEvent, Subscriber
+
+    def ev(i: int) -> StreamEvent:
+        return StreamEvent(i, "a2ui", {"version": "v0.9", "updateDataModel": {
+            "surfaceId": "s", "path": f"/seats/{i}/status", "value": "held"}})
+
+    async def run() -> None:
+        sub = Subscriber()
+        gen = sse_chunks(sub, [ev(1)], keepalive_s=0.05)
+        first = await anext(gen)
+        assert first.startswith(b"retry: 1000\n\n") and b"id: 1\n" in first
+        assert await anext(gen) == b": keepalive\n\n"  # nothing queued: a comment, no data
+        for i in (2, 3, 4):
+            sub.put(ev(i))
+        chunk = await anext(gen)
+        frames = chunk.decode().split("\n\n")[:-1]
+        assert [f.split("\n")[0] for f in frames] == ["id: 2", "id: 3", "id: 4"]
+        assert all(json.loads(f.split("data: ", 1)[1])["updateDataModel"] for f in frames)
+        sub.put(ev(5))
+        sub.queue.put_nowait(None)  # overflow marker: what is queued goes out, then the end
+        assert (await anext(gen)).startswith(b"id: 5\n")
+        with pytest.raises(StopAsyncIteration):
+            await anext(gen)
+
+    asyncio.run(run())

@@ -17,7 +17,7 @@ import { MessageProcessor } from '@a2ui/web_core/v0_9';
 import { Context } from '@a2ui/web_core/v0_9';
 import { ContextProvider } from '@lit/context';
 import { basicCatalog, cairnCatalog } from './catalog.js';
-import { renderMarkdownFull, renderSafeMarkdown } from './markdown.js';
+import { isPlainText, renderMarkdownFull, renderSafeMarkdown } from './markdown.js';
 
 const VERSION = 'v0.9';
 const MESSAGE_KEYS = ['createSurface', 'updateComponents', 'updateDataModel', 'deleteSurface'];
@@ -52,7 +52,7 @@ export class CairnClient {
     });
     // Both Markdown paths, for the console and the browser tests (the plain-text shortcut must
     // give what the full path gives).
-    this.markdown = { render: renderSafeMarkdown, full: renderMarkdownFull };
+    this.markdown = { render: renderSafeMarkdown, full: renderMarkdownFull, isPlainText };
     root.addEventListener('cairn-notice', e => this.say('notice', e.detail?.text ?? ''));
     this.form.addEventListener('submit', e => {
       e.preventDefault();

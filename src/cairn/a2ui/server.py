@@ -49,7 +49,7 @@ from cairn.a2ui.messages import (
     ErrorMessage,
     parse_client_message,
 )
-from cairn.a2ui.session import Session, SessionStore, StreamEvent
+from cairn.a2ui.session import Session, SessionStore, StreamEvent, Subscriber
 from cairn.a2ui.validate import Validator
 
 log = logging.getLogger(__name__)
@@ -125,6 +125,34 @@ def _no_constants(name: str) -> Any:
 def sse_frame(ev: StreamEvent) -> bytes:
     # JSON never contains a raw newline, so one data: line per event is safe.
     return f"id: {ev.seq}\nevent: {ev.kind}\ndata: {ev.json}\n\n".encode()
+
+
+async def sse_chunks(sub: Subscriber, backlog: list[StreamEvent],
+                     keepalive_s: float) -> AsyncIterator[bytes]:
+    """The bytes of one SSE stream: ``retry`` and the backlog, then live events as they come.
+
+    Everything already queued (e.g. the seats of one change) goes out in one write: one wake-up
+    of the browser's network stack and renderer, not one per event. Nothing waits for more
+    events to batch: the write happens as soon as the first one is there.
+    """
+    yield b"retry: 1000\n\n" + b"".join(sse_frame(ev) for ev in backlog)
+    while True:
+        try:
+            async with asyncio.timeout(keepalive_s):
+                ev = await sub.queue.get()
+        except TimeoutError:
+            yield b": keepalive\n\n"
+            continue
+        if ev is None:
+            return  # overflow: the client reconnects and resumes
+        frames = [sse_frame(ev)]
+        while not sub.queue.empty() and len(frames) < MAX_FRAMES_PER_WRITE:
+            nxt = sub.queue.get_nowait()
+            if nxt is None:
+                yield b"".join(frames)
+                return
+            frames.append(sse_frame(nxt))
+        yield b"".join(frames)
 
 
 def create_app(agent: Agent | None = None, *, validator: Validator | None = None,
@@ -244,27 +272,8 @@ def create_app(agent: Agent | None = None, *, validator: Validator | None = None
 
         async def events() -> AsyncIterator[bytes]:
             try:
-                yield b"retry: 1000\n\n" + b"".join(sse_frame(ev) for ev in backlog)
-                while True:
-                    try:
-                        async with asyncio.timeout(keepalive_s):
-                            ev = await sub.queue.get()
-                    except TimeoutError:
-                        yield b": keepalive\n\n"
-                        continue
-                    if ev is None:
-                        return  # overflow: the client reconnects and resumes
-                    # Everything already queued (e.g. the seats of one change) goes out in one
-                    # write: one wake-up of the browser's network stack and renderer, not one
-                    # per event. Nothing waits for more: the write happens now.
-                    frames = [sse_frame(ev)]
-                    while not sub.queue.empty() and len(frames) < MAX_FRAMES_PER_WRITE:
-                        nxt = sub.queue.get_nowait()
-                        if nxt is None:
-                            yield b"".join(frames)
-                            return
-                        frames.append(sse_frame(nxt))
-                    yield b"".join(frames)
+                async for chunk in sse_chunks(sub, backlog, keepalive_s):
+                    yield chunk
             finally:
                 session.detach(sub)
 
