@@ -1,4 +1,4 @@
-"""``cairn s3 ...`` (scrub, heal, placement report) and ``cairn bench s3``."""
+"""``cairn s3 ...`` (scrub, heal, rebalance, placement report) and ``cairn bench s3``."""
 
 from __future__ import annotations
 
@@ -28,6 +28,27 @@ def register(cli_root: click.Group, bench_group: click.Group) -> None:
 
         with ObjectStore(data_dir) as store:
             click.echo(json.dumps(asdict(Healer(store).run(heal=heal)), indent=2))
+
+    @s3.command("rebalance")
+    @click.option("--data", "data_dir", required=True, type=click.Path(file_okay=False),
+                  help="the store's data directory")
+    @click.option("--drives", default=None,
+                  help="comma-separated drive directories, or a count under the data dir "
+                       "(as for serve: the new drive set)")
+    @click.option("--k", default=4, show_default=True)
+    @click.option("--m", default=2, show_default=True)
+    def rebalance(data_dir: str, drives: str | None, k: int, m: int) -> None:
+        """Move shards to the drives placement chooses now (after drives were added),
+        reporting shards and bytes moved. Run while the server is stopped."""
+        from dataclasses import asdict
+
+        from cairn.objects.rebalance import Rebalancer
+        from cairn.objects.service import open_drives
+        from cairn.objects.store import ObjectStore
+
+        with ObjectStore(data_dir, open_drives(data_dir, drives, None, k + m), k=k,
+                         m=m) as store:
+            click.echo(json.dumps(asdict(Rebalancer(store).run()), indent=2))
 
     @s3.command("placement")
     @click.option("--drives", default=12, show_default=True)
