@@ -239,6 +239,15 @@ export class CairnClient {
     const wrap = document.createElement('section');
     wrap.className = 'surface';
     wrap.dataset.surfaceId = surface.id;
+    // v0.9 theme: `agentDisplayName` is "text to be displayed next to the surface to identify
+    // the agent or tool that created it". Shown as text (never HTML), shortened if long.
+    const name = surface.theme?.agentDisplayName;
+    if (typeof name === 'string' && name.trim()) {
+      const by = document.createElement('div');
+      by.className = 'surface-agent';
+      by.textContent = name.trim().slice(0, 80);
+      wrap.append(by);
+    }
     const el = document.createElement('a2ui-surface');
     el.surface = surface;
     wrap.append(el);

@@ -34,6 +34,24 @@ def test_static_text(open_client: Any, demo_server: Any) -> None:
     client.screenshot("renderer_static_text")
 
 
+def test_surface_names_the_agent_from_its_theme(open_client: Any, demo_server: Any) -> None:
+    """v0.9 theme: ``agentDisplayName`` is shown next to the surface, as text only."""
+    client = open_demo(open_client, demo_server)
+    expect(client.surface("demo").locator(".surface-agent")).to_have_text("cairn")
+    hostile = "<img src=x onerror=\"window.__pwned = 1\">"
+    client.process([
+        {"version": "v0.9", "createSurface": {"surfaceId": "t", "catalogId": BASIC_CATALOG_ID,
+                                              "theme": {"agentDisplayName": hostile}}},
+        {"version": "v0.9", "updateComponents": {"surfaceId": "t", "components": [
+            {"id": "root", "component": "Text", "text": "hi"}]}},
+        {"version": "v0.9", "createSurface": {"surfaceId": "u", "catalogId": BASIC_CATALOG_ID}},
+    ])
+    expect(client.surface("t").locator(".surface-agent")).to_have_text(hostile)
+    assert client.surface("t").locator("img").count() == 0
+    assert client.page.evaluate("() => window.__pwned") is None
+    assert client.surface("u").locator(".surface-agent").count() == 0  # no theme, no caption
+
+
 def test_row_layout(open_client: Any, demo_server: Any) -> None:
     client = open_demo(open_client, demo_server)
     label = client.surface("demo").get_by_text("Your name", exact=True)
