@@ -302,3 +302,35 @@ def test_read_only_t1_that_cannot_see_t3_dooms_no_pivot(db: Database, read_only:
             r.update("accounts", 1, {"balance": 2})
             r.commit()
         x.commit()
+
+
+def test_read_only_snapshot_keeps_a_possible_pivot_that_is_not_durable(tmp_path: Path,
+                                                                       bg) -> None:
+    """Fekete's anomaly through the durability gap: T2 (withdrawal, rw-edge out to the deposit
+    T3, which committed first) is visible but not yet durable. A durable-prefix snapshot would
+    see T3 without T2, the anomaly's report; so the reader takes the usual snapshot, sees both,
+    and waits for T2's fsync at commit."""
+    db = Database.open(str(tmp_path), autovacuum=False)
+    try:
+        db.create_table("acct")
+        with db.transaction() as tx:
+            tx.insert("acct", {"id": "checking", "bal": 0})
+            tx.insert("acct", {"id": "savings", "bal": 0})
+        t2 = db.begin(SER)
+        t2.get("acct", "checking")
+        t2.get("acct", "savings")
+        with db.transaction(SER) as t3:  # durable: the fsync is not held yet
+            t3.update("acct", "savings", {"bal": 20})
+        held = _HeldFsync(db)
+        t2.update("acct", "checking", {"bal": -11})
+        commit = bg(t2.commit)
+        assert held.entered.wait(5) and commit.blocked()  # visible, not durable
+        report = db.begin(SER, read_only=True)
+        assert [r["bal"] for r in report.select("acct")] == [-11, 20]
+        done = bg(report.commit)
+        assert done.blocked()  # it saw T2, so it waits for T2's record
+        held.release()
+        commit.result()
+        done.result()
+    finally:
+        db.close()
