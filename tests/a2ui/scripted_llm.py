@@ -2,7 +2,9 @@
 
 Each POST /v1/chat/completions takes the next scripted answer: ``chunks`` (pieces of the
 assistant's content, streamed as SSE ``chat.completion.chunk`` events with a delay before
-each), or an HTTP ``status`` error, or a ``stall`` (sleep before the first byte). Requests
+each), then any ``tool_calls`` (streamed the way OpenAI does: id and name in the first delta of
+a call, the JSON arguments in small pieces, ``finish_reason: "tool_calls"``), or an HTTP
+``status`` error, or a ``stall`` (sleep before the first byte). Requests
 are recorded so tests can read the repair prompts the agent sent.
 """
 
@@ -27,6 +29,7 @@ class Answer:
     last_delay_s: float = 0.0  # extra, before the final chunk
     status: int = 200
     stall_s: float = 0.0
+    tool_calls: list[tuple[str, Any]] = field(default_factory=list)  # (name, arguments)
 
 
 def split(text: str, size: int = 17) -> list[str]:
@@ -61,6 +64,23 @@ class Script:
                     chunk = {"id": "c1", "object": "chat.completion.chunk", "model": "scripted",
                              "choices": [{"index": 0, "delta": {"content": piece},
                                           "finish_reason": None}]}
+                    yield f"data: {json.dumps(chunk)}\n\n".encode()
+                for n, (name, args) in enumerate(ans.tool_calls):
+                    text = args if isinstance(args, str) else json.dumps(args)
+                    pieces = [{"index": n, "id": f"call_{n}", "type": "function",
+                               "function": {"name": name, "arguments": ""}}]
+                    pieces += [{"index": n, "function": {"arguments": part}}
+                               for part in split(text, 7)]
+                    for piece in pieces:
+                        chunk = {"id": "c1", "object": "chat.completion.chunk",
+                                 "model": "scripted", "choices": [{
+                                     "index": 0, "delta": {"tool_calls": [piece]},
+                                     "finish_reason": None}]}
+                        yield f"data: {json.dumps(chunk)}\n\n".encode()
+                if ans.tool_calls:
+                    chunk = {"id": "c1", "object": "chat.completion.chunk", "model": "scripted",
+                             "choices": [{"index": 0, "delta": {},
+                                          "finish_reason": "tool_calls"}]}
                     yield f"data: {json.dumps(chunk)}\n\n".encode()
                 yield b"data: [DONE]\n\n"
 

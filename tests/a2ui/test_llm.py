@@ -6,11 +6,18 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from cairn.a2ui.agent.llm import LlmAgent, LlmConfig, new_parser, system_prompt
+from cairn.a2ui.agent.llm import (
+    MAX_TOOL_ROUNDS,
+    LlmAgent,
+    LlmConfig,
+    new_parser,
+    system_prompt,
+)
 from cairn.a2ui.catalog import cairn_catalog
 from cairn.a2ui.server import create_app
 from cairn.a2ui.validate import SurfaceState, Validator
@@ -249,3 +256,108 @@ def test_llm_agent_on_the_booking_service(monkeypatch: pytest.MonkeyPatch) -> No
         model.stop()
         with psycopg.connect(DSN) as conn:
             drop_schema(conn, schema)
+
+
+def test_booking_tools_through_function_calling(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The model calls list_events, show_seat_map and hold_seats (OpenAI ``tools`` /
+    streamed ``tool_calls``): the booking templates draw the real surfaces, the results go
+    back as ``tool`` messages, bad arguments get an error result, and the model answers."""
+    import uuid
+
+    import psycopg
+
+    from cairn.a2ui.app import build
+    from cairn.booking.schema import drop_schema
+    from tests.a2ui.conftest import DSN, jsonl_turn
+
+    script = Script()
+    model = start_server(script.app())
+    monkeypatch.setenv("CAIRN_LLM_URL", model.url + "/v1")
+    monkeypatch.setenv("CAIRN_LLM_MODEL", "scripted")
+    schema = f"a2ui_llm_{uuid.uuid4().hex[:8]}"
+    running = build(DSN, schema, seed=True)
+    app = start_server(running.app)
+    try:
+        event = next(e for e in running.booking.list_events()
+                     if e.name == "Friday Night Concert")
+        script.answers += [
+            Answer(chunks=["Let me look."], tool_calls=[
+                ("list_events", {}), ("show_seat_map", {"event_id": event.id})]),
+            Answer(tool_calls=[("hold_seats", {"event_id": event.id, "section": "Balcony",
+                                               "count": 2}),
+                               ("hold_seats", {"event_id": "x"}), ("nope", {})]),
+            Answer(chunks=["Two balcony seats are held for you."]),
+        ]
+        with app.client() as c:
+            lines = jsonl_turn(c, {"text": "two balcony seats for friday please"})
+        created = [m["createSurface"]["surfaceId"] for m in a2ui_of(lines)
+                   if "createSurface" in m]
+        assert created == ["events", "seats", "hold"]
+        seats = [m for m in a2ui_of(lines) if "updateDataModel" in m
+                 and m["updateDataModel"]["path"] == "/seats"]
+        assert len(seats[0]["updateDataModel"]["value"]) == 2000
+        assert "Two balcony seats are held for you." in texts_of(lines)
+
+        first, second, third = script.requests
+        assert {t["function"]["name"] for t in first["tools"]} == {
+            "list_events", "show_seat_map", "hold_seats"}
+        calls = second["messages"][-3]
+        assert calls["role"] == "assistant" and calls["content"] == "Let me look."
+        assert [c["function"]["name"] for c in calls["tool_calls"]] == [
+            "list_events", "show_seat_map"]
+        results = {m["tool_call_id"]: json.loads(m["content"])
+                   for m in second["messages"] if m["role"] == "tool"}
+        assert any(e["name"] == "Friday Night Concert" for e in results["call_0"]["events"])
+        assert results["call_1"]["total"] == 2000 and results["call_1"]["shown"] is True
+        held = [json.loads(m["content"]) for m in third["messages"]
+                if m["role"] == "tool"][-3:]  # this round's results follow the first round's
+        assert held[0]["held"] is True and len(held[0]["seats"]) == 2
+        assert "event_id" in held[1]["error"] and "unknown tool" in held[2]["error"]
+        assert running.app.state.agent.stats.tool_calls == 5
+    finally:
+        app.stop()
+        running.close()
+        model.stop()
+        with psycopg.connect(DSN) as conn:
+            drop_schema(conn, schema)
+
+
+class StubDesk:
+    """A stand-in for the deterministic agent with a booking service that has no events."""
+
+    booking = SimpleNamespace(list_events=lambda: [])
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def tool(self, fn: Any, *args: Any) -> Any:
+        return fn(*args)
+
+    async def list_events(self, session: Any, intent: Any = None) -> None:
+        session.say("text", "There are no events yet.")
+
+
+def test_tools_need_a_booking_service_and_rounds_are_bounded(
+        llm: tuple[Script, LiveServer, LlmAgent]) -> None:
+    script, app, agent = llm
+    script.answers.append(answer(surface()))
+    timed_jsonl(app, "x")
+    assert "tools" not in script.requests[0]  # no booking service: no tools offered
+    assert agent.stats.tool_calls == 0
+
+    desk = LlmAgent(agent.config, fallback=StubDesk())
+    server = start_server(create_app(desk))
+    try:
+        script.requests.clear()
+        script.answers += [Answer(tool_calls=[("list_events", {})]) for _ in range(5)]
+        got = [m for _, m in timed_jsonl(server, "what is on?")]
+        assert len(script.requests) == MAX_TOOL_ROUNDS + 1
+        assert all("tools" in r for r in script.requests[:-1])
+        assert "tools" not in script.requests[-1]  # the last call may only answer
+        assert desk.stats.tool_calls == MAX_TOOL_ROUNDS
+        assert texts_of(got).count("There are no events yet.") == MAX_TOOL_ROUNDS
+    finally:
+        server.stop()

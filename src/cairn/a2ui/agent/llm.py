@@ -10,6 +10,15 @@ once and sent if valid, so the layout appears while the model is still writing. 
 that only lacks children still to come is held back and merged with the following
 ``updateComponents`` until it is complete.
 
+With a booking service attached, the model can also call booking tools through the
+OpenAI-compatible function-calling interface (``tools`` in the request, ``tool_calls`` in the
+streamed answer): ``list_events``, ``show_seat_map`` and ``hold_seats``. The tools act
+through the deterministic agent's templates (so the events list, the live seat map and the
+hold form are the same validated surfaces a typed request gets), and their results go back to
+the model as ``tool`` messages for its next answer, at most :data:`MAX_TOOL_ROUNDS` times per
+turn. Arguments are untrusted: each is checked, and a bad call gets an error result, not an
+exception.
+
 On the first invalid message the stream is cut, and the validation error is fed back to the
 model in A2UI's own ``VALIDATION_FAILED`` shape (surface, JSON Pointer, message) for a
 bounded number of repairs; then the agent falls back to text. Invalid UI is never sent. Slow
@@ -36,6 +45,38 @@ from cairn.a2ui.session import Session
 OPEN, CLOSE = "<a2ui-json>", "</a2ui-json>"
 MAX_MESSAGE = 2 << 20
 MAX_OUTPUT = 8 << 20
+MAX_TOOL_ROUNDS = 3
+MAX_TOOL_CALLS = 4  # per answer
+MAX_TOOL_ARGS = 4096  # bytes of one call's JSON arguments
+
+# The booking tools, in the chat completions `tools` format (JSON Schema parameters).
+TOOLS: list[dict[str, Any]] = [
+    {"type": "function", "function": {
+        "name": "list_events",
+        "description": "Show the user the list of upcoming events (drawn for them) and "
+                       "return the events: id, name, start, prices.",
+        "parameters": {"type": "object", "properties": {}, "additionalProperties": False}}},
+    {"type": "function", "function": {
+        "name": "show_seat_map",
+        "description": "Show the user the live seat map of one event (drawn for them); "
+                       "returns how many seats are free and the sections.",
+        "parameters": {"type": "object", "properties": {
+            "event_id": {"type": "integer", "description": "id from list_events"}},
+            "required": ["event_id"], "additionalProperties": False}}},
+    {"type": "function", "function": {
+        "name": "hold_seats",
+        "description": "Hold seats for the user (all or none), then show the checkout form. "
+                       "Give seat_ids, or a section and a count (adjacent seats are not "
+                       "guaranteed).",
+        "parameters": {"type": "object", "properties": {
+            "event_id": {"type": "integer"},
+            "seat_ids": {"type": "array", "items": {"type": "integer"}, "minItems": 1,
+                         "maxItems": 10},
+            "section": {"type": "string", "maxLength": 50},
+            "count": {"type": "integer", "minimum": 1, "maximum": 10}},
+            "required": ["event_id"], "additionalProperties": False}}},
+]
+TOOL_NAMES = frozenset(t["function"]["name"] for t in TOOLS)
 
 
 @dataclass(frozen=True)
@@ -230,6 +271,7 @@ class LlmStats:
     repairs: int = 0
     fallbacks: int = 0
     sent: int = 0
+    tool_calls: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -262,11 +304,20 @@ class LlmAgent:
         if self.fallback is not None:
             await self.fallback.stop()
 
-    async def _chunks(self, messages: list[dict[str, str]]) -> AsyncIterator[str]:
-        """Content deltas of one streamed chat completion (OpenAI wire format)."""
+    @property
+    def booking(self) -> Any | None:
+        return getattr(self.fallback, "booking", None)
+
+    async def _chunks(self, messages: list[dict[str, Any]],
+                      calls: dict[int, dict[str, str]] | None = None) -> AsyncIterator[str]:
+        """Content deltas of one streamed chat completion (OpenAI wire format); tool call
+        deltas (``delta.tool_calls``: id and name once, arguments in pieces) are assembled
+        into ``calls`` by their index."""
         assert self._client is not None
-        body = {"model": self.config.model, "messages": messages, "stream": True,
-                "temperature": self.config.temperature}
+        body: dict[str, Any] = {"model": self.config.model, "messages": messages,
+                                "stream": True, "temperature": self.config.temperature}
+        if calls is not None:
+            body["tools"] = TOOLS
         self.stats.calls += 1
         async with self._client.stream("POST", f"{self.config.url}/chat/completions",
                                        json=body) as r:
@@ -280,11 +331,16 @@ class LlmAgent:
                 if data == "[DONE]":
                     return
                 try:
-                    delta = json.loads(data)["choices"][0].get("delta", {}).get("content")
-                except (ValueError, KeyError, IndexError, TypeError) as exc:
+                    delta = json.loads(data)["choices"][0].get("delta") or {}
+                    content = delta.get("content")
+                    pieces = delta.get("tool_calls") or []
+                    if calls is not None:
+                        for piece in pieces:
+                            _merge_tool_call(calls, piece)
+                except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
                     raise ModelFailed(f"malformed stream chunk: {data[:100]}") from exc
-                if isinstance(delta, str) and delta:
-                    yield delta
+                if isinstance(content, str) and content:
+                    yield content
 
     async def on_text(self, session: Session, text: str) -> None:
         await self.converse(session, text)
@@ -303,7 +359,7 @@ class LlmAgent:
 
     async def context(self) -> str:
         """Live data the model may show: the events, when a booking service is attached."""
-        booking = getattr(self.fallback, "booking", None)
+        booking = self.booking
         if booking is None:
             return ""
         from starlette.concurrency import run_in_threadpool
@@ -313,8 +369,8 @@ class LlmAgent:
                             "prices_eur": {t: p / 100 for t, p in sorted(e.prices.items())}})
                 for e in events[:50]]
         return ("\nEvents (data you may show; the seat map, holds and checkout are drawn by "
-                "the booking templates, so for those tell the user to ask e.g. 'show me "
-                "seats for <event>'):\n" + "\n".join(rows) + "\n") if rows else ""
+                "the booking templates: call the tools show_seat_map and hold_seats for "
+                "those):\n" + "\n".join(rows) + "\n") if rows else ""
 
     async def converse(self, session: Session, user_text: str) -> None:
         convo = [{"role": "system", "content": system_prompt(self.catalog,
@@ -323,9 +379,13 @@ class LlmAgent:
                  {"role": "user", "content": user_text}]
         last_error = ""
         before = set(session.surfaces)
-        for attempt in range(self.config.max_repairs + 1):
+        tool_rounds = 0
+        attempt = 0
+        while attempt <= self.config.max_repairs:
+            calls: dict[int, dict[str, str]] | None = {} if self.booking is not None and \
+                tool_rounds < MAX_TOOL_ROUNDS else None
             try:
-                said, error = await asyncio.wait_for(self._attempt(session, convo),
+                said, error = await asyncio.wait_for(self._attempt(session, convo, calls),
                                                      self.config.total_timeout_s)
             except (TimeoutError, httpx.TimeoutException):
                 error, said = "the model did not answer in time", ""
@@ -335,12 +395,18 @@ class LlmAgent:
                 error, said = str(exc), ""
                 last_error = error
                 break
+            if error is None and calls:
+                # The model asked for tools: run them, hand back the results, ask again.
+                tool_rounds += 1
+                convo += await self.run_tools(session, said, calls)
+                continue
             if error is None:
                 return
             last_error = error
             self.stats.errors.append(error)
             if attempt == self.config.max_repairs:
                 break
+            attempt += 1
             self.stats.repairs += 1
             convo += [{"role": "assistant", "content": said},
                       {"role": "user", "content": (
@@ -355,7 +421,8 @@ class LlmAgent:
                 session.emit({"version": "v0.9", "deleteSurface": {"surfaceId": sid}})
         session.say("text", "I could not draw that screen (" + last_error[:300] + ").")
 
-    async def _attempt(self, session: Session, convo: list[dict[str, str]]
+    async def _attempt(self, session: Session, convo: list[dict[str, Any]],
+                       calls: dict[int, dict[str, str]] | None = None
                        ) -> tuple[str, str | None]:
         """One streamed answer: send valid messages as they complete; return the raw text
         and the first error (None when everything was valid and sent)."""
@@ -365,7 +432,7 @@ class LlmAgent:
         pending: dict[str, dict[str, Any]] = {}  # surfaceId -> held updateComponents
         first_byte = time.monotonic() + self.config.first_byte_timeout_s
         got_any = False
-        stream = self._chunks(convo)
+        stream = self._chunks(convo, calls)
         try:
             while True:
                 timeout = (first_byte - time.monotonic()) if not got_any \
@@ -396,6 +463,79 @@ class LlmAgent:
         if text:
             session.say("text", text[:4000])
         return "".join(raw), None
+
+    async def run_tools(self, session: Session, said: str,
+                        calls: dict[int, dict[str, str]]) -> list[dict[str, Any]]:
+        """Run the model's tool calls in order; the assistant message and one ``tool`` result
+        per call, to append to the conversation."""
+        ordered = [calls[i] for i in sorted(calls)][:MAX_TOOL_CALLS]
+        for n, call in enumerate(ordered):
+            call.setdefault("id", f"call_{n}")
+        out: list[dict[str, Any]] = [{"role": "assistant", "content": said or None,
+                                      "tool_calls": [
+            {"id": c["id"], "type": "function",
+             "function": {"name": c.get("name", ""), "arguments": c.get("arguments", "")}}
+            for c in ordered]}]
+        for call in ordered:
+            self.stats.tool_calls += 1
+            try:
+                result = await self.call_tool(session, call.get("name", ""),
+                                              call.get("arguments", ""))
+            except A2uiError as exc:
+                result = {"error": f"the screen could not be drawn: {exc}"}
+            out.append({"role": "tool", "tool_call_id": call["id"],
+                        "content": json.dumps(result, ensure_ascii=False)[:8000]})
+        return out
+
+    async def call_tool(self, session: Session, name: str, arguments: str) -> dict[str, Any]:
+        """One booking tool on behalf of this session's user; errors become results."""
+        agent, booking = self.fallback, self.booking
+        if agent is None or booking is None:
+            return {"error": "no booking service is attached"}
+        if name not in TOOL_NAMES:
+            return {"error": f"unknown tool {name[:60]!r}"}
+        try:
+            args = json.loads(arguments or "{}") if len(arguments) <= MAX_TOOL_ARGS else None
+        except ValueError:
+            args = None
+        if not isinstance(args, dict):
+            return {"error": "arguments must be a JSON object"}
+        if name == "list_events":
+            await agent.list_events(session)
+            events = await agent.tool(booking.list_events)
+            return {"events": [{"id": e.id, "name": e.name,
+                                "starts_at": e.starts_at.isoformat()} for e in events[:50]],
+                    "shown": True}
+        event_id = args.get("event_id")
+        if not isinstance(event_id, int) or isinstance(event_id, bool) or event_id < 1:
+            return {"error": "event_id must be a positive integer"}
+        from cairn.booking.errors import BookingError
+
+        if name == "show_seat_map":
+            try:
+                seats = await agent.show_seats(session, event_id)
+            except BookingError as exc:
+                return {"error": str(exc)}
+            return {"event_id": event_id, "total": len(seats),
+                    "free": sum(1 for s in seats if s.status == "free"),
+                    "sections": sorted({s.section for s in seats}), "shown": True}
+        if name == "hold_seats":
+            ids, section, count = args.get("seat_ids"), args.get("section"), args.get("count")
+            if ids is not None and not (isinstance(ids, list) and 1 <= len(ids) <= 10 and all(
+                    isinstance(i, int) and not isinstance(i, bool) for i in ids)):
+                return {"error": "seat_ids must be a list of 1 to 10 integers"}
+            if ids is None and not (isinstance(section, str) and 0 < len(section) <= 50
+                                    and isinstance(count, int) and 1 <= count <= 10):
+                return {"error": "give seat_ids, or a section and a count from 1 to 10"}
+            before = session.state.get("hold")
+            await agent.hold(session, event_id, ids, section=section, count=count)
+            hold_id = session.state.get("hold")
+            if hold_id is None or hold_id == before:
+                return {"held": False, "error": "the seats could not be held (the user was "
+                                                "told why)"}
+            return {"held": True, "hold_id": hold_id,
+                    "seats": sorted(session.state["holds"][hold_id]), "form_shown": True}
+        raise AssertionError(name)  # every name in TOOL_NAMES is handled above
 
     def _handle(self, session: Session, kind: str, value: Any, prose: list[str],
                 pending: dict[str, dict[str, Any]]) -> str | None:
@@ -488,3 +628,22 @@ def _failure(surface_id: str | None, exc: A2uiError) -> str:
 
 __all__ = ["CAIRN_CATALOG_ID", "LlmAgent", "LlmConfig", "StreamParser", "new_parser",
            "system_prompt"]
+
+
+def _merge_tool_call(calls: dict[int, dict[str, str]], piece: Any) -> None:
+    """Fold one streamed ``tool_calls`` delta into ``calls`` (arguments arrive in pieces)."""
+    if not isinstance(piece, dict):
+        raise TypeError("a tool call delta must be an object")
+    index = piece.get("index", 0)
+    if not isinstance(index, int) or not 0 <= index < 64:
+        raise TypeError("bad tool call index")
+    call = calls.setdefault(index, {})
+    if isinstance(piece.get("id"), str):
+        call["id"] = piece["id"][:100]
+    fn = piece.get("function") or {}
+    if isinstance(fn.get("name"), str):
+        call["name"] = call.get("name", "") + fn["name"]
+    if isinstance(fn.get("arguments"), str):
+        call["arguments"] = call.get("arguments", "") + fn["arguments"]
+        if len(call["arguments"]) > MAX_TOOL_ARGS:
+            raise ValueError("tool call arguments too long")
