@@ -35,7 +35,9 @@ from itertools import islice
 # Bytes charged per entry on top of key and value: keeps a memtable of tiny values from
 # growing without bound in entry count (RocksDB's arena charges a similar per-entry overhead).
 ENTRY_OVERHEAD = 16
-RECENT_MIN = 1024  # ``recent`` may hold this many keys (or base/8) before it is folded
+# ``recent`` is folded into ``base`` past max(RECENT_MIN, min(base/8, RECENT_MAX)) keys: a fold
+# costs O(base) and a scan after new writes O(recent), so both stay small per write.
+RECENT_MIN, RECENT_MAX = 1024, 16 * 1024
 
 Entry = tuple[bytes, bytes | None]
 _ABSENT = object()
@@ -111,7 +113,7 @@ class MemTable:
                 if self._recent:
                     added += self._recent
                     added.sort()  # two sorted runs: Timsort merges them in linear time
-                if len(added) > max(RECENT_MIN, len(self._base) // 8):
+                if len(added) > max(RECENT_MIN, min(len(self._base) // 8, RECENT_MAX)):
                     merged = self._base + added
                     merged.sort()
                     self._base, self._recent = merged, []
