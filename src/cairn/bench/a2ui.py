@@ -7,13 +7,17 @@ Chromium driven by Playwright.
 
 * **first root**: from the typed request (the chat box's submit) to the surface's root
   component in the DOM; **full seat map**: to all 2,000 seats of a SeatMap in the DOM. The
-  agent here is a small scripted one (:class:`SeatMapAgent`) that streams the way the booking
+  agent is the real booking agent on PostgreSQL (``--agent booking``, the default) or a small
+  scripted one (:class:`SeatMapAgent`, ``--agent scripted``) that streams the way the booking
   agent does (createSurface, the components root first, then the 2,000-seat data model), so
-  the numbers are the transport's and the renderer's, not PostgreSQL's.
+  its numbers are the transport's and the renderer's, not PostgreSQL's.
 * **live update**: 20 browsers show the same map; one more clicks a seat, its ``hold`` action
   goes to the server, the agent marks the seat held on every open map with one
   ``updateDataModel`` per session, and each browser records when the seat's element changed
-  (a MutationObserver; clocks are ``performance.timeOrigin + now()``, one machine).
+  (a MutationObserver installed once per page; clocks are ``performance.timeOrigin + now()``,
+  one machine). The harness keeps its hands off for :data:`LIVE_SETTLE_S` after each click
+  and only then reads the stamps, so none of its own CDP traffic (which costs CPU in the
+  renderers, the browser and this process, where the server runs) falls in the window.
 * **validated messages/s**: the server-side validator (official JSON Schemas + structural
   rules) on the messages above, by kind.
 
