@@ -94,3 +94,49 @@ def test_bad_options_are_clear_errors() -> None:
     assert r.exit_code != 0 and "positive" in r.output
     r = CliRunner().invoke(bench_txn, ["--workloads", "nope"])
     assert r.exit_code != 0 and "unknown workload" in r.output
+
+
+def test_read_only_transactions_are_declared_read_only_on_both_systems() -> None:
+    """read_mostly's audits run as READ ONLY transactions (a write in one fails with 25006 on
+    cairn and on PostgreSQL); its transfers do not."""
+    import random
+
+    import pytest
+
+    from cairn.bench.txn import ClientStats, Zipf, _body
+    from cairn.bench.txn_systems import SystemSpec
+
+    cfg = TxnBenchConfig(accounts=20)
+    rng, stats = random.Random(3), ClientStats()
+    kinds = [_body("read_mostly", cfg, rng, Zipf(20, 1.0), stats)[1] for _ in range(200)]
+    assert kinds.count(True) == stats.read_only > 150 and False in kinds
+    assert not any(_body("transfers", cfg, rng, Zipf(20, 1.0), stats)[1] for _ in range(20))
+
+    def write(ops) -> None:
+        ops.update("accounts", 1, {"balance": 0})
+
+    spec = SystemSpec("cairn", "serializable", "ssi")
+    with tempfile.TemporaryDirectory() as d:
+        store = CairnStore(str(Path(d) / "db"))
+        try:
+            _load(store, "transfers", cfg)
+            client = store.client(spec)
+            with pytest.raises(Exception, match="read-only") as info:
+                client.attempt(write, read_only=True)
+            assert getattr(info.value, "sqlstate", None) == "25006"
+            client.attempt(write)  # not declared: fine
+        finally:
+            store.close()
+    pg = PostgresStore()
+    try:
+        _load(pg, "transfers", cfg)
+        client = pg.client(SystemSpec("postgres", "serializable"))
+        try:
+            with pytest.raises(Exception, match="read-only") as info:
+                client.attempt(write, read_only=True)
+            assert getattr(info.value, "sqlstate", None) == "25006"
+            client.attempt(write)
+        finally:
+            client.close()
+    finally:
+        pg.close()
