@@ -58,6 +58,7 @@ def test_safe_from_the_start_takes_no_siread_locks(db: Database) -> None:
     assert ro.select("accounts") and ro.get("accounts", 1)
     assert sireads(db) == []
     assert db._ssi.stats.safe_at_start == before + 1
+    assert db.stats().ssi_safe_snapshots == before + 1
     rw = db.begin(SER)  # the same reads, not declared read-only: SIREAD locks
     rw.select("accounts")
     assert sireads(db, rw)
@@ -154,7 +155,7 @@ def test_deferrable_retakes_an_unsafe_snapshot(bg) -> None:
     assert [r["bal"] for r in step.result()] == [-11, 20]
     assert sireads(db) == []
     t1.commit()
-    assert db._ssi.stats.unsafe == 1
+    assert db._ssi.stats.unsafe == db.stats().ssi_unsafe_snapshots == 1
 
 
 def test_deferrable_is_ignored_below_serializable(db: Database) -> None:

@@ -879,7 +879,9 @@ class Database:
                 lock_timeouts=ls.timeouts, lock_not_available=ls.not_available,
                 ssi_conflicts=self._ssi.stats.conflicts,
                 ssi_dangerous=self._ssi.stats.dangerous,
-                ssi_siread_locks=self._ssi.siread_count(), wal_records=wal.records,
+                ssi_siread_locks=self._ssi.siread_count(),
+                ssi_safe_snapshots=self._ssi.stats.safe_at_start + self._ssi.stats.became_safe,
+                ssi_unsafe_snapshots=self._ssi.stats.unsafe, wal_records=wal.records,
                 wal_bytes=wal.bytes, wal_end_lsn=wal.end_lsn, wal_fsyncs=wal.fsyncs,
                 wal_commits_per_fsync=round(wal.group_commits / wal.fsyncs, 3)
                 if wal.fsyncs else 0.0, wal_max_group=wal.max_group,

@@ -64,6 +64,8 @@ class DatabaseStats:
     ssi_conflicts: int
     ssi_dangerous: int
     ssi_siread_locks: int
+    ssi_safe_snapshots: int  # read-only transactions that ran untracked (safe at once or later)
+    ssi_unsafe_snapshots: int  # read-only snapshots found unsafe (tracked to the end)
     wal_records: int
     wal_bytes: int
     wal_end_lsn: int
