@@ -270,10 +270,11 @@ class DeterministicAgent:
     async def show_seats_for(self, session: Session, intent: Intent) -> None:
         ev = await self.resolve_event(session, intent)
         if ev is not None:
-            await self.show_seats(session, ev.id)
+            await self.show_seats(session, ev.id, ev)
 
-    async def show_seats(self, session: Session, event_id: int) -> list[Any]:
-        ev = await self.tool(self.booking.get_event, event_id)
+    async def show_seats(self, session: Session, event_id: int, ev: Any = None) -> list[Any]:
+        if ev is None or ev.id != event_id:  # one database round trip less before the root
+            ev = await self.tool(self.booking.get_event, event_id)
         self.replace_surface(session, S.seat_map())
         session.state["seatmap"] = {"event_id": ev.id, "index": {}}
         tiers = ", ".join(f"{t} {money(p)}" for t, p in sorted(ev.prices.items()))
@@ -314,7 +315,7 @@ class DeterministicAgent:
             return
         count = intent.count or 2
         if session.state.get("seatmap", {}).get("event_id") != ev.id:
-            await self.show_seats(session, ev.id)
+            await self.show_seats(session, ev.id, ev)
         if intent.together or section is None:
             from cairn.a2ui.agent.booking_tools import pick_together
 
