@@ -4,13 +4,21 @@ Each run gets its own schema (``lab_<random>``), dropped afterwards. Statements 
 SQL with parameters; a session's transaction starts with ``BEGIN ISOLATION LEVEL ...`` at its
 first statement, as in the isolation tester. Whether a session waits for a lock is asked of
 the server with ``pg_blocking_pids()`` (the lock graph, not a timeout), so a trace never depends
-on how loaded the machine is. With ``deadlock_timeout`` at its default (1 s), the first
-waiter of a cycle is the victim.
+on how loaded the machine is.
+
+Deadlocks: PostgreSQL runs its deadlock check once per wait, ``deadlock_timeout`` after the
+wait began, and the backend whose check finds the cycle is the victim. So the victim depends on
+timing: at the default 1 s, the first waiter if the cycle closes within that second, else the
+waiter that closed it. The lab makes it deterministic: ``deadlock_timeout`` is 50 ms, and a
+session counts as blocked only once it has waited :data:`SETTLED_WAIT` (its own check has run
+and found nothing), so the driver issues the next step only after that, and the waiter that
+*closes* a cycle is always the victim -- as in cairn, whose check runs as a wait begins.
 """
 
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from typing import Any
 
@@ -22,6 +30,8 @@ from cairn.db.lab.errors import BackendUnavailable
 from cairn.db.lab.spec import Level, Spec, Statement, Table
 
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+DEADLOCK_TIMEOUT = "50ms"
+SETTLED_WAIT = 0.3  # seconds; 6x the deadlock timeout, for a loaded machine's timers
 SQL_TYPES = {"int": "bigint", "text": "text", "bool": "boolean"}
 SQL_OPS = {"=": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
@@ -42,10 +52,9 @@ class PgConnection(Connection):
             raise BackendUnavailable(f"PostgreSQL has no serializable/{level.method}")
         self.level = level
         self.conn = psycopg.connect(dsn, autocommit=True, options=f"-c search_path={schema}")
-        # PostgreSQL's default deadlock_timeout: the driver issues the next step within that
-        # second, so the first waiter of a cycle is always the one whose check finds it (the
-        # victim, deterministically). A lock wait longer than 20 s means a broken scenario.
-        self.conn.execute("SET deadlock_timeout = '1s'")
+        # See the module docstring: the waiter that closes a cycle is the victim. A lock wait
+        # longer than 20 s means a broken scenario.
+        self.conn.execute(f"SET deadlock_timeout = '{DEADLOCK_TIMEOUT}'")
         self.conn.execute("SET lock_timeout = '20s'")
         self.pid = self.conn.info.backend_pid
 
@@ -162,6 +171,7 @@ class PostgresBackend(Backend):
                                      f"{str(exc).strip().splitlines()[0]}") from None
         self.pids: dict[str, int] = {}
         self.conns: list[PgConnection] = []
+        self._blocked_since: dict[int, float] = {}  # pid -> when it was first seen blocked
 
     def prepare(self, spec: Spec) -> None:
         a = self.admin
@@ -200,9 +210,17 @@ class PostgresBackend(Backend):
             "FROM unnest(%s::int[]) AS p",
             [[self.pids[n] for n in names]]).fetchall()
         out: dict[str, set[str] | None] = {}
+        now = time.monotonic()
         for pid, blockers in rows:
+            if not blockers:
+                self._blocked_since.pop(pid, None)
+                out[by_pid[pid]] = None
+                continue
+            since = self._blocked_since.setdefault(pid, now)
+            # Not settled until its deadlock check has run (module docstring): until then it
+            # counts as still running, so the driver waits before the next step.
             out[by_pid[pid]] = ({by_pid.get(b, f"pid {b}") for b in blockers}
-                                if blockers else None)
+                                if now - since >= SETTLED_WAIT else None)
         return out
 
     def close(self) -> None:
