@@ -285,3 +285,23 @@ def test_queued_events_leave_in_one_write() -> None:
             await anext(gen)
 
     asyncio.run(run())
+
+
+def test_the_log_keeps_sent_messages_as_json_only(validator: Any) -> None:
+    """A sent A2UI message is logged (and replayed) from its encoding alone, byte for byte."""
+    from cairn.a2ui.session import Session
+
+    session = Session("a" * 43, validator)
+    msgs = [{"version": "v0.9", "createSurface": {"surfaceId": "s", "catalogId": BASIC}},
+            {"version": "v0.9", "updateComponents": {"surfaceId": "s", "components": [
+                {"id": "root", "component": "Text", "text": "hi"}]}},
+            {"version": "v0.9", "updateDataModel": {"surfaceId": "s", "path": "/rows",
+                                                    "value": [{"n": i} for i in range(50)]}}]
+    session.emit_all(msgs)
+    session.say("done", "", turn=1)
+    logged = list(session.log)
+    assert [ev.data for ev in logged[:3]] == [None, None, None]
+    assert [json.loads(ev.json) for ev in logged[:3]] == msgs
+    assert logged[3].data == {"type": "done", "text": "", "turn": 1}
+    msgs[2]["updateDataModel"]["value"].append({"n": "changed later"})  # no aliasing
+    assert json.loads(session.backlog("0")[2].json)["updateDataModel"]["value"][-1] == {"n": 49}

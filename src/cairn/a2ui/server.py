@@ -256,8 +256,8 @@ def create_app(agent: Agent | None = None, *, validator: Validator | None = None
                         continue
                     line = ev.json if ev.kind == "a2ui" else '{"cairn":' + ev.json + "}"
                     yield line.encode() + b"\n"
-                    if ev.kind == "cairn" and ev.data.get("type") == "done" and \
-                            ev.data.get("turn") == turn:
+                    if ev.kind == "cairn" and ev.data is not None and \
+                            ev.data.get("type") == "done" and ev.data.get("turn") == turn:
                         return
             finally:
                 session.detach(sub)

@@ -39,15 +39,23 @@ SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
 
 @dataclass(frozen=True)
 class StreamEvent:
-    """One frame of the stream: ``kind`` is ``a2ui`` or ``cairn``; ``seq`` its SSE id."""
+    """One frame of the stream: ``kind`` is ``a2ui`` or ``cairn``; ``seq`` its SSE id.
+
+    A sent A2UI message keeps only its encoding (``data`` is None): the log holds up to
+    :data:`LOG_MAX` events per session, and a 2,000-seat map kept as 2,000 dicts would be a
+    second copy of the model (the surface mirror is the first), about four times the size of
+    its JSON."""
 
     seq: int | str
     kind: str
-    data: dict[str, Any]
+    data: dict[str, Any] | None
+    encoded: str | None = None
 
     @cached_property
     def json(self) -> str:
         """Encoded once, however many streams carry it (the message is immutable once sent)."""
+        if self.encoded is not None:
+            return self.encoded
         return json.dumps(self.data, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -132,9 +140,8 @@ class Session:
 
     def _publish(self, kind: str, data: dict[str, Any], encoded: str | None = None) -> None:
         self.seq += 1
-        ev = StreamEvent(self.seq, kind, data)
-        if encoded is not None:
-            ev.__dict__["json"] = encoded  # prime the cached encoding
+        ev = StreamEvent(self.seq, kind, None, encoded) if encoded is not None else \
+            StreamEvent(self.seq, kind, data)
         self.log.append(ev)
         for sub in list(self.subscribers):
             sub.put(ev)
@@ -175,7 +182,7 @@ class Session:
             msgs.extend(st.snapshot())
         out = [StreamEvent(f"s{self.seq}", "a2ui", m) for m in msgs]
         if out:
-            out[-1] = StreamEvent(self.seq, "a2ui", out[-1].data)
+            out[-1] = StreamEvent(self.seq, "a2ui", msgs[-1])
         else:
             out.append(StreamEvent(self.seq, "cairn", {"type": "status", "text": "ready"}))
         return out
