@@ -3,6 +3,7 @@ the real booking service (PostgreSQL schema of its own, payments simulator, seed
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -59,6 +60,34 @@ def test_pick_together_prefers_adjacent_seats() -> None:
     assert pick_together(seats, "Balcony", 2) == [3, 4]
     assert pick_together(seats, "Balcony", 3) is None
     assert pick_together(seats, "Stalls", 1) is None
+
+
+def test_a_change_already_shown_is_not_sent_again(validator: Any) -> None:
+    """The live fan-out skips seats whose status the session's map already shows (the holder's
+    own ``mine`` arrives before its NOTIFY), and sends each real change once."""
+    from cairn.a2ui import builder as b
+    from cairn.a2ui.agent import surfaces as S
+    from cairn.a2ui.agent.core import DeterministicAgent
+    from cairn.a2ui.session import Session
+
+    session = Session("a" * 43, validator)
+    session.emit_all(S.seat_map())
+    session.emit(b.data(S.SEATS, "/seats", [
+        {"id": str(i), "section": "Stalls", "row": "A", "number": i, "tier": "a",
+         "price": 10.0, "status": "free"} for i in (11, 12, 13)]))
+    session.state["seatmap"] = {"event_id": 7, "index": {11: 0, 12: 1, 13: 2}}
+    session.state["holds"] = {"h1": {11, 12}}
+    agent = DeterministicAgent(sessions=lambda: [session])
+    before = session.seq
+    agent.apply_change(7, (11, 12), "held", "h1")
+    agent.apply_change(7, (11, 12), "held", "h1")  # the same change again: nothing to send
+    agent.apply_change(8, (13,), "held", None)  # another event: not this map
+    agent.apply_change(7, (12, 13), "held", None)  # someone else's hold
+    sent = [json.loads(ev.json)["updateDataModel"] for ev in list(session.log)
+            if isinstance(ev.seq, int) and ev.seq > before]
+    assert [(u["path"], u["value"]) for u in sent] == [
+        ("/seats/0/status", "mine"), ("/seats/1/status", "mine"),
+        ("/seats/1/status", "held"), ("/seats/2/status", "held")]
 
 
 def surface_data(lines: list[dict[str, Any]], sid: str, path: str) -> Any:

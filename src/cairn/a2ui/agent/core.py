@@ -150,10 +150,15 @@ class DeterministicAgent:
                 continue
             mine = hold_id is not None and hold_id in session.state.get("holds", {})
             status = "mine" if (state == "held" and mine) else state
+            shown = session.surfaces[S.SEATS].data
+            shown = shown.get("seats") if isinstance(shown, dict) else None
             for sid in seat_ids:
                 idx = sm["index"].get(sid)
                 if idx is None:
                     continue
+                if isinstance(shown, list) and idx < len(shown) and \
+                        isinstance(shown[idx], dict) and shown[idx].get("status") == status:
+                    continue  # already shown (e.g. the holder's own "mine"): no repaint
                 session.emit(b.data(S.SEATS, f"/seats/{idx}/status", status))
                 self.live_updates += 1
 
