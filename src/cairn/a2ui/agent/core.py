@@ -303,6 +303,9 @@ class DeterministicAgent:
         session.emit(b.data(S.SEATS, "/seats", rows))
         session.emit(b.data(S.SEATS, "/status", "Click free seats, then hold them."))
         session.say("text", f"{ev.name}: {free} of {len(rows)} seats are free.")
+        # A hold needs the session's booking user: create it now, after the map is out, so
+        # the first hold does not wait for that database write.
+        await self.user(session)
         return seats
 
     async def hold_from_text(self, session: Session, intent: Intent) -> None:
