@@ -107,13 +107,14 @@ def test_reads_are_views_of_at_most_one_frame(store: ObjectStore) -> None:
 
 
 @settings(max_examples=40, deadline=None)
-@given(sizes=st.lists(st.integers(1, 300_000), min_size=1, max_size=30))
-def test_background_hashing_keeps_byte_order(sizes: list[int]) -> None:
-    """Small chunks are hashed inline until the first big one; after that everything goes to
-    the lane. Digests equal one-shot hashes for any mix of chunk sizes."""
+@given(sizes=st.lists(st.integers(1, 300_000), min_size=1, max_size=30),
+       background=st.booleans())
+def test_background_hashing_keeps_byte_order(sizes: list[int], background: bool) -> None:
+    """Chunks of any sizes, batched to the lane's thread (or hashed inline): the digests equal
+    one-shot hashes of the whole body."""
     data = os.urandom(sum(sizes))
     sha, md5 = hashlib.sha256(), hashlib.md5()
-    lane = _HashLane()
+    lane = _HashLane(background)
     pos = 0
     for n in sizes:
         lane.update([sha, md5], data[pos: pos + n])
@@ -131,6 +132,9 @@ def test_verifying_reader_checks_after_background_hashing() -> None:
     while good.read(1 << 20):
         pass
     assert good.computed["crc32"] == crc
+    assert good._lane.background  # a large body is hashed off the request thread
+    small = VerifyingReader(Chunks(b"abc", [3]), 3, None, None, {})
+    assert not small._lane.background and small.read(10) == b"abc"
     bad = VerifyingReader(Chunks(data, [200_000] * 100), len(data),
                           hashlib.sha256(data + b"x").hexdigest(), None, {})
     with pytest.raises(errors.S3Error, match="x-amz-content-sha256"):

@@ -34,6 +34,7 @@ from cairn.objects.errors import S3Error
 
 MAX_CHUNK_HEADER = 4096
 MAX_TRAILER = 16 * 1024
+BACKGROUND_HASH_MIN = 256 * 1024  # larger bodies are hashed off the request thread
 
 
 def s3err(code: str, status: int, message: str) -> S3Error:
@@ -84,14 +85,14 @@ class _HashLane:
     client announced, MD5 for the ETag); done inline, the hashes sit between the socket and
     the erasure coder and the body arrives no faster than they run. Here the request thread
     only queues the bytes (immutable ``bytes`` chunks, batched to ~1 MiB per task) and moves
-    on; :meth:`close` waits until every byte is hashed. Small bodies are hashed inline: a
-    thread would cost more than it saves."""
+    on; :meth:`close` waits until every byte is hashed. A lane made with ``background=False``
+    (a small body: a thread would cost more than it saves) hashes inline."""
 
     BATCH = 1024 * 1024
-    INLINE_MAX = 64 * 1024  # a chunk this small, with nothing queued, is hashed at once
     MAX_QUEUED = 8  # batches in flight before the reader waits (bounds memory)
 
-    def __init__(self) -> None:
+    def __init__(self, background: bool = True) -> None:
+        self.background = background
         self._pool: ThreadPoolExecutor | None = None
         self._batch: list[bytes] = []
         self._batch_bytes = 0
@@ -101,7 +102,7 @@ class _HashLane:
     def update(self, targets: list[_Hasher], data: bytes) -> None:
         if not targets:
             return
-        if self._pool is None and not self._batch and len(data) <= self.INLINE_MAX:
+        if not self.background:
             for h in targets:
                 h.update(data)
             return
@@ -162,7 +163,9 @@ class VerifyingReader:
         self.hashers = {a: CHECKSUMS[a]() for a in checksums}
         self.computed: dict[str, str] = {}
         self.done = False
-        self._lane = _HashLane()
+        # Background hashing for bodies of unknown or large size (the socket chunks of a
+        # large body are often 64 KiB or less, so the decision cannot be made per chunk).
+        self._lane = _HashLane(background=length is None or length > BACKGROUND_HASH_MIN)
 
     def add_checksum(self, algorithm: str, value: str | None) -> None:
         if algorithm not in CHECKSUMS:
