@@ -134,13 +134,8 @@ class GroupCommit:
         with self._mutex:
             self.fsyncs += 1
             if error is not None:
-                self._failed = error
                 self._leader = False
-                woken = list(self._pending.values())
-                self._pending.clear()
-                for w in woken:
-                    w.outcome = "failed"
-                    w.lock.release()
+                self._fail_locked(error)
                 raise error
             self._durable = max(self._durable, target)
             covered = [w for w in self._pending.values() if w.position <= target]
@@ -187,9 +182,14 @@ class GroupCommit:
     def fail(self, error: DurabilityError) -> None:
         """Fail every waiting and later commit (an engine that lost its log calls this)."""
         with self._mutex:
-            self._failed = error
-            woken = list(self._pending.values())
-            self._pending.clear()
+            self._fail_locked(error)
+
+    def _fail_locked(self, error: DurabilityError) -> None:
+        """Make the failure sticky and wake every follower with it (caller holds the mutex;
+        releasing a follower's own lock never blocks)."""
+        self._failed = error
+        woken = list(self._pending.values())
+        self._pending.clear()
         for w in woken:
             w.outcome = "failed"
             w.lock.release()
