@@ -193,6 +193,7 @@ class HashEngine(Engine):
                 self._active = self._create_segment()
         except BaseException:
             for seg in self._segments:
+                seg.drop_view()
                 seg.file.close()
             raise
         self._commit = GroupCommit(self._sync_active, self._position, commit_delay)
@@ -410,14 +411,19 @@ class HashEngine(Engine):
             return self._get_miss(key, entry)
         sid, off, n, vstart = entry
         seg = self._by_sid[sid]
-        try:
-            # Whole records are flushed at once: one that starts below the limit ends there.
-            if off < seg.direct_limit:
-                data = _os_pread(seg.fd, n, off)
-            else:
-                data = self._read_slow(seg, off, n)
-        except OSError:
-            data = b""  # e.g. a merged-away segment closed under us: the slow path decides
+        view, mapped = seg.view
+        if off + n <= mapped:
+            data = view[off:off + n]  # type: ignore[index]
+        else:
+            try:
+                # Whole records are flushed at once: one that starts below the limit ends there.
+                if off < seg.direct_limit:
+                    data = _os_pread(seg.fd, n, off)
+                    seg.remap()  # the next get of this part of the file is a slice
+                else:
+                    data = self._read_slow(seg, off, n)
+            except OSError:
+                data = b""  # e.g. a merged-away segment closed under us: the slow path decides
         self._hits += 1
         # A short read fails the residue check like any other damage.
         if self._gen != gen or crc32c(data) != RESIDUE:
@@ -551,6 +557,7 @@ class HashEngine(Engine):
     def _close_segments(self, segments: list[Segment]) -> None:
         with self._fsync_lock:
             for seg in segments:
+                seg.drop_view()
                 with contextlib.suppress(OSError):  # immutable and fsynced: nothing to lose
                     seg.file.close()
 
@@ -711,6 +718,7 @@ class HashEngine(Engine):
             self._keydir = {}
             self._gen += 1
             for seg in self._segments + self._retired:
+                seg.drop_view()
                 try:
                     seg.file.close()
                 except BaseException as exc:

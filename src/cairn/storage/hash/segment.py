@@ -23,6 +23,7 @@ Segment names sort in replay order. Normal segments are ``seg-<id>.data`` with s
 
 from __future__ import annotations
 
+import mmap
 import os
 import re
 import struct
@@ -45,6 +46,8 @@ TOMBSTONE = 0x01
 MORE = 0x02
 KNOWN_FLAGS = TOMBSTONE | MORE
 
+NO_VIEW: tuple[mmap.mmap | None, int] = (None, 0)
+REMAP_MIN = 1 << 20  # remap when at least this much (or 1/16 of the view) was flushed since
 _NAME = re.compile(r"^seg-(\d{12})(?:-(\d{5}))?\.(data|hint)$")
 
 
@@ -72,7 +75,14 @@ class Segment:
     ``fd``, without a lock: the append buffer only ever holds whole records and is flushed
     whole, so such a record is out of it, and the file system reads with plain ``os.pread``
     (``direct``). On a fault-injecting file system it stays -1, so every
-    read goes through the File and the fault seam sees it."""
+    read goes through the File and the fault seam sees it.
+
+    ``view``: ``(mmap, length)``, a read-only memory map of the file's first ``length`` bytes
+    (all flushed, all whole records), so a get of a record inside it is a slice: no syscall,
+    where ``os.pread`` costs about a microsecond, a third of a get (LMDB reads the same way;
+    Bitcask preads). The pair is replaced, never changed, so a reader that loaded it slices a
+    map that stays valid; an old map is never closed explicitly (a reader may be slicing
+    it), only dropped, and unmapped when its last reference goes."""
 
     id: int
     sub: int
@@ -85,6 +95,7 @@ class Segment:
     dead: int = 0  # bytes of superseded records and tombstones (what a merge reclaims)
     hint_bytes: int = 0  # size of this segment's hint file, if any
     hint_path: str | None = None
+    view: tuple[mmap.mmap | None, int] = NO_VIEW
 
     def __post_init__(self) -> None:
         self.fd = self.file.fd
@@ -94,6 +105,24 @@ class Segment:
         """Call right after the File was flushed (its append buffer is empty)."""
         if self.direct:
             self.direct_limit = self.file.size
+
+    def remap(self) -> bool:
+        """Map the flushed part of the file if it grew enough since the last map (a get that
+        missed the view calls this); False when it did not remap."""
+        limit = self.direct_limit
+        old = self.view[1]
+        if limit <= 0 or limit - old < max(REMAP_MIN, old >> 4):
+            return False
+        try:
+            view = mmap.mmap(self.fd, limit, prot=mmap.PROT_READ)
+        except (OSError, ValueError):  # closed under us, or no address space: pread instead
+            return False
+        self.view = (view, limit)
+        return True
+
+    def drop_view(self) -> None:
+        """Before the file closes: no new reads through the map (see ``view``)."""
+        self.view = NO_VIEW
 
     @property
     def sort_key(self) -> tuple[int, int]:
