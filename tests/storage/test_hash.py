@@ -261,6 +261,44 @@ def test_get_verifies_the_record_it_reads(tmp_path: Path) -> None:
             list(db.scan())
 
 
+def test_gets_read_a_memory_map_that_follows_the_file_and_merges(tmp_path: Path) -> None:
+    """Reads of the flushed part of a segment slice a read-only map (no pread); the map is
+    remapped as the file grows, checked like a pread, and dropped when a merge retires it."""
+    from cairn.storage.hash.segment import REMAP_MIN
+
+    rng = random.Random(7)
+    model: dict[bytes, bytes] = {}
+    with HashEngine(str(tmp_path / "db"), background_merge=False) as db:
+        for i in range(4000):  # ~2.3 MiB: past REMAP_MIN
+            model[b"k%05d" % i] = rng.randbytes(rng.randrange(400, 800))
+            db.put(b"k%05d" % i, model[b"k%05d" % i])
+        db.flush()
+        assert all(db.get(k) == v for k, v in model.items())
+        seg = db._active
+        view, mapped = seg.view
+        assert view is not None and REMAP_MIN <= mapped <= seg.size
+        for i in range(0, 4000, 3):  # overwrite a third: the map must not serve stale values
+            model[b"k%05d" % i] = b"new %d" % i
+            db.put(b"k%05d" % i, model[b"k%05d" % i])
+        assert all(db.get(k) == v for k, v in model.items())
+        old = list(db._segments)
+        db.compact()
+        assert all(s.view[0] is None for s in old if s not in db._segments)
+        assert all(db.get(k) == v for k, v in model.items())
+    # A bit flip that the map serves is caught by the checksum, as with pread.
+    path = tmp_path / "db2"
+    with HashEngine(str(path), background_merge=False) as db:
+        for i in range(3000):
+            db.put(b"k%05d" % i, b"v" * 500)
+        db.compact()
+    merged = path / next(n for n in files(path, ".data") if parse_name(n)[1] > 0)
+    with HashEngine(str(path), background_merge=False) as db:
+        assert db.get(b"k00001") == b"v" * 500  # maps the merged segment
+        flip_bit(str(merged), OVERHEAD + 6 + 10)  # inside the first record's value
+        with pytest.raises(CorruptionError):
+            db.get(b"k00000")
+
+
 # -- recovery of interrupted merges -------------------------------------------------------------
 def _merge_snapshot(tmp_path: Path) -> tuple[Path, dict[bytes, bytes], list[str], list[str]]:
     """A directory before and after a merge: (path, model, input files, output files)."""
