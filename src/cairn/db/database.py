@@ -41,6 +41,7 @@ from cairn.db.wal import Wal
 from cairn.storage import Delete, Engine, Put, open_engine
 from cairn.storage.errors import CorruptionError, DurabilityError, StorageError
 from cairn.storage.fileio import REAL_FS, FileSystem
+from cairn.storage.groupcommit import DEFAULT_COMMIT_DELAY
 from cairn.storage.keycodec import pack, prefix_end, unpack
 from cairn.txn.errors import (
     DatabaseClosed,
@@ -142,6 +143,7 @@ class Database:
                  deadlock_timeout: float = 0.2, checkpoint_interval: float = 30.0,
                  checkpoint_wal_bytes: int = 16 << 20, wal_segment_bytes: int = 16 << 20,
                  wal_keep_bytes: int = 64 << 20, early_lock_release: bool = True,
+                 commit_delay: float = DEFAULT_COMMIT_DELAY,
                  engine_options: dict[str, Any] | None = None):
         if engine not in ("lsm", "btree"):
             raise InvalidParameter(f"engine must be 'lsm' or 'btree', not {engine!r}")
@@ -192,7 +194,8 @@ class Database:
             self._claim(path, engine, write=True)
             self._engine = open_engine(engine, os.path.join(path, "data"), fs=fs,
                                        **(engine_options or {}))
-            self._wal = Wal(path, fs, sync=durable, segment_bytes=wal_segment_bytes)
+            self._wal = Wal(path, fs, sync=durable, segment_bytes=wal_segment_bytes,
+                            commit_delay=commit_delay)
             self._recover()
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None

@@ -25,7 +25,7 @@ from typing import Any
 from cairn.storage.checksum import crc32c, mask
 from cairn.storage.errors import CorruptionError
 from cairn.storage.fileio import REAL_FS, File, FileSystem
-from cairn.storage.groupcommit import GroupCommit
+from cairn.storage.groupcommit import DEFAULT_COMMIT_DELAY, GroupCommit
 from cairn.storage.record import ScanResult, scan_frames
 from cairn.txn.errors import DataError
 
@@ -50,7 +50,8 @@ class Wal:
     segments, so a segment wholly before the last checkpoint's redo LSN can be deleted."""
 
     def __init__(self, directory: str | None, fs: FileSystem = REAL_FS, *, sync: bool = True,
-                 segment_bytes: int = SEGMENT_BYTES):
+                 segment_bytes: int = SEGMENT_BYTES,
+                 commit_delay: float = DEFAULT_COMMIT_DELAY):
         self.fs = fs
         self.sync_commits = sync
         self.segment_bytes = segment_bytes
@@ -78,7 +79,7 @@ class Wal:
         self._file = fs.open(self._path(self._seg_start))
         self._end = self._seg_start + self._recover_tail()
         self._recovered_end = self._end  # what survived on disk is durable
-        self._gc = GroupCommit(self._flush_and_fsync, lambda: self._end)
+        self._gc = GroupCommit(self._flush_and_fsync, lambda: self._end, commit_delay)
 
     def _path(self, start: int) -> str:
         assert self.dir is not None
