@@ -25,7 +25,6 @@ from cairn.objects.metadata import DataRef, ObjectRecord
 from cairn.objects.placement import rank
 from cairn.objects.shardfile import Layout
 from cairn.objects.store import ObjectStore, _codec
-from cairn.storage import Put
 
 BATCH_BYTES = 8 * 1024 * 1024
 
@@ -141,21 +140,7 @@ class Healer:
 
     def _swap(self, okey: bytes, old: DataRef, new: DataRef) -> bool:
         """Point the record at the healed shards if it still refers to this data."""
-        raw = self.store.meta.get(okey)
-        if raw is None or raw == md.CURRENT:  # promoted meanwhile: the next scrub heals it
-            return False
-        rec = ObjectRecord.decode(raw)
-        with self.store._lock(rec.bucket, rec.key):
-            raw = self.store.meta.get(okey)
-            if raw is None or raw == md.CURRENT:
-                return False
-            rec = ObjectRecord.decode(raw)
-            if old not in rec.parts:
-                return False
-            parts = tuple(new if p == old else p for p in rec.parts)
-            self.store.meta.write_batch([Put(okey, replace(rec, parts=parts).encode())],
-                                        sync=True)
-        return True
+        return self.store.swap_data(okey, old, new)
 
     def run(self, *, heal: bool = True) -> ScrubReport:
         """Scrub every object; heal what is damaged when ``heal``."""

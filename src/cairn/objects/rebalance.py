@@ -29,7 +29,6 @@ from cairn.objects.metadata import DataRef, ObjectRecord
 from cairn.objects.placement import place
 from cairn.objects.shardfile import Layout
 from cairn.objects.store import ObjectStore
-from cairn.storage import Put
 
 
 @dataclass
@@ -124,18 +123,4 @@ class Rebalancer:
 
     def _swap(self, rkey: bytes, old: DataRef, new: DataRef) -> bool:
         """Point the record at the moved shards if it still refers to ``old`` exactly."""
-        store = self.store
-        raw = store.meta.get(rkey)
-        if raw is None or raw == md.CURRENT:
-            return False
-        rec = ObjectRecord.decode(raw)
-        with store._lock(rec.bucket, rec.key):
-            raw = store.meta.get(rkey)
-            if raw is None or raw == md.CURRENT:
-                return False
-            rec = ObjectRecord.decode(raw)
-            if old not in rec.parts:
-                return False
-            parts = tuple(new if p == old else p for p in rec.parts)
-            store.meta.write_batch([Put(rkey, replace(rec, parts=parts).encode())], sync=True)
-        return True
+        return self.store.swap_data(rkey, old, new)

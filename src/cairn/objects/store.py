@@ -195,6 +195,26 @@ class ObjectStore:
     def _lock(self, bucket: str, key: str) -> threading.Lock:
         return self._locks[hash((bucket, key)) % len(self._locks)]
 
+    def swap_data(self, rkey: bytes, old: DataRef, new: DataRef) -> bool:
+        """Point the object record at ``rkey`` to ``new`` shards in place of ``old`` if it
+        still refers to ``old`` exactly (the healer and the rebalancer moved its data while
+        writers went on): checked again under the object's lock, committed durably. False
+        when the record changed meanwhile (the moved copy is then garbage)."""
+        raw = self.meta.get(rkey)
+        if raw is None or raw == md.CURRENT:  # promoted meanwhile: the next pass sees it
+            return False
+        rec = ObjectRecord.decode(raw)
+        with self._lock(rec.bucket, rec.key):
+            raw = self.meta.get(rkey)
+            if raw is None or raw == md.CURRENT:
+                return False
+            rec = ObjectRecord.decode(raw)
+            if old not in rec.parts:
+                return False
+            parts = tuple(new if p == old else p for p in rec.parts)
+            self.meta.write_batch([Put(rkey, replace(rec, parts=parts).encode())], sync=True)
+        return True
+
     # -- buckets -----------------------------------------------------------------------------
     def create_bucket(self, name: str) -> BucketRecord:
         check_bucket_name(name)
