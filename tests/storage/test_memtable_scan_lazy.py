@@ -154,3 +154,26 @@ def test_engine_scan_is_a_snapshot_over_the_lazy_memtable(tmp_path: Path) -> Non
 
 def test_range_snapshot_type_is_what_range_items_returns() -> None:
     assert isinstance(MemTable().range_items(None, None), RangeSnapshot)
+
+
+def test_a_snapshot_freed_while_its_memtable_lock_is_held_does_not_deadlock() -> None:
+    """A scan's last reference can go while this thread is inside the memtable's lock (another
+    thread drops it, or the cyclic GC runs during an allocation there); its ``__del__``
+    unregisters in this same thread, so the lock must be reentrant."""
+    m = MemTable()
+    for i in range(100):
+        m.put(b"k%03d" % i, b"v")
+    done = threading.Event()
+
+    def run() -> None:
+        snap = m.range_items(None, None)
+        with m._scan_lock:
+            del snap  # the last reference: __del__ -> close -> _unregister, in here
+        m.put(b"k000", b"w")  # and writes are plain dict stores again
+        done.set()
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(10)
+    assert done.is_set(), "dropping a snapshot under the memtable lock deadlocked"
+    assert type(m.data).__name__ == "_Entries"

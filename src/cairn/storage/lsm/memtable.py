@@ -87,7 +87,10 @@ class MemTable:
     _base: list[bytes] = field(default_factory=list, repr=False)
     _recent: list[bytes] = field(default_factory=list, repr=False)
     _seen: int = field(default=0, repr=False)  # len(data) when base + recent were updated
-    _scan_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # Reentrant: a snapshot dropped while this thread holds the lock (its last reference
+    # released by another thread, or the cyclic GC running during an allocation in here)
+    # unregisters itself from ``__del__``, in this same thread.
+    _scan_lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def __post_init__(self) -> None:
         if type(self.data) is not _Entries:  # a caller's dict: adopt its contents
