@@ -3,6 +3,7 @@ slow and failing answers; the agent parses as it streams, validates, repairs, fa
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Iterator
@@ -208,16 +209,17 @@ def test_model_cannot_impersonate_another_agent(
     assert theme == {"agentDisplayName": "cairn (language model)", "primaryColor": "#112233"}
 
 
-def test_llm_agent_on_the_booking_service(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``cairn a2ui serve`` with CAIRN_LLM_URL: the prompt carries the live events, the model
-    draws, and booking actions still go to the booking templates."""
+@contextlib.contextmanager
+def _llm_on_booking(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Script, Any, Any]]:
+    """The A2UI app on a seeded booking service in a throwaway schema, its agent an LlmAgent
+    talking to a scripted model server: (script, running app, served app); cleaned up."""
     import uuid
 
     import psycopg
 
     from cairn.a2ui.app import build
     from cairn.booking.schema import drop_schema
-    from tests.a2ui.conftest import DSN, action, jsonl_turn
+    from tests.a2ui.conftest import DSN
 
     script = Script()
     model = start_server(script.app())
@@ -227,6 +229,21 @@ def test_llm_agent_on_the_booking_service(monkeypatch: pytest.MonkeyPatch) -> No
     running = build(DSN, schema, seed=True)
     app = start_server(running.app)
     try:
+        yield script, running, app
+    finally:
+        app.stop()
+        running.close()
+        model.stop()
+        with psycopg.connect(DSN) as conn:
+            drop_schema(conn, schema)
+
+
+def test_llm_agent_on_the_booking_service(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``cairn a2ui serve`` with CAIRN_LLM_URL: the prompt carries the live events, the model
+    draws, and booking actions still go to the booking templates."""
+    from tests.a2ui.conftest import action, jsonl_turn
+
+    with _llm_on_booking(monkeypatch) as (script, running, app):
         assert isinstance(running.app.state.agent, LlmAgent)
         events = [{"id": "1", "name": "Friday Night Concert"}]
         msgs = [{"version": "v0.9", "createSurface": {"surfaceId": "events", "catalogId": CAIRN}},
@@ -250,34 +267,15 @@ def test_llm_agent_on_the_booking_service(monkeypatch: pytest.MonkeyPatch) -> No
                      and m["updateDataModel"]["path"] == "/seats"]
             assert len(seats[0]["updateDataModel"]["value"]) == 2000
             assert len(script.requests) == 1  # no model call for a booking action
-    finally:
-        app.stop()
-        running.close()
-        model.stop()
-        with psycopg.connect(DSN) as conn:
-            drop_schema(conn, schema)
 
 
 def test_booking_tools_through_function_calling(monkeypatch: pytest.MonkeyPatch) -> None:
     """The model calls list_events, show_seat_map and hold_seats (OpenAI ``tools`` /
     streamed ``tool_calls``): the booking templates draw the real surfaces, the results go
     back as ``tool`` messages, bad arguments get an error result, and the model answers."""
-    import uuid
+    from tests.a2ui.conftest import jsonl_turn
 
-    import psycopg
-
-    from cairn.a2ui.app import build
-    from cairn.booking.schema import drop_schema
-    from tests.a2ui.conftest import DSN, jsonl_turn
-
-    script = Script()
-    model = start_server(script.app())
-    monkeypatch.setenv("CAIRN_LLM_URL", model.url + "/v1")
-    monkeypatch.setenv("CAIRN_LLM_MODEL", "scripted")
-    schema = f"a2ui_llm_{uuid.uuid4().hex[:8]}"
-    running = build(DSN, schema, seed=True)
-    app = start_server(running.app)
-    try:
+    with _llm_on_booking(monkeypatch) as (script, running, app):
         event = next(e for e in running.booking.list_events()
                      if e.name == "Friday Night Concert")
         script.answers += [
@@ -314,12 +312,6 @@ def test_booking_tools_through_function_calling(monkeypatch: pytest.MonkeyPatch)
         assert held[0]["held"] is True and len(held[0]["seats"]) == 2
         assert "event_id" in held[1]["error"] and "unknown tool" in held[2]["error"]
         assert running.app.state.agent.stats.tool_calls == 5
-    finally:
-        app.stop()
-        running.close()
-        model.stop()
-        with psycopg.connect(DSN) as conn:
-            drop_schema(conn, schema)
 
 
 class StubDesk:

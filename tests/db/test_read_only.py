@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cairn.db import Database
+from cairn.db import Database, Transaction
 from cairn.db.errors import InFailedTransaction, ReadOnlyTransaction, SerializationFailure
 
 SER = "serializable"
@@ -29,6 +29,18 @@ def bank() -> Database:
         tx.insert("acct", {"id": "checking", "bal": 0})
         tx.insert("acct", {"id": "savings", "bal": 0})
     return db
+
+
+def pivot_after_t3() -> tuple[Database, Transaction]:
+    """Fekete's example up to T3's commit: T2 has read both accounts and is still running,
+    T3 deposited into savings and committed (so T2 -> T3 is an rw-edge to a commit)."""
+    db = bank()
+    t2 = db.begin(SER)
+    t2.get("acct", "checking")
+    t2.get("acct", "savings")
+    with db.transaction(SER) as t3:
+        t3.update("acct", "savings", {"bal": 20})
+    return db, t2
 
 
 @pytest.mark.parametrize("write", [
@@ -111,12 +123,7 @@ def test_unsafe_snapshot_read_only_transaction_is_the_victim() -> None:
     """T2 commits first with an rw-edge out to T3, which committed before the read-only T1's
     snapshot: T1's snapshot is unsafe; when T1 then reads past T2's write it closes the
     dangerous structure, and T1 (the only one left running) fails."""
-    db = bank()
-    t2 = db.begin(SER)
-    t2.get("acct", "checking")
-    t2.get("acct", "savings")
-    with db.transaction(SER) as t3:
-        t3.update("acct", "savings", {"bal": 20})
+    db, t2 = pivot_after_t3()
     t1 = db.begin(SER, read_only=True)
     assert t1.get("acct", "savings")["bal"] == 20
     t2.update("acct", "checking", {"bal": -11})
@@ -141,12 +148,7 @@ def test_deferrable_waits_for_a_safe_snapshot(db: Database, bg) -> None:
 
 
 def test_deferrable_retakes_an_unsafe_snapshot(bg) -> None:
-    db = bank()
-    t2 = db.begin(SER)
-    t2.get("acct", "checking")
-    t2.get("acct", "savings")
-    with db.transaction(SER) as t3:
-        t3.update("acct", "savings", {"bal": 20})
+    db, t2 = pivot_after_t3()
     t1 = db.begin(SER, read_only=True, deferrable=True)
     step = bg(lambda: t1.select("acct"))
     assert step.blocked()
