@@ -152,8 +152,7 @@ class BTreeEngine(Engine):
         self._scans: weakref.WeakSet[_ScanCursor] = weakref.WeakSet()
         self._tree_path = os.path.join(path, TREE_FILE)
         self._wal_limit = wal_checkpoint_bytes
-        self._commit_delay = max(0, commit_delay_us) / 1e6
-        # group commit's adaptive commit delay (see _wal_position)
+        self._commit_delay = max(0, commit_delay_us) / 1e6  # seconds, for GroupCommit
         # counters
         self._gets = self._puts = self._deletes = 0
         self._read_units = 0

@@ -193,8 +193,7 @@ class HashEngine(Engine):
                 self._active = self._create_segment()
         except BaseException:
             for seg in self._segments:
-                seg.drop_view()
-                seg.file.close()
+                seg.close()
             raise
         self._commit = GroupCommit(self._sync_active, self._position, commit_delay)
         self._worker = (MergeWorker(self._background_merge, self._fail, merge_interval,
@@ -557,9 +556,8 @@ class HashEngine(Engine):
     def _close_segments(self, segments: list[Segment]) -> None:
         with self._fsync_lock:
             for seg in segments:
-                seg.drop_view()
                 with contextlib.suppress(OSError):  # immutable and fsynced: nothing to lose
-                    seg.file.close()
+                    seg.close()
 
     # -- maintenance --------------------------------------------------------------------------
     def flush(self) -> None:
@@ -718,9 +716,8 @@ class HashEngine(Engine):
             self._keydir = {}
             self._gen += 1
             for seg in self._segments + self._retired:
-                seg.drop_view()
                 try:
-                    seg.file.close()
+                    seg.close()
                 except BaseException as exc:
                     error = error or exc
             self._retired = []

@@ -153,7 +153,7 @@ def recover(fs: FileSystem, path: str, max_key: int) -> Recovered:
             seg.mark_flushed()
     except BaseException:
         for seg in rec.segments:
-            seg.file.close()
+            seg.close()
         raise
     rec.next_id = max((k[0] for k in order), default=0) + 1
     return rec

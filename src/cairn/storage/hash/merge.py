@@ -180,7 +180,7 @@ def discard_outputs(fs: FileSystem, path: str, out: MergeOutput) -> None:
     """Best-effort removal of the outputs of a merge that will not be committed."""
     for seg in out.outputs:
         with contextlib.suppress(OSError):
-            seg.file.close()
+            seg.close()
         try:
             fs.remove(seg.path)
             fs.remove(os.path.join(path, hint_name(seg.id, seg.sub)))

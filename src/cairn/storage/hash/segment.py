@@ -120,9 +120,10 @@ class Segment:
         self.view = (view, limit)
         return True
 
-    def drop_view(self) -> None:
-        """Before the file closes: no new reads through the map (see ``view``)."""
+    def close(self) -> None:
+        """Close the file; first drop the map, so no new read goes through it (see ``view``)."""
         self.view = NO_VIEW
+        self.file.close()
 
     @property
     def sort_key(self) -> tuple[int, int]:

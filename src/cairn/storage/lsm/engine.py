@@ -226,8 +226,6 @@ class LSMEngine(Engine):
         self._table_refs: dict[int, int] = {}
         self._wal_files: dict[int, File] = {}
         self._threads: list[threading.Thread] = []
-        # Durable writes between their append and their commit, and those of them waiting in
-        # group commit: lengths of lists (atomic append/pop), a hint for the commit delay.
         # (gets, bloom checks, bloom negatives, read units, hit) of finished point reads, added
         # to the counters by the next holder of the lock (see get); retired versions unpinned
         # by a finalizer, released likewise.
