@@ -189,13 +189,6 @@ class RangeSnapshot:
                 and (self._end is None or key < self._end)):
             self._saved.setdefault(key, old)
 
-    def _value(self, key: bytes) -> bytes | None:
-        # Read the dict first, then the saved copy: a concurrent overwrite saves the old
-        # value before it stores the new one, so one of the two reads sees the old value.
-        v = self._mem.data.get(key)
-        saved = self._saved.get(key, _ABSENT)
-        return v if saved is _ABSENT else saved  # type: ignore[return-value]
-
     def __len__(self) -> int:
         return (self._rbase[1] - self._rbase[0]) + (self._rrecent[1] - self._rrecent[0])
 
@@ -216,20 +209,24 @@ class RangeSnapshot:
             yield chunk
             size = min(size * 4, 1024)
 
+    def _produce(self, reverse: bool) -> Iterator[Entry]:
+        get = self._mem.data.get
+        saved = self._saved
+        for keys in self._key_chunks(reverse):
+            # All dict reads of the chunk, then the saved copies: a concurrent overwrite
+            # saves the old value before it stores the new one, so per key, reading the dict
+            # before the saved copy sees the old value in one of the two.
+            values = list(map(get, keys))
+            if saved:
+                for i, k in enumerate(keys):
+                    old = saved.get(k, _ABSENT)
+                    if old is not _ABSENT:
+                        values[i] = old  # type: ignore[assignment]
+            yield from zip(keys, values, strict=True)
+
     def _entries(self, reverse: bool) -> Iterator[Entry]:
         try:
-            get = self._mem.data.get
-            saved = self._saved
-            for keys in self._key_chunks(reverse):
-                # All dict reads of the chunk, then the saved copies: per key, the dict is
-                # read before the saved copy, which is what makes a racing overwrite safe.
-                values = list(map(get, keys))
-                if saved:
-                    for i, k in enumerate(keys):
-                        old = saved.get(k, _ABSENT)
-                        if old is not _ABSENT:
-                            values[i] = old  # type: ignore[assignment]
-                yield from zip(keys, values, strict=True)
+            yield from self._produce(reverse)
         finally:
             self.close()
 
@@ -251,17 +248,11 @@ class RangeSnapshot:
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, RangeSnapshot | list | tuple):
-            return list(self._peek()) == list(other)
+            return list(self._produce(False)) == list(other)  # not closed: ask again
         return NotImplemented
 
     __hash__ = None  # type: ignore[assignment]
 
-    def _peek(self) -> Iterator[Entry]:
-        """The entries without closing the snapshot (equality may be asked more than once)."""
-        value = self._value
-        for keys in self._key_chunks(False):
-            for k in keys:
-                yield k, value(k)
 
 
 def _chunks(keys: list[bytes], lo: int, hi: int, reverse: bool) -> Iterator[list[bytes]]:
