@@ -254,7 +254,6 @@ class RangeSnapshot:
     __hash__ = None  # type: ignore[assignment]
 
 
-
 def _chunks(keys: list[bytes], lo: int, hi: int, reverse: bool) -> Iterator[list[bytes]]:
     """``keys[lo:hi]`` (reversed if asked) as slices of 16, 64, 256, then 1024 keys."""
     size = 16
