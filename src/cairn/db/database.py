@@ -609,16 +609,20 @@ class Database:
                         break
         self._finish(tx, True)
 
+    def _end_ssi(self, tx: Transaction, committed: bool) -> None:
+        """SSI forgets ``tx`` (mutex held); a DEFERRABLE reader waiting on it may go on."""
+        if tx._sx is not None:
+            self._ssi.finish(tx._sx, committed)
+            if self._deferrable_waiting:
+                self._safe_cv.notify_all()
+
     def _finish(self, tx: Transaction, committed: bool) -> None:
         """End ``tx`` (mutex held): it leaves the running set, its locks go."""
         xid = tx.xid
         self._active.pop(xid, None)
         self._committing.pop(xid, None)
         self._locks.release_all(tx.owner)
-        if tx._sx is not None:
-            self._ssi.finish(tx._sx, committed)
-            if self._deferrable_waiting:
-                self._safe_cv.notify_all()
+        self._end_ssi(tx, committed)
         if committed:
             tx.state = "committed"
             self.commits += 1
@@ -682,10 +686,7 @@ class Database:
         self._active.pop(tx.xid, None)
         self._committing.pop(tx.xid, None)
         self._locks.release_all(tx.owner)
-        if tx._sx is not None:
-            self._ssi.finish(tx._sx, False)
-            if self._deferrable_waiting:
-                self._safe_cv.notify_all()
+        self._end_ssi(tx, False)
         if tx._2pl:
             self._n2pl -= 1
         if tx.method == "serial":
