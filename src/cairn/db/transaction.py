@@ -130,6 +130,13 @@ class Transaction:
         if self.read_only:
             self._fail(ReadOnlyTransaction(f"cannot execute {what} in a read-only transaction"))
 
+    def _check_read(self, locking: bool) -> None:
+        """Before a read; a locking read (FOR UPDATE/SHARE) counts as a write (25006)."""
+        if locking:
+            self._check_write("SELECT FOR UPDATE/SHARE")
+        else:
+            self._check()
+
     def _fail(self, exc: BaseException) -> None:
         """Abort on error (releasing locks at once) and raise ``exc``."""
         if self.state == "active":
@@ -251,10 +258,7 @@ class Transaction:
                 except TxnError as exc:
                     self._fail(exc)
                     raise
-        if for_update or for_share:
-            self._check_write("SELECT FOR UPDATE/SHARE")
-        else:
-            self._check()
+        self._check_read(for_update or for_share)
         try:
             heap = db._heap(table)
             pkb = heap.pk_bytes(key)
@@ -307,10 +311,7 @@ class Transaction:
         ``for_update``/``for_share`` lock each returned row (SELECT ... FOR UPDATE/SHARE);
         ``nowait`` raises LockNotAvailable instead of waiting; ``skip_locked`` leaves out rows
         another transaction has locked (the job-queue idiom)."""
-        if for_update or for_share:
-            self._check_write("SELECT FOR UPDATE/SHARE")
-        else:
-            self._check()
+        self._check_read(for_update or for_share)
         if limit is not None and (not isinstance(limit, int) or limit < 0):
             raise InvalidParameter("limit must be a non-negative integer")
         db = self.db
