@@ -119,18 +119,8 @@ def _registry(data_dir: str, sock: socket.socket) -> Service:
                    note="Confluent REST API (Avro)", closers=[store.close])
 
 
-@dataclass
-class BookingOptions:
-    """Where the booking service keeps its data and the ports of its two front ends."""
-
-    enabled: bool
-    dsn: str | None
-    schema: str
-    api_sock_spec: tuple[str, int]
-    console_sock_spec: tuple[str, int]
-
-
-def _booking(opts: BookingOptions, skipped: list[str]) -> list[Service]:
+def _booking(api_sock: socket.socket, console_sock: socket.socket, dsn: str | None,
+             schema: str, skipped: list[str]) -> list[Service]:
     """The booking API and the A2UI console on one booking service, or [] with a message when
     PostgreSQL does not answer (the rest of cairn still runs)."""
     import secrets
@@ -139,13 +129,9 @@ def _booking(opts: BookingOptions, skipped: list[str]) -> list[Service]:
     from cairn.booking.api import create_app
     from cairn.booking.errors import DatabaseUnavailable
 
-    if not opts.enabled:
-        return []
-    api_sock = bind(*opts.api_sock_spec)
-    console_sock = bind(*opts.console_sock_spec)
     admin_token = os.environ.get("CAIRN_BOOKING_ADMIN_TOKEN") or secrets.token_urlsafe(24)
     try:
-        running = build(opts.dsn, opts.schema, admin_token=admin_token)
+        running = build(dsn, schema, admin_token=admin_token)
     except DatabaseUnavailable as exc:
         api_sock.close()
         console_sock.close()
@@ -155,7 +141,7 @@ def _booking(opts: BookingOptions, skipped: list[str]) -> list[Service]:
     console = Service("console", running.app, console_sock,
                       note="A2UI agent + web client (booking)", closers=[running.close])
     api = Service("booking", create_app(service=service), api_sock,
-                  note=f"schema {opts.schema!r}, strategy {service.config.strategy}, "
+                  note=f"schema {schema!r}, strategy {service.config.strategy}, "
                        f"admin token {admin_token}")
     # Started after the console so that it is closed first, while the service still runs.
     return [console, api]
@@ -184,8 +170,9 @@ def serve(data_dir: str, host: str, s3_port: int, registry_port: int, booking: b
     try:
         services.append(_s3(data_dir, bind(host, s3_port)))
         services.append(_registry(data_dir, bind(host, registry_port)))
-        services += _booking(BookingOptions(booking, booking_dsn, booking_schema,
-                                            (host, booking_port), (host, console_port)), skipped)
+        if booking:
+            services += _booking(bind(host, booking_port), bind(host, console_port),
+                                 booking_dsn, booking_schema, skipped)
     except BaseException:
         close_services(services)
         raise
