@@ -13,6 +13,17 @@ import pytest
 from cairn.db import Database
 
 
+def bank() -> Database:
+    """Fekete et al.'s bank: a checking and a savings account, both at 0 (the read-only
+    anomaly's setting), in memory."""
+    db = Database.memory()
+    db.create_table("acct")
+    with db.transaction() as tx:
+        tx.insert("acct", {"id": "checking", "bal": 0})
+        tx.insert("acct", {"id": "savings", "bal": 0})
+    return db
+
+
 @pytest.fixture
 def db() -> Iterator[Database]:
     d = Database.memory(deadlock_timeout=0.05)

@@ -13,6 +13,7 @@ from cairn.db.errors import (
     DeadlockDetected,
     SerializationFailure,
 )
+from tests.db.conftest import bank
 
 SER = "serializable"
 
@@ -266,11 +267,7 @@ def test_ssi_no_false_positive_on_disjoint_transfers(db: Database) -> None:
 
 def test_ssi_read_only_anomaly_is_prevented() -> None:
     """Fekete et al.'s read-only anomaly: T1 (read-only) sees T3's effect but not T2's."""
-    db = Database.memory()
-    db.create_table("acct")
-    with db.transaction() as tx:
-        tx.insert("acct", {"id": "checking", "bal": 0})
-        tx.insert("acct", {"id": "savings", "bal": 0})
+    db = bank()
     t2 = db.begin(SER)  # withdraws from checking, with a fee if the total goes negative
     t2.get("acct", "checking")
     t2.get("acct", "savings")

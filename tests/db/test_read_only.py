@@ -13,6 +13,7 @@ import pytest
 
 from cairn.db import Database, Transaction
 from cairn.db.errors import InFailedTransaction, ReadOnlyTransaction, SerializationFailure
+from tests.db.conftest import bank
 
 SER = "serializable"
 
@@ -20,15 +21,6 @@ SER = "serializable"
 def sireads(db: Database, tx=None) -> list:
     locks = [li for li in db.locks() if li.mode == "SIReadLock"]
     return [li for li in locks if li.owner == f"transaction {tx.xid}"] if tx else locks
-
-
-def bank() -> Database:
-    db = Database.memory()
-    db.create_table("acct")
-    with db.transaction() as tx:
-        tx.insert("acct", {"id": "checking", "bal": 0})
-        tx.insert("acct", {"id": "savings", "bal": 0})
-    return db
 
 
 def pivot_after_t3() -> tuple[Database, Transaction]:
