@@ -212,14 +212,18 @@ class PostgresBackend(Backend):
         out: dict[str, set[str] | None] = {}
         now = time.monotonic()
         for pid, blockers in rows:
-            if not blockers:
+            if not blockers or any(b not in by_pid for b in blockers):
+                # Not waiting, or waiting for a client outside this scenario: a DEFERRABLE
+                # transaction waits for every serializable read-write transaction in the
+                # *cluster* (another test's scenario, say). That wait is not part of the
+                # trace; it ends on its own, so the step counts as still running.
                 self._blocked_since.pop(pid, None)
                 out[by_pid[pid]] = None
                 continue
             since = self._blocked_since.setdefault(pid, now)
             # Not settled until its deadlock check has run (module docstring): until then it
             # counts as still running, so the driver waits before the next step.
-            out[by_pid[pid]] = ({by_pid.get(b, f"pid {b}") for b in blockers}
+            out[by_pid[pid]] = ({by_pid[b] for b in blockers}
                                 if now - since >= SETTLED_WAIT else None)
         return out
 
