@@ -23,6 +23,13 @@ def sireads(db: Database, tx=None) -> list:
     return [li for li in locks if li.owner == f"transaction {tx.xid}"] if tx else locks
 
 
+def commit_unseen_by(db: Database) -> None:
+    """A write commit after the running read-write transactions' snapshots: a read-only
+    snapshot taken now sees something they do not, so they could still become pivots."""
+    with db.transaction() as tx:
+        tx.insert("accounts", {"id": 1000 + db.stats().commits, "owner": "z", "balance": 0})
+
+
 def pivot_after_t3() -> tuple[Database, Transaction]:
     """Fekete's example up to T3's commit: T2 has read both accounts and is still running,
     T3 deposited into savings and committed (so T2 -> T3 is an rw-edge to a commit)."""
@@ -57,11 +64,11 @@ def test_writes_in_a_read_only_transaction_raise_25006(db: Database, write, leve
 
 
 def test_safe_from_the_start_takes_no_siread_locks(db: Database) -> None:
-    before = db._ssi.stats.safe_at_start
+    before = db.stats().ssi_safe_snapshots
     ro = db.begin(SER, read_only=True)
     assert ro.select("accounts") and ro.get("accounts", 1)
     assert sireads(db) == []
-    assert db._ssi.stats.safe_at_start == before + 1
+    assert ro.xid == 0  # never tracked: it kept its virtual transaction id
     assert db.stats().ssi_safe_snapshots == before + 1
     rw = db.begin(SER)  # the same reads, not declared read-only: SIREAD locks
     rw.select("accounts")
@@ -70,9 +77,26 @@ def test_safe_from_the_start_takes_no_siread_locks(db: Database) -> None:
     rw.commit()
 
 
+def test_snapshot_is_safe_when_no_commit_came_after_the_running_writer(db: Database) -> None:
+    """A read-write transaction runs, but nothing committed since its snapshot: the read-only
+    snapshot sees nothing the writer does not, so the writer can never be a pivot against it
+    (it has no T3 to point to): safe at once, untracked, no xid."""
+    rw = db.begin(SER)
+    rw.get("accounts", 2)
+    ro = db.begin(SER, read_only=True)
+    assert ro.get("accounts", 1)["balance"] == 100
+    assert sireads(db) != [] and ro.xid == 0
+    rw.update("accounts", 2, {"balance": 50})
+    rw.commit()
+    assert ro.get("accounts", 2)["balance"] == 100
+    ro.commit()
+    assert db.stats().ssi_safe_snapshots == 1
+
+
 def test_snapshot_becomes_safe_when_the_read_write_transaction_commits(db: Database) -> None:
     rw = db.begin(SER)
     rw.get("accounts", 2)
+    commit_unseen_by(db)
     ro = db.begin(SER, read_only=True)
     ro.get("accounts", 1)
     assert len(sireads(db, ro)) == 1  # not safe yet: rw could still become a pivot
@@ -89,8 +113,10 @@ def test_snapshot_becomes_safe_when_the_read_write_transaction_commits(db: Datab
 def test_snapshot_stays_safe_when_the_read_write_transaction_aborts(db: Database) -> None:
     rw = db.begin(SER)
     rw.get("accounts", 2)
+    commit_unseen_by(db)
     ro = db.begin(SER, read_only=True)
     ro.get("accounts", 1)
+    assert len(sireads(db, ro)) == 1
     rw.rollback()
     assert sireads(db, ro) == []
     ro.commit()
@@ -129,6 +155,7 @@ def test_unsafe_snapshot_read_only_transaction_is_the_victim() -> None:
 def test_deferrable_waits_for_a_safe_snapshot(db: Database, bg) -> None:
     rw = db.begin(SER)
     rw.get("accounts", 1)
+    commit_unseen_by(db)
     ro = db.begin(SER, read_only=True, deferrable=True)
     step = bg(lambda: ro.get("accounts", 1))
     assert step.blocked()  # rw may still become a pivot: wait
@@ -255,7 +282,7 @@ def test_read_only_audits_under_concurrent_transfers_and_vacuum(tmp_path: Path) 
             for w in writers:
                 w.join(30)
         assert not errors, errors[:2]
-        assert db._ssi.stats.safe_at_start + db._ssi.stats.became_safe > 0
+        assert db.stats().ssi_safe_snapshots > 0
     finally:
         db.close()
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import itertools
 import json
 import os
 import threading
@@ -35,8 +36,8 @@ from typing import Any
 
 from cairn.db import vacuum as vacuum_mod
 from cairn.db.heap import Heap, Index
-from cairn.db.stats import DatabaseStats, TableStats, VacuumResult
-from cairn.db.transaction import METHODS, SER, Transaction, normalize_level
+from cairn.db.stats import DatabaseStats, TableStats, Tally, VacuumResult
+from cairn.db.transaction import METHODS, RR, SER, Transaction, normalize_level
 from cairn.db.wal import Wal
 from cairn.storage import Delete, Engine, Put, open_engine
 from cairn.storage.errors import CorruptionError, DurabilityError, StorageError
@@ -162,6 +163,16 @@ class Database:
         self._heaps: dict[str, Heap] = {}
         self._next_xid = 1
         self._active: dict[int, Transaction] = {}
+        # Read-only transactions at repeatable read and serializable/ssi begin without the
+        # mutex and without an xid (a *virtual* transaction id, as in PostgreSQL): they write
+        # nothing, so no snapshot needs to know about them. vid -> transaction, until it ends.
+        self._ro: dict[int, Transaction] = {}
+        self._vids = itertools.count(1)
+        self._horizon_epoch = 0  # bumped by every horizon computation (see _virtual_snapshot)
+        # Write commits made visible so far; bumped before the committer leaves the running
+        # set, so a snapshot that reads it after the running set counts every commit it sees.
+        self._visible_commits = 0
+        self._tally = Tally()  # commits/rollbacks/aborts of transactions that end lock-free
         self._committing: dict[int, int] = {}  # xid -> WAL position before its record
         # Commits visible but not yet durable (early lock release), as (record end, xid, SSI
         # state or None): a read-only snapshot leaves them out, so it never waits for them.
@@ -422,15 +433,88 @@ class Database:
                 self._serial.acquire()
             elif not self._serial.acquire(timeout=timeout):
                 raise LockTimeout("canceling statement due to lock timeout (serial executor)")
+        if read_only and (level == RR or (level == SER and method == "ssi")):
+            vid = next(self._vids)
+            tx = Transaction(self, 0, level, method, True, timeout,
+                             deferrable=bool(deferrable), vid=vid)
+            self._ro[vid] = tx
+            return tx
         with self._mu:
             xid = self._next_xid
-            self._next_xid = xid + 1
             tx = Transaction(self, xid, level, method, read_only, timeout,
                              deferrable=bool(deferrable))
+            # Running before the counter moves past it: a snapshot taken without the mutex
+            # (_virtual_snapshot) reads the counter first, then the running set.
             self._active[xid] = tx
+            self._next_xid = xid + 1
             if tx._2pl:
                 self._n2pl += 1
         return tx
+
+    def _assign_xid(self, tx: Transaction) -> None:
+        """Give a virtual read-only transaction a real xid (mutex held): SSI must track it."""
+        xid = self._next_xid
+        tx.xid = xid
+        tx.owner.id = xid
+        tx.owner.label = f"transaction {xid}"
+        self._active[xid] = tx
+        self._next_xid = xid + 1
+
+    def _virtual_snapshot(self, tx: Transaction) -> bool:
+        """The snapshot of a virtual read-only transaction, taken without the mutex; False when
+        it needs the mutex after all (serializable, and SSI must track it: a read-write
+        serializable transaction is running, or one that committed but is not durable yet
+        may be a pivot). Like :meth:`_read_only_snapshot`, it leaves out commits that are
+        not durable yet.
+
+        Reading without the mutex is consistent because of the order of writes: ``begin``
+        makes an xid running before it moves the counter past it, and a commit is in
+        ``_undurable`` before it leaves the running set; so this reads the counter, then the
+        running set, then ``_undurable``. Vacuum's horizon may be computed meanwhile without
+        this snapshot: then the epoch moved, and the snapshot is taken again."""
+        ssi = tx.method == "ssi" and tx.isolation == SER
+        while True:
+            epoch = self._horizon_epoch
+            xmax = self._next_xid
+            active = frozenset(self._active)
+            durable = self._wal.durable_lsn
+            pend = [e for e in tuple(self._undurable) if e[0] > durable]
+            seen = self._visible_commits
+            if pend:
+                active = active.union(x for _e, x, _s in pend)
+            snap = Snapshot(min(active) if active else xmax, xmax, active, 0)
+            if ssi:
+                tracker = self._ssi
+                if tracker.possible_pivots(seen) or any(
+                        s is not None and not s.read_only and tracker.threatens(s, snap)
+                        for _e, _x, s in pend):
+                    tx._snap = None
+                    return False
+            tx._snap = snap
+            if self._horizon_epoch == epoch:
+                break
+            tx._snap = None
+        tx._track_deps = False
+        if ssi:
+            self._tally.add("safe_at_start")
+        return True
+
+    def _end_virtual(self, tx: Transaction, exc: BaseException | None, committed: bool) -> None:
+        """End a read-only transaction that never got an xid: nothing to undo, nothing to
+        log; its fast-path table locks go without the mutex unless one was moved."""
+        if self._ro.pop(tx.vid, None) is None:
+            return
+        if self._locks.release_fast(tx.owner, tx._fast) or tx.owner.held:
+            with self._mu:
+                self._locks.release_all(tx.owner)
+        if committed:
+            tx.state = "committed"
+            self._tally.add("commits")
+        else:
+            tx.state = "rolled back"
+            self._tally.add("rollbacks")
+            if exc is not None:
+                self._tally.add("abort:" + _abort_cause(exc))
 
     @contextlib.contextmanager
     def transaction(self, isolation: str = "read committed", method: str = "ssi",
@@ -493,6 +577,10 @@ class Database:
         possible pivot toward something the snapshot sees (``SsiTracker.threatens``); if
         one is, the reader takes the usual snapshot (and waits at commit, as before)."""
         ssi = tx.method == "ssi"
+        if tx.xid == 0:
+            if self._virtual_snapshot(tx):
+                return tx._snap  # type: ignore[return-value]
+            self._assign_xid(tx)
         while True:
             pend = self._prune_undurable()
             if not pend:  # every visible commit is durable already
@@ -509,7 +597,8 @@ class Database:
             tx._snap = snap
             if not ssi:
                 return snap
-            sx = self._ssi.register(tx.xid, snap, read_only=True)
+            sx = self._ssi.register(tx.xid, snap, read_only=True,
+                                    commits_seen=self._visible_commits)
             tx._sx = sx
             if sx is None or not tx.deferrable:
                 return snap
@@ -535,6 +624,9 @@ class Database:
             self._deferrable_waiting -= 1
 
     def _commit(self, tx: Transaction) -> None:
+        if tx.xid == 0:
+            self._end_virtual(tx, None, True)
+            return
         writes = tx._writes
         with self._mu:
             if tx._sx is not None:
@@ -607,6 +699,7 @@ class Database:
                         old.dlsn = end
                     if old.xmin != xid:
                         break
+        self._visible_commits += 1
         self._finish(tx, True)
 
     def _end_ssi(self, tx: Transaction, committed: bool) -> None:
@@ -621,7 +714,7 @@ class Database:
         xid = tx.xid
         self._active.pop(xid, None)
         self._committing.pop(xid, None)
-        self._locks.release_all(tx.owner)
+        self._release_locks(tx)
         self._end_ssi(tx, committed)
         if committed:
             tx.state = "committed"
@@ -651,6 +744,9 @@ class Database:
     def _abort(self, tx: Transaction, exc: BaseException | None) -> None:
         """Roll ``tx`` back: remove its versions, clear the xmax it set, release its locks."""
         xid = tx.xid
+        if xid == 0:
+            self._end_virtual(tx, exc, False)
+            return
         with self._mu:
             if xid not in self._active:
                 return
@@ -682,10 +778,17 @@ class Database:
             tx.state = "rolled back"
             self._finish_abort(tx)
 
+    def _release_locks(self, tx: Transaction) -> None:
+        if tx._fast:
+            self._locks.release_fast(tx.owner, tx._fast)
+        self._locks.release_all(tx.owner)
+        if tx.vid:
+            self._ro.pop(tx.vid, None)
+
     def _finish_abort(self, tx: Transaction) -> None:
         self._active.pop(tx.xid, None)
         self._committing.pop(tx.xid, None)
-        self._locks.release_all(tx.owner)
+        self._release_locks(tx)
         self._end_ssi(tx, False)
         if tx._2pl:
             self._n2pl -= 1
@@ -698,7 +801,12 @@ class Database:
             return self._horizon()
 
     def _horizon(self) -> int:
+        self._horizon_epoch += 1  # a virtual snapshot taken meanwhile is taken again
         h = self._next_xid
+        for tx in list(self._ro.values()):
+            snap = tx._snap
+            if snap is not None and snap.xmin < h:
+                h = snap.xmin
         for _end, xid, _sx in self._prune_undurable():
             if xid < h:  # a read-only snapshot may still treat it as running
                 h = xid
@@ -875,16 +983,25 @@ class Database:
             tables = {n: vacuum_mod.table_stats(self, h) for n, h in self._heaps.items()}
             ls = self._locks.stats
             wal = self._wal
+            tally = self._tally
+            aborts = dict(self.aborts)
+            for cause, n in tally.by_prefix("abort:").items():
+                aborts[cause] = aborts.get(cause, 0) + n
+            safe = (self._ssi.stats.safe_at_start + self._ssi.stats.became_safe
+                    + tally.get("safe_at_start"))
             return DatabaseStats(
-                next_xid=self._next_xid, active_transactions=len(self._active),
-                oldest_xmin=self._horizon(), commits=self.commits, rollbacks=self.rollbacks,
-                aborts=dict(self.aborts), lock_waits=ls.waits,
+                next_xid=self._next_xid,
+                active_transactions=len(self._active) + sum(
+                    1 for t in list(self._ro.values()) if t.xid == 0),
+                oldest_xmin=self._horizon(), commits=self.commits + tally.get("commits"),
+                rollbacks=self.rollbacks + tally.get("rollbacks"), aborts=aborts,
+                lock_waits=ls.waits,
                 lock_wait_seconds=round(ls.wait_seconds, 6), deadlocks=ls.deadlocks,
                 lock_timeouts=ls.timeouts, lock_not_available=ls.not_available,
                 ssi_conflicts=self._ssi.stats.conflicts,
                 ssi_dangerous=self._ssi.stats.dangerous,
                 ssi_siread_locks=self._ssi.siread_count(),
-                ssi_safe_snapshots=self._ssi.stats.safe_at_start + self._ssi.stats.became_safe,
+                ssi_safe_snapshots=safe,
                 ssi_unsafe_snapshots=self._ssi.stats.unsafe, wal_records=wal.records,
                 wal_bytes=wal.bytes, wal_end_lsn=wal.end_lsn, wal_fsyncs=wal.fsyncs,
                 wal_commits_per_fsync=round(wal.group_commits / wal.fsyncs, 3)
@@ -924,7 +1041,7 @@ class Database:
         self._stop.set()
         if self._worker is not None and self._worker is not threading.current_thread():
             self._worker.join()
-        for tx in list(self._active.values()):
+        for tx in list(self._active.values()) + list(self._ro.values()):
             if tx.state == "active":
                 with contextlib.suppress(TxnError):
                     tx.rollback()

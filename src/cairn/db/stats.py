@@ -8,6 +8,7 @@ shows as commits per fsync) and the vacuum horizon.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -78,3 +79,32 @@ class DatabaseStats:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+class Tally:
+    """Counters bumped without a lock (read-only transactions that end without the database
+    mutex): each thread adds to its own cell, which only it writes, so no update is lost;
+    a reader sums the cells."""
+
+    def __init__(self) -> None:
+        self._cells: dict[int, dict[str, int]] = {}
+
+    def add(self, name: str, n: int = 1) -> None:
+        ident = threading.get_ident()
+        cell = self._cells.get(ident)
+        if cell is None:
+            cell = self._cells.setdefault(ident, {})
+        cell[name] = cell.get(name, 0) + n
+
+    def get(self, name: str) -> int:
+        return sum(c.get(name, 0) for c in list(self._cells.values()))
+
+    def by_prefix(self, prefix: str) -> dict[str, int]:
+        """``{name without prefix: total}`` of every counter named ``prefix...``."""
+        out: dict[str, int] = {}
+        for cell in list(self._cells.values()):
+            for name, n in list(cell.items()):
+                if name.startswith(prefix):
+                    key = name[len(prefix):]
+                    out[key] = out.get(key, 0) + n
+        return out

@@ -78,16 +78,19 @@ class Transaction:
     """Created by :meth:`Database.begin`; use it from one thread at a time."""
 
     def __init__(self, db: Database, xid: int, isolation: str, method: str, read_only: bool,
-                 lock_timeout: float | None, *, deferrable: bool = False):
+                 lock_timeout: float | None, *, deferrable: bool = False, vid: int = 0):
         self.db = db
+        # 0 for a *virtual* read-only transaction (``vid``): it gets an xid only if SSI has to
+        # track it (Database._assign_xid).
         self.xid = xid
+        self.vid = vid
         self.isolation = isolation
         self.method = method if isolation == SER else None
         self.read_only = read_only
         # SERIALIZABLE READ ONLY DEFERRABLE; like PostgreSQL, ignored at other levels.
         self.deferrable = deferrable and read_only and isolation == SER and method == "ssi"
         self.lock_timeout = lock_timeout
-        self.owner = LockOwner(xid, f"transaction {xid}")
+        self.owner = LockOwner(xid, f"transaction {xid}" if xid else f"virtual transaction {vid}")
         self.state = "active"  # active | failed | committed | rolled back
         self.commit_lsn: int | None = None
         self.error: BaseException | None = None
@@ -101,6 +104,7 @@ class Transaction:
         # insert), final row (None: deleted), the version it created]
         self._writes: dict[tuple[str, bytes], list[Any]] = {}
         self._tlocks: set[tuple[str, str]] = set()
+        self._fast: list[tuple] = []  # table lock tags held on the lock manager's fast path
         self._dep = 0  # newest commit-record end this transaction may have seen
         self._fast_reads = isolation != RU
         self._track_deps = db._wal.tracks_durability
@@ -116,7 +120,7 @@ class Transaction:
                 raise InFailedTransaction(
                     "current transaction is aborted, commands ignored until end of "
                     f"transaction block (cause: {self.error!r})")
-            raise TransactionFinished(f"transaction {self.xid} is already {self.state}")
+            raise TransactionFinished(f"{self.owner.label} is already {self.state}")
         sx = self._sx
         if sx is not None and sx.safe:
             self._sx = None  # safe snapshot: SSI forgot it; plain snapshot isolation from now
@@ -154,7 +158,8 @@ class Transaction:
                     return self.db._read_only_snapshot(self)
                 snap = self._snap = self.db._take_snapshot(self.xid)
                 if self.method == "ssi":
-                    self._sx = self.db._ssi.register(self.xid, snap)
+                    self._sx = self.db._ssi.register(self.xid, snap,
+                                                     commits_seen=self.db._visible_commits)
             return snap
         snap = self._snap = self.db._take_snapshot(self.xid)
         return snap
@@ -162,9 +167,25 @@ class Transaction:
     def _lock_table(self, table: str, mode: str, nowait: bool = False) -> None:
         key = (table, mode)
         if key not in self._tlocks:
-            self.db._locks.acquire(self.owner, ("table", table), mode, nowait=nowait,
-                                   timeout=self.lock_timeout)
+            tag = ("table", table)
+            if mode == "access share" and self.db._locks.try_fast_share(self.owner, tag):
+                self._fast.append(tag)
+            else:
+                self.db._locks.acquire(self.owner, tag, mode, nowait=nowait,
+                                       timeout=self.lock_timeout)
             self._tlocks.add(key)
+
+    def _start_unlocked(self, table: str) -> bool:
+        """A virtual read-only transaction's first read of ``table`` without the mutex: the
+        table's ACCESS SHARE on the fast path, and at the first statement the snapshot. False
+        when either needs the mutex after all."""
+        if (table, "access share") not in self._tlocks:
+            tag = ("table", table)
+            if not self.db._locks.try_fast_share(self.owner, tag):
+                return False
+            self._fast.append(tag)
+            self._tlocks.add((table, "access share"))
+        return self._snap is not None or self.db._virtual_snapshot(self)
 
     def _lock_row(self, table: str, pkb: bytes, mode: str, nowait: bool = False) -> None:
         self.db._locks.acquire(self.owner, ("row", table, pkb), mode, nowait=nowait,
@@ -206,28 +227,6 @@ class Transaction:
             nowait: bool = False) -> dict[str, Any] | None:
         """The row with primary key ``key`` as this transaction sees it, or None."""
         db = self.db
-        if (self._sx is None and self.read_only and self._snap is not None
-                and self._per_tx_snapshot and not self._track_deps
-                and (table, "access share") in self._tlocks
-                and not (for_update or for_share)):
-            # A read-only snapshot that SSI does not track (safe) and that sees only durable
-            # commits: nothing to record and nothing to lock, so no database mutex. Chains
-            # only grow at the end while it reads; vacuum and rollback replace their contents
-            # (``chain[:] = ...``), so it reads a copy, taken in one step under the GIL. The
-            # versions either removes are ones this snapshot cannot see.
-            if self.state != "active":
-                self._check()
-            heap = db._heaps[table]
-            try:
-                pkb = heap.pk_bytes(key)
-            except TxnError as exc:
-                self._fail(exc)
-                raise
-            chain = heap.chains.get(pkb)
-            if not chain:
-                return None
-            v = visible_version(chain[:], self._snap)
-            return dict(v.row) if v is not None else None
         if not (for_update or for_share or self._2pl) and self._fast_reads:
             # Hot path of a plain snapshot read (read committed, repeatable read, SSI): the
             # same steps as below, inlined, because point reads dominate most workloads.
@@ -238,6 +237,10 @@ class Transaction:
             if heap is not None:
                 try:
                     pkb = heap.pk_bytes(key)
+                    if (self._per_tx_snapshot and self._snap is not None
+                            and (table, "access share") in self._tlocks) or (
+                            self.xid == 0 and self._start_unlocked(table)):
+                        return self._read_unlocked(heap, pkb)
                     with db._mu:
                         if (table, "access share") not in self._tlocks:
                             self._lock_table(table, "access share")
@@ -278,6 +281,29 @@ class Transaction:
         except TxnError as exc:
             self._fail(exc)
             raise
+
+    def _read_unlocked(self, heap: Heap, pkb: bytes) -> dict[str, Any] | None:
+        """A point read on this transaction's snapshot once it has one and holds the table's
+        ACCESS SHARE lock: no database mutex (a holder preempted by the GIL would stall every
+        other reader). Chains only grow at the end while they are read; rollback and vacuum
+        replace their contents in one step (``chain[:] = ...``), removing only versions this
+        snapshot cannot see, so a copy taken in one step is consistent. Under SSI the SIREAD
+        lock comes first, then the chain (see ``SsiTracker.lock_row``); only a row changed
+        since the snapshot takes the mutex, to add rw-edges."""
+        sx = self._sx
+        ssi = self.db._ssi
+        more = sx is not None and ssi.lock_row(sx, heap.name, pkb)
+        chain = heap.chains.get(pkb)
+        chain = chain[:] if chain else None
+        if sx is not None and (more or ssi.written_after(sx, chain)):
+            with self.db._mu:
+                ssi.read_edges(sx, heap.name, chain)
+        if not chain:
+            return None
+        if self._track_deps:
+            self._depend(chain)
+        v = visible_version(chain, self._snap)  # type: ignore[arg-type]
+        return dict(v.row) if v is not None else None
 
     def _locked_version(self, heap: Heap, pkb: bytes, snap: Snapshot) -> Version | None:
         """After taking a row lock: the version to return/act on (EvalPlanQual at read
@@ -420,6 +446,11 @@ class Transaction:
                                    timeout=self.lock_timeout)
         if heap.indexes:
             self._unique_check(heap, pkb, old, new)
+
+    def _after_write(self, heap: Heap, pkb: bytes, old: dict[str, Any] | None,
+                     new: dict[str, Any] | None) -> None:
+        """SSI's check for readers of what was just written: after the version is in the chain
+        (and noted for rollback), as ``SsiTracker.write`` requires."""
         if self._sx is not None:
             self.db._ssi.write(self._sx, heap.name, pkb,
                                self._points(heap, pkb, old, new)[1:] if heap.indexes else [])
@@ -460,6 +491,7 @@ class Transaction:
                 chain.append(v)
                 heap.index_new_version(pkb, row)
                 self._note_write(heap, pkb, None, row, v)
+                self._after_write(heap, pkb, None, row)
         except TxnError as exc:
             self._fail(exc)
             raise
@@ -510,7 +542,8 @@ class Transaction:
                 if any(new.get(c, _MISSING) != cur.row.get(c, _MISSING) for c in heap.pk):
                     raise DataError("updating the primary key is not supported; delete and "
                                     "insert instead")
-                self._before_write(heap, pkb, cur.row, new)
+                old = cur.row
+                self._before_write(heap, pkb, old, new)
                 assert chain is not None
                 if cur.xmin == self.xid:
                     old_row, cur.row = cur.row, new  # our own uncommitted version: in place
@@ -522,11 +555,12 @@ class Transaction:
                                 idx.discard(ovb, pkb)  # no version has the old value now
                     self._note_write(heap, pkb, None, new, None)
                 else:
-                    cur.xmax = self.xid
                     v = Version(self.xid, 0, new)
-                    chain.append(v)
+                    chain.append(v)  # then the xmax: a dirty reader never sees the row gone
+                    cur.xmax = self.xid
                     heap.index_new_version(pkb, new)
                     self._note_write(heap, pkb, cur, new, v)
+                self._after_write(heap, pkb, old, new)
                 return True
         except TxnError as exc:
             self._fail(exc)
@@ -553,6 +587,7 @@ class Transaction:
                 self._before_write(heap, pkb, cur.row, None)
                 cur.xmax = self.xid
                 self._note_write(heap, pkb, None if cur.xmin == self.xid else cur, None, None)
+                self._after_write(heap, pkb, cur.row, None)
                 return True
         except TxnError as exc:
             self._fail(exc)
@@ -620,7 +655,7 @@ class Transaction:
             self.state = "rolled back"
             return
         if self.state == "committed":
-            raise TransactionFinished(f"transaction {self.xid} is already committed")
+            raise TransactionFinished(f"{self.owner.label} is already committed")
         self.db._abort(self, None)
         self.state = "rolled back"
 

@@ -24,8 +24,17 @@ granted lock and every earlier conflicting waiter. The check runs when a request
 and again every ``deadlock_timeout`` while it waits; the owner that finds the cycle is the
 victim and gets :class:`DeadlockDetected` (40P01); the others go on.
 
-The caller holds the database mutex (``mutex``) around every call; waiting releases it through
-a per-request condition variable.
+The caller holds the database mutex (``mutex``) around every call except the fast path;
+waiting releases it through a per-request condition variable.
+
+**Fast path** (PostgreSQL's fast-path relation locks): ACCESS SHARE, the weak table lock every
+read takes, conflicts only with ACCESS EXCLUSIVE. While nobody asks for ACCESS EXCLUSIVE on a
+table, a reader records its ACCESS SHARE in a per-table set without the mutex
+(:meth:`LockManager.try_fast_share`); an ACCESS EXCLUSIVE request first raises the table's
+*strong* count and then moves every fast-path holder into the lock table as a granted lock, so
+it queues behind them exactly as before, and later readers (seeing the count) queue behind it.
+Reader and requester meet Dekker-style: the reader adds itself and then checks the count; the
+requester raises the count and then looks at the set.
 """
 
 from __future__ import annotations
@@ -92,7 +101,7 @@ def _overlap(kind: str, mode_a: str, span_a: Any, mode_b: str, span_b: Any) -> b
 class LockOwner:
     """Something that holds locks: a transaction, or a session holding advisory locks."""
 
-    __slots__ = ("__weakref__", "held", "held_map", "id", "label", "waiting")
+    __slots__ = ("__weakref__", "fast_moved", "held", "held_map", "id", "label", "waiting")
 
     def __init__(self, owner_id: int, label: str = ""):
         self.id = owner_id
@@ -100,6 +109,7 @@ class LockOwner:
         self.held: list[Request] = []
         self.held_map: dict[tuple[tuple, str], Request] = {}  # (tag, mode) -> request, no span
         self.waiting: Request | None = None
+        self.fast_moved = False  # a fast-path lock of ours was moved into the lock table
 
     def __repr__(self) -> str:
         return f"<LockOwner {self.label}>"
@@ -151,6 +161,7 @@ class LockInfo:
     owner: str
     granted: bool
     waiting_seconds: float = 0.0
+    fastpath: bool = False  # held on the fast path, outside the lock table (pg_locks.fastpath)
 
 
 class LockManager:
@@ -159,6 +170,57 @@ class LockManager:
         self.deadlock_timeout = deadlock_timeout
         self.locks: dict[tuple, LockState] = {}
         self.stats = LockStats()
+        # Fast path: table tag -> owners holding ACCESS SHARE outside the lock table (sets are
+        # never removed, so a reader never adds itself to a set nobody looks at), and table
+        # tag -> ACCESS EXCLUSIVE requests granted or waiting.
+        self.fast: dict[tuple, set[LockOwner]] = {}
+        self.strong: dict[tuple, int] = {}
+
+    # -- fast path (no mutex) -----------------------------------------------------------------
+    def try_fast_share(self, owner: LockOwner, tag: tuple) -> bool:
+        """Take ACCESS SHARE on table ``tag`` without the mutex; False when an ACCESS EXCLUSIVE
+        request exists: then take it with :meth:`acquire` (it may already be held, moved)."""
+        s = self.fast.get(tag)
+        if s is None:
+            s = self.fast.setdefault(tag, set())
+        s.add(owner)
+        if self.strong.get(tag):  # read after adding ourselves: see the module docstring
+            s.discard(owner)
+            return False
+        return True
+
+    def release_fast(self, owner: LockOwner, tags: list[tuple]) -> bool:
+        """Drop ``owner``'s fast-path locks (no mutex). True when one of them was moved into
+        the lock table meanwhile: the caller must then release through :meth:`release_all`
+        under the mutex. (The mover sets the flag before it looks at the set, so an owner
+        that left the set after the look always sees the flag.)"""
+        fast = self.fast
+        for tag in tags:
+            s = fast.get(tag)
+            if s is not None:
+                s.discard(owner)
+        return owner.fast_moved
+
+    def _move_fast(self, tag: tuple, state: LockState) -> None:
+        """An ACCESS EXCLUSIVE request on ``tag``: fast-path holders become granted locks."""
+        s = self.fast.get(tag)
+        if not s:
+            return
+        for owner in tuple(s):
+            owner.fast_moved = True
+            if owner in s:
+                if owner.held_map.get((tag, "access share")) is None:
+                    self._grant(state, Request(owner, tag, "access share", None))
+                s.discard(owner)
+
+    def _weaken(self, req: Request) -> None:
+        """An ACCESS EXCLUSIVE request ends (released, or gave up waiting)."""
+        if req.mode == "access exclusive" and req.tag[0] == "table":
+            n = self.strong.get(req.tag, 0) - 1
+            if n > 0:
+                self.strong[req.tag] = n
+            else:
+                self.strong.pop(req.tag, None)
 
     # -- conflicts ----------------------------------------------------------------------------
     def _conflicts(self, req: Request, other: Request) -> bool:
@@ -202,9 +264,13 @@ class LockManager:
         state = self.locks.get(tag)
         if state is None:
             state = self.locks[tag] = LockState()
-        elif not self._grantable(state, req, None):
+        if mode == "access exclusive" and kind == "table":
+            self.strong[tag] = self.strong.get(tag, 0) + 1  # first; then look at the fast path
+            self._move_fast(tag, state)
+        if not self._grantable(state, req, None):
             if nowait:
                 self.stats.not_available += 1
+                self._weaken(req)
                 self._forget_if_empty(tag, state)
                 raise LockNotAvailable(f"could not obtain lock on {_describe(tag)}")
             self._wait(state, req, timeout)
@@ -259,6 +325,7 @@ class LockManager:
             if req in state.queue:
                 state.queue.remove(req)
                 self._wake(state)  # our leaving may unblock those queued behind us
+            self._weaken(req)
             self._forget_if_empty(req.tag, state)
             raise
         finally:
@@ -279,6 +346,7 @@ class LockManager:
         owner.held.remove(req)
         if req.span is None:
             owner.held_map.pop((req.tag, req.mode), None)
+        self._weaken(req)
         state = self.locks.get(req.tag)
         if state is not None:
             state.granted.remove(req)
@@ -293,6 +361,8 @@ class LockManager:
             if keep is not None and keep(req):
                 kept.append(req)
                 continue
+            if req.mode == "access exclusive":
+                self._weaken(req)
             state = locks.get(req.tag)
             if state is None:
                 continue
@@ -346,6 +416,9 @@ class LockManager:
             out.extend(LockInfo(tag, g.mode, g.owner.label, True) for g in state.granted)
             out.extend(LockInfo(tag, w.mode, w.owner.label, False, round(now - w.since, 3))
                        for w in state.queue)
+        for tag, owners in list(self.fast.items()):  # copies: readers change them freely
+            out.extend(LockInfo(tag, "access share", o.label, True, fastpath=True)
+                       for o in tuple(owners))
         return out
 
 

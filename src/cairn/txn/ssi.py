@@ -47,12 +47,17 @@ ReadSpan = tuple[str, bytes, bytes | None] | None
 class SxAct:
     """A serializable transaction as SSI sees it (PostgreSQL's SERIALIZABLEXACT)."""
 
-    __slots__ = ("commit_seq", "doomed", "ins", "outs", "possible", "read_only", "row_tags",
-                 "safe", "snap", "tags", "unsafe", "watchers", "whole_tables", "wrote", "xid")
+    __slots__ = ("commit_seq", "commits_seen", "doomed", "ins", "outs", "possible", "read_only",
+                 "row_tags", "safe", "snap", "tags", "unsafe", "watchers", "whole_tables",
+                 "wrote", "xid")
 
-    def __init__(self, xid: int, snap: Snapshot):
+    def __init__(self, xid: int, snap: Snapshot, commits_seen: int = 0):
         self.xid = xid
         self.snap = snap
+        # How many write commits had become visible when the snapshot was taken (the
+        # database's count): a later read-only snapshot that counts no more cannot see a
+        # commit this transaction does not see (see SsiTracker.possible_pivots).
+        self.commits_seen = commits_seen
         self.ins: set[SxAct] = set()  # X -rw-> self
         self.outs: set[SxAct] = set()  # self -rw-> Y
         self.commit_seq: int | None = None  # set at (pre)commit: the commit order
@@ -96,7 +101,8 @@ def _failure(detail: str) -> SerializationFailure:
 
 class SsiTracker:
     """SIREAD locks and rw-edges of the serializable transactions of one database. The caller
-    holds the database mutex around every call."""
+    holds the database mutex around every call except :meth:`note_read`, which a transaction's
+    point reads make without it."""
 
     def __init__(self, max_row_locks: int = 10_000) -> None:
         self.by_xid: dict[int, SxAct] = {}
@@ -111,16 +117,30 @@ class SsiTracker:
         self._sweep_at = 64
         self.max_row_locks = max_row_locks
 
-    def register(self, xid: int, snap: Snapshot, read_only: bool = False) -> SxAct | None:
-        """Track a transaction from its snapshot on. A read-only one whose snapshot is safe
-        already (no read-write serializable transaction is running) is not tracked at all:
-        None, and it runs as plain snapshot isolation."""
+    def possible_pivots(self, commits_seen: int) -> list[SxAct]:
+        """The running read-write transactions that could still become the pivot T2 of a
+        dangerous structure whose T1 is a read-only snapshot that counted ``commits_seen``
+        visible write commits. T2 needs an rw-edge out to a T3 that T1 sees and T2 does not:
+        a commit that became visible after T2's snapshot and before T1's. If no write commit
+        became visible in between (equal counts), T1 sees nothing T2 does not see, and T2
+        cannot threaten it. (A refinement of PostgreSQL's rule, which counts every running
+        read-write transaction; it keeps far more read-only transactions untracked when
+        short writers overlap them all the time.) Safe without the mutex: it reads a copy."""
+        return [a for a in tuple(self.active)
+                if not a.read_only and a.commits_seen < commits_seen]
+
+    def register(self, xid: int, snap: Snapshot, read_only: bool = False,
+                 commits_seen: int = 0) -> SxAct | None:
+        """Track a transaction from its snapshot on (``commits_seen``: the database's count
+        of visible write commits at the snapshot). A read-only one whose snapshot is safe
+        already (no running read-write transaction can become a pivot against it) is not
+        tracked at all: None, and it runs as plain snapshot isolation."""
         if read_only:
-            possible = {a for a in self.active if not a.read_only}
+            possible = set(self.possible_pivots(commits_seen))
             if not possible:
                 self.stats.safe_at_start += 1
                 return None
-        sx = SxAct(xid, snap)
+        sx = SxAct(xid, snap, commits_seen)
         self.by_xid[xid] = sx
         self.active.add(sx)
         if read_only:
@@ -136,7 +156,7 @@ class SsiTracker:
         T1 is a read-only transaction on ``snap``? Only with an rw-edge out to a T3 that
         committed before ``snap`` (edges ``rw`` gains later go to transactions that commit
         after it, which such a snapshot does not see)."""
-        return any(o.commit_seq is not None and snap.sees(o.xid) for o in rw.outs)
+        return any(o.commit_seq is not None and snap.sees(o.xid) for o in tuple(rw.outs))
 
     def _settle_watchers(self, rw: SxAct, committed: bool) -> None:
         """``rw`` ended: each read-only transaction waiting on it becomes unsafe (``rw``
@@ -170,52 +190,97 @@ class SsiTracker:
     # -- reads --------------------------------------------------------------------------------
     def read_row(self, sx: SxAct, table: str, pkb: bytes, chain: list[Version] | None) -> None:
         """``sx`` read (or looked for) row ``pkb``: SIREAD-lock it, and add an edge to every
-        concurrent writer of a version newer than the one ``sx`` sees."""
+        concurrent writer of a version newer than the one ``sx`` sees (mutex held)."""
+        more = self.lock_row(sx, table, pkb)
+        if more or self.written_after(sx, chain):
+            self.read_edges(sx, table, chain)
+
+    def lock_row(self, sx: SxAct, table: str, pkb: bytes) -> bool:
+        """Take ``sx``'s SIREAD lock on row ``pkb``; True when the lock table has grown past
+        ``max_row_locks`` (:meth:`read_edges` promotes it). Safe without the mutex, from the
+        transaction's own thread: a point read takes the lock *before* it reads the chain,
+        and a writer (:meth:`write`) looks for locks *after* it added its version, so at
+        least one of them sees the other (Dekker): the writer finds the lock, or the reader
+        finds the version and adds the edge itself. ``rows`` is only changed by single
+        dict/set operations, which the GIL makes atomic; for a set that :meth:`_unlock_row`
+        removes meanwhile, the reader sees it gone and adds itself to the live one."""
+        if sx.safe or table in sx.whole_tables:
+            return False
+        key = (table, pkb)
+        rows = self.rows
+        s = rows.get(key)
+        if s is not None and sx in s:
+            return False
+        while True:
+            if s is None:
+                s = rows.setdefault(key, set())
+            s.add(sx)
+            cur = rows.get(key)
+            if cur is s:
+                break
+            s = cur
+        sx.row_tags.append(key)
+        return len(sx.row_tags) > self.max_row_locks
+
+    @staticmethod
+    def written_after(sx: SxAct, chain: list[Version] | None) -> bool:
+        """Has the row changed since ``sx``'s snapshot (a newer version, or a deletion)? Only
+        then can the read create an edge, so only then does it need :meth:`read_edges`."""
+        if sx.safe or not chain:
+            return False
+        snap = sx.snap
+        v = chain[-1]
+        x = v.xmin
+        return bool(v.xmax) or not (x == snap.me or (x < snap.xmax and x not in snap.active))
+
+    def read_edges(self, sx: SxAct, table: str, chain: list[Version] | None) -> None:
+        """The rest of a point read (mutex held): promote a lock table grown too large, and add
+        an edge to every concurrent writer of a version newer than the one ``sx`` sees."""
         if sx.safe:
+            return  # safe meanwhile: SSI forgot it
+        if len(sx.row_tags) > self.max_row_locks:
+            self._promote(sx)
+        if not chain:
             return
-        if not sx.whole_tables or table not in sx.whole_tables:
-            key = (table, pkb)
-            readers = self.rows.get(key)
-            if readers is None:
-                self.rows[key] = {sx}
-                sx.row_tags.append(key)
-            elif sx not in readers:
-                readers.add(sx)
-                sx.row_tags.append(key)
-            if len(sx.row_tags) > self.max_row_locks:
-                self._promote(sx)
-        if chain:
-            snap = sx.snap
-            v = chain[-1]
-            x = v.xmin
-            if not v.xmax and (x == snap.me or (x < snap.xmax and x not in snap.active)):
-                return  # the newest version is live and visible: nobody wrote after us
-            by_xid = self.by_xid
-            for i in range(len(chain) - 1, -1, -1):
-                v = chain[i]
-                if snap.sees(v.xmin):
-                    d = v.xmax
-                    if d and not snap.sees(d):
-                        w = by_xid.get(d)
-                        if w is not None:
-                            self._edge(sx, w, sx)
-                    break
-                w = by_xid.get(v.xmin)
-                if w is not None:
-                    self._edge(sx, w, sx)
+        snap = sx.snap
+        by_xid = self.by_xid
+        for i in range(len(chain) - 1, -1, -1):
+            v = chain[i]
+            if snap.sees(v.xmin):
+                d = v.xmax
+                if d and not snap.sees(d):
+                    w = by_xid.get(d)
+                    if w is not None:
+                        self._edge(sx, w, sx)
+                break
+            w = by_xid.get(v.xmin)
+            if w is not None:
+                self._edge(sx, w, sx)
+
+    def _unlock_row(self, sx: SxAct, key: tuple) -> None:
+        """Drop ``sx``'s SIREAD lock on row ``key`` (mutex held). A reader may be adding itself
+        to the same set without the mutex (:meth:`note_read`): after removing an empty set,
+        put it back if someone joined it meanwhile; that reader also sees the set gone and
+        adds itself to the live one."""
+        rows = self.rows
+        s = rows.get(key)
+        if s is None:
+            return
+        s.discard(sx)
+        if not s:
+            del rows[key]
+            if s:
+                cur = rows.setdefault(key, s)
+                if cur is not s:
+                    cur |= s
 
     def _promote(self, sx: SxAct) -> None:
         """Too many row SIREAD locks: trade them for one lock per table (PostgreSQL's
         max_pred_locks_per_relation promotion). Coarser, so possibly more false conflicts,
         but memory stays bounded for a transaction that reads a whole big table row by row."""
         tables = {key[0] for key in sx.row_tags}
-        rows = self.rows
         for key in sx.row_tags:
-            s = rows.get(key)
-            if s is not None:
-                s.discard(sx)
-                if not s:
-                    del rows[key]
+            self._unlock_row(sx, key)
         sx.row_tags = []
         for table in tables:
             self.read_span(sx, table, None)
@@ -241,7 +306,8 @@ class SsiTracker:
     def write(self, sx: SxAct, table: str, pkb: bytes,
               points: list[tuple[str, bytes]]) -> None:
         """``sx`` wrote row ``pkb`` whose old/new index values are ``points``: add an edge from
-        every concurrent holder of a SIREAD lock that covers it."""
+        every concurrent holder of a SIREAD lock that covers it. Call it *after* the new version
+        (or the xmax) is in the chain: see :meth:`note_read`."""
         sx.wrote = True
         readers: set[SxAct] = set()
         r = self.rows.get((table, pkb))
@@ -260,7 +326,7 @@ class SsiTracker:
             return
         snap = sx.snap
         for rd in readers:
-            if rd is sx:
+            if rd is sx or rd.safe:
                 continue
             if rd.commit_seq is not None and snap.sees(rd.xid):
                 continue  # committed before we started: not concurrent
@@ -362,6 +428,8 @@ class SsiTracker:
             self.committed.append(sx)
         self._finished += 1
         if not self.active:
+            # Nobody is tracked: no lock can matter. (A reader made safe while it was taking a
+            # lock without the mutex may leave one behind; writers skip safe readers.)
             self.rows.clear()
             self.tables.clear()
             self.ranges.clear()
@@ -399,26 +467,21 @@ class SsiTracker:
                 if lst:
                     with contextlib.suppress(ValueError):
                         lst.remove(tag[2])
-        rows = self.rows
         for key in sx.row_tags:
-            s = rows.get(key)
-            if s is not None:
-                s.discard(sx)
-                if not s:
-                    del rows[key]
+            self._unlock_row(sx, key)
         sx.tags = []
         sx.row_tags = []
 
     def siread_count(self) -> int:
-        return (sum(len(s) for s in self.rows.values()) + sum(len(s) for s in
+        return (sum(len(s) for s in list(self.rows.values())) + sum(len(s) for s in
                 self.tables.values()) + sum(len(v) for v in self.ranges.values()))
 
     def lock_rows(self) -> list[tuple[tuple, int]]:
         """Every SIREAD lock held, as (tag, xid): ("row", table, pk bytes), ("table", table)
         or ("range", table, index, lo, hi), for ``pg_locks``-style listings."""
         out: list[tuple[tuple, int]] = []
-        for (table, pkb), readers in self.rows.items():
-            out.extend((("row", table, pkb), r.xid) for r in readers)
+        for (table, pkb), readers in list(self.rows.items()):  # copies: see note_read
+            out.extend((("row", table, pkb), r.xid) for r in tuple(readers))
         for table, readers in self.tables.items():
             out.extend((("table", table), r.xid) for r in readers)
         for (table, index), entries in self.ranges.items():
