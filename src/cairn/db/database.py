@@ -63,6 +63,14 @@ from cairn.txn.mvcc import Snapshot, Version
 from cairn.txn.ssi import SsiTracker, SxAct
 
 MARKER = "CAIRN-DB"
+# The WAL's commit delay: four times the storage engines' (DEFAULT_COMMIT_DELAY). A database
+# client commits durably only now and then (between reads and read-only transactions), so
+# the group-commit leader's wait for the recently active committers often runs out; at 0.5 ms
+# rounds shrink to ~3 commits, ~300 fsync rounds a second each wake their followers and pass
+# the GIL around, and at 16 clients the read-mostly benchmark fell into a mode with 8x the
+# context switches and half the throughput (docs/transactions.md, "Performance"). At 2 ms
+# rounds stay at ~14 commits. A lone committer never waits either way.
+COMMIT_DELAY = 4 * DEFAULT_COMMIT_DELAY
 CHECKPOINT = "CHECKPOINT"
 FORMAT = 1
 _NAME_MAX = 128
@@ -144,7 +152,7 @@ class Database:
                  deadlock_timeout: float = 0.2, checkpoint_interval: float = 30.0,
                  checkpoint_wal_bytes: int = 16 << 20, wal_segment_bytes: int = 16 << 20,
                  wal_keep_bytes: int = 64 << 20, early_lock_release: bool = True,
-                 commit_delay: float = DEFAULT_COMMIT_DELAY,
+                 commit_delay: float = COMMIT_DELAY,
                  engine_options: dict[str, Any] | None = None):
         if engine not in ("lsm", "btree"):
             raise InvalidParameter(f"engine must be 'lsm' or 'btree', not {engine!r}")
