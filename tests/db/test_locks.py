@@ -258,3 +258,72 @@ def test_lock_manager_holder_upgrade_skips_the_queue() -> None:
     assert not waiter.is_alive()
     with mu:
         assert [li.mode for li in lm.snapshot()] == ["access exclusive"]
+
+
+def test_fast_path_access_share_moves_into_the_queue_for_access_exclusive(db: Database,
+                                                                          bg) -> None:
+    """ACCESS SHARE is taken on the lock manager's fast path (no mutex, outside the lock
+    table) until someone asks for ACCESS EXCLUSIVE: then the holders move into the lock table,
+    the request queues behind them, and later readers queue behind it. A read-only
+    transaction (virtual xid, no mutex at all) is held the same way."""
+    reader = db.begin("repeatable read", read_only=True)
+    assert reader.get("accounts", 1)["balance"] == 100
+    assert reader.xid == 0  # never needed an xid
+    [held] = [li for li in db.locks() if li.tag == ("table", "accounts")]
+    assert (held.mode, held.granted, held.fastpath) == ("access share", True, True)
+    assert held.owner.startswith("virtual transaction")
+    migration = db.begin()
+    alter = bg(lambda: migration.lock_table("accounts", "access exclusive"))
+    assert alter.blocked()
+    table = [li for li in db.locks() if li.tag == ("table", "accounts")]
+    assert {(li.mode, li.granted, li.fastpath) for li in table} == {
+        ("access share", True, False), ("access exclusive", False, False)}
+    late_reader = db.begin("repeatable read", read_only=True)
+    late = bg(lambda: late_reader.get("accounts", 1))
+    assert late.blocked()  # behind the waiting ACCESS EXCLUSIVE, not on the fast path
+    reader.commit()  # its moved lock goes through the lock table
+    alter.result()
+    assert late.blocked()
+    migration.commit()
+    assert late.result()["balance"] == 100
+    late_reader.commit()
+    after = db.begin()
+    after.get("accounts", 2)  # no strong request left: the fast path again
+    assert [li.fastpath for li in db.locks() if li.tag == ("table", "accounts")] == [True]
+    after.commit()
+    assert db._locks.strong == {} and db.locks() == []
+
+
+def test_nowait_access_exclusive_leaves_the_fast_path_open(db: Database) -> None:
+    reader = db.begin()
+    reader.get("accounts", 1)
+    with pytest.raises(LockNotAvailable):
+        db.begin().lock_table("accounts", "access exclusive", nowait=True)
+    assert db._locks.strong == {}  # the refused request does not keep readers off it
+    other = db.begin()
+    other.get("accounts", 2)
+    assert [li.fastpath for li in db.locks() if li.owner == other.owner.label] == [True]
+    reader.commit()
+    other.commit()
+    db.begin().lock_table("accounts", "access exclusive", nowait=True)
+
+
+def test_fast_path_release_after_a_move_goes_through_the_lock_table() -> None:
+    """The lock manager alone: an owner that leaves the fast path after its lock was moved
+    learns it (the mover flags it before looking), and must release under the mutex."""
+    mu = threading.Lock()
+    lm = LockManager(mu)
+    tag = ("table", "t")
+    a, b = LockOwner(1, "a"), LockOwner(2, "b")
+    assert lm.try_fast_share(a, tag)
+    assert lm.release_fast(a, [tag]) is False  # nothing moved: done without the mutex
+    assert lm.try_fast_share(a, tag)
+    with mu, pytest.raises(LockNotAvailable):
+        lm.acquire(b, tag, "access exclusive", nowait=True)
+    assert lm.release_fast(a, [tag]) is True  # moved into the table meanwhile
+    assert [li.mode for li in lm.snapshot()] == ["access share"]
+    with mu:
+        lm.release_all(a)
+        lm.acquire(b, tag, "access exclusive", nowait=True)
+    assert not lm.try_fast_share(a, tag)  # an ACCESS EXCLUSIVE is held: take the slow path
+    assert lm.fast[tag] == set()

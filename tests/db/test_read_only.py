@@ -356,3 +356,48 @@ def test_read_only_snapshot_keeps_a_possible_pivot_that_is_not_durable(tmp_path:
         done.result()
     finally:
         db.close()
+
+
+def test_virtual_read_only_transaction_holds_vacuum_back(db: Database) -> None:
+    """A read-only transaction with no xid (its snapshot taken without the mutex) still
+    counts for vacuum's horizon: the versions its snapshot sees stay until it ends."""
+    ro = db.begin("repeatable read", read_only=True)
+    assert ro.get("accounts", 1)["balance"] == 100 and ro.xid == 0
+    for n in range(5):
+        with db.transaction() as tx:
+            tx.update("accounts", 1, {"balance": n})
+    db.vacuum("accounts")
+    assert ro.get("accounts", 1)["balance"] == 100
+    assert db.table_stats("accounts").dead_versions == 5
+    assert db.stats().active_transactions == 1
+    ro.commit()
+    [res] = db.vacuum("accounts")
+    assert res.removed == 5
+    assert db.stats().active_transactions == 0
+
+
+def test_virtual_read_only_transaction_ends_cleanly_every_way(db: Database) -> None:
+    before = db.stats()
+    ok = db.begin(SER, read_only=True)
+    ok.get("accounts", 1)
+    ok.commit()
+    rb = db.begin(SER, read_only=True)
+    rb.get("accounts", 1)
+    rb.rollback()
+    bad = db.begin(SER, read_only=True)
+    bad.get("accounts", 1)
+    with pytest.raises(ReadOnlyTransaction):
+        bad.update("accounts", 1, {"balance": 0})
+    with pytest.raises(InFailedTransaction):
+        bad.get("accounts", 1)
+    bad.rollback()
+    assert {ok.state, rb.state, bad.state} == {"committed", "rolled back"}
+    after = db.stats()
+    assert after.commits == before.commits + 1
+    assert after.rollbacks == before.rollbacks + 2
+    assert after.aborts.get("error", 0) == before.aborts.get("error", 0) + 1
+    assert after.active_transactions == 0 and db.locks() == []
+    left = db.begin(SER, read_only=True)
+    left.get("accounts", 2)
+    db.close()  # rolls back what is still running, virtual or not
+    assert left.state == "rolled back"
