@@ -166,25 +166,27 @@ class Transaction:
 
     def _lock_table(self, table: str, mode: str, nowait: bool = False) -> None:
         key = (table, mode)
-        if key not in self._tlocks:
-            tag = ("table", table)
-            if mode == "access share" and self.db._locks.try_fast_share(self.owner, tag):
-                self._fast.append(tag)
-            else:
-                self.db._locks.acquire(self.owner, tag, mode, nowait=nowait,
-                                       timeout=self.lock_timeout)
+        if key not in self._tlocks and not (mode == "access share" and self._fast_share(table)):
+            self.db._locks.acquire(self.owner, ("table", table), mode, nowait=nowait,
+                                   timeout=self.lock_timeout)
             self._tlocks.add(key)
+
+    def _fast_share(self, table: str) -> bool:
+        """ACCESS SHARE on ``table`` on the lock manager's fast path (no mutex needed); False
+        while an ACCESS EXCLUSIVE request exists (then it must queue in the lock table)."""
+        tag = ("table", table)
+        if not self.db._locks.try_fast_share(self.owner, tag):
+            return False
+        self._fast.append(tag)
+        self._tlocks.add((table, "access share"))
+        return True
 
     def _start_unlocked(self, table: str) -> bool:
         """A virtual read-only transaction's first read of ``table`` without the mutex: the
         table's ACCESS SHARE on the fast path, and at the first statement the snapshot. False
         when either needs the mutex after all."""
-        if (table, "access share") not in self._tlocks:
-            tag = ("table", table)
-            if not self.db._locks.try_fast_share(self.owner, tag):
-                return False
-            self._fast.append(tag)
-            self._tlocks.add((table, "access share"))
+        if (table, "access share") not in self._tlocks and not self._fast_share(table):
+            return False
         return self._snap is not None or self.db._virtual_snapshot(self)
 
     def _lock_row(self, table: str, pkb: bytes, mode: str, nowait: bool = False) -> None:
@@ -297,7 +299,7 @@ class Transaction:
         chain = chain[:] if chain else None
         if sx is not None and (more or ssi.written_after(sx, chain)):
             with self.db._mu:
-                ssi.read_edges(sx, heap.name, chain)
+                ssi.read_edges(sx, chain)
         if not chain:
             return None
         if self._track_deps:

@@ -101,8 +101,8 @@ def _failure(detail: str) -> SerializationFailure:
 
 class SsiTracker:
     """SIREAD locks and rw-edges of the serializable transactions of one database. The caller
-    holds the database mutex around every call except :meth:`note_read`, which a transaction's
-    point reads make without it."""
+    holds the database mutex around every call except :meth:`lock_row`, :meth:`written_after`
+    and :meth:`possible_pivots`, which point reads and read-only snapshots make without it."""
 
     def __init__(self, max_row_locks: int = 10_000) -> None:
         self.by_xid: dict[int, SxAct] = {}
@@ -193,7 +193,7 @@ class SsiTracker:
         concurrent writer of a version newer than the one ``sx`` sees (mutex held)."""
         more = self.lock_row(sx, table, pkb)
         if more or self.written_after(sx, chain):
-            self.read_edges(sx, table, chain)
+            self.read_edges(sx, chain)
 
     def lock_row(self, sx: SxAct, table: str, pkb: bytes) -> bool:
         """Take ``sx``'s SIREAD lock on row ``pkb``; True when the lock table has grown past
@@ -233,7 +233,7 @@ class SsiTracker:
         x = v.xmin
         return bool(v.xmax) or not (x == snap.me or (x < snap.xmax and x not in snap.active))
 
-    def read_edges(self, sx: SxAct, table: str, chain: list[Version] | None) -> None:
+    def read_edges(self, sx: SxAct, chain: list[Version] | None) -> None:
         """The rest of a point read (mutex held): promote a lock table grown too large, and add
         an edge to every concurrent writer of a version newer than the one ``sx`` sees."""
         if sx.safe:
@@ -259,7 +259,7 @@ class SsiTracker:
 
     def _unlock_row(self, sx: SxAct, key: tuple) -> None:
         """Drop ``sx``'s SIREAD lock on row ``key`` (mutex held). A reader may be adding itself
-        to the same set without the mutex (:meth:`note_read`): after removing an empty set,
+        to the same set without the mutex (:meth:`lock_row`): after removing an empty set,
         put it back if someone joined it meanwhile; that reader also sees the set gone and
         adds itself to the live one."""
         rows = self.rows
@@ -307,7 +307,7 @@ class SsiTracker:
               points: list[tuple[str, bytes]]) -> None:
         """``sx`` wrote row ``pkb`` whose old/new index values are ``points``: add an edge from
         every concurrent holder of a SIREAD lock that covers it. Call it *after* the new version
-        (or the xmax) is in the chain: see :meth:`note_read`."""
+        (or the xmax) is in the chain: see :meth:`lock_row`."""
         sx.wrote = True
         readers: set[SxAct] = set()
         r = self.rows.get((table, pkb))
@@ -480,7 +480,7 @@ class SsiTracker:
         """Every SIREAD lock held, as (tag, xid): ("row", table, pk bytes), ("table", table)
         or ("range", table, index, lo, hi), for ``pg_locks``-style listings."""
         out: list[tuple[tuple, int]] = []
-        for (table, pkb), readers in list(self.rows.items()):  # copies: see note_read
+        for (table, pkb), readers in list(self.rows.items()):  # copies: see lock_row
             out.extend((("row", table, pkb), r.xid) for r in tuple(readers))
         for table, readers in self.tables.items():
             out.extend((("table", table), r.xid) for r in readers)
