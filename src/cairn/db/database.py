@@ -22,6 +22,7 @@ Design (docs/transactions.md explains the why):
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import fcntl
 import itertools
@@ -182,6 +183,11 @@ class Database:
         self._visible_commits = 0
         self._tally = Tally()  # commits/rollbacks/aborts of transactions that end lock-free
         self._committing: dict[int, int] = {}  # xid -> WAL position before its record
+        # Without early lock release: commit LSNs appended, not yet visible, in log order.
+        self._visible_queue: collections.deque[int] = collections.deque()
+        self._visible_cv = threading.Condition(self._mu)
+        # Held from SSI's last check of a writing transaction to its visibility (_commit).
+        self._commit_order = threading.Lock()
         # Commits visible but not yet durable (early lock release), as (record end, xid, SSI
         # state or None): a read-only snapshot leaves them out, so it never waits for them.
         self._undurable: list[tuple[int, int, SxAct | None]] = []
@@ -632,24 +638,72 @@ class Database:
             self._deferrable_waiting -= 1
 
     def _commit(self, tx: Transaction) -> None:
+        """Commit ``tx``. A transaction that wrote passes SSI's last check, appends its record
+        and (with early lock release) becomes visible while it holds ``_commit_order``, so
+        commits become visible in the order of their records, which is the order SSI's checks
+        assume (commit_seq): were a later commit visible before an earlier one, a snapshot
+        could see the later without the earlier, and a dangerous structure whose T3
+        "committed first" only by that order would go unseen (a cycle in almost every run of
+        tests/db/test_serializable_histories.py before). The database mutex is not held
+        across the append: a thread that blocks (on the WAL's lock) while holding it would
+        stall every reader. A transaction that wrote nothing has nothing to make visible."""
         if tx.xid == 0:
             self._end_virtual(tx, None, True)
             return
-        writes = tx._writes
-        with self._mu:
-            if tx._sx is not None:
-                self._ssi.precommit(tx._sx)
-            if not writes:
+        if not tx._writes:
+            with self._mu:
+                if tx._sx is not None:
+                    self._ssi.precommit(tx._sx)
                 self._finish(tx, True)
                 dep = tx._dep
-            else:
-                self._committing[tx.xid] = self._wal.end_lsn
-        if not writes:
             if dep > self._wal.durable_lsn:
                 self._wal.flush_to(dep)  # it saw a commit that is visible but not yet durable
             return
+        frame = self._commit_frame(tx)  # encoded before any lock
+        with self._commit_order:
+            with self._mu:
+                if tx._sx is not None:
+                    self._ssi.precommit(tx._sx)
+                self._committing[tx.xid] = self._wal.end_lsn
+            lsn, end = self._wal.append_frame(frame)
+            with self._mu:
+                if self.early_lock_release:
+                    # Visible and unlocked now, acknowledged only once durable (Aether's early
+                    # lock release): the next writer of a hot row need not wait for our fsync,
+                    # and any transaction that saw us commits after us in the log or waits for
+                    # our record.
+                    self._make_visible(tx, lsn, end)
+                else:
+                    self._visible_queue.append(lsn)
+        try:
+            self._wal.flush_to(end)
+        except (DurabilityError, OSError) as exc:
+            # The commit record may or may not be on disk: the outcome is unknown, exactly as
+            # for a PostgreSQL client whose connection drops during COMMIT. The database stops.
+            self._failed = exc
+            with self._mu:
+                self._committing.pop(tx.xid, None)
+                if not self.early_lock_release:
+                    self._visible_queue.remove(lsn)
+                    self._visible_cv.notify_all()
+            raise DurabilityError(getattr(exc, "errno", 5) or 5,
+                                  f"commit of transaction {tx.xid} not acknowledged: {exc}"
+                                  ) from exc
+        if not self.early_lock_release:
+            with self._mu:
+                # Durable: visible in the order of the records (see above), so wait for the
+                # commits before ours, whose fsync may have returned to them later.
+                while self._visible_queue[0] != lsn:
+                    self._visible_cv.wait(0.5)
+                self._visible_queue.popleft()
+                self._make_visible(tx, lsn, end)
+                self._visible_cv.notify_all()
+
+    def _commit_frame(self, tx: Transaction) -> bytes:
+        """The commit record of ``tx``: its net row changes, encoded (raises if too large;
+        nothing was written then, and the transaction rolls back)."""
         ops: list[list[Any]] = []
-        for (table, pkb), (old_xmin, row, _v) in writes.items():
+        for (table, pkb), (old_xmin, row, _v) in tx._writes.items():
             if row is not None:
                 op = "i" if old_xmin is None else "u"
             elif old_xmin is not None:
@@ -660,32 +714,7 @@ class Database:
             pk = ([row[heap.single_pk]] if heap.single_pk is not None and row is not None
                   else list(unpack(pkb)))
             ops.append([op, table, pk, old_xmin, row])
-        try:
-            lsn, end = self._wal.append({"k": "c", "x": tx.xid, "o": ops})
-        except TxnError:
-            with self._mu:
-                self._committing.pop(tx.xid, None)
-            raise  # too large: nothing was written; the transaction rolls back
-        try:
-            if self.early_lock_release:
-                # Visible and unlocked now, acknowledged only once durable (Aether's early lock
-                # release): the next writer of a hot row need not wait for our fsync, and any
-                # transaction that saw us commits after us in the log or waits for our record.
-                with self._mu:
-                    self._make_visible(tx, lsn, end)
-            self._wal.flush_to(end)
-        except (DurabilityError, OSError) as exc:
-            # The commit record may or may not be on disk: the outcome is unknown, exactly as
-            # for a PostgreSQL client whose connection drops during COMMIT. The database stops.
-            self._failed = exc
-            with self._mu:
-                self._committing.pop(tx.xid, None)
-            raise DurabilityError(getattr(exc, "errno", 5) or 5,
-                                  f"commit of transaction {tx.xid} not acknowledged: {exc}"
-                                  ) from exc
-        if not self.early_lock_release:
-            with self._mu:
-                self._make_visible(tx, lsn, end)
+        return self._wal.frame({"k": "c", "x": tx.xid, "o": ops})
 
     def _make_visible(self, tx: Transaction, lsn: int, end: int) -> None:
         """Stamp ``tx``'s versions with its commit record's end LSN and end it (mutex held)."""

@@ -135,10 +135,19 @@ class Wal:
 
     def append(self, record: dict[str, Any]) -> tuple[int, int]:
         """Append ``record``; return (its LSN, the LSN just past it). Not durable yet."""
+        return self.append_frame(self.frame(record))
+
+    @staticmethod
+    def frame(record: dict[str, Any]) -> bytes:
+        """``record`` encoded for :meth:`append_frame` (refused if over the size limit)."""
         frame = encode_record(record)
         if len(frame) > MAX_RECORD:
             raise DataError(f"a commit record of {len(frame)} bytes is over the "
                             f"{MAX_RECORD}-byte limit; split the transaction")
+        return frame
+
+    def append_frame(self, frame: bytes) -> tuple[int, int]:
+        """Append an encoded record (:meth:`frame`); (its LSN, the LSN just past it)."""
         with self._lock:
             lsn = self._end
             if self._memory is not None:
