@@ -17,7 +17,10 @@ Design (docs/transactions.md explains the why):
   commit-log lookup, and no aborted versions wait for vacuum.
 * **One mutex.** Chains, the lock table, the SSI graph and the set of running transactions are
   guarded by one mutex (the GIL would serialize them anyway); lock waits release it through
-  condition variables, and the WAL append and fsync happen outside it.
+  condition variables, and the WAL append and fsync happen outside it. Snapshot point reads,
+  fast-path ACCESS SHARE locks and read-only transactions with virtual xids do without it
+  (each documents the ordering that makes that safe), and writing commits pass SSI's last
+  check, the WAL append and visibility in one order under ``_commit_order``.
 """
 
 from __future__ import annotations
