@@ -66,6 +66,10 @@ def _register() -> None:
 
     bench.add_command(bench_txn, "txn")
 
+    from cairn.bench.serial import bench_serial
+
+    bench.add_command(bench_serial, "serial")
+
     from cairn.bench.a2ui import bench_a2ui
 
     bench.add_command(bench_a2ui, "a2ui")

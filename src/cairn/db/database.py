@@ -34,12 +34,12 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from cairn.db import vacuum as vacuum_mod
 from cairn.db.heap import Heap, Index
+from cairn.db.partitions import SerialPartitions
 from cairn.db.stats import DatabaseStats, TableStats, Tally, VacuumResult
 from cairn.db.transaction import METHODS, RR, SER, Transaction, normalize_level
 from cairn.db.wal import Wal
@@ -156,7 +156,7 @@ class Database:
                  deadlock_timeout: float = 0.2, checkpoint_interval: float = 30.0,
                  checkpoint_wal_bytes: int = 16 << 20, wal_segment_bytes: int = 16 << 20,
                  wal_keep_bytes: int = 64 << 20, early_lock_release: bool = True,
-                 commit_delay: float = COMMIT_DELAY,
+                 commit_delay: float = COMMIT_DELAY, serial_partitions: int = 1,
                  engine_options: dict[str, Any] | None = None):
         if engine not in ("lsm", "btree"):
             raise InvalidParameter(f"engine must be 'lsm' or 'btree', not {engine!r}")
@@ -199,9 +199,9 @@ class Database:
         self._n2pl = 0  # running 2PL transactions
         self._locks = LockManager(self._mu, deadlock_timeout)
         self._ssi = SsiTracker()
-        self._serial = threading.Lock()
+        # Actual serial execution: one executor per partition (cairn.db.partitions).
+        self._partitions = SerialPartitions(serial_partitions)
         self._procedures: dict[str, Callable[..., Any]] = {}
-        self._executor: ThreadPoolExecutor | None = None
         self._session_ids = 0
         self._closed = False
         self._failed: BaseException | None = None
@@ -433,23 +433,27 @@ class Database:
     # -- transactions -------------------------------------------------------------------------
     def begin(self, isolation: str = "read committed", method: str = "ssi", *,
               read_only: bool = False, deferrable: bool = False,
-              lock_timeout: float | None = None) -> Transaction:
+              lock_timeout: float | None = None, partition: Any = None) -> Transaction:
         """Start a transaction. ``method`` (ssi, 2pl, serial) applies to serializable only.
         ``read_only`` refuses writes (25006); at serializable/ssi it also lets SSI skip its
         bookkeeping once the snapshot is safe, and ``deferrable`` (SERIALIZABLE READ ONLY
         DEFERRABLE) waits at the first statement for a safe snapshot, so the transaction
-        never takes a SIREAD lock and can never fail with 40001."""
+        never takes a SIREAD lock and can never fail with 40001.
+
+        ``partition`` (method serial only): a value of the first primary-key column; the
+        transaction runs on that value's partition executor, beside those of other partitions,
+        and may touch only that partition's rows. None (default): all partitions."""
         self._check_open()
         level = normalize_level(isolation)
         if method not in METHODS:
             raise InvalidParameter(f"unknown serializable method {method!r}; use one of "
                                    f"{', '.join(METHODS)}")
         timeout = self.lock_timeout if lock_timeout is None else lock_timeout
-        if level == SER and method == "serial":
-            if timeout is None:
-                self._serial.acquire()
-            elif not self._serial.acquire(timeout=timeout):
-                raise LockTimeout("canceling statement due to lock timeout (serial executor)")
+        serial = level == SER and method == "serial"
+        if partition is not None and not serial:
+            raise InvalidParameter("partition applies to serializable, method='serial' only")
+        part = None if partition is None else self._partitions.of_value(partition)
+        held = self._partitions.acquire(part, timeout) if serial else []
         if read_only and (level == RR or (level == SER and method == "ssi")):
             vid = next(self._vids)
             tx = Transaction(self, 0, level, method, True, timeout,
@@ -460,6 +464,10 @@ class Database:
             xid = self._next_xid
             tx = Transaction(self, xid, level, method, read_only, timeout,
                              deferrable=bool(deferrable))
+            if serial:
+                tx._serial_held = held
+                if part is not None and self._partitions.count > 1:
+                    tx._partition = part
             # Running before the counter moves past it: a snapshot taken without the mutex
             # (_virtual_snapshot) reads the counter first, then the running set.
             self._active[xid] = tx
@@ -779,7 +787,7 @@ class Database:
         if tx._2pl:
             self._n2pl -= 1
         if tx.method == "serial":
-            self._serial.release()
+            self._partitions.release(tx._serial_held)
 
     def _abort(self, tx: Transaction, exc: BaseException | None) -> None:
         """Roll ``tx`` back: remove its versions, clear the xmax it set, release its locks."""
@@ -833,7 +841,7 @@ class Database:
         if tx._2pl:
             self._n2pl -= 1
         if tx.method == "serial":
-            self._serial.release()
+            self._partitions.release(tx._serial_held)
 
     def horizon(self) -> int:
         """OldestXmin: no running transaction can see a deletion by an xid below this."""
@@ -866,19 +874,20 @@ class Database:
             raise InvalidParameter("a procedure must be callable")
         self._procedures[name] = fn
 
-    def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        """Run a stored procedure as one serial transaction on the executor thread: the whole
-        transaction runs without waiting on the client (VoltDB / H-Store style)."""
+    def call(self, name: str, *args: Any, partition: Any = None, **kwargs: Any) -> Any:
+        """Run a stored procedure as one serial transaction on an executor thread: the whole
+        transaction runs without waiting on the client (VoltDB / H-Store style). With
+        ``partition`` (a first-primary-key-column value) it runs on that partition's
+        executor, beside procedures of other partitions (``Database(serial_partitions=N)``);
+        without, it holds every partition."""
         self._check_open()
         fn = self._procedures.get(name)
         if fn is None:
             raise UndefinedObject(f'procedure "{name}" does not exist')
-        if self._executor is None:
-            with self._mu:
-                if self._executor is None:
-                    self._executor = ThreadPoolExecutor(1, thread_name_prefix="cairn-serial")
-        return self._executor.submit(
-            self.run, lambda tx: fn(tx, *args, **kwargs), "serializable", "serial").result()
+        part = None if partition is None else self._partitions.of_value(partition)
+        return self._partitions.executor(part).submit(
+            self.run, lambda tx: fn(tx, *args, **kwargs), "serializable", "serial",
+            partition=partition).result()
 
     # -- advisory locks -----------------------------------------------------------------------
     def _session_owner(self, label: str) -> LockOwner:
@@ -1085,8 +1094,7 @@ class Database:
             if tx.state == "active":
                 with contextlib.suppress(TxnError):
                     tx.rollback()
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
+        self._partitions.shutdown()
         if self._engine is not None and self._failed is None:
             self.checkpoint()
         self._closed = True

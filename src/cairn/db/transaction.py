@@ -41,6 +41,7 @@ from cairn.txn.errors import (
     InFailedTransaction,
     InvalidParameter,
     LockNotAvailable,
+    PartitionViolation,
     ReadOnlyTransaction,
     SerializationFailure,
     TransactionFinished,
@@ -105,6 +106,10 @@ class Transaction:
         self._writes: dict[tuple[str, bytes], list[Any]] = {}
         self._tlocks: set[tuple[str, str]] = set()
         self._fast: list[tuple] = []  # table lock tags held on the lock manager's fast path
+        # Serial method: the partition executors held; the one partition it is bound to
+        # (None: all, or the database is not partitioned). See cairn.db.partitions.
+        self._serial_held: list[int] = []
+        self._partition: int | None = None
         self._dep = 0  # newest commit-record end this transaction may have seen
         self._fast_reads = isolation != RU
         self._track_deps = db._wal.tracks_durability
@@ -189,6 +194,13 @@ class Transaction:
             return False
         return self._snap is not None or self.db._virtual_snapshot(self)
 
+    def _check_partition(self, heap: Heap, pkb: bytes) -> None:
+        """A single-partition serial transaction touches only rows of its partition."""
+        if self.db._partitions.of_pk(pkb) != self._partition:
+            raise PartitionViolation(
+                f"a row of {heap.name!r} outside partition {self._partition} (this transaction's"
+                "); run it without partition=, or with the partition of that row's key")
+
     def _lock_row(self, table: str, pkb: bytes, mode: str, nowait: bool = False) -> None:
         self.db._locks.acquire(self.owner, ("row", table, pkb), mode, nowait=nowait,
                                timeout=self.lock_timeout)
@@ -239,6 +251,8 @@ class Transaction:
             if heap is not None:
                 try:
                     pkb = heap.pk_bytes(key)
+                    if self._partition is not None:
+                        self._check_partition(heap, pkb)
                     if (self._per_tx_snapshot and self._snap is not None
                             and (table, "access share") in self._tlocks) or (
                             self.xid == 0 and self._start_unlocked(table)):
@@ -267,6 +281,8 @@ class Transaction:
         try:
             heap = db._heap(table)
             pkb = heap.pk_bytes(key)
+            if self._partition is not None:
+                self._check_partition(heap, pkb)
             with db._mu:
                 if for_update or for_share:
                     if self._per_tx_snapshot:
@@ -374,6 +390,9 @@ class Transaction:
                         candidates = list(seen)
                 else:
                     candidates = list(heap.keys)
+                if self._partition is not None:  # it sees its own partition only
+                    of_pk, mine = db._partitions.of_pk, self._partition
+                    candidates = [pkb for pkb in candidates if of_pk(pkb) == mine]
                 out: list[dict[str, Any]] = []
                 mode = "update" if for_update else "share"
                 for pkb in candidates:
@@ -477,6 +496,8 @@ class Transaction:
             check_row(row)
             row = dict(row)
             pkb = heap.pk_bytes(heap.row_pk(row))
+            if self._partition is not None:
+                self._check_partition(heap, pkb)
             with db._mu:
                 if self._per_tx_snapshot:
                     self._snapshot()
@@ -519,6 +540,8 @@ class Transaction:
         try:
             heap = db._heap(table)
             pkb = heap.pk_bytes(key)
+            if self._partition is not None:
+                self._check_partition(heap, pkb)
             for c, val in changes.items():
                 if not callable(val):
                     check_value(c, val)
@@ -575,6 +598,8 @@ class Transaction:
         try:
             heap = db._heap(table)
             pkb = heap.pk_bytes(key)
+            if self._partition is not None:
+                self._check_partition(heap, pkb)
             with db._mu:
                 if self._per_tx_snapshot:
                     self._snapshot()

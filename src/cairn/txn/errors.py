@@ -98,6 +98,14 @@ class InvalidParameter(TxnError, ValueError):
     sqlstate = "22023"
 
 
+class PartitionViolation(TxnError):
+    """a single-partition serial transaction touched a row of another partition (VoltDB's
+    mispartitioned statement; PostgreSQL has no partitioned executors, so the code is its
+    feature_not_supported)."""
+
+    sqlstate = "0A000"
+
+
 class DataError(TxnError, ValueError):
     """a row or key that cannot be stored (wrong type, not JSON, hostile value)."""
 
