@@ -57,6 +57,7 @@ class PgConnection(Connection):
         self.conn.execute(f"SET deadlock_timeout = '{DEADLOCK_TIMEOUT}'")
         self.conn.execute("SET lock_timeout = '20s'")
         self.pid = self.conn.info.backend_pid
+        self.space = int(schema[-8:], 16) & 0x7FFFFFFF  # this run's advisory-lock key space
 
     def begin(self) -> None:
         access = f" {self.level.access.upper()}" if self.level.access else ""
@@ -83,8 +84,11 @@ class PgConnection(Connection):
             fn = "pg_advisory_xact_lock" if stmt.wait is None else "pg_try_advisory_xact_lock"
             if stmt.mode == "shared":
                 fn += "_shared"
-            row = self._run(sql.SQL("SELECT {}(%s)").format(sql.Identifier(fn)),
-                            [b.key]).fetchone()
+            # Advisory locks are per database, not per schema: the two-key form, with this
+            # run's own first key, keeps concurrent runs (pytest -n, two test processes)
+            # from taking each other's locks.
+            row = self._run(sql.SQL("SELECT {}(%s, hashtext(%s))").format(sql.Identifier(fn)),
+                            [self.space, str(b.key)]).fetchone()
             if stmt.wait is not None and row is not None and row[0] is False:
                 raise DbError("55P03", "could not obtain advisory lock")
             return None
