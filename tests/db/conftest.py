@@ -65,3 +65,21 @@ class Background:
 @pytest.fixture
 def bg() -> Callable[[Callable[[], Any]], Background]:
     return Background
+
+
+def run_clients(n: int, fn: Callable[[int], Any]) -> None:
+    """Run ``fn(i)`` for i in range(n) on n threads; fail with any error they raised."""
+    errors: list[BaseException] = []
+
+    def wrap(i: int) -> None:
+        try:
+            fn(i)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=wrap, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors[:3]

@@ -13,6 +13,7 @@ import threading
 import pytest
 
 from cairn.db import Database
+from tests.db.conftest import run_clients
 
 METHODS = ["ssi", "2pl", "serial"]
 
@@ -25,23 +26,6 @@ def interleave_often():
     sys.setswitchinterval(1e-5)
     yield
     sys.setswitchinterval(old)
-
-
-def run_clients(n: int, fn) -> None:
-    errors: list[BaseException] = []
-
-    def wrap(i: int) -> None:
-        try:
-            fn(i)
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=wrap, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    assert not errors, errors[:3]
 
 
 @pytest.mark.parametrize("method", METHODS)

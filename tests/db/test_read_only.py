@@ -93,13 +93,20 @@ def test_snapshot_is_safe_when_no_commit_came_after_the_running_writer(db: Datab
     assert db.stats().ssi_safe_snapshots == 1
 
 
-def test_snapshot_becomes_safe_when_the_read_write_transaction_commits(db: Database) -> None:
+def tracked_read_only(db: Database) -> tuple[Transaction, Transaction]:
+    """A running read-write transaction, a commit it does not see, then a read-only one that
+    read a row: tracked (one SIREAD lock), since the writer could still become a pivot."""
     rw = db.begin(SER)
     rw.get("accounts", 2)
     commit_unseen_by(db)
     ro = db.begin(SER, read_only=True)
     ro.get("accounts", 1)
-    assert len(sireads(db, ro)) == 1  # not safe yet: rw could still become a pivot
+    assert len(sireads(db, ro)) == 1
+    return rw, ro
+
+
+def test_snapshot_becomes_safe_when_the_read_write_transaction_commits(db: Database) -> None:
+    rw, ro = tracked_read_only(db)
     rw.update("accounts", 2, {"balance": 50})
     rw.commit()  # no rw-conflict out to an earlier commit: ro's snapshot is safe now
     assert sireads(db, ro) == []
@@ -111,12 +118,7 @@ def test_snapshot_becomes_safe_when_the_read_write_transaction_commits(db: Datab
 
 
 def test_snapshot_stays_safe_when_the_read_write_transaction_aborts(db: Database) -> None:
-    rw = db.begin(SER)
-    rw.get("accounts", 2)
-    commit_unseen_by(db)
-    ro = db.begin(SER, read_only=True)
-    ro.get("accounts", 1)
-    assert len(sireads(db, ro)) == 1
+    rw, ro = tracked_read_only(db)
     rw.rollback()
     assert sireads(db, ro) == []
     ro.commit()

@@ -16,7 +16,6 @@ from __future__ import annotations
 import itertools
 import random
 import sys
-import threading
 from collections import defaultdict
 from pathlib import Path
 
@@ -24,6 +23,7 @@ import pytest
 
 from cairn.db import Database
 from cairn.db.errors import DeadlockDetected, SerializationFailure
+from tests.db.conftest import run_clients
 
 KEYS = 6
 
@@ -37,51 +37,42 @@ def _run(isolation: str, clients: int = 6, rounds: int = 120, seed: int = 0,
         for k in range(KEYS):
             tx.insert("kv", {"id": k, "v": "init"})
     done: list[dict] = []
-    errors: list[BaseException] = []
 
     def client(n: int) -> None:
         rng = random.Random(seed * 1000 + n)
-        try:
-            for i in range(rounds):
-                kind = rng.random()
-                while True:
-                    ro = kind < 0.4
-                    tx = db.begin(isolation, read_only=ro)
-                    rec: dict = {"reads": {}, "writes": {}, "ro": ro}
-                    try:
-                        if kind < 0.15:
-                            for row in tx.select("kv", {"id": {"<": 3}}):
-                                rec["reads"][row["id"]] = row["v"]
-                        else:
-                            for k in rng.sample(range(KEYS), 3 if ro else 2):
-                                rec["reads"][k] = tx.get("kv", k)["v"]
-                        if not ro:
-                            for k in rng.sample(range(KEYS), rng.choice((1, 1, 2))):
-                                val = f"{n}.{i}.{k}"
-                                tx.update("kv", k, {"v": val})
-                                rec["writes"][k] = val
-                        tx.commit()
-                    except (SerializationFailure, DeadlockDetected):
-                        tx.rollback()
-                        continue
-                    rec["lsn"] = tx.commit_lsn
-                    done.append(rec)
-                    break
-        except BaseException as exc:  # reported after the join
-            errors.append(exc)
+        for i in range(rounds):
+            kind = rng.random()
+            while True:
+                ro = kind < 0.4
+                tx = db.begin(isolation, read_only=ro)
+                rec: dict = {"reads": {}, "writes": {}, "ro": ro}
+                try:
+                    if kind < 0.15:
+                        for row in tx.select("kv", {"id": {"<": 3}}):
+                            rec["reads"][row["id"]] = row["v"]
+                    else:
+                        for k in rng.sample(range(KEYS), 3 if ro else 2):
+                            rec["reads"][k] = tx.get("kv", k)["v"]
+                    if not ro:
+                        for k in rng.sample(range(KEYS), rng.choice((1, 1, 2))):
+                            val = f"{n}.{i}.{k}"
+                            tx.update("kv", k, {"v": val})
+                            rec["writes"][k] = val
+                    tx.commit()
+                except (SerializationFailure, DeadlockDetected):
+                    tx.rollback()
+                    continue
+                rec["lsn"] = tx.commit_lsn
+                done.append(rec)
+                break
 
     old = sys.getswitchinterval()
     sys.setswitchinterval(1e-5)  # threads really interleave inside transactions
     try:
-        threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(120)
+        run_clients(clients, client)
     finally:
         sys.setswitchinterval(old)
         db.close()
-    assert not errors, errors[:3]
     return done
 
 

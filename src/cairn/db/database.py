@@ -500,21 +500,11 @@ class Database:
         ssi = tx.method == "ssi" and tx.isolation == SER
         while True:
             epoch = self._horizon_epoch
-            xmax = self._next_xid
-            active = frozenset(self._active)
-            durable = self._wal.durable_lsn
-            pend = [e for e in tuple(self._undurable) if e[0] > durable]
+            snap, pend = self._durable_snapshot(0)
             seen = self._visible_commits
-            if pend:
-                active = active.union(x for _e, x, _s in pend)
-            snap = Snapshot(min(active) if active else xmax, xmax, active, 0)
-            if ssi:
-                tracker = self._ssi
-                if tracker.possible_pivots(seen) or any(
-                        s is not None and not s.read_only and tracker.threatens(s, snap)
-                        for _e, _x, s in pend):
-                    tx._snap = None
-                    return False
+            if ssi and (self._ssi.possible_pivots(seen) or self._pivot_left_out(pend, snap)):
+                tx._snap = None
+                return False
             tx._snap = snap
             if self._horizon_epoch == epoch:
                 break
@@ -523,6 +513,23 @@ class Database:
         if ssi:
             self._tally.add("safe_at_start")
         return True
+
+    def _durable_snapshot(self, me: int) -> tuple[Snapshot, list[tuple[int, int, SxAct | None]]]:
+        """A snapshot that leaves out the commits visible but not yet durable, and those
+        (record end, xid, SSI state). It reads the xid counter, then the running set, then the
+        not-yet-durable list, so it is consistent without the mutex (see _virtual_snapshot)."""
+        xmax = self._next_xid
+        active = frozenset(self._active)
+        durable = self._wal.durable_lsn
+        pend = [e for e in tuple(self._undurable) if e[0] > durable]
+        if pend:
+            active = active.union(x for _e, x, _s in pend)
+        return Snapshot(min(active) if active else xmax, xmax, active, me), pend
+
+    def _pivot_left_out(self, pend: list[tuple[int, int, SxAct | None]], snap: Snapshot) -> bool:
+        """Is a commit left out of ``snap`` a possible pivot toward something it sees?"""
+        return any(s is not None and not s.read_only and self._ssi.threatens(s, snap)
+                   for _e, _x, s in pend)
 
     def _end_virtual(self, tx: Transaction, exc: BaseException | None, committed: bool) -> None:
         """End a read-only transaction that never got an xid: nothing to undo, nothing to
@@ -607,18 +614,11 @@ class Database:
                 return tx._snap  # type: ignore[return-value]
             self._assign_xid(tx)
         while True:
-            pend = self._prune_undurable()
-            if not pend:  # every visible commit is durable already
-                snap = self._take_snapshot(tx.xid)
-                tx._track_deps = False
+            snap, pend = self._durable_snapshot(tx.xid)
+            if ssi and self._pivot_left_out(pend, snap):
+                snap = self._take_snapshot(tx.xid)  # it must see them: wait at commit
             else:
-                active = frozenset(self._active).union(x for _e, x, _s in pend)
-                snap = Snapshot(min(active), self._next_xid, active, tx.xid)
-                if ssi and any(s is not None and not s.read_only and self._ssi.threatens(s, snap)
-                               for _e, _x, s in pend):
-                    snap = self._take_snapshot(tx.xid)  # it must see them: wait at commit
-                else:
-                    tx._track_deps = False  # everything it can see is durable
+                tx._track_deps = False  # everything it can see is durable
             tx._snap = snap
             if not ssi:
                 return snap

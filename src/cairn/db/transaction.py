@@ -194,12 +194,15 @@ class Transaction:
             return False
         return self._snap is not None or self.db._virtual_snapshot(self)
 
-    def _check_partition(self, heap: Heap, pkb: bytes) -> None:
-        """A single-partition serial transaction touches only rows of its partition."""
-        if self.db._partitions.of_pk(pkb) != self._partition:
+    def _pk(self, heap: Heap, key: Any) -> bytes:
+        """``key`` packed; for a single-partition serial transaction, only one of its
+        partition's rows."""
+        pkb = heap.pk_bytes(key)
+        if self._partition is not None and self.db._partitions.of_pk(pkb) != self._partition:
             raise PartitionViolation(
                 f"a row of {heap.name!r} outside partition {self._partition} (this transaction's"
                 "); run it without partition=, or with the partition of that row's key")
+        return pkb
 
     def _lock_row(self, table: str, pkb: bytes, mode: str, nowait: bool = False) -> None:
         self.db._locks.acquire(self.owner, ("row", table, pkb), mode, nowait=nowait,
@@ -250,9 +253,7 @@ class Transaction:
             heap = db._heaps.get(table)
             if heap is not None:
                 try:
-                    pkb = heap.pk_bytes(key)
-                    if self._partition is not None:
-                        self._check_partition(heap, pkb)
+                    pkb = self._pk(heap, key)
                     if (self._per_tx_snapshot and self._snap is not None
                             and (table, "access share") in self._tlocks) or (
                             self.xid == 0 and self._start_unlocked(table)):
@@ -280,9 +281,7 @@ class Transaction:
         self._check_read(for_update or for_share)
         try:
             heap = db._heap(table)
-            pkb = heap.pk_bytes(key)
-            if self._partition is not None:
-                self._check_partition(heap, pkb)
+            pkb = self._pk(heap, key)
             with db._mu:
                 if for_update or for_share:
                     if self._per_tx_snapshot:
@@ -495,9 +494,7 @@ class Transaction:
             heap = db._heap(table)
             check_row(row)
             row = dict(row)
-            pkb = heap.pk_bytes(heap.row_pk(row))
-            if self._partition is not None:
-                self._check_partition(heap, pkb)
+            pkb = self._pk(heap, heap.row_pk(row))
             with db._mu:
                 if self._per_tx_snapshot:
                     self._snapshot()
@@ -539,9 +536,7 @@ class Transaction:
         db = self.db
         try:
             heap = db._heap(table)
-            pkb = heap.pk_bytes(key)
-            if self._partition is not None:
-                self._check_partition(heap, pkb)
+            pkb = self._pk(heap, key)
             for c, val in changes.items():
                 if not callable(val):
                     check_value(c, val)
@@ -597,9 +592,7 @@ class Transaction:
         db = self.db
         try:
             heap = db._heap(table)
-            pkb = heap.pk_bytes(key)
-            if self._partition is not None:
-                self._check_partition(heap, pkb)
+            pkb = self._pk(heap, key)
             with db._mu:
                 if self._per_tx_snapshot:
                     self._snapshot()
