@@ -1,0 +1,1 @@
+"""cairn.sql: PostgreSQL's dialect executed on cairn.db."""
