@@ -1,0 +1,249 @@
+"""The event loop: a heap of timed events on one virtual timeline, driven by one seed.
+
+Events are message deliveries, timers and scheduled actions (faults, client steps). Ties in
+time are broken by a sequence number, so the order of events is a function of the seed alone;
+``log`` records every send, delivery, drop, timer and fault, and ``digest()`` hashes it, which is
+how a test shows that a seed replays identically.
+
+A process loses its memory when it crashes; its ``disk`` (a plain dict it owns) survives, as a
+disk would, and ``restart`` builds a new process from the factory with that disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import random
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from cairn.sim.clock import Clock
+from cairn.sim.network import NetConfig
+
+_DELIVER, _TIMER, _CALL = 0, 1, 2
+
+
+class SimulatorError(Exception):
+    """A scenario asked for something impossible (unknown node, duplicate name)."""
+
+
+class Process(Protocol):
+    """What the simulator drives; cairn's protocols implement these three methods."""
+
+    def start(self) -> None: ...
+    def on_message(self, src: str, msg: tuple) -> None: ...
+    def on_timer(self, tag: Hashable) -> None: ...
+
+
+class Context:
+    """A process's view of the world: its name, clock, disk, random generator and the network."""
+
+    __slots__ = ("_sim", "_slot", "disk", "name", "rng")
+
+    def __init__(self, sim: Simulator, slot: _Slot):
+        self._sim = sim
+        self._slot = slot
+        self.name = slot.name
+        self.disk = slot.disk
+        self.rng = random.Random(f"{sim.seed}/{slot.name}/{slot.incarnation}")
+
+    def now(self) -> float:
+        """Local clock time in ms (skewed and drifting: never compare it across nodes)."""
+        return self._slot.clock.local(self._sim.now)
+
+    def send(self, dst: str, msg: tuple) -> None:
+        self._sim.send(self.name, dst, msg)
+
+    def set_timer(self, delay_ms: float, tag: Hashable) -> None:
+        slot = self._slot
+        sim = self._sim
+        sim._seq += 1
+        heapq.heappush(sim._queue, (sim.now + slot.clock.true_delay(delay_ms), sim._seq, _TIMER,
+                                    slot.name, slot.incarnation, tag))
+
+
+@dataclass(slots=True)
+class _Slot:
+    name: str
+    factory: Callable[[Context], Any]
+    clock: Clock
+    disk: dict = field(default_factory=dict)
+    process: Any = None
+    up: bool = False
+    incarnation: int = 0
+
+
+class Simulator:
+    def __init__(self, seed: int, net: NetConfig | None = None, *, detail: bool = True):
+        self.seed = seed
+        self.net = net or NetConfig()
+        self.rng = random.Random(seed)
+        self.now = 0.0
+        self.detail = detail  # log message contents, not only their kinds
+        self.log: list[tuple] = []
+        self.stats = {"sent": 0, "delivered": 0, "dropped": 0, "duplicated": 0, "timers": 0}
+        self._queue: list[tuple] = []
+        self._seq = 0
+        self._slots: dict[str, _Slot] = {}
+        self._blocked: set[tuple[str, str]] = set()  # (src, dst) pairs that cannot talk
+
+    # --- nodes -------------------------------------------------------------------------------
+    def add(self, name: str, factory: Callable[[Context], Any], clock: Clock | None = None,
+            *, start: bool = True) -> None:
+        if name in self._slots:
+            raise SimulatorError(f"node {name!r} already exists")
+        self._slots[name] = _Slot(name, factory, clock or Clock())
+        if start:
+            self._boot(self._slots[name])
+
+    def _boot(self, slot: _Slot) -> None:
+        slot.up = True
+        slot.process = slot.factory(Context(self, slot))
+        self.log.append((self.now, "start", slot.name, slot.incarnation))
+        slot.process.start()
+
+    def _slot(self, name: str) -> _Slot:
+        try:
+            return self._slots[name]
+        except KeyError:
+            raise SimulatorError(f"unknown node {name!r}") from None
+
+    def process(self, name: str) -> Any:
+        return self._slot(name).process
+
+    def disk(self, name: str) -> dict:
+        return self._slot(name).disk
+
+    def is_up(self, name: str) -> bool:
+        return self._slot(name).up
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._slots)
+
+    def crash(self, name: str) -> None:
+        """Stop ``name`` now: its memory and pending timers are gone, its disk stays."""
+        slot = self._slot(name)
+        if slot.up:
+            slot.up = False
+            slot.process = None
+            slot.incarnation += 1
+            self.log.append((self.now, "crash", name))
+
+    def restart(self, name: str) -> None:
+        slot = self._slot(name)
+        if not slot.up:
+            self._boot(slot)
+
+    def set_clock(self, name: str, clock: Clock) -> None:
+        self._slot(name).clock = clock
+        self.log.append((self.now, "clock", name, clock.skew, clock.drift))
+
+    def clock(self, name: str) -> Clock:
+        return self._slot(name).clock
+
+    # --- partitions --------------------------------------------------------------------------
+    def partition(self, *groups: list[str] | set[str] | tuple[str, ...]) -> None:
+        """Symmetric partition: nodes in different groups cannot reach each other."""
+        for i, a in enumerate(groups):
+            for b in groups[i + 1:]:
+                for x in a:
+                    for y in b:
+                        self._blocked.add((x, y))
+                        self._blocked.add((y, x))
+        self.log.append((self.now, "partition", tuple(tuple(sorted(g)) for g in groups)))
+
+    def block(self, src: str, dst: str) -> None:
+        """One-way partition: ``src`` cannot reach ``dst`` (``dst`` still reaches ``src``)."""
+        self._blocked.add((src, dst))
+        self.log.append((self.now, "block", src, dst))
+
+    def heal(self) -> None:
+        self._blocked.clear()
+        self.log.append((self.now, "heal"))
+
+    # --- messages and events -----------------------------------------------------------------
+    def send(self, src: str, dst: str, msg: tuple) -> None:
+        net = self.net
+        rng = self.rng
+        stats = self.stats
+        stats["sent"] += 1
+        if self.detail:
+            self.log.append((self.now, "send", src, dst, repr(msg)))
+        if (src, dst) in self._blocked or (net.loss and rng.random() < net.loss):
+            stats["dropped"] += 1
+            self.log.append((self.now, "drop", src, dst, msg[0]))
+            return
+        copies = 2 if net.duplicate and rng.random() < net.duplicate else 1
+        if copies == 2:
+            stats["duplicated"] += 1
+        delay = net.delay_for(msg)
+        for _ in range(copies):
+            d = delay.draw(rng)
+            if net.reorder and rng.random() < net.reorder:
+                d += rng.uniform(0.0, net.reorder_ms)
+            self._seq += 1
+            heapq.heappush(self._queue, (self.now + d, self._seq, _DELIVER, src, dst, msg))
+
+    def at(self, time_ms: float, action: Callable[[], Any], label: str = "call") -> None:
+        """Run ``action()`` at simulated time ``time_ms`` (faults, client steps)."""
+        self._seq += 1
+        heapq.heappush(self._queue, (max(time_ms, self.now), self._seq, _CALL, label, action, None))
+
+    def after(self, delay_ms: float, action: Callable[[], Any], label: str = "call") -> None:
+        self.at(self.now + delay_ms, action, label)
+
+    def pending(self) -> int:
+        return len(self._queue)
+
+    def run(self, until: float | None = None, max_events: int | None = None) -> int:
+        """Process events in time order until the queue is empty, ``until`` or ``max_events``."""
+        queue = self._queue
+        slots = self._slots
+        log = self.log
+        stats = self.stats
+        blocked = self._blocked
+        n = 0
+        pop = heapq.heappop
+        while queue:
+            if until is not None and queue[0][0] > until:
+                self.now = until
+                break
+            if max_events is not None and n >= max_events:
+                break
+            t, _, kind, a, b, c = pop(queue)
+            self.now = t
+            n += 1
+            if kind == _DELIVER:
+                slot = slots[b]
+                # A partition that starts while a message is in flight also stops it.
+                if not slot.up or (a, b) in blocked:
+                    stats["dropped"] += 1
+                    log.append((t, "lost", a, b, c[0]))
+                    continue
+                stats["delivered"] += 1
+                log.append((t, "recv", a, b, c[0]))
+                slot.process.on_message(a, c)
+            elif kind == _TIMER:
+                slot = slots[a]
+                if not slot.up or slot.incarnation != b:
+                    continue
+                stats["timers"] += 1
+                log.append((t, "timer", a, repr(c) if self.detail else None))
+                slot.process.on_timer(c)
+            else:
+                log.append((t, a))
+                b()
+        else:
+            if until is not None:
+                self.now = max(self.now, until)
+        return n
+
+    def digest(self) -> str:
+        """A hash of the whole event log: equal digests, identical runs."""
+        h = hashlib.sha256()
+        for entry in self.log:
+            h.update(repr(entry).encode())
+            h.update(b"\n")
+        return h.hexdigest()
