@@ -179,3 +179,32 @@ def test_dataset_keys_and_values() -> None:
     assert cfg.scan_len == 500 and data.range_starts == [0] * 10
     assert DataSet.make(cfg, 0).values == data.values  # deterministic per (seed, repeat)
     assert DataSet.make(cfg, 1).values != data.values
+
+
+def test_setup_gives_sqlite3_the_same_cache_and_no_mmap(tmp_path: Path) -> None:
+    from cairn.bench.peers import Setup
+    store = open_store("sqlite3", str(tmp_path / "db"), Setup(cache_bytes=16 << 20))
+    try:
+        conn = store._conn()  # type: ignore[attr-defined]
+        assert conn.execute("PRAGMA cache_size").fetchone()[0] == -(16 << 10)  # KiB
+        assert conn.execute("PRAGMA mmap_size").fetchone()[0] == 0
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(("name", "option"), [("btree", "pool_bytes"),
+                                              ("lsm", "block_cache_bytes")])
+def test_setup_reaches_the_cairn_engines(name: str, option: str, tmp_path: Path) -> None:
+    from cairn.bench.peers import Setup
+    store = open_store(name, str(tmp_path / "db"), Setup(cache_bytes=3 << 20))
+    try:
+        extra = store.stats()["extra"]
+        cap = extra.get("block_cache_capacity") or (extra["pool_capacity_pages"]
+                                                     * extra["page_size"])
+        assert cap == 3 << 20
+        assert store.engine.manual_wal_flush is False  # type: ignore[attr-defined]
+    finally:
+        store.close()
+    assert make_store(name, "/x", Setup(manual_wal_flush=True)).options()[  # type: ignore
+        "manual_wal_flush"] is True
+    assert option in make_store(name, "/x", Setup(cache_bytes=1 << 20)).options()  # type: ignore

@@ -18,6 +18,7 @@ from cairn.storage import CorruptionError, StorageError
 from cairn.storage.engine import Put
 from cairn.storage.faults import flip_bit
 from cairn.storage.fileio import REAL_FS
+from cairn.storage.lsm import LSMEngine
 from cairn.storage.lsm.bloom import BloomFilter, expected_fp_rate
 from cairn.storage.lsm.compaction import CompactionOptions, pick_leveled, pick_tiered
 from cairn.storage.lsm.iterators import live, merge_entries
@@ -270,3 +271,41 @@ def test_block_cache_never_holds_more_than_its_capacity() -> None:
         assert cache.used == sum(e[1] for e in cache._map.values())
     cache.evict_table(0)  # all keys are below 1 << 32: table 0
     assert cache.used == 0 and not cache._map
+
+
+def test_cached_block_size_is_real_memory() -> None:
+    """The block cache charges what a decoded block occupies (within 25 % of tracemalloc)."""
+    import tracemalloc
+
+    from cairn.storage.lsm.sstable import decoded_size, encode_block, make_block
+    rng = random.Random(7)
+    blocks = []
+    total = 0
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for j in range(100):
+            keys = [b"key:%012d" % (j * 100 + i) for i in range(33)]
+            vals: list[bytes | None] = [rng.randbytes(100) for _ in range(33)]
+            total += decoded_size(len(encode_block(keys, vals)), len(keys))
+            blocks.append(make_block(keys, vals))
+        used = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert 0.75 * used <= total <= 1.25 * used, (used, total)
+
+
+@pytest.mark.parametrize("manual", [False, True])
+def test_wal_frames_reach_the_os_unless_manual_wal_flush(tmp_path: Path, manual: bool) -> None:
+    """RocksDB's default: an unsynced put is in the file (write(2)) when put returns, so a
+    process crash cannot lose it; manual_wal_flush=True keeps it in the user-space buffer."""
+    eng = LSMEngine(str(tmp_path / "db"), background=False, manual_wal_flush=manual)
+    try:
+        wal = [n for n in os.listdir(tmp_path / "db") if n.endswith(".log")]
+        path = tmp_path / "db" / wal[0]
+        before = os.path.getsize(path)
+        eng.put(b"k", b"v" * 50)
+        grew = os.path.getsize(path) - before
+        assert grew == (0 if manual else 4 + 4 + 9 + 1 + 50)
+    finally:
+        eng.close()

@@ -10,6 +10,14 @@ an fsync per write (sqlite3 and LMDB: one transaction); ``sync_put`` makes each 
 before it returns, with the system's own honest mechanism (fsync of its log/WAL or a synced
 commit). Where a system has no honest way to do something, the adapter says so with a reason
 (:class:`NotApplicable`) instead of faking it.
+
+Memory: every system gets the same cache, :attr:`Setup.cache_bytes` (``--cache-mib``): the
+btree's buffer pool, the lsm's block cache, sqlite3's and diskcache's page cache (memory maps off
+for both), RocksDB's and LevelDB's block cache. LMDB, semidbm and the hash engine have no cache
+of their own (they read through the OS page cache, or keep an index in memory): they run as they
+are, and :attr:`Store.memory_note` says so. Write semantics: a non-durable put is handed to the
+OS with write(2) before it returns on every system (RocksDB's default); the cairn engines'
+user-space WAL buffer (``manual_wal_flush=True``) is measured only when asked for.
 """
 
 from __future__ import annotations
@@ -61,6 +69,16 @@ class Caps:
     full_scan: int | None = None  # keys read by the "full" scan
 
 
+@dataclass(frozen=True, slots=True)
+class Setup:
+    """How every system is configured in one run: the cache each one gets (bytes; ``None``
+    leaves each system at its own default) and whether the cairn engines may buffer their WAL
+    in user space (``manual_wal_flush``, RocksDB's option of that name)."""
+
+    cache_bytes: int | None = None
+    manual_wal_flush: bool = False
+
+
 class Store(ABC):
     """A key-value system under test. One instance per open directory.
 
@@ -75,9 +93,12 @@ class Store(ABC):
     ordered: ClassVar[bool] = True
     concurrent_writers: ClassVar[str | None] = None  # None = supported, else the reason not
     caps: ClassVar[Caps] = Caps()
+    # How the system's cache relates to --cache-mib (shown in the report).
+    memory_note: ClassVar[str] = "cache = --cache-mib"
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, setup: Setup | None = None):
         self.path = path
+        self.setup = setup or Setup()
 
     @abstractmethod
     def open(self) -> None: ...
@@ -123,6 +144,10 @@ class CairnStore(Store):
     family = "cairn"
     kind: ClassVar[str]
 
+    def options(self) -> dict[str, Any]:
+        """Engine keyword options that carry out :class:`Setup`."""
+        return {}
+
     def open(self) -> None:
         try:
             from cairn.storage import engine_class
@@ -130,7 +155,7 @@ class CairnStore(Store):
         except Exception as exc:  # an engine not written yet: skip it, say why
             raise Unavailable(f"cannot import cairn engine {self.kind!r}: {exc}") from exc
         try:
-            self.engine = cls(self.path)
+            self.engine = cls(self.path, **self.options())
         except Exception as exc:
             raise Unavailable(f"cannot open cairn engine {self.kind!r}: {exc}") from exc
 
@@ -164,6 +189,7 @@ class CairnStore(Store):
 class LogStore(CairnStore):
     name = kind = "log"
     ordered = False
+    memory_note = "no cache: reads the whole log through the OS page cache"
     # Every get and scan reads the whole log (that is the engine's point): cap them so that the
     # run finishes; the report says how many operations were measured.
     caps = Caps(reads=10, range_scans=2)
@@ -172,14 +198,30 @@ class LogStore(CairnStore):
 class HashStore(CairnStore):
     name = kind = "hash"
     ordered = False
+    memory_note = "no cache: every key in memory, values read through mmap (OS page cache)"
 
 
 class LsmStore(CairnStore):
     name = kind = "lsm"
+    memory_note = ("block cache = --cache-mib; + 64 MiB memtable, index and bloom blocks "
+                   "pinned outside it (as rocksdict)")
+
+    def options(self) -> dict[str, Any]:
+        opts: dict[str, Any] = {"manual_wal_flush": self.setup.manual_wal_flush}
+        if self.setup.cache_bytes is not None:
+            opts["block_cache_bytes"] = self.setup.cache_bytes
+        return opts
 
 
 class BTreeStore(CairnStore):
     name = kind = "btree"
+    memory_note = "buffer pool = --cache-mib"
+
+    def options(self) -> dict[str, Any]:
+        opts: dict[str, Any] = {"manual_wal_flush": self.setup.manual_wal_flush}
+        if self.setup.cache_bytes is not None:
+            opts["pool_bytes"] = self.setup.cache_bytes
+        return opts
 
 
 # -- peers ------------------------------------------------------------------------------------
@@ -201,6 +243,7 @@ class SqliteStore(Store):
     """
 
     name = "sqlite3"
+    memory_note = "page cache = --cache-mib (PRAGMA cache_size), mmap off"
 
     def open(self) -> None:
         import sqlite3
@@ -222,6 +265,9 @@ class SqliteStore(Store):
                                         check_same_thread=False, timeout=60.0)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA mmap_size=0")  # reads go through its cache, as cairn's do
+            if self.setup.cache_bytes is not None:  # negative: KiB, not pages
+                conn.execute(f"PRAGMA cache_size=-{max(1, self.setup.cache_bytes // 1024)}")
             self._local.conn = conn
             with self._conns_lock:
                 self._conns.append(conn)
@@ -292,6 +338,7 @@ class LmdbStore(Store):
     """
 
     name = "lmdb"
+    memory_note = "no cache of its own: a memory map read through the OS page cache"
     MAP_SIZE = 1 << 34  # sparse: only the pages used take disk space
 
     def open(self) -> None:
@@ -350,12 +397,18 @@ class RocksDictStore(Store):
     """
 
     name = "rocksdict"
+    memory_note = ("block cache = --cache-mib; + 64 MiB write buffer, index and filter "
+                   "blocks outside the cache (RocksDB's defaults)")
 
     def open(self) -> None:
         rd = _import("rocksdict", "rocksdict")
         os.makedirs(self.path, exist_ok=True)
         opts = rd.Options(raw_mode=True)
         opts.create_if_missing(True)
+        if self.setup.cache_bytes is not None:
+            table = rd.BlockBasedOptions()
+            table.set_block_cache(rd.Cache(self.setup.cache_bytes))
+            opts.set_block_based_table_factory(table)
         self.db = rd.Rdict(self.path, opts)
         self._sync_opts = rd.WriteOptions()
         self._sync_opts.sync = True
@@ -402,11 +455,15 @@ class PlyvelStore(Store):
     batches concurrent writers behind one log write (its writer queue), so threads apply."""
 
     name = "plyvel"
+    memory_note = "block cache = --cache-mib (lru_cache_size)"
 
     def open(self) -> None:
         plyvel = _import("plyvel", "plyvel")
         os.makedirs(self.path, exist_ok=True)
-        self.db = plyvel.DB(self.path, create_if_missing=True)
+        extra: dict[str, Any] = {}
+        if self.setup.cache_bytes is not None:
+            extra["lru_cache_size"] = self.setup.cache_bytes
+        self.db = plyvel.DB(self.path, create_if_missing=True, **extra)
 
     def put(self, key: bytes, value: bytes) -> None:
         self.db.put(key, value)
@@ -450,6 +507,7 @@ class DiskcacheStore(Store):
     """
 
     name = "diskcache"
+    memory_note = "SQLite page cache = --cache-mib, mmap off"
     ordered = False
     # Its full scan is a point read per key (~10k keys/s): measure the first 20,000 keys.
     caps = Caps(full_scan=20_000)
@@ -457,7 +515,11 @@ class DiskcacheStore(Store):
     def open(self) -> None:
         dc = _import("diskcache", "diskcache")
         self._dc = dc
-        self.cache = dc.Cache(self.path)
+        self._settings: dict[str, Any] = {}
+        if self.setup.cache_bytes is not None:  # pages of SQLite's default 4 KiB
+            self._settings = {"sqlite_cache_size": max(1, self.setup.cache_bytes // 4096),
+                              "sqlite_mmap_size": 0}
+        self.cache = dc.Cache(self.path, **self._settings)
         self._durable: Any = None
         self._durable_lock = threading.Lock()
 
@@ -486,7 +548,8 @@ class DiskcacheStore(Store):
     def _durable_cache(self) -> Any:
         with self._durable_lock:
             if self._durable is None:
-                self._durable = self._dc.Cache(self.path, sqlite_synchronous=2)
+                self._durable = self._dc.Cache(self.path, sqlite_synchronous=2,
+                                              **self._settings)
             return self._durable
 
     def sync_put(self, key: bytes, value: bytes) -> None:
@@ -518,6 +581,7 @@ class SemidbmStore(Store):
     8-writer workload is n/a."""
 
     name = "semidbm"
+    memory_note = "no cache: every key in memory, values read through the OS page cache"
     ordered = False
     concurrent_writers = "semidbm is not thread-safe (shared file offset and index, no lock)"
 
@@ -565,19 +629,19 @@ STORES: dict[str, type[Store]] = {
 }
 
 
-def make_store(name: str, path: str) -> Store:
+def make_store(name: str, path: str, setup: Setup | None = None) -> Store:
     """An adapter for system ``name`` at ``path`` (not opened yet)."""
     try:
         cls = STORES[name]
     except KeyError:
         raise Unavailable(f"unknown system {name!r}; known: {', '.join(STORES)}") from None
-    return cls(path)
+    return cls(path, setup)
 
 
-def open_store(name: str, path: str) -> Store:
+def open_store(name: str, path: str, setup: Setup | None = None) -> Store:
     """Create a fresh directory and open ``name`` in it; :class:`Unavailable` if it cannot."""
     shutil.rmtree(path, ignore_errors=True)
-    store = make_store(name, path)
+    store = make_store(name, path, setup)
     try:
         store.open()
     except Unavailable:
