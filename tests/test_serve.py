@@ -154,6 +154,7 @@ def test_serve_without_postgresql_says_how_to_start_it_and_serves_the_rest(
         skipped = [ln for ln in proc.startup_lines if "skipped" in ln]  # type: ignore[attr-defined]
         assert skipped and "PostgreSQL is not reachable" in skipped[0]
         assert "start PostgreSQL" in skipped[0]
+        assert "--booking-dsn / CAIRN_BOOKING_DSN" in skipped[0]  # the option serve has
         assert _s3(*found["s3"]).list_buckets()["Buckets"] == []
     finally:
         _stop(proc)

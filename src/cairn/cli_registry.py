@@ -34,19 +34,22 @@ def open_registry(data_dir: str, engine: str) -> tuple[Any, Any]:
     return SchemaRegistry(store), store
 
 
-def serve(data_dir: str, engine: str, host: str, port: int,
-          sock: socket.socket | None = None) -> None:
+def serve(data_dir: str, engine: str, sock: socket.socket) -> None:
+    """Serve the registry on the bound ``sock`` until Ctrl-C."""
     import uvicorn
 
     from cairn.encoding.registry_http import create_app
 
     registry, store = open_registry(data_dir, engine)
     try:
-        config = uvicorn.Config(create_app(registry), host=host, port=port, log_level="warning")
-        server = uvicorn.Server(config)
-        server.run(sockets=[sock] if sock else None)
+        host, port = sock.getsockname()[:2]
+        click.echo(f"schema registry on http://{host}:{port}/ (engine {engine}, data "
+                   f"{os.path.abspath(data_dir)})")
+        server = uvicorn.Server(uvicorn.Config(create_app(registry), log_level="warning"))
+        server.run(sockets=[sock])
     finally:
         store.close()
+        sock.close()
 
 
 def dataflow(data_dir: str, engine: str) -> dict[str, Any]:
@@ -65,6 +68,8 @@ def dataflow(data_dir: str, engine: str) -> dict[str, Any]:
 
 
 def register(cli_root: click.Group) -> None:
+    from cairn.storage import ENGINES
+
     encode = cli_root.commands.get("encode")
     if isinstance(encode, click.Group):
         @encode.command("dataflow")
@@ -76,17 +81,23 @@ def register(cli_root: click.Group) -> None:
             """Database, RPC and message dataflow between schema v1 and v2 code."""
             click.echo(json.dumps(dataflow(data_dir, engine), indent=2, default=str))
 
-    @cli_root.group("registry")
+    @cli_root.group("registry", short_help="Schema registry: Confluent REST API on a cairn engine")
     def registry() -> None:
         """Schema registry (Confluent-compatible REST API, Avro) on a cairn engine."""
 
     @registry.command("serve")
-    @click.option("--port", default=8081, show_default=True)
+    @click.option("--port", default=8081, show_default=True, type=click.IntRange(0, 65535),
+                  help="0 picks a free port")
     @click.option("--host", default="127.0.0.1", show_default=True)
-    @click.option("--data", "data_dir", default="./data", show_default=True)
+    @click.option("--data", "data_dir", default="./data", show_default=True,
+                  help="cairn's data folder (as for cairn serve: the schemas go in "
+                       "DATA/registry)")
     @click.option("--engine", default=default_engine, show_default="lsm if available, else log",
+                  type=click.Choice(list(ENGINES)),
                   help="cairn storage engine kind for the schemas")
     def serve_cmd(port: int, host: str, data_dir: str, engine: str) -> None:
-        """Serve the registry until Ctrl-C."""
-        click.echo(f"schema registry on http://{host}:{port} (engine {engine}, data {data_dir})")
-        serve(data_dir, engine, host, port)
+        """Serve the schema registry alone until Ctrl-C."""
+        from cairn.serve import bind
+
+        sock = bind(host, port)  # bind first: a busy port fails before anything is printed
+        serve(os.path.join(data_dir, "registry"), engine, sock)

@@ -131,7 +131,7 @@ def _booking(api_sock: socket.socket, console_sock: socket.socket, dsn: str | No
 
     admin_token = os.environ.get("CAIRN_BOOKING_ADMIN_TOKEN") or secrets.token_urlsafe(24)
     try:
-        running = build(dsn, schema, admin_token=admin_token)
+        running = build(dsn, schema, admin_token=admin_token, dsn_option="--booking-dsn")
     except DatabaseUnavailable as exc:
         api_sock.close()
         console_sock.close()
@@ -147,16 +147,23 @@ def _booking(api_sock: socket.socket, console_sock: socket.socket, dsn: str | No
     return [console, api]
 
 
-@click.command("serve")
+PORT = click.IntRange(0, 65535)
+
+
+@click.command("serve", short_help="Every service in one process: S3, registry, booking, console")
 @click.option("--data", "data_dir", default="./data", show_default=True,
               help="data directory (CAIRN_SERVE_DATA)")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--s3-port", default=9000, show_default=True, help="0 picks a free port")
-@click.option("--registry-port", default=8081, show_default=True, help="0 picks a free port")
+@click.option("--s3-port", default=9000, show_default=True, type=PORT,
+              help="0 picks a free port")
+@click.option("--registry-port", default=8081, show_default=True, type=PORT,
+              help="0 picks a free port")
 @click.option("--booking/--no-booking", default=True, show_default=True,
               help="the booking API and its A2UI console (need PostgreSQL)")
-@click.option("--booking-port", default=8800, show_default=True, help="0 picks a free port")
-@click.option("--console-port", default=8700, show_default=True, help="0 picks a free port")
+@click.option("--booking-port", default=8800, show_default=True, type=PORT,
+              help="0 picks a free port")
+@click.option("--console-port", default=8700, show_default=True, type=PORT,
+              help="0 picks a free port")
 @click.option("--booking-dsn", envvar="CAIRN_BOOKING_DSN", default=None,
               help="PostgreSQL URL [env CAIRN_BOOKING_DSN; postgresql://postgres@127.0.0.1/test]")
 @click.option("--booking-schema", default="booking", show_default=True)

@@ -27,7 +27,7 @@ class Running:
 def build(dsn: str | None = None, schema: str = "booking", strategy: str = "pessimistic",
           seed: bool = True, hold_ttl_ms: int | None = None, llm: bool | None = None,
           tick_s: float = 1.0, keepalive_s: float = 15.0,
-          admin_token: str | None = None) -> Running:
+          admin_token: str | None = None, dsn_option: str = "--dsn") -> Running:
     from cairn.a2ui.agent.booking_tools import BookingTools
     from cairn.a2ui.agent.core import DeterministicAgent
     from cairn.a2ui.server import create_app
@@ -36,7 +36,7 @@ def build(dsn: str | None = None, schema: str = "booking", strategy: str = "pess
     from cairn.booking.service import BookingConfig, BookingService
 
     dsn = dsn or os.environ.get("CAIRN_BOOKING_DSN") or DEFAULT_DSN
-    check_reachable(dsn)  # DatabaseUnavailable with instructions
+    check_reachable(dsn, option=dsn_option)  # DatabaseUnavailable with instructions
     sim = paysim.ThreadedServer(paysim.create_app()).start()
     overrides: dict[str, Any] = {"dsn": dsn, "schema": schema, "strategy": strategy,
                                  "payments_url": sim.url}
@@ -73,16 +73,32 @@ def build(dsn: str | None = None, schema: str = "booking", strategy: str = "pess
 
 def serve(host: str, port: int, *, dsn: str | None, schema: str, strategy: str,
           seed: bool) -> None:
+    """``cairn a2ui serve``: bind the port first (a busy port fails before anything is printed),
+    then build the service, print the URL and serve until Ctrl-C."""
     import uvicorn
 
     from cairn.booking.errors import DatabaseUnavailable
+    from cairn.booking.paysim import bind
 
+    try:
+        sock = bind(host, port)
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot listen on {host}:{port}: {exc.strerror}; pick another --port "
+            "(0 picks a free one)") from None
     try:
         running = build(dsn, schema, strategy, seed)
     except DatabaseUnavailable as exc:
+        sock.close()
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"cairn A2UI agent on http://{host}:{port}/  (booking schema {schema!r})")
+    except BaseException:
+        sock.close()
+        raise
+    bound_host, bound_port = sock.getsockname()[:2]
+    click.echo(f"cairn A2UI agent on http://{bound_host}:{bound_port}/  "
+               f"(booking schema {schema!r})")
     try:
-        uvicorn.run(running.app, host=host, port=port, log_level="warning")
+        uvicorn.Server(uvicorn.Config(running.app, log_level="warning")).run(sockets=[sock])
     finally:
         running.close()
+        sock.close()

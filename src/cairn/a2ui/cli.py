@@ -46,7 +46,7 @@ def validate_file(path: Path) -> tuple[int, str | None]:
 def register(cli: click.Group, bench: click.Group) -> None:
     """Attach ``cairn a2ui`` (and the A2UI benchmark) to the top-level command."""
 
-    @cli.group()
+    @cli.group(short_help="A2UI v0.9 agent and web console on the booking service")
     def a2ui() -> None:
         """A2UI v0.9: an agent that streams declarative, data-bound UI to the browser."""
 
@@ -62,7 +62,8 @@ def register(cli: click.Group, bench: click.Group) -> None:
 
     @a2ui.command("serve")
     @click.option("--host", default="127.0.0.1", show_default=True)
-    @click.option("--port", default=8700, show_default=True, type=int)
+    @click.option("--port", default=8700, show_default=True, type=click.IntRange(0, 65535),
+                  help="0 picks a free port")
     @click.option("--dsn", envvar="CAIRN_BOOKING_DSN", default=None,
                   help="PostgreSQL DSN of the booking database")
     @click.option("--schema", default="booking", show_default=True)

@@ -10,6 +10,7 @@ import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import psycopg
@@ -17,6 +18,9 @@ import psycopg
 from cairn.booking.db import DEFAULT_DSN, check_reachable
 from cairn.booking.errors import BookingError
 from cairn.booking.schema import migrate
+
+if TYPE_CHECKING:
+    from cairn.booking.lab import RaceResult
 
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 STRATEGY_NAMES = ("none", "pessimistic", "optimistic", "redis")
@@ -59,7 +63,7 @@ def _require_postgres(dsn: str) -> None:
         raise click.ClickException(str(exc)) from exc
 
 
-@click.group()
+@click.group(short_help="Ticket booking (PostgreSQL + Redis): serve, race, loadtest")
 def booking() -> None:
     """Ticket booking service that never double-books (PostgreSQL + Redis)."""
 
@@ -86,12 +90,25 @@ def migrate_cmd(dsn: str, schema: str) -> None:
 
 @booking.command("race")
 @_lab_options("repeatable; default: all four")
-@click.option("--clients", default=10, show_default=True, help="concurrent requests per seat")
-@click.option("--rounds", default=5, show_default=True, help="seats raced for (one per round)")
+@click.option(
+    "--clients",
+    default=10,
+    show_default=True,
+    type=click.IntRange(2, 2000),
+    help="concurrent requests per seat",
+)
+@click.option(
+    "--rounds",
+    default=5,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="seats raced for (one per round)",
+)
 @click.option(
     "--think-ms",
     default=5.0,
     show_default=True,
+    type=click.FloatRange(min=0),
     help="application work between check and write in the `none` strategy",
 )
 @click.option("--json", "json_path", type=click.Path(path_type=Path), default=None)
@@ -108,6 +125,10 @@ def race_cmd(
     from cairn.booking.lab import STRATEGIES, format_table, run_race
 
     _require_postgres(dsn)
+    click.echo(
+        f"{clients} clients ask for the same seat at the same instant, {rounds} rounds (a new "
+        "seat each round), per hold strategy:\n"
+    )
     try:
         results = run_race(
             dsn,
@@ -120,13 +141,39 @@ def race_cmd(
     except BookingError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(format_table(results))
+    click.echo("")
+    click.echo(race_verdict(results))
     if json_path is not None:
         json_path.write_text(json.dumps({r.strategy: r.__dict__ for r in results}, indent=2))
 
 
+def race_verdict(results: list[RaceResult]) -> str:
+    """The sentence under the race table: which strategies sold one seat twice."""
+    broken = [r.strategy for r in results if r.oversold or r.winners_per_round > 1.0]
+    safe = [r.strategy for r in results if r.strategy not in broken]
+    text = (
+        "Correct is 1.00 winner per round and 0 oversold (seats held twice); conflicts are "
+        "requests told 'taken', retries the optimistic re-reads."
+    )
+    if broken:
+        text += (
+            f"\n{', '.join(broken)} oversold: check-then-write without a lock lets several "
+            "clients see the seat free (a lost update, DDIA ch. 7)."
+        )
+    if safe:
+        text += f"\n{', '.join(safe)}: exactly one winner per seat."
+    return text
+
+
 @booking.command("payments-sim")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=0, show_default=True, help="0 picks a free port")
+@click.option(
+    "--port",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="0 picks a free port",
+)
 @click.option("--webhook-url", default=None, help="where to POST payment webhooks")
 def payments_sim_cmd(host: str, port: int, webhook_url: str | None) -> None:
     """Run the payment provider simulator (fault injection via POST /admin/faults)."""
@@ -143,7 +190,13 @@ def payments_sim_cmd(host: str, port: int, webhook_url: str | None) -> None:
 
 @booking.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8800, show_default=True, help="0 picks a free port")
+@click.option(
+    "--port",
+    default=8800,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="0 picks a free port",
+)
 @click.option("--dsn", default=None, help=f"PostgreSQL URL [env CAIRN_BOOKING_DSN; {DEFAULT_DSN}]")
 @click.option("--schema", default=None, help="schema [env CAIRN_BOOKING_SCHEMA; booking]")
 @click.option("--redis-url", default=None, help=f"[env CAIRN_BOOKING_REDIS_URL; {DEFAULT_REDIS}]")

@@ -19,19 +19,21 @@ DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 HOW_TO_START = (
     "start PostgreSQL (e.g. `pg_ctlcluster 15 main start`, or "
     "`docker run -p 5432:5432 -e POSTGRES_HOST_AUTH_METHOD=trust postgres:16`) "
-    "and point --dsn / CAIRN_BOOKING_DSN at it"
+    "and point {option} / CAIRN_BOOKING_DSN at it"
 )
 
 
-def check_reachable(dsn: str, timeout_s: float = 3.0) -> None:
-    """Raise :class:`DatabaseUnavailable` with instructions when PostgreSQL does not answer."""
+def check_reachable(dsn: str, timeout_s: float = 3.0, option: str = "--dsn") -> None:
+    """Raise :class:`DatabaseUnavailable` with instructions when PostgreSQL does not answer;
+    ``option`` is the command's DSN option the instructions name."""
     try:
         with psycopg.connect(dsn, connect_timeout=max(1, int(timeout_s))) as conn:
             conn.execute("SELECT 1")
     except psycopg.OperationalError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DatabaseUnavailable(
-            f"PostgreSQL is not reachable at {dsn} ({first}); {HOW_TO_START}"
+            f"PostgreSQL is not reachable at {dsn} ({first}); "
+            + HOW_TO_START.format(option=option)
         ) from exc
 
 

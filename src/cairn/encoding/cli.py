@@ -19,7 +19,7 @@ def _load_schema(path: str) -> Any:
 
 
 def register(cli_root: click.Group, bench_group: click.Group) -> None:
-    @cli_root.group("encode")
+    @cli_root.group("encode", short_help="Encodings (DDIA ch. 4): demo, explain, export, convert")
     def encode() -> None:
         """Encodings (DDIA ch. 4): the book's example, annotated bytes, schema export."""
 
@@ -117,8 +117,9 @@ def _register_bench(bench_group: click.Group) -> None:
     @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None)
     @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None)
     @click.option("--seconds", default=0.3, show_default=True,
+                  type=click.FloatRange(min=0.01),
                   help="time per measurement (each repeated, median taken)")
-    @click.option("--repeats", default=5, show_default=True,
+    @click.option("--repeats", default=5, show_default=True, type=click.IntRange(min=1),
                   help="rounds; each round times every contender once")
     def bench_encoding(json_path: str | None, plot_path: str | None, seconds: float,
                        repeats: int) -> None:
