@@ -244,3 +244,46 @@ def test_target_verdicts_from_known_rates() -> None:
 def test_bloom_note_without_figures() -> None:
     assert bloom_note({}) == "no bloom figures in lsm stats extra"
     assert bloom_note({"extra": {"bloom_checks": 5}}) == "bloom: bloom_checks=5"
+
+
+def test_cache_and_growth_reported(tmp_path: Path) -> None:
+    """--cache-mib reaches the config and every system's memory note; --growth-from runs the
+    smaller size first and reports each rate's fall, in the text, the JSON and the chart."""
+    out, png = tmp_path / "g.json", tmp_path / "g.png"
+    engines = [e for e in ("lsm", "btree") if e in ENGINES]
+    res = _run(["--keys", "400", "--growth-from", "200", "--cache-mib", "1", "--repeat", "1",
+                "--reads", "100", "--workloads", "random_insert,point_read",
+                "--engines", ",".join(engines), "--peers", "sqlite3", "--json", str(out),
+                "--plot", str(png), "--dir", str(tmp_path / "d"), "-q"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(out.read_text())
+    assert doc["config"]["cache_bytes"] == 1 << 20
+    assert doc["growth"]["from_keys"] == 200 and doc["growth"]["to_keys"] == 400
+    assert doc["growth"]["base"]["config"]["keys"] == 200
+    for name, sm in doc["systems"].items():
+        base = doc["growth"]["base"]["systems"][name]["workloads"]["point_read"]["ops_per_sec"]
+        now = sm["workloads"]["point_read"]["ops_per_sec"]
+        assert sm["growth"]["point_read"] == pytest.approx(base / now, rel=1e-4)
+        assert sm["memory"] == STORES[name].memory_note
+    for name in engines:
+        cache = doc["systems"][name]["point_read_cache"]
+        assert 0.0 <= cache["cache_hit_rate"] <= 1.0 and cache["disk_bytes_per_get"] >= 0
+        assert f"{name} point read falls" in res.output
+    assert "cost growth 200 -> 400 keys" in res.output
+    assert png.read_bytes()[:8] == PNG_MAGIC
+
+
+def test_beyond_cache_thresholds_replace_the_in_memory_ones() -> None:
+    from cairn.bench.report import BEYOND_CACHE, beyond_cache, targets_for
+    small = BenchConfig(keys=200_000, cache_bytes=64 << 20)
+    big = BenchConfig(keys=2_000_000, cache_bytes=16 << 20)
+    assert not beyond_cache(small) and beyond_cache(big)
+    assert targets_for(small) == TARGETS
+    got = {t.name: t.min_ratio for t in targets_for(big)}
+    assert all(got[name] == ratio for name, ratio in BEYOND_CACHE.items())
+
+
+def test_growth_from_must_be_below_keys(tmp_path: Path) -> None:
+    res = CliRunner().invoke(bench_storage, ["--keys", "100", "--growth-from", "100",
+                                             "--dir", str(tmp_path)])
+    assert res.exit_code != 0 and "--growth-from" in res.output

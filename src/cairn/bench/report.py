@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from cairn.bench.common import Measurement, Series, fmt_bytes, fmt_rate, fmt_ratio, median, ratio
@@ -50,6 +50,28 @@ TARGETS: tuple[Target, ...] = (
     *(Target(f"{kind} group commit: 8 durable writers vs 1", kind, "durable_8w", kind,
              "durable_1w", 4.0) for kind in CAIRN_ENGINES),
 )
+# When the live data is larger than the cache (issue 11's `--keys 2000000 --cache-mib 16`),
+# these replace the in-memory thresholds of the same name.
+BEYOND_CACHE: dict[str, float] = {
+    "btree point read vs sqlite3": 0.5,
+    "btree random insert vs sqlite3": 0.5,
+    "lsm point read vs rocksdict": 0.6,
+    "lsm random insert vs rocksdict": 1.0,
+}
+# Cost growth: a cairn engine's point-read rate may fall at most this much from the
+# --growth-from run to the --keys run (the log engine is O(n) by design and is left out).
+GROWTH_LIMIT = 3.0
+GROWTH_ENGINES = ("hash", "lsm", "btree")
+
+
+def beyond_cache(config: BenchConfig) -> bool:
+    return config.cache_bytes is not None and config.keys * 116 > config.cache_bytes
+
+
+def targets_for(config: BenchConfig) -> tuple[Target, ...]:
+    if not beyond_cache(config):
+        return TARGETS
+    return tuple(replace(t, min_ratio=BEYOND_CACHE.get(t.name, t.min_ratio)) for t in TARGETS)
 
 
 @dataclass
@@ -84,6 +106,7 @@ class SystemSummary:
     series: dict[str, Series] = field(default_factory=dict)
     disk_bytes: int | None = None
     stats: dict[str, Any] = field(default_factory=dict)
+    read_stats: dict[str, float] = field(default_factory=dict)
 
     def rate(self, workload: str) -> float | None:
         s = self.series.get(workload)
@@ -97,6 +120,26 @@ class BenchResult:
     skipped: dict[str, str]
     elapsed: float
     targets: list[TargetResult] = field(default_factory=list)
+    base: BenchResult | None = None  # the --growth-from run
+
+    def growth(self, system: str, workload: str) -> float | None:
+        """How many times ``system``'s rate fell from the base run to this one."""
+        if self.base is None or system not in self.base.systems or system not in self.systems:
+            return None
+        return ratio(self.base.systems[system].rate(workload),
+                     self.systems[system].rate(workload))
+
+    def growth_lines(self) -> list[str]:
+        out = []
+        for kind in GROWTH_ENGINES:
+            g = self.growth(kind, "point_read")
+            if g is None:
+                continue
+            verdict = "PASS" if g <= GROWTH_LIMIT else "MISS"
+            out.append(f"{verdict}  {kind} point read falls {g:.2f}x from "
+                       f"{self.base.config.keys:,} to {self.config.keys:,} keys "  # type: ignore
+                       f"(target <= {GROWTH_LIMIT:g}x)")
+        return out
 
     def ratio_to_reference(self, system: str, workload: str) -> float | None:
         ref = self.systems.get(REFERENCE)
@@ -106,7 +149,7 @@ class BenchResult:
 
 
 def summarize(config: BenchConfig, runs: dict[str, list[SystemRun]], skipped: dict[str, str],
-              elapsed: float) -> BenchResult:
+              elapsed: float, base: BenchResult | None = None) -> BenchResult:
     systems: dict[str, SystemSummary] = {}
     for name, repeats in runs.items():
         if not repeats:
@@ -126,8 +169,11 @@ def summarize(config: BenchConfig, runs: dict[str, list[SystemRun]], skipped: di
         sizes = [r.disk_bytes for r in repeats if r.disk_bytes is not None]
         summary.disk_bytes = int(median(sizes)) if sizes else None
         summary.stats = repeats[-1].stats
+        reads = [r.read_stats for r in repeats if r.read_stats]
+        if reads:
+            summary.read_stats = {k: median([r[k] for r in reads]) for k in reads[0]}
         systems[name] = summary
-    result = BenchResult(config, systems, dict(skipped), elapsed)
+    result = BenchResult(config, systems, dict(skipped), elapsed, base=base)
     result.targets = evaluate_targets(result)
     return result
 
@@ -147,7 +193,7 @@ def bloom_note(stats: dict[str, Any]) -> str:
 
 def evaluate_targets(result: BenchResult) -> list[TargetResult]:
     out: list[TargetResult] = []
-    for t in TARGETS:
+    for t in targets_for(result.config):
         if t.workload not in result.config.workloads or (
                 t.ref_workload not in result.config.workloads):
             out.append(TargetResult(t, None, "SKIP", "workload not selected"))
@@ -225,6 +271,14 @@ def table(result: BenchResult) -> str:
     cfg = result.config
     lines = [f"cairn bench storage: {cfg.keys:,} keys (16-byte keys, 100-byte values), "
              f"median of {cfg.repeat} repeat(s), ratios vs {REFERENCE}"]
+    if cfg.cache_bytes is not None:
+        live = cfg.keys * 116
+        where = (f"1/{live / cfg.cache_bytes:.1f} of the live data: data larger than cache"
+                 if live > cfg.cache_bytes else "the live data fits in it")
+        lines.append(f"cache {fmt_bytes(cfg.cache_bytes)} per system ({where}); WAL frames "
+                     + ("buffered in user space by lsm/btree (--manual-wal-flush)"
+                        if cfg.manual_wal_flush else "written to the OS per put on every "
+                        "system"))
     names = list(result.systems)
     width = max([len(n) for n in names] + [9])
     for wl in cfg.workloads:
@@ -250,12 +304,36 @@ def table(result: BenchResult) -> str:
                      f"{_num(space):>9} {_num(st.get('write_amplification')):>9} "
                      f"{_num(st.get('read_amplification')):>8} "
                      f"{_num(st.get('commits_per_fsync')):>13}")
+    reads = [(n, result.systems[n].read_stats) for n in names if result.systems[n].read_stats]
+    if reads:
+        lines.append("")
+        lines.append("cache during the point reads:")
+        for name, rs in reads:
+            lines.append(f"  {name:<{width}} hit rate {rs['cache_hit_rate']:.1%}, "
+                         f"{rs['disk_bytes_per_get']:,.0f} bytes read from disk per get")
+    if cfg.cache_bytes is not None:
+        lines.append("")
+        lines.append("memory of each system:")
+        for name in names:
+            lines.append(f"  {name:<{width}} {STORES[name].memory_note}")
+    if result.base is not None:
+        lines.append("")
+        lines.append(f"cost growth {result.base.config.keys:,} -> {cfg.keys:,} keys "
+                     f"(rate at {result.base.config.keys:,} / rate at {cfg.keys:,}; "
+                     f"1.00x = no loss):")
+        shown = [w for w in ("random_insert", "point_read", "absent_read", "range_scan",
+                             "full_scan") if w in cfg.workloads]
+        lines.append(f"  {'system':<{width}} " + " ".join(f"{w:>13}" for w in shown))
+        for name in names:
+            lines.append(f"  {name:<{width}} " + " ".join(
+                f"{fmt_ratio(result.growth(name, w)):>13}" for w in shown))
     if result.skipped:
         lines.append("")
         for name, why in result.skipped.items():
             lines.append(f"skipped {name}: {why}")
     lines.append("")
     lines.extend(t.line() for t in result.targets)
+    lines.extend(result.growth_lines())
     info = log_read_line(result)
     if info:
         lines.append(info)
@@ -297,11 +375,22 @@ def to_json(result: BenchResult) -> dict[str, Any]:
         space = ratio(sm.disk_bytes, cfg.keys * 116) if sm.disk_bytes is not None else None
         systems[name] = {"family": sm.family, "disk_bytes": sm.disk_bytes,
                          "space_amplification": _sig(space),
-                         "workloads": workloads, "stats": sm.stats}
+                         "workloads": workloads, "stats": sm.stats,
+                         "memory": STORES[name].memory_note,
+                         "point_read_cache": sm.read_stats or None}
+        if result.base is not None:
+            systems[name]["growth"] = {
+                wl: _sig(result.growth(name, wl)) for wl in sm.series}
+    growth = None
+    if result.base is not None:
+        growth = {"from_keys": result.base.config.keys, "to_keys": cfg.keys,
+                  "base": to_json(result.base), "limit": GROWTH_LIMIT,
+                  "verdicts": result.growth_lines()}
     return {"benchmark": "storage", "reference": REFERENCE, "config": cfg.to_dict(),
             "systems": systems, "skipped": result.skipped,
             "targets": [t.to_dict() for t in result.targets],
-            "log_read": log_read_line(result), "elapsed_sec": round(result.elapsed, 3)}
+            "log_read": log_read_line(result), "elapsed_sec": round(result.elapsed, 3),
+            "beyond_cache": beyond_cache(cfg), "growth": growth}
 
 
 def write_json(result: BenchResult, path: str) -> None:
@@ -321,7 +410,12 @@ def plot(result: BenchResult, path: str) -> None:
 
     workloads = [wl for wl in result.config.workloads if wl in WORKLOADS]
     names = list(result.systems)
-    fig, ax = plt.subplots(figsize=(max(8.0, 1.6 * len(workloads) + 2), 6.0), dpi=100)
+    width_in = max(8.0, 1.6 * len(workloads) + 2)
+    if result.base is not None:
+        fig, (ax, gax) = plt.subplots(2, 1, figsize=(width_in, 11.0), dpi=100)
+    else:
+        fig, ax = plt.subplots(figsize=(width_in, 6.0), dpi=100)
+        gax = None
     try:
         cmap = plt.get_cmap("tab10")
         palette = list(STORES)  # a system keeps its color whichever subset is plotted
@@ -341,12 +435,42 @@ def plot(result: BenchResult, path: str) -> None:
         ax.set_xticks(range(len(workloads)))
         ax.set_xticklabels([f"{LABELS[w]}\n({UNITS[w]}/s)" for w in workloads], fontsize=8)
         ax.set_ylabel("operations per second (log scale)")
-        ax.set_title(f"cairn bench storage - {result.config.keys:,} keys, median of "
+        cache = (f", cache {fmt_bytes(result.config.cache_bytes)} each"
+                 if result.config.cache_bytes is not None else "")
+        ax.set_title(f"cairn bench storage - {result.config.keys:,} keys{cache}, median of "
                      f"{result.config.repeat}")
         ax.grid(axis="y", which="major", alpha=0.3)
         ax.legend(ncols=min(5, max(1, len(names))), fontsize=8, loc="upper center",
                   bbox_to_anchor=(0.5, -0.14))
+        if gax is not None and result.base is not None:
+            _plot_growth(gax, result, names, cmap, palette)
         fig.tight_layout()
         fig.savefig(path, format="png")
     finally:
         plt.close(fig)
+
+
+def _plot_growth(ax: Any, result: BenchResult, names: list[str], cmap: Any,
+                 palette: list[str]) -> None:
+    """Bars of how many times each rate fell from the --growth-from run to this one."""
+    assert result.base is not None
+    shown = [w for w in ("random_insert", "point_read", "absent_read", "range_scan")
+             if w in result.config.workloads]
+    width = 0.8 / max(1, len(names))
+    for i, name in enumerate(names):
+        xs, ys = [], []
+        for j, wl in enumerate(shown):
+            g = result.growth(name, wl)
+            if g:
+                xs.append(j - 0.4 + width * (i + 0.5))
+                ys.append(g)
+        ax.bar(xs, ys, width=width, color=cmap(palette.index(name) % cmap.N), label=name)
+    ax.axhline(GROWTH_LIMIT, color="red", linestyle="--", linewidth=1,
+               label=f"target <= {GROWTH_LIMIT:g}x (cairn point read)")
+    ax.set_xticks(range(len(shown)))
+    ax.set_xticklabels([LABELS[w] for w in shown], fontsize=8)
+    ax.set_ylabel("rate falls by (x)")
+    ax.set_title(f"cost growth {result.base.config.keys:,} -> {result.config.keys:,} keys "
+                 "(higher = slower at scale)")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=7, ncols=4)

@@ -4,11 +4,14 @@ Loads N keys into every engine and peer in the same run, runs the workloads of
 :mod:`cairn.bench.workloads` on each, repeats the whole round ``--repeat`` times (systems
 interleaved, so a slow minute on the shared machine hits every system alike) and prints medians,
 ratios to sqlite3 and a PASS/MISS line per target; ``--json`` and ``--plot`` write the same
-numbers for machines and people. See docs/benchmarks.md.
+numbers for machines and people. ``--cache-mib`` gives every system the same cache;
+``--growth-from N`` runs the whole benchmark at N keys first and reports how much each rate falls
+from N keys to ``--keys`` (the cost of data outgrowing the cache). See docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import tempfile
@@ -19,7 +22,7 @@ from click.core import ParameterSource
 
 from cairn.bench.common import BenchmarkError, Measurement, Progress, fmt_rate
 from cairn.bench.peers import CAIRN_ENGINES, PEERS, STORES, Unavailable
-from cairn.bench.report import plot, summarize, table, write_json
+from cairn.bench.report import BenchResult, plot, summarize, table, write_json
 from cairn.bench.workloads import UNITS, WORKLOADS, BenchConfig, DataSet, SystemRun, run_system
 
 # --quick: a smoke configuration that exercises every workload in seconds.
@@ -100,6 +103,16 @@ def run_benchmark(cfg: BenchConfig, systems: list[str], root: str,
 @click.option("--budget", type=click.FloatRange(min=0, min_open=True), default=3.0,
               show_default=True, help="seconds after which a read/scan/durable workload stops "
                                       "and reports the rate of what it did")
+@click.option("--cache-mib", type=click.FloatRange(min=1), default=64.0, show_default=True,
+              help="memory every system gets for its cache: btree buffer pool, lsm block "
+                   "cache, sqlite3 cache_size, RocksDB/LevelDB block cache (LMDB and the "
+                   "in-memory-index systems use the OS page cache)")
+@click.option("--manual-wal-flush", is_flag=True,
+              help="let the lsm and btree buffer WAL frames in user space (64 KiB) instead of "
+                   "writing each put to the OS as the peers do")
+@click.option("--growth-from", type=click.IntRange(min=1),
+              help="also run with this many keys first and report each rate's fall from it "
+                   "to --keys (cost growth)")
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option("--quick", is_flag=True,
               help="small smoke configuration (5,000 keys, 1 repeat); explicit options win")
@@ -108,7 +121,8 @@ def run_benchmark(cfg: BenchConfig, systems: list[str], root: str,
 def bench_storage(ctx: click.Context, keys: int, repeat: int, json_path: str | None,
                   plot_path: str | None, engines: str, peers: str, workloads: str,
                   base_dir: str | None, reads: int, range_scans: int, sync_writes: int,
-                  writers: int, budget: float, seed: int, quick: bool, quiet: bool) -> None:
+                  writers: int, budget: float, cache_mib: float, manual_wal_flush: bool,
+                  growth_from: int | None, seed: int, quick: bool, quiet: bool) -> None:
     """Benchmark the cairn storage engines against sqlite3, LMDB, RocksDB, LevelDB, diskcache
     and semidbm in one run: ops/s per workload, ratios to sqlite3, disk size, engine stats,
     PASS/MISS per target."""
@@ -125,22 +139,34 @@ def bench_storage(ctx: click.Context, keys: int, repeat: int, json_path: str | N
     try:
         cfg = BenchConfig(writers=writers, seed=seed,
                           workloads=tuple(_names(workloads, WORKLOADS, "workload")),
-                          **params)
+                          cache_bytes=int(cache_mib * (1 << 20)),
+                          manual_wal_flush=manual_wal_flush, **params)
     except BenchmarkError as exc:
         raise click.UsageError(str(exc)) from exc
+    if growth_from is not None and growth_from >= cfg.keys:
+        raise click.BadParameter(f"--growth-from {growth_from} must be below --keys "
+                                 f"{cfg.keys}", param_hint="--growth-from")
 
     progress = Progress(emit=click.echo, quiet=quiet)
     if base_dir:
         os.makedirs(base_dir, exist_ok=True)
     root = tempfile.mkdtemp(prefix="cairn-bench-storage-", dir=base_dir)
     progress.line(f"cairn bench storage: {', '.join(systems)}; {cfg.keys:,} keys, "
-                  f"{cfg.repeat} repeat(s); data under {root}")
-    t0 = time.perf_counter()
+                  f"{cfg.repeat} repeat(s), cache {cache_mib:g} MiB each; data under {root}")
+    base: BenchResult | None = None
     try:
+        if growth_from is not None:
+            small = dataclasses.replace(cfg, keys=growth_from)
+            progress.line(f"-- first at {growth_from:,} keys (cost growth baseline)")
+            t0 = time.perf_counter()
+            runs, skipped = run_benchmark(small, systems, root, progress)
+            base = summarize(small, runs, skipped, time.perf_counter() - t0)
+            progress.line(f"-- now at {cfg.keys:,} keys")
+        t0 = time.perf_counter()
         runs, skipped = run_benchmark(cfg, systems, root, progress)
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    result = summarize(cfg, runs, skipped, time.perf_counter() - t0)
+    result = summarize(cfg, runs, skipped, time.perf_counter() - t0, base)
 
     click.echo("")
     click.echo(table(result))

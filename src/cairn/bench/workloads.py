@@ -159,6 +159,8 @@ class SystemRun:
     errors: dict[str, str] = field(default_factory=dict)
     disk_bytes: int | None = None
     stats: dict[str, Any] = field(default_factory=dict)
+    # cairn engines, during point_read only: cache hit rate and disk bytes read per get
+    read_stats: dict[str, float] = field(default_factory=dict)
 
 
 Report = Callable[[str, Measurement | None, str | None], None]
@@ -317,6 +319,28 @@ def _record(run: SystemRun, wl: str, fn: Callable[[], Measurement], report: Repo
     return True
 
 
+def _cache_counters(store: Store) -> tuple[int, int, int, int] | None:
+    """(gets, cache hits, cache misses, disk bytes read by gets) of a cairn engine."""
+    if store.family != "cairn":
+        return None
+    st = store.stats()
+    extra = st.get("extra") or {}
+    if "cache_hits" not in extra:
+        return None
+    return (st.get("gets", 0), extra["cache_hits"], extra["cache_misses"],
+            extra.get("get_disk_bytes_read", 0))
+
+
+def _read_stats(before: tuple[int, int, int, int] | None,
+                after: tuple[int, int, int, int] | None) -> dict[str, float]:
+    if before is None or after is None:
+        return {}
+    gets, hits, misses, read = (b - a for a, b in zip(before, after, strict=True))
+    lookups = hits + misses
+    return {"cache_hit_rate": round(hits / lookups, 4) if lookups else 0.0,
+            "disk_bytes_per_get": round(read / gets, 1) if gets else 0.0}
+
+
 def run_system(name: str, root: str, data: DataSet, cfg: BenchConfig,
                report: Report) -> SystemRun:
     """Every selected workload on system ``name`` in fresh directories under ``root``.
@@ -353,7 +377,10 @@ def run_system(name: str, root: str, data: DataSet, cfg: BenchConfig,
         run.disk_bytes = store.disk_bytes()  # the load ended with a flush()
         for wl in later:
             fn = READS[wl]
+            before = _cache_counters(store) if wl == "point_read" else None
             _record(run, wl, lambda fn=fn: fn(store, data, cfg), report)
+            if before is not None:
+                run.read_stats = _read_stats(before, _cache_counters(store))
         try:
             run.stats = store.stats()
         except Exception as exc:  # stats are informative: never lose the timings over them

@@ -745,6 +745,9 @@ class BTreeEngine(Engine):
                     "pool_evictions": pool.evictions,
                     "pool_hit_rate": round(pool.hit_rate(), 4),
                     "cache_hit_rate": round(pool.hit_rate(), 4),
+                    "cache_hits": pool.hits,
+                    "cache_misses": pool.misses,
+                    "get_disk_bytes_read": self._get_pages_read * self.page_size,
                     "disk_bytes_read": pager.pages_read * self.page_size,
                     "disk_bytes_read_per_get": round(
                         self._get_pages_read * self.page_size / self._gets, 1)

@@ -1053,7 +1053,10 @@ class LSMEngine(Engine):
             "block_cache_bytes": self._cache.used,
             "block_cache_capacity": self._cache.capacity,
             "cache_hit_rate": round(hit_rate, 4),
+            "cache_hits": self._cache.hits,
+            "cache_misses": self._cache.misses,
             "disk_bytes_read": bytes_read,
+            "get_disk_bytes_read": bytes_read,  # lookups and scans; compaction excluded
             "disk_bytes_read_per_get": round(bytes_read / c.gets, 1) if c.gets else 0.0,
             "index_filter_bytes": pinned,
             "stalls": c.stalls,
