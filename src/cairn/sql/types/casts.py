@@ -1,0 +1,255 @@
+"""Casts between types (pg_cast): which exist in which context, and how each converts.
+
+PostgreSQL's three contexts: an *implicit* cast may be inserted anywhere (int -> bigint), an
+*assignment* cast only when storing into a column (numeric -> integer), an *explicit* one only
+when written (``::``, CAST). Any type converts to a string type through its output function in
+assignment context and from one through its input function when explicit (I/O conversion).
+``Cast.apply(value, ctx)`` converts one non-NULL value; the target's typmod is applied too.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from cairn.sql.errors import NumericValueOutOfRange
+from cairn.sql.types import numbers as N
+from cairn.sql.types import sqltype as T
+from cairn.sql.types.io import input_function, output_function
+from cairn.sql.types.typmod import coerce_typmod
+
+CONTEXTS = {"implicit": 0, "assignment": 1, "explicit": 2}
+_CODE = {"i": 0, "a": 1, "e": 2}
+
+
+@dataclass(frozen=True)
+class Cast:
+    """A conversion from ``source`` to ``target``; ``context`` is the weakest that allows it."""
+
+    source: T.SqlType
+    target: T.SqlType
+    context: str  # "implicit" | "assignment" | "explicit"
+    fn: Callable[[Any, Any], Any]  # (value, ctx) -> value, value not None
+
+    def apply(self, value: Any, ctx: Any = None) -> Any:
+        if value is None:
+            return None
+        return self.fn(value, ctx)
+
+
+def _int_narrow(name: str) -> Callable[[int, Any], int]:
+    lo, hi = N.INT_RANGES[name]
+
+    def f(v: int, ctx: Any) -> int:
+        if v < lo or v > hi:
+            raise NumericValueOutOfRange(f"{name} out of range")
+        return v
+
+    return f
+
+
+def float_to_int(name: str) -> Callable[[float, Any], int]:
+    lo, hi = N.INT_RANGES[name]
+
+    def f(v: float, ctx: Any) -> int:
+        if v != v or math.isinf(v):
+            raise NumericValueOutOfRange(f"{name} out of range")
+        r = round(v)  # round half to even, as rint()
+        if r < lo or r > hi:
+            raise NumericValueOutOfRange(f"{name} out of range")
+        return r
+
+    return f
+
+
+def numeric_to_int(name: str) -> Callable[[Decimal, Any], int]:
+    lo, hi = N.INT_RANGES[name]
+
+    def f(v: Decimal, ctx: Any) -> int:
+        if v.is_nan():
+            raise NumericValueOutOfRange(f"cannot convert NaN to {name}")
+        if v.is_infinite():
+            raise NumericValueOutOfRange(f"cannot convert infinity to {name}")
+        r = int(N.numeric_round(v, 0))
+        if r < lo or r > hi:
+            raise NumericValueOutOfRange(f"{name} out of range")
+        return r
+
+    return f
+
+
+def _to_float4(v: float, ctx: Any) -> float:
+    if v != v or math.isinf(v):
+        return v
+    try:
+        r = N.to_float4(v)
+    except OverflowError:
+        raise NumericValueOutOfRange("value out of range: overflow") from None
+    if r == 0.0 and v != 0.0:
+        raise NumericValueOutOfRange("value out of range: underflow")
+    return r
+
+
+def _same(v: Any, ctx: Any) -> Any:
+    return v
+
+
+def _int_to_float4(v: int, ctx: Any) -> float:
+    return N.to_float4(float(v))
+
+
+def _int_to_numeric(v: int, ctx: Any) -> Decimal:
+    return Decimal(v)
+
+
+def _int_to_float(v: int, ctx: Any) -> float:
+    return float(v)
+
+
+# (source oid, target oid) -> (context code, function(value, ctx))
+_TABLE: dict[tuple[int, int], tuple[str, Callable[[Any, Any], Any]]] = {}
+
+
+def register(src: int, dst: int, code: str, fn: Callable[[Any, Any], Any]) -> None:
+    """Add a pg_cast entry (the type modules call this at import time)."""
+    _TABLE[(src, dst)] = (code, fn)
+
+
+_I2, _I4, _I8 = T.INT2.oid, T.INT4.oid, T.INT8.oid
+_F4, _F8, _NU = T.FLOAT4.oid, T.FLOAT8.oid, T.NUMERIC.oid
+for _s, _d, _c, _f in [
+    (_I2, _I4, "i", _same),
+    (_I2, _I8, "i", _same),
+    (_I4, _I8, "i", _same),
+    (_I4, _I2, "a", _int_narrow("smallint")),
+    (_I8, _I2, "a", _int_narrow("smallint")),
+    (_I8, _I4, "a", _int_narrow("integer")),
+    (_I2, _F4, "i", _int_to_float4),
+    (_I4, _F4, "i", _int_to_float4),
+    (_I8, _F4, "i", _int_to_float4),
+    (_I2, _F8, "i", _int_to_float),
+    (_I4, _F8, "i", _int_to_float),
+    (_I8, _F8, "i", _int_to_float),
+    (_I2, _NU, "i", _int_to_numeric),
+    (_I4, _NU, "i", _int_to_numeric),
+    (_I8, _NU, "i", _int_to_numeric),
+    (_F4, _F8, "i", _same),
+    (_F8, _F4, "a", _to_float4),
+    (_F4, _I2, "a", float_to_int("smallint")),
+    (_F4, _I4, "a", float_to_int("integer")),
+    (_F4, _I8, "a", float_to_int("bigint")),
+    (_F8, _I2, "a", float_to_int("smallint")),
+    (_F8, _I4, "a", float_to_int("integer")),
+    (_F8, _I8, "a", float_to_int("bigint")),
+    (_F4, _NU, "a", lambda v, c: N.float4_to_numeric(v)),
+    (_F8, _NU, "a", lambda v, c: N.float_to_numeric(v)),
+    (_NU, _F4, "i", lambda v, c: N.numeric_to_float(v, "real")),
+    (_NU, _F8, "i", lambda v, c: N.numeric_to_float(v)),
+    (_NU, _I2, "a", numeric_to_int("smallint")),
+    (_NU, _I4, "a", numeric_to_int("integer")),
+    (_NU, _I8, "a", numeric_to_int("bigint")),
+    (_I4, T.BOOL.oid, "e", lambda v, c: v != 0),
+    (T.BOOL.oid, _I4, "e", lambda v, c: int(v)),
+    (_I2, T.OID.oid, "i", _same),
+    (_I4, T.OID.oid, "i", _same),
+    (_I8, T.OID.oid, "i", _same),
+    (T.OID.oid, _I4, "a", _same),
+    (T.OID.oid, _I8, "a", _same),
+    (T.OID.oid, T.REGCLASS.oid, "i", _same),
+    (T.REGCLASS.oid, T.OID.oid, "i", _same),
+    (_I4, T.REGCLASS.oid, "i", _same),
+    (_I8, T.REGCLASS.oid, "i", _same),
+]:
+    register(_s, _d, _c, _f)
+
+_STRINGS = (T.TEXT.oid, T.VARCHAR.oid, T.BPCHAR.oid, T.NAME.oid)
+for _s in _STRINGS:
+    for _d in _STRINGS:
+        if _s != _d:
+            register(
+                _s,
+                _d,
+                "a" if _s == T.NAME.oid and _d != T.TEXT.oid else "i",
+                (lambda v, c: v.rstrip(" ")) if _s == T.BPCHAR.oid else _same,
+            )
+
+
+def _io_cast(src: T.SqlType, dst: T.SqlType) -> Callable[[Any, Any], Any]:
+    out = output_function(src)
+    inp = input_function(dst.base)
+    if src.oid == T.BPCHAR.oid:
+        return lambda v, ctx: inp(v.rstrip(" "), ctx)
+    return lambda v, ctx: inp(out(v, ctx), ctx)
+
+
+def find_cast(src: T.SqlType, dst: T.SqlType, context: str = "explicit") -> Cast | None:
+    """The cast from ``src`` to ``dst`` allowed in ``context``, or None.
+
+    ``src`` UNKNOWN (an untyped literal) converts to anything through ``dst``'s input
+    function. The returned cast applies ``dst``'s typmod (explicit casts truncate strings).
+    """
+    level = CONTEXTS[context]
+    explicit = context == "explicit"
+    found = _base_cast(src.base, dst.base, level)
+    if found is None:
+        return None
+    code, fn = found
+    if dst.typmod != -1 or (dst.element is not None and dst.element.typmod != -1):
+        inner = fn
+
+        def fn(v: Any, ctx: Any, inner=inner, dst=dst) -> Any:
+            return coerce_typmod(inner(v, ctx), dst, explicit, ctx)
+
+    return Cast(src, dst, {0: "implicit", 1: "assignment", 2: "explicit"}[code], fn)
+
+
+def _base_cast(src: T.SqlType, dst: T.SqlType, level: int):
+    if src == dst:
+        return 0, _same
+    if src.oid == T.UNKNOWN.oid:
+        inp = input_function(dst)
+        return 0, lambda v, ctx: inp(v, ctx)
+    entry = _TABLE.get((src.oid, dst.oid))
+    if entry is not None:
+        code = _CODE[entry[0]]
+        return (code, entry[1]) if code <= level else None
+    if src.element is not None and dst.element is not None:
+        inner = _base_cast(src.element, dst.element, level)
+        if inner is None:
+            return None
+        code, efn = inner
+
+        def arr(v: list, ctx: Any) -> list:
+            return [
+                None if x is None else arr(x, ctx) if isinstance(x, list) else efn(x, ctx)
+                for x in v
+            ]
+
+        return code, arr
+    if dst.oid in _STRINGS and dst.element is None:
+        # I/O conversion to a string type: assignment context
+        return (1, _io_cast(src, dst)) if level >= 1 else None
+    if src.oid in _STRINGS and src.element is None:
+        return (2, _io_cast(src, dst)) if level >= 2 else None
+    return None
+
+
+def can_coerce(src: T.SqlType, dst: T.SqlType, context: str = "implicit") -> bool:
+    """Whether ``src`` converts to ``dst`` in ``context`` (without building the function)."""
+    level = CONTEXTS[context]
+    s, d = src.base, dst.base
+    if s == d or s.oid == T.UNKNOWN.oid:
+        return True
+    entry = _TABLE.get((s.oid, d.oid))
+    if entry is not None:
+        return _CODE[entry[0]] <= level
+    if s.element is not None and d.element is not None:
+        return can_coerce(s.element, d.element, context)
+    if d.oid in _STRINGS and d.element is None:
+        return level >= 1
+    if s.oid in _STRINGS and s.element is None:
+        return level >= 2
+    return False

@@ -1,0 +1,259 @@
+"""Numbers: text input and output of smallint/integer/bigint, real/double precision, numeric.
+
+The rules are PostgreSQL's: integers accept surrounding whitespace and a sign, nothing else
+(no underscores in 15); floats print their shortest round-trip form, switching to exponent
+notation below 1e-4 and from 1e15 (1e6 for real); numeric is exact decimal with a display
+scale, kept in a ``decimal.Decimal`` whose exponent is the scale, with NaN and +-Infinity.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import struct
+from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
+
+from cairn.sql.errors import InvalidTextRepresentation, NumericValueOutOfRange
+
+INT_RANGES = {
+    "smallint": (-(1 << 15), (1 << 15) - 1),
+    "integer": (-(1 << 31), (1 << 31) - 1),
+    "bigint": (-(1 << 63), (1 << 63) - 1),
+    "oid": (0, (1 << 32) - 1),
+}
+INT2_MIN, INT2_MAX = INT_RANGES["smallint"]
+INT4_MIN, INT4_MAX = INT_RANGES["integer"]
+INT8_MIN, INT8_MAX = INT_RANGES["bigint"]
+
+# Numeric arithmetic needs far more than decimal's default 28 digits (PostgreSQL keeps up to
+# 131072 digits before the point and 16383 after).
+DEC = Context(prec=4000, rounding=ROUND_HALF_UP, Emax=10**6, Emin=-(10**6), traps=[])
+NUMERIC_MAX_DISPLAY_SCALE = 1000
+NUMERIC_MIN_SIG_DIGITS = 16
+
+_INT_RE = re.compile(r"\s*([+-]?\d+)\s*\Z")
+
+
+def make_int_input(typename: str):
+    """The text input function of one integer type (a closure: no per-call dispatch)."""
+    lo, hi = INT_RANGES[typename]
+    match = _INT_RE.match
+
+    def int_in(text: str) -> int:
+        m = match(text)
+        if m is None:
+            raise InvalidTextRepresentation(f'invalid input syntax for type {typename}: "{text}"')
+        v = int(m.group(1))
+        if v < lo or v > hi:
+            raise NumericValueOutOfRange(f'value "{text}" is out of range for type {typename}')
+        return v
+
+    return int_in
+
+
+def int_out(v: int) -> str:
+    return str(v)
+
+
+_FLOAT_RE = re.compile(
+    r"\s*([+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf(?:inity)?|nan))\s*\Z", re.I
+)
+_F4 = struct.Struct("<f")
+
+
+def to_float4(v: float) -> float:
+    """Round a double to the nearest single (what real stores); OverflowError if out of range."""
+    return _F4.unpack(_F4.pack(v))[0]
+
+
+def make_float_input(typename: str):
+    single = typename == "real"
+
+    def float_in(text: str) -> float:
+        m = _FLOAT_RE.match(text)
+        if m is None:
+            raise InvalidTextRepresentation(f'invalid input syntax for type {typename}: "{text}"')
+        s = m.group(1)
+        v = float(s)
+        if math.isinf(v) or v == 0.0:
+            low = s.lower().lstrip("+-")
+            if not low.startswith(("inf", "nan")) and (
+                math.isinf(v) or any(c in "123456789" for c in low.split("e")[0])
+            ):
+                raise NumericValueOutOfRange(f'"{text}" is out of range for type {typename}')
+        if single and not math.isinf(v) and not math.isnan(v):
+            try:
+                r = to_float4(v)
+            except OverflowError:
+                raise NumericValueOutOfRange(
+                    f'"{text}" is out of range for type {typename}'
+                ) from None
+            if r == 0.0 and v != 0.0:
+                raise NumericValueOutOfRange(f'"{text}" is out of range for type {typename}')
+            v = r
+        return v
+
+    return float_in
+
+
+def _format_shortest(digits: str, exp10: int, negative: bool, sci_from: int) -> str:
+    """PostgreSQL's float formatting of a shortest digit string d.ddd x 10^exp10."""
+    sign = "-" if negative else ""
+    if exp10 < -4 or exp10 >= sci_from:
+        mant = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+        return f"{sign}{mant}e{'-' if exp10 < 0 else '+'}{abs(exp10):02d}"
+    if exp10 < 0:
+        return f"{sign}0.{'0' * (-exp10 - 1)}{digits}"
+    if len(digits) <= exp10 + 1:
+        return sign + digits + "0" * (exp10 + 1 - len(digits))
+    return f"{sign}{digits[: exp10 + 1]}.{digits[exp10 + 1 :]}"
+
+
+def _split_repr(r: str) -> tuple[str, int]:
+    """Digits and decimal exponent of a positive float's repr()/%e text."""
+    mant, _, e = r.partition("e")
+    exp = int(e) if e else 0
+    if "." in mant:
+        ip, fp = mant.split(".")
+    else:
+        ip, fp = mant, ""
+    digits = (ip + fp).lstrip("0")
+    lead = len(ip.lstrip("0"))
+    if lead:
+        exp10 = exp + lead - 1
+    else:  # 0.000123
+        exp10 = exp - (len(fp) - len(fp.lstrip("0"))) - 1
+    digits = digits.rstrip("0") or "0"
+    return digits, exp10
+
+
+def float8_out(v: float) -> str:
+    if v != v:
+        return "NaN"
+    if v == math.inf:
+        return "Infinity"
+    if v == -math.inf:
+        return "-Infinity"
+    if v == 0.0:
+        return "-0" if math.copysign(1.0, v) < 0 else "0"
+    digits, exp10 = _split_repr(repr(abs(v)))
+    return _format_shortest(digits, exp10, v < 0, 15)
+
+
+def float4_out(v: float) -> str:
+    if v != v:
+        return "NaN"
+    if v == math.inf:
+        return "Infinity"
+    if v == -math.inf:
+        return "-Infinity"
+    if v == 0.0:
+        return "-0" if math.copysign(1.0, v) < 0 else "0"
+    a = abs(v)
+    for p in range(1, 10):
+        r = f"{a:.{p - 1}e}"
+        if to_float4(float(r)) == a:
+            break
+    digits, exp10 = _split_repr(r)
+    return _format_shortest(digits, exp10, v < 0, 6)
+
+
+# --- numeric ---------------------------------------------------------------------------------
+
+_NUMERIC_RE = re.compile(
+    r"\s*([+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf(?:inity)?|nan))\s*\Z", re.I
+)
+NUMERIC_NAN = Decimal("NaN")
+NUMERIC_INF = Decimal("Infinity")
+NUMERIC_NINF = Decimal("-Infinity")
+
+
+def normalize_numeric(d: Decimal) -> Decimal:
+    """PostgreSQL's form: a non-negative scale (1e3 is 1000), no negative zero, quiet NaN."""
+    if not d.is_finite():
+        return NUMERIC_NAN if d.is_nan() else d
+    if d.as_tuple().exponent > 0:
+        d = d.quantize(Decimal(1), context=DEC)
+    if d.is_zero() and d.is_signed():
+        d = d.copy_abs()
+    return d
+
+
+def numeric_in(text: str) -> Decimal:
+    m = _NUMERIC_RE.match(text)
+    if m is None:
+        raise InvalidTextRepresentation(f'invalid input syntax for type numeric: "{text}"')
+    s = m.group(1)
+    low = s.lower().lstrip("+-")
+    if low.startswith("nan"):
+        if s[0] in "+-":
+            raise InvalidTextRepresentation(f'invalid input syntax for type numeric: "{text}"')
+        return NUMERIC_NAN
+    if low.startswith("inf"):
+        return NUMERIC_NINF if s[0] == "-" else NUMERIC_INF
+    d = Decimal(s)
+    check_numeric_range(d)
+    return normalize_numeric(d)
+
+
+def check_numeric_range(d: Decimal) -> None:
+    if d.is_finite() and not d.is_zero() and d.adjusted() >= 131072:
+        raise NumericValueOutOfRange("value overflows numeric format")
+
+
+def numeric_out(d: Decimal) -> str:
+    if d.is_finite():
+        if d.is_zero() and d.is_signed():
+            d = d.copy_abs()
+        return format(d, "f")
+    if d.is_nan():
+        return "NaN"
+    return "Infinity" if d > 0 else "-Infinity"
+
+
+def numeric_scale(d: Decimal) -> int:
+    """The display scale (digits after the point) of a finite numeric."""
+    e = d.as_tuple().exponent
+    return -e if isinstance(e, int) and e < 0 else 0
+
+
+def numeric_round(d: Decimal, scale: int) -> Decimal:
+    """Round half away from zero to ``scale`` digits (PostgreSQL's round_var)."""
+    if not d.is_finite():
+        return d
+    try:
+        r = d.quantize(Decimal((0, (1,), -scale)), rounding=ROUND_HALF_UP, context=DEC)
+    except InvalidOperation:  # pragma: no cover - only for absurd scales
+        raise NumericValueOutOfRange("value overflows numeric format") from None
+    return normalize_numeric(r)
+
+
+def float_to_numeric(v: float) -> Decimal:
+    """float8 -> numeric as PostgreSQL: through the float's shortest text (0.1 is 0.1)."""
+    if v != v:
+        return NUMERIC_NAN
+    if math.isinf(v):
+        return NUMERIC_INF if v > 0 else NUMERIC_NINF
+    return normalize_numeric(Decimal(repr(v)))
+
+
+def float4_to_numeric(v: float) -> Decimal:
+    if v != v or math.isinf(v):
+        return float_to_numeric(v)
+    return normalize_numeric(Decimal(float4_out(v)))
+
+
+def numeric_to_float(d: Decimal, typename: str = "double precision") -> float:
+    if d.is_nan():
+        return math.nan
+    v = float(d)
+    if d.is_finite() and (math.isinf(v) or (v == 0.0 and not d.is_zero())):
+        raise NumericValueOutOfRange(
+            f"value out of range: {'overflow' if math.isinf(v) else 'underflow'}"
+        )
+    if typename == "real" and not math.isinf(v):
+        try:
+            v = to_float4(v)
+        except OverflowError:
+            raise NumericValueOutOfRange("value out of range: overflow") from None
+    return v
