@@ -13,6 +13,7 @@ import boto3
 import uvicorn
 from botocore.config import Config
 
+from cairn.objects.guard import Limits, protocol
 from cairn.objects.keys import KeyStore
 from cairn.objects.server import make_app
 from cairn.objects.store import ObjectStore
@@ -29,14 +30,17 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(root: Path, store: ObjectStore | None = None) -> Iterator[str]:
+def running_server(root: Path, store: ObjectStore | None = None,
+                   limits: Limits | None = None) -> Iterator[str]:
     """Serve ``store`` (default: a fresh one under ``root``); closes it on exit."""
     store = store or make_store(root)
     keys = KeyStore(store.meta)
     keys.create(ACCESS, SECRET)
     port = free_port()
-    config = uvicorn.Config(make_app(store, keys), host="127.0.0.1", port=port,
-                            log_level="warning", lifespan="off")
+    limits = limits or Limits()
+    config = uvicorn.Config(make_app(store, keys, limits=limits), host="127.0.0.1", port=port,
+                            log_level="warning", lifespan="off",
+                            http=protocol(limits.header_timeout))
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

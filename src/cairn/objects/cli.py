@@ -180,7 +180,8 @@ def register_server(s3: click.Group) -> None:
                        f"{svc.secret_key}")
         click.echo(f"S3 endpoint: http://{host}:{port}  ({svc.summary})")
         try:
-            uvicorn.run(svc.app, host=host, port=port, log_level="warning", lifespan="off")
+            uvicorn.run(svc.app, host=host, port=port, log_level="warning", lifespan="off",
+                        http=svc.http_protocol)
         finally:
             svc.close()
 

@@ -21,8 +21,11 @@ import urllib.parse
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import defusedxml
+import defusedxml.ElementTree as defused_et
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -31,6 +34,7 @@ from starlette.routing import Route
 from cairn.objects import sigv4
 from cairn.objects.body import AwsChunkedReader, Reader, VerifyingReader, s3err
 from cairn.objects.errors import NoSuchKey, ObjectStoreError, PreconditionFailed, S3Error
+from cairn.objects.guard import BodyClock, ClientGate, Limits, slow_down
 from cairn.objects.keys import KeyStore
 from cairn.objects.metadata import ObjectRecord
 from cairn.objects.multipart import MIN_PART_SIZE, Multipart
@@ -85,15 +89,26 @@ def error_response(err: S3Error, resource: str, head: bool) -> Response:
 
 
 class _Pull:
-    """A blocking reader (used on the store's thread) over the ASGI request stream. It hands
+    """A blocking reader (used on a worker thread) over the ASGI request stream. It hands
     out the ASGI chunks as they arrived (no joining into bigger buffers: the store copies
-    each byte once, into its stripe buffer), fetched many per hop to the event loop."""
+    each byte once, into its stripe buffer), fetched many per hop to the event loop. Every
+    chunk passes the body clock (idle timeout, minimum rate: :mod:`.guard`)."""
 
-    def __init__(self, request: Request, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, request: Request, loop: asyncio.AbstractEventLoop,
+                 limits: Limits) -> None:
         self._stream = request.stream().__aiter__()
         self._loop = loop
+        self._clock = BodyClock(limits, loop)
         self._chunks: collections.deque[bytes] = collections.deque()
         self._eof = False
+
+    async def prefill(self, limit: int) -> None:
+        """Read up to ``limit`` bytes on the event loop, before a worker thread is taken."""
+        got = sum(len(c) for c in self._chunks)
+        while got < limit and not self._eof:
+            parts, self._eof = await self._next(limit - got)
+            self._chunks.extend(parts)
+            got += sum(len(c) for c in parts)
 
     async def _next(self, want: int) -> tuple[list[bytes], bool]:
         # Gather many ASGI messages per hop: a thread hop per 64 KiB message would cost more
@@ -102,7 +117,7 @@ class _Pull:
         got = 0
         while got < want:
             try:
-                chunk = await self._stream.__anext__()
+                chunk = await self._clock.next(self._stream)
             except StopAsyncIteration:
                 return parts, True
             if chunk:
@@ -123,6 +138,21 @@ class _Pull:
             return self._chunks.popleft()
         self._chunks[0] = chunk[n:]
         return chunk[:n]
+
+
+def _joined_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    """Lower-case names; a repeated header's values joined with ``,`` (SigV4 signs them so).
+    Two Authorization headers are refused: which one would be the request's?"""
+    out: dict[str, str] = {}
+    for k, v in raw:
+        name, value = k.decode("latin-1").lower(), v.decode("latin-1")
+        if name in out:
+            if name == "authorization":
+                raise sigv4.only_one_auth()
+            out[name] = out[name].strip() + "," + value.strip()
+        else:
+            out[name] = value
+    return out
 
 
 def _parse_range(value: str | None, size: int) -> tuple[int | None, int | None] | None:
@@ -174,36 +204,56 @@ class S3Server:
 
     def __init__(self, store: ObjectStore, keys: KeyStore, domain: str = "localhost",
                  region: str = "us-east-1", min_part_size: int = MIN_PART_SIZE,
-                 extra: dict[str, Callable[[], Any]] | None = None) -> None:
+                 extra: dict[str, Callable[[], Any]] | None = None,
+                 limits: Limits | None = None) -> None:
         self.store, self.keys, self.domain, self.region = store, keys, domain, region
         self.extra = extra or {}  # "health" / "metrics" providers (see service.py)
+        self.limits = limits or Limits()
+        self.gate = ClientGate(self.limits.per_client)
+        # Our own workers: asyncio's default pool is small (cpus + 4) and shared.
+        self.pool = ThreadPoolExecutor(self.limits.workers, thread_name_prefix="cairn-s3")
         self.multipart = Multipart(store, min_part_size)
         methods = ["GET", "PUT", "POST", "DELETE", "HEAD"]
         self.app = Starlette(routes=[Route("/{path:path}", self.handle, methods=methods)])
 
     async def handle(self, request: Request) -> Response:
+        loop = asyncio.get_running_loop()
+        client = request.client.host if request.client else ""
+        if not self.gate.enter(client):
+            err = error_response(slow_down(), request.url.path, request.method == "HEAD")
+            return self._close_if_unread(request, err)
+        try:
+            return await self._handle(request, loop)
+        finally:
+            self.gate.leave(client)
+
+    async def _handle(self, request: Request, loop: asyncio.AbstractEventLoop) -> Response:
         head = request.method == "HEAD"
         raw_path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
         if raw_path.startswith("/_cairn/") and request.method == "GET":
-            return await asyncio.to_thread(self._ops, raw_path[len("/_cairn/"):])
+            return await loop.run_in_executor(self.pool, self._ops,
+                                              raw_path[len("/_cairn/"):])
         resource = raw_path
         try:
-            headers = {k.decode("latin-1").lower(): v.decode("latin-1")
-                       for k, v in request.scope["headers"]}
+            headers = _joined_headers(request.scope["headers"])
             if sum(len(k) + len(v) for k, v in headers.items()) > MAX_HEADER_BYTES:
                 raise s3err("RequestHeaderSectionTooLarge", 400,
                             "Your request header section exceeds the maximum allowed size.")
             bucket, key = self._address(raw_path, headers.get("host", ""))
             resource = "/" + bucket + ("/" + key if key else "") if bucket else "/"
             query = request.scope.get("query_string", b"").decode("latin-1")
-            verified = sigv4.verify(request.method, raw_path, query, headers, self.keys)
+            verified = sigv4.verify(request.method, raw_path, query, headers, self.keys,
+                                    region=self.region)
             params = dict(urllib.parse.parse_qsl(query, keep_blank_values=True))
-            loop = asyncio.get_running_loop()
+            pull = _Pull(request, loop, self.limits)
+            if headers.get("content-length", "0") != "0" or "transfer-encoding" in headers:
+                # A slow body waits here, on the event loop, not on a worker thread.
+                await pull.prefill(self.limits.prebuffer)
 
             def run() -> Response:
-                return self._dispatch(request, loop, verified, headers, params, bucket, key)
+                return self._dispatch(request, pull, verified, headers, params, bucket, key)
 
-            return await asyncio.to_thread(run)
+            return await loop.run_in_executor(self.pool, run)
         except S3Error as e:
             return self._close_if_unread(request, error_response(e, resource, head))
         except ObjectStoreError as e:
@@ -245,7 +295,7 @@ class S3Server:
         return bucket, key
 
     # -- dispatch ---------------------------------------------------------------------------
-    def _dispatch(self, request: Request, loop: asyncio.AbstractEventLoop,
+    def _dispatch(self, request: Request, pull: _Pull,
                   verified: sigv4.Verified, headers: dict[str, str], params: dict[str, str],
                   bucket: str, key: str) -> Response:
         method = request.method
@@ -256,7 +306,7 @@ class S3Server:
             if method == "GET":
                 return self._list_buckets()
             raise s3err("MethodNotAllowed", 405, "not allowed on the service")
-        body = lambda: self._body(request, loop, verified, headers)  # noqa: E731
+        body = lambda: self._body(pull, verified, headers)  # noqa: E731
         if not key:
             if "versioning" in params:
                 return self._versioning(method, bucket, body)
@@ -404,9 +454,8 @@ class S3Server:
             el(el(root, "CommonPrefixes"), "Prefix", enc(cp))
         return xml_response(root)
 
-    def _body(self, request: Request, loop: asyncio.AbstractEventLoop,
-              verified: sigv4.Verified, headers: dict[str, str]) -> VerifyingReader:
-        pull: Reader = _Pull(request, loop)
+    def _body(self, pull: Reader, verified: sigv4.Verified,
+              headers: dict[str, str]) -> VerifyingReader:
         payload = verified.payload_hash
         length_h = headers.get("content-length")
         if length_h is None and "chunked" not in headers.get("transfer-encoding", ""):
@@ -901,12 +950,15 @@ def _check_copy_conditions(rec: ObjectRecord, headers: dict[str, str]) -> None:
 
 
 def _parse_xml(raw: bytes, root: str) -> ET.Element:
-    """Parse a small request document; DTDs are refused (no entity expansion attacks)."""
-    if b"<!DOCTYPE" in raw or b"<!ENTITY" in raw:
-        raise s3err("MalformedXML", 400, "DTDs are not allowed")
+    """Parse a small request document with a parser that refuses DTDs, entity declarations
+    and external references whatever the document's encoding (a byte match on ``<!DOCTYPE``
+    misses UTF-16)."""
     try:
-        doc = ET.fromstring(raw)
-    except ET.ParseError:
+        doc = defused_et.fromstring(raw, forbid_dtd=True, forbid_entities=True,
+                                    forbid_external=True)
+    except defusedxml.DefusedXmlException:
+        raise s3err("MalformedXML", 400, "DTDs and entities are not allowed") from None
+    except (ET.ParseError, ValueError):
         raise s3err("MalformedXML", 400, "The XML you provided was not well-formed or did "
                     "not validate against our published schema.") from None
     if doc.tag.rsplit("}", 1)[-1] != root:

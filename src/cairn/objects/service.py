@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cairn.objects.drives import Drive, DriveInfo, LocalDrive
+from cairn.objects.guard import Limits, protocol
 from cairn.objects.keys import KeyStore
 from cairn.objects.maintenance import Maintenance
 from cairn.objects.store import ObjectStore
@@ -29,6 +30,7 @@ class S3Service:
     access_key: str
     secret_key: str | None  # printed only when it was generated here
     summary: str
+    http_protocol: type[Any]  # uvicorn's ``http=``: the protocol with the header timeout
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
     def close(self) -> None:
@@ -55,7 +57,8 @@ def open_drives(data_dir: str, drives: str | None = None, nodes: str | None = No
 def open_service(data_dir: str, *, drives: str | None = None, nodes: str | None = None,
                  k: int = 4, m: int = 2, domain: str = "localhost",
                  node_token: str | None = None, maintenance: bool = True,
-                 env: dict[str, str] | None = None) -> S3Service:
+                 env: dict[str, str] | None = None, limits: Limits | None = None,
+                 ) -> S3Service:
     """Open (or create) the store in ``data_dir`` and build the app. The caller serves
     ``service.app`` (any ASGI server, any port) and calls ``service.close()`` when done."""
     from cairn.objects.server import make_app
@@ -82,12 +85,14 @@ def open_service(data_dir: str, *, drives: str | None = None, nodes: str | None 
     except BaseException:
         store.close()
         raise
-    app = make_app(store, keys, domain=domain,
+    limits = limits or Limits()
+    app = make_app(store, keys, domain=domain, limits=limits,
                    extra={"health": lambda: health(store),
                           "metrics": lambda: metrics(store, loop)})
     where = f"{len(nodes.split(','))} storage nodes" if nodes else f"{len(ds)} drives"
     return S3Service(app, store, keys, loop, ak, shown,
-                     f"{k}+{m} erasure-coded over {where}, data in {data_dir}")
+                     f"{k}+{m} erasure-coded over {where}, data in {data_dir}",
+                     protocol(limits.header_timeout))
 
 
 def _drive_infos(store: ObjectStore) -> list[DriveInfo]:

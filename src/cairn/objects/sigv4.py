@@ -101,15 +101,26 @@ def _parse_time(amz_date: str) -> dt.datetime:
         raise access_denied("X-Amz-Date is not in ISO 8601 basic format") from None
 
 
+def only_one_auth() -> S3Error:
+    return _err("InvalidArgument", 400, "Only one auth mechanism allowed; only the "
+                "X-Amz-Algorithm query parameter, Signature query string parameter or the "
+                "Authorization header should be specified")
+
+
 def verify(method: str, raw_path: str, raw_query: str, headers: Mapping[str, str],
-           secrets: Mapping[str, str], now: dt.datetime | None = None) -> Verified:
+           secrets: Mapping[str, str], now: dt.datetime | None = None,
+           region: str | None = None) -> Verified:
     """Check a request's SigV4 signature; raise an S3 error (403) when it is wrong.
 
-    ``headers`` must have lower-case names; ``raw_path`` is the path exactly as sent.
+    ``headers`` must have lower-case names, the values of a repeated header joined with
+    ``,`` (as SigV4's canonical form does); ``raw_path`` is the path exactly as sent.
+    ``region``: the server's region, which the credential scope must name.
     """
     now = now or dt.datetime.now(dt.UTC)
     query = dict(urllib.parse.parse_qsl(raw_query, keep_blank_values=True))
     auth = headers.get("authorization")
+    if auth is not None and ("X-Amz-Signature" in query or "X-Amz-Algorithm" in query):
+        raise only_one_auth()
     if auth is not None:
         if not auth.startswith(ALGORITHM + " "):
             raise _err("InvalidRequest", 400, "The authorization mechanism you have provided "
@@ -154,7 +165,16 @@ def verify(method: str, raw_path: str, raw_query: str, headers: Mapping[str, str
     parts = credential.split("/")
     if len(parts) != 5 or parts[4] != "aws4_request":
         raise _err("AuthorizationHeaderMalformed", 400, "malformed credential scope")
-    access_key, date, region, service, _ = parts
+    access_key, date, scope_region, service, _ = parts
+    if region is not None and scope_region != region:
+        raise _err("AuthorizationHeaderMalformed" if expires is None else
+                   "AuthorizationQueryParametersError", 400,
+                   f"The authorization header is malformed; the region '{scope_region}' is "
+                   f"wrong; expecting '{region}'")
+    if service != "s3":
+        raise _err("AuthorizationHeaderMalformed", 400, "The authorization header is "
+                   f"malformed; incorrect service '{service}'. This endpoint belongs to 's3'.")
+    region = scope_region
     secret = secrets.get(access_key)
     if secret is None:
         raise _err("InvalidAccessKeyId", 403,
@@ -166,6 +186,9 @@ def verify(method: str, raw_path: str, raw_query: str, headers: Mapping[str, str
         if abs(now - when) > MAX_SKEW:
             raise _err("RequestTimeTooSkewed", 403, "The difference between the request time "
                        "and the current time is too large.")
+    elif when - now > MAX_SKEW:
+        # Signed "in the future": with the maximum expiry it would outlive seven days.
+        raise access_denied("Request is not valid yet")
     elif now > when + dt.timedelta(seconds=expires):
         raise access_denied("Request has expired")
     signed_list = signed.split(";")
