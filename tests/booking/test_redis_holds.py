@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 import uuid
@@ -9,6 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from cairn.booking.catalog import seat_map
 from cairn.booking.db import Database
@@ -18,7 +21,7 @@ from cairn.booking.model import Hold
 from cairn.booking.redis_holds import RedisHolds
 from cairn.booking.redislock import Lease, LeaseManager, Renewer
 
-from .conftest import REDIS_URL, Stage
+from .conftest import REDIS_URL, Stage, make_stage
 from .test_holds import race
 
 
@@ -223,3 +226,77 @@ def test_fence_counter_lost_in_redis_is_reseeded(
     client.delete(strategy.leases.fence_key(str(stage.event.id)))
     fresh = RedisHolds(db, client, prefix=prefix)  # a restarted service
     assert fresh.hold(stage.users[1].id, stage.event.id, [seat]).seat_ids == (seat,)
+
+
+class BlackHole:
+    """A TCP server that accepts connections and never answers (a hung Redis): counts them."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.accepted: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted.append(conn)
+
+    def close(self) -> None:
+        self.sock.close()
+        for conn in self.accepted:
+            conn.close()
+        self._thread.join(5)
+
+
+def test_black_holed_redis_is_probed_by_one_request_at_a_time(db: Database) -> None:
+    """Redis accepts connections and never answers. After the retry window, one hold probes it
+    (and waits for its timeout); the other 19 concurrent holds take the fallback at once: the
+    black hole sees one new connection, not twenty."""
+    stage = make_stage(db, rows=2, per_row=10)
+    hole = BlackHole()
+    try:
+        hung = redis.Redis(host="127.0.0.1", port=hole.port, socket_connect_timeout=0.5,
+                           socket_timeout=0.5, retry=Retry(NoBackoff(), 0))
+        strategy = RedisHolds(db, hung, prefix="unused", retry_redis_after_s=0.05)
+        seats = stage.seat_ids["A"] + stage.seat_ids["B"]
+        strategy.hold(stage.users[0].id, stage.event.id, [seats[0]])  # times out: marked down
+        assert strategy.health()["degraded"] is True
+        time.sleep(0.1)  # past the retry window: the next hold may probe
+        strategy.retry_redis_after_s = 60  # the probe's failure opens a long window
+        before = len(hole.accepted)
+        wins, errors = race(
+            19, lambda i: strategy.hold(stage.users[i % 4].id, stage.event.id, [seats[i + 1]])
+        )
+        assert not errors and len(wins) == 19
+        assert len(hole.accepted) - before == 1  # single flight
+        assert strategy.stats.snapshot()["fallbacks"] == 20
+        assert oversold_seats(db, stage.event.id) == 0
+        hung.close()
+    finally:
+        hole.close()
+
+
+def test_fence_counter_lost_under_a_running_service_is_retried_not_refused(
+    db: Database, stage: Stage, client: redis.Redis, prefix: str
+) -> None:
+    """The same service, its Redis loses the fencing counter: the next hold of a free seat
+    draws a token PostgreSQL has already seen. Its leases are still its own, so the strategy
+    re-seeds the counter and retries: the client gets the hold, not 409 stale_fencing_token."""
+    strategy = RedisHolds(db, client, prefix=prefix)
+    seat = stage.seat_ids["A"][3]
+    first = strategy.hold(stage.users[0].id, stage.event.id, [seat])
+    release_hold(db, stage.users[0].id, first.id)
+    client.delete(strategy.leases.fence_key(str(stage.event.id)))  # Redis lost it
+    again = strategy.hold(stage.users[1].id, stage.event.id, [seat])
+    assert again.seat_ids == (seat,)
+    snap = strategy.stats.snapshot()
+    assert snap["stale_tokens"] == 1 and snap["retries"] == 1
+    assert int(client.get(strategy.leases.fence_key(str(stage.event.id))) or 0) > 1
+    assert oversold_seats(db, stage.event.id) == 0

@@ -8,8 +8,16 @@ the seat after it, so its late write matches no row (DDIA ch. 8, fencing tokens)
 leases are released: the durable hold lives in PostgreSQL, the lease only guarded the race.
 
 If Redis is unreachable the strategy degrades to the pessimistic ``FOR UPDATE`` path, counts
-it in ``fallbacks`` and reports ``degraded`` in its health, and retries Redis after a pause.
-It never sells a seat twice in either mode, because PostgreSQL checks availability either way.
+it in ``fallbacks`` and reports ``degraded`` in its health, and retries Redis after a pause:
+one request at a time probes it (single flight), the others take the fallback at once, so a
+black-holed Redis (connections accepted, nothing answered) costs one timeout per retry window,
+not one per request. It never sells a seat twice in either mode, because PostgreSQL checks
+availability either way.
+
+A Redis that lost its fencing counter (restarted without persistence, key evicted) hands out
+tokens lower than those PostgreSQL has stored. The write is then refused as stale although this
+request holds the lease; the strategy sees that its leases are still its own, re-seeds the
+counter from PostgreSQL and retries once, so the client never sees that 409.
 """
 
 from __future__ import annotations
@@ -51,15 +59,33 @@ class RedisHolds(HoldStrategy):
         self.before_write = before_write
         self.fallback = PessimisticHolds(db)
         self._state_lock = threading.Lock()
-        self._redis_down_until = 0.0
+        self._redis_down_until = 0.0  # 0: up; else when the next probe may run
+        self._prober: int | None = None  # thread probing a down Redis (single flight)
         self._last_error = ""
         self._seeded: set[int] = set()
 
     # -- degradation ---------------------------------------------------------------------
 
     def _redis_usable(self) -> bool:
+        """May this request use Redis? Yes when it is up; when it is down, only for the one
+        request that probes it after the retry window (single flight): the rest fall back at
+        once instead of each waiting for a timeout. The prober calls :meth:`_end_probe`."""
         with self._state_lock:
-            return time.monotonic() >= self._redis_down_until
+            if self._redis_down_until == 0.0:
+                return True
+            if self._prober is not None or time.monotonic() < self._redis_down_until:
+                return False
+            self._prober = threading.get_ident()
+            return True
+
+    def _end_probe(self) -> None:
+        with self._state_lock:
+            if self._prober == threading.get_ident():
+                self._prober = None
+
+    def _mark_up(self) -> None:
+        with self._state_lock:
+            self._redis_down_until = 0.0
 
     def _mark_down(self, exc: Exception) -> None:
         with self._state_lock:
@@ -72,9 +98,12 @@ class RedisHolds(HoldStrategy):
         if not degraded:
             try:
                 self.leases.client.ping()
+                self._mark_up()
             except redis.RedisError as exc:
                 self._mark_down(exc)
                 degraded = True
+            finally:
+                self._end_probe()
         return {
             "strategy": self.name,
             "degraded": degraded,
@@ -132,20 +161,36 @@ class RedisHolds(HoldStrategy):
         self, req: HoldRequest, take: Callable[[], dict[int, Lease]], want: int, where: str
     ) -> Hold | None:
         """Take leases with ``take``, write the hold under them (renewed meanwhile), then let
-        them go. ``None`` when Redis failed: the caller falls back to the pessimistic path."""
+        them go. ``None`` when Redis failed: the caller falls back to the pessimistic path.
+        A stale token under leases that are still ours means Redis lost the fencing counter:
+        re-seeded (by :meth:`_explain_miss`) and retried once."""
+        for attempt in (1, 2):
+            try:
+                self._seed(req.event_id)
+                leases = take()
+            except redis.RedisError as exc:
+                self._mark_down(exc)
+                return None
+            self._mark_up()
+            try:
+                if len(leases) < want:
+                    raise SeatUnavailable(f"could not lock {want} seats in {where}")
+                with Renewer(self.leases, list(leases.values())):
+                    return self._write(req, leases)
+            except StaleFencingToken:
+                if attempt == 2 or not self._still_ours(leases):
+                    raise  # a holder whose lease ran out while it paused: fenced off
+                self.stats.bump("retries")
+            finally:
+                self._release(leases)
+        raise AssertionError("unreachable")
+
+    def _still_ours(self, leases: dict[int, Lease]) -> bool:
+        """Does this request still hold every lease (so a stale token is Redis's fault)?"""
         try:
-            self._seed(req.event_id)
-            leases = take()
-        except redis.RedisError as exc:
-            self._mark_down(exc)
-            return None
-        try:
-            if len(leases) < want:
-                raise SeatUnavailable(f"could not lock {want} seats in {where}")
-            with Renewer(self.leases, list(leases.values())):
-                return self._write(req, leases)
-        finally:
-            self._release(leases)
+            return all(self.leases.extend(lease, lease.ttl_ms) for lease in leases.values())
+        except redis.RedisError:
+            return False
 
     def _write(self, req: HoldRequest, seat_leases: dict[int, Lease]) -> Hold:
         seats = sorted(seat_leases)
@@ -185,27 +230,33 @@ class RedisHolds(HoldStrategy):
 
     def _hold(self, req: HoldRequest, seats: tuple[int, ...]) -> Hold:
         if self._redis_usable():
-            hold = self._leased(
-                req,
-                lambda: self._take(req.event_id, seats, skip_taken=False, want=len(seats)),
-                len(seats),
-                f"event {req.event_id}",
-            )
+            try:
+                hold = self._leased(
+                    req,
+                    lambda: self._take(req.event_id, seats, skip_taken=False, want=len(seats)),
+                    len(seats),
+                    f"event {req.event_id}",
+                )
+            finally:
+                self._end_probe()
             if hold is not None:
                 return hold
         return self._degraded(lambda: self.fallback._hold(req, seats))
 
     def _hold_any(self, req: HoldRequest, section: str, count: int) -> Hold:
         if self._redis_usable():
-            with self.db.pool.connection() as conn:
-                rows = self._section_seats(conn, req.event_id, section, count, count * 4)
-            candidates = [seat for seat, _ in rows]
-            hold = self._leased(
-                req,
-                lambda: self._take(req.event_id, candidates, skip_taken=True, want=count),
-                count,
-                section,
-            )
+            try:
+                with self.db.pool.connection() as conn:
+                    rows = self._section_seats(conn, req.event_id, section, count, count * 4)
+                candidates = [seat for seat, _ in rows]
+                hold = self._leased(
+                    req,
+                    lambda: self._take(req.event_id, candidates, skip_taken=True, want=count),
+                    count,
+                    section,
+                )
+            finally:
+                self._end_probe()
             if hold is not None:
                 return hold
         return self._degraded(lambda: self.fallback._hold_any(req, section, count))
