@@ -171,20 +171,22 @@ class Simulator:
         stats["sent"] += 1
         if self.detail:
             self.log.append((self.now, "send", src, dst, repr(msg)))
-        if (src, dst) in self._blocked or (net.loss and rng.random() < net.loss):
+        blocked = self._blocked
+        if (net.loss and rng.random() < net.loss) or (blocked and (src, dst) in blocked):
             stats["dropped"] += 1
             self.log.append((self.now, "drop", src, dst, msg[0]))
             return
-        copies = 2 if net.duplicate and rng.random() < net.duplicate else 1
-        if copies == 2:
+        delay = net.delays.get(msg[0], net.delay) if net.delays else net.delay
+        d = delay.draw(rng)
+        if net.reorder and rng.random() < net.reorder:
+            d += rng.uniform(0.0, net.reorder_ms)
+        self._seq += 1
+        heapq.heappush(self._queue, (self.now + d, self._seq, _DELIVER, src, dst, msg))
+        if net.duplicate and rng.random() < net.duplicate:
             stats["duplicated"] += 1
-        delay = net.delay_for(msg)
-        for _ in range(copies):
-            d = delay.draw(rng)
-            if net.reorder and rng.random() < net.reorder:
-                d += rng.uniform(0.0, net.reorder_ms)
             self._seq += 1
-            heapq.heappush(self._queue, (self.now + d, self._seq, _DELIVER, src, dst, msg))
+            heapq.heappush(self._queue, (self.now + delay.draw(rng), self._seq, _DELIVER, src,
+                                         dst, msg))
 
     def at(self, time_ms: float, action: Callable[[], Any], label: str = "call") -> None:
         """Run ``action()`` at simulated time ``time_ms`` (faults, client steps)."""
