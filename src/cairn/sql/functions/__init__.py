@@ -5,7 +5,12 @@ implementation by PostgreSQL's overload rules; the modules imported here declare
 built-ins into the registry when this package is first imported.
 """
 
-from cairn.sql.functions import arith, comparison, strings  # noqa: F401  (declare built-ins)
+from cairn.sql.functions import (  # noqa: F401  (declare the built-ins)
+    arith,
+    comparison,
+    datetime_fns,
+    strings,
+)
 from cairn.sql.functions.registry import (
     ANY,
     ANYNONARRAY,

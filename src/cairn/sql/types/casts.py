@@ -253,3 +253,91 @@ def can_coerce(src: T.SqlType, dst: T.SqlType, context: str = "implicit") -> boo
     if s.oid in _STRINGS and s.element is None:
         return level >= 2
     return False
+
+
+def _register_builtin() -> None:
+    from decimal import Decimal as _D
+
+    from cairn.sql.errors import SqlError
+    from cairn.sql.types import datetimes as DT
+    from cairn.sql.types.interval import USECS_PER_DAY, Interval
+    from cairn.sql.types.jsontypes import jsonb_in, jsonb_out, jsonb_typeof
+
+    def ts_date(v: Any, ctx: Any) -> Any:
+        return v if isinstance(v, float) else v.date()
+
+    def tstz_date(v: Any, ctx: Any) -> Any:
+        return v if isinstance(v, float) else DT.to_local(v, ctx).date()
+
+    def ts_time(v: Any, ctx: Any) -> Any:
+        if isinstance(v, float):
+            raise SqlError("cannot convert infinite timestamp to time", sqlstate="0A000")
+        return v.time()
+
+    def tstz_time(v: Any, ctx: Any) -> Any:
+        return ts_time(v if isinstance(v, float) else DT.to_local(v, ctx), ctx)
+
+    def interval_time(v: Interval, ctx: Any) -> Any:
+        return DT.micros_to_time(v.micros % USECS_PER_DAY)
+
+    def jsonb_scalar(target: str, conv):
+        def f(v: Any, ctx: Any) -> Any:
+            kind = jsonb_typeof(v)
+            want = "boolean" if target == "boolean" else "number"
+            if kind != want:
+                raise SqlError(
+                    f"cannot cast jsonb {kind if kind != 'array' else 'array'} to type {target}",
+                    sqlstate="22023",
+                )
+            return conv(v, ctx)
+
+        return f
+
+    def num_of(v: Any) -> _D:
+        return v if isinstance(v, _D) else _D(v)
+
+    for s, d, c, f in [
+        (T.DATE.oid, T.TIMESTAMP.oid, "i", lambda v, ctx: DT.date_to_timestamp(v)),
+        (T.DATE.oid, T.TIMESTAMPTZ.oid, "i", DT.date_to_timestamptz),
+        (T.TIMESTAMP.oid, T.TIMESTAMPTZ.oid, "i", DT.timestamp_to_timestamptz),
+        (T.TIMESTAMPTZ.oid, T.TIMESTAMP.oid, "a", DT.timestamptz_to_timestamp),
+        (T.TIMESTAMP.oid, T.DATE.oid, "a", ts_date),
+        (T.TIMESTAMPTZ.oid, T.DATE.oid, "a", tstz_date),
+        (T.TIMESTAMP.oid, T.TIME.oid, "a", ts_time),
+        (T.TIMESTAMPTZ.oid, T.TIME.oid, "a", tstz_time),
+        (T.TIME.oid, T.INTERVAL.oid, "i", lambda v, ctx: Interval(0, 0, DT.time_to_micros(v))),
+        (T.INTERVAL.oid, T.TIME.oid, "a", interval_time),
+        (T.JSON.oid, T.JSONB.oid, "a", lambda v, ctx: jsonb_in(v)),
+        (T.JSONB.oid, T.JSON.oid, "a", lambda v, ctx: jsonb_out(v)),
+        (T.JSONB.oid, T.BOOL.oid, "e", jsonb_scalar("boolean", lambda v, ctx: v)),
+        (T.JSONB.oid, T.NUMERIC.oid, "e", jsonb_scalar("numeric", lambda v, ctx: num_of(v))),
+        (T.JSONB.oid, T.FLOAT8.oid, "e", jsonb_scalar("double precision", lambda v, ctx: float(v))),
+        (
+            T.JSONB.oid,
+            T.FLOAT4.oid,
+            "e",
+            jsonb_scalar("real", lambda v, ctx: N.to_float4(float(v))),
+        ),
+        (
+            T.JSONB.oid,
+            T.INT2.oid,
+            "e",
+            jsonb_scalar("smallint", lambda v, ctx: numeric_to_int("smallint")(num_of(v), ctx)),
+        ),
+        (
+            T.JSONB.oid,
+            T.INT4.oid,
+            "e",
+            jsonb_scalar("integer", lambda v, ctx: numeric_to_int("integer")(num_of(v), ctx)),
+        ),
+        (
+            T.JSONB.oid,
+            T.INT8.oid,
+            "e",
+            jsonb_scalar("bigint", lambda v, ctx: numeric_to_int("bigint")(num_of(v), ctx)),
+        ),
+    ]:
+        register(s, d, c, f)
+
+
+_register_builtin()

@@ -130,3 +130,23 @@ def _build_output(t: T.SqlType) -> Output:
     if t.oid in _CTX_OUT:
         return _CTX_OUT[t.oid]
     raise FeatureNotSupported(f"output of type {t.name} is not supported")
+
+
+def _register_builtin() -> None:
+    from cairn.sql.types import datetimes as D
+    from cairn.sql.types import interval as IV
+    from cairn.sql.types import jsontypes as J
+
+    register(T.DATE.oid, ctx_in=D.date_in, text_out=D.date_out)
+    register(T.TIME.oid, ctx_in=D.time_in, text_out=D.time_out)
+    register(T.TIMESTAMP.oid, ctx_in=D.timestamp_in, text_out=D.timestamp_out)
+    register(T.TIMESTAMPTZ.oid, ctx_in=D.timestamptz_in, ctx_out=D.timestamptz_out)
+    register(T.INTERVAL.oid, text_in=IV.interval_in, text_out=IV.interval_out)
+    register(T.JSON.oid, text_in=J.json_in, text_out=str)
+    register(T.JSONB.oid, text_in=J.jsonb_in, text_out=J.jsonb_out)
+    register(T.REGCLASS.oid, text_in=N.make_int_input("oid"), text_out=str)
+    register(T.VOID.oid, text_in=lambda s: None, text_out=lambda v: "")
+    register(T.RECORD.oid, text_in=str, text_out=str)
+
+
+_register_builtin()

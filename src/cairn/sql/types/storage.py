@@ -126,6 +126,49 @@ def _identity(v: Any) -> Any:
     return v
 
 
+def _register_builtin() -> None:
+    from cairn.sql.types import datetimes as D
+    from cairn.sql.types import jsontypes as J
+    from cairn.sql.types.interval import Interval
+
+    def ts_to(v: Any) -> int:
+        if isinstance(v, float):
+            return D.INT64_MAX if v > 0 else D.INT64_MIN
+        return D.timestamp_to_micros(v)
+
+    def ts_from(aware: bool):
+        def f(us: int) -> Any:
+            if us == D.INT64_MAX:
+                return D.INF
+            if us == D.INT64_MIN:
+                return D.NINF
+            return D.micros_to_timestamp(us, aware)
+
+        return f
+
+    def date_to(v: Any) -> int:
+        if isinstance(v, float):
+            return D.INT32_MAX if v > 0 else D.INT32_MIN
+        return D.date_to_days(v)
+
+    def date_from(n: int) -> Any:
+        if n == D.INT32_MAX:
+            return D.INF
+        if n == D.INT32_MIN:
+            return D.NINF
+        return D.days_to_date(n)
+
+    register(T.TIMESTAMP.oid, ts_to, ts_from(False))
+    register(T.TIMESTAMPTZ.oid, ts_to, ts_from(True))
+    register(T.DATE.oid, date_to, date_from)
+    register(T.TIME.oid, D.time_to_micros, D.micros_to_time)
+    register(T.INTERVAL.oid, lambda v: [v.months, v.days, v.micros], lambda s: Interval(*s))
+    register(T.JSONB.oid, J.jsonb_out, J.jsonb_in)
+
+
+_register_builtin()
+
+
 def storage_functions(t: T.SqlType) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
     """``(to_storage, from_storage)`` for non-NULL values of ``t``, built once per call site."""
     if t.element is not None:
