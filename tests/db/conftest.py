@@ -3,6 +3,7 @@ runs a step in another thread so a test can watch it block and then go on."""
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
@@ -11,6 +12,23 @@ from typing import Any
 import pytest
 
 from cairn.db import Database
+
+
+@pytest.fixture(autouse=True)
+def _cache_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With CAIRN_DB_TEST_CACHE_BYTES set, every database of the tests gets that chain cache
+    (a memory database then pages to an ordered store in memory): test_tiny_cache.py runs
+    the suites this way with a cache so small that every read of a clean chain misses."""
+    size = os.environ.get("CAIRN_DB_TEST_CACHE_BYTES")
+    if not size:
+        return
+    init = Database.__init__
+
+    def paged(self: Database, path: str | None, **options: Any) -> None:
+        options.setdefault("cache_bytes", int(size))
+        init(self, path, **options)
+
+    monkeypatch.setattr(Database, "__init__", paged)
 
 
 def bank() -> Database:

@@ -11,9 +11,9 @@ advisory locks with deadlock detection, a WAL with group commit and crash recove
 See docs/transactions.md.
 """
 
-from cairn.db.database import AdvisoryLock, Change, Database, RowChange
+from cairn.db.database import AdvisoryLock, Change, Database, IndexInfo, RowChange
 from cairn.db.stats import DatabaseStats, TableStats, VacuumResult
 from cairn.db.transaction import Transaction
 
-__all__ = ["AdvisoryLock", "Change", "Database", "DatabaseStats", "RowChange", "TableStats",
-           "Transaction", "VacuumResult"]
+__all__ = ["AdvisoryLock", "Change", "Database", "DatabaseStats", "IndexInfo", "RowChange",
+           "TableStats", "Transaction", "VacuumResult"]

@@ -38,7 +38,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cairn.db import vacuum as vacuum_mod
-from cairn.db.heap import Heap, Index
+from cairn.db.errors import ObjectInUse
+from cairn.db.heap import Heap
+from cairn.db.pager import (
+    CHAIN_OVERHEAD,
+    DEFAULT_CACHE_BYTES,
+    JSON_FACTOR,
+    VERSION_OVERHEAD,
+    MemoryStore,
+    Pager,
+    chain_prefix,
+    encode_version,
+)
 from cairn.db.partitions import SerialPartitions
 from cairn.db.stats import DatabaseStats, TableStats, Tally, VacuumResult
 from cairn.db.transaction import METHODS, RR, SER, Transaction, normalize_level
@@ -76,6 +87,7 @@ MARKER = "CAIRN-DB"
 # rounds stay at ~14 commits. A lone committer never waits either way.
 COMMIT_DELAY = 4 * DEFAULT_COMMIT_DELAY
 CHECKPOINT = "CHECKPOINT"
+CHECKPOINT_BATCH = 256  # chains per checkpoint step (one short mutex hold each)
 FORMAT = 1
 _NAME_MAX = 128
 
@@ -89,11 +101,20 @@ class RowChange:
 
 
 @dataclass(frozen=True)
+class IndexInfo:
+    """A secondary index as :meth:`Database.indexes` lists it."""
+
+    name: str
+    columns: tuple[str, ...]
+    unique: bool
+
+
+@dataclass(frozen=True)
 class Change:
     """One committed transaction (or schema change) of the log, in LSN order."""
 
     lsn: int
-    kind: str  # "commit" | "create_table" | "create_index"
+    kind: str  # "commit" | "create_table" | "create_index" | "drop_table"
     xid: int
     changes: list[RowChange] = field(default_factory=list)
     detail: dict[str, Any] = field(default_factory=dict)
@@ -157,9 +178,12 @@ class Database:
                  checkpoint_wal_bytes: int = 16 << 20, wal_segment_bytes: int = 16 << 20,
                  wal_keep_bytes: int = 64 << 20, early_lock_release: bool = True,
                  commit_delay: float = COMMIT_DELAY, serial_partitions: int = 1,
+                 cache_bytes: int | None = None,
                  engine_options: dict[str, Any] | None = None):
         if engine not in ("lsm", "btree"):
             raise InvalidParameter(f"engine must be 'lsm' or 'btree', not {engine!r}")
+        if cache_bytes is not None and (type(cache_bytes) is not int or cache_bytes < 0):
+            raise InvalidParameter("cache_bytes must be a non-negative integer")
         self.path = path
         self.engine_kind = engine
         self.fs = fs
@@ -213,8 +237,13 @@ class Database:
         self._ckpt_lock = threading.Lock()
         self._engine: Engine | None = None
         self._lock_fd: int | None = None
+        self._ckpt_due = threading.Event()  # the cache is full of dirty chains
+        self.longest_checkpoint_hold = 0.0  # longest mutex hold of a checkpoint step (s)
         if path is None:
             self._wal = Wal(None)
+            # Everything resident, unless a cache size asks for paging (to an ordered store
+            # in memory: the tests run that way with a tiny cache).
+            self._pager = Pager(None if cache_bytes is None else MemoryStore(), cache_bytes)
         else:
             fs.makedirs(path)
             self._claim(path, engine, write=False)  # refuse a foreign directory untouched
@@ -224,6 +253,8 @@ class Database:
                                        **(engine_options or {}))
             self._wal = Wal(path, fs, sync=durable, segment_bytes=wal_segment_bytes,
                             commit_delay=commit_delay)
+            self._pager = Pager(self._engine, DEFAULT_CACHE_BYTES if cache_bytes is None
+                                else cache_bytes)
             self._recover()
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
@@ -266,6 +297,7 @@ class Database:
         """Tests: stop background work and let go of the directory without writing anything,
         as if the process had died here (its WAL buffer is handed to the OS first)."""
         self._stop.set()
+        self._ckpt_due.set()
         if self._worker is not None:
             self._worker.join()
         self._closed = True
@@ -293,24 +325,19 @@ class Database:
                                  json.dumps({"format": FORMAT, "engine": engine}).encode())
 
     def _recover(self) -> None:
+        """Read the catalog and replay the WAL from the last checkpoint's redo point. Chains
+        are not read here: replay loads the ones it touches, the rest page in on demand, so
+        a clean reopen costs the catalog plus the WAL since the checkpoint."""
         assert self._engine is not None and self.path is not None
         eng = self._engine
         for _k, v in eng.scan(pack(("c",)), prefix_end(pack(("c",)))):
             meta = json.loads(v)
-            heap = Heap(meta["name"], tuple(meta["pk"]))
+            heap = Heap(meta["name"], tuple(meta["pk"]), self._pager)
+            heap.rows = meta.get("rows", 0)
             for ix in meta["indexes"]:
-                heap.indexes[ix["name"]] = Index(ix["name"], tuple(ix["columns"]), ix["unique"])
+                heap.indexes[ix["name"]] = heap.new_index(ix["name"], tuple(ix["columns"]),
+                                                          ix["unique"])
             self._heaps[heap.name] = heap
-        vprefix = pack(("v",))
-        for k, v in eng.scan(vprefix, prefix_end(vprefix)):
-            parts = unpack(k)
-            heap = self._heaps.get(parts[1])  # type: ignore[arg-type]
-            if heap is None:
-                continue
-            pkb = pack(parts[2:-1])
-            meta = json.loads(v)
-            chain = heap.chain_for_insert(pkb)
-            chain.append(Version(parts[-1], meta["x"], meta["r"], meta["l"]))  # type: ignore[arg-type]
         redo, next_xid = 0, 1
         ckpt = os.path.join(self.path, CHECKPOINT)
         if self.fs.exists(ckpt):
@@ -318,32 +345,51 @@ class Database:
             redo, next_xid = meta["redo"], meta["next_xid"]
             self.last_checkpoint_lsn = redo
         touched: set[tuple[str, bytes]] = set()
+        replayed = 0
         for lsn, rec in self._wal.read(redo):
             self._replay(lsn, rec, touched)
             next_xid = max(next_xid, rec.get("x", 0) + 1)
+            replayed += 1
         self._next_xid = next_xid
-        for heap in self._heaps.values():
-            for pkb, chain in heap.chains.items():
-                if len(chain) > 1:
-                    chain.sort(key=lambda v: v.lsn)
-                for v in chain:
-                    heap.index_new_version(pkb, v.row)
-            heap.dirty = {pkb for (t, pkb) in touched if t == heap.name}
+        self.recovery = {"redo_lsn": redo, "wal_records": replayed,
+                         "wal_bytes": self._wal.end_lsn - redo, "chains": len(touched)}
+        for table, pkb in touched:
+            heap = self._heaps.get(table)
+            chain = heap.chains.get(pkb) if heap is not None else None
+            if heap is None or chain is None:
+                continue
+            if len(chain) > 1:
+                chain.sort(key=lambda v: v.lsn)
+            for v in chain:
+                heap.index_new_version(pkb, v.row)
+            heap.dirty.add(pkb)  # only the WAL has it: pinned until the next checkpoint
 
     def _replay(self, lsn: int, rec: dict[str, Any], touched: set[tuple[str, bytes]]) -> None:
         kind = rec["k"]
         if kind == "t":
             if rec["n"] not in self._heaps:
-                self._heaps[rec["n"]] = Heap(rec["n"], tuple(rec["pk"]))
+                self._heaps[rec["n"]] = Heap(rec["n"], tuple(rec["pk"]), self._pager)
             return
         if kind == "ix":
             heap = self._heaps[rec["t"]]
             if rec["n"] not in heap.indexes:
-                heap.indexes[rec["n"]] = Index(rec["n"], tuple(rec["c"]), rec["u"])
+                # Created after the checkpoint: its entries for older versions were never
+                # written; build them (replayed versions add theirs at the end).
+                idx = heap.indexes[rec["n"]] = heap.new_index(rec["n"], tuple(rec["c"]),
+                                                              rec["u"])
+                for pkb, chain in heap.scan_chains():
+                    for v in chain:
+                        idx.add(idx.key(v.row), pkb)
+            return
+        if kind == "dt":
+            self._drop_storage(rec["n"], self._heaps.pop(rec["n"], None))
+            touched.difference_update({tp for tp in touched if tp[0] == rec["n"]})
             return
         xid = rec["x"]
         for op, table, pk, old_xmin, row in rec["o"]:
-            heap = self._heaps[table]
+            heap = self._heaps.get(table)
+            if heap is None:
+                continue  # dropped later (its drop record follows) and already removed
             pkb = pack(pk)
             touched.add((table, pkb))
             chain = heap.chain_for_insert(pkb)
@@ -385,7 +431,7 @@ class Database:
                 if if_not_exists:
                     return
                 raise DuplicateTable(f'relation "{name}" already exists')
-            self._heaps[name] = Heap(name, pk)
+            self._heaps[name] = Heap(name, pk, self._pager)
             # appended under the mutex: no commit that uses the table can precede it in the log
             _, end = self._wal.append({"k": "t", "n": name, "pk": list(pk)})
         self._wal.flush_to(end)
@@ -409,9 +455,9 @@ class Database:
                 raise DuplicateTable(f'relation "{name}" already exists')
             try:
                 self._locks.acquire(owner, ("table", table), "share", timeout=self.lock_timeout)
-                idx = Index(name, cols, bool(unique))
+                idx = heap.new_index(name, cols, bool(unique))
                 seen: dict[bytes, bytes] = {}
-                for pkb, chain in heap.chains.items():
+                for pkb, chain in heap.scan_chains():
                     for v in chain:
                         idx.add(idx.key(v.row), pkb)
                     live = chain[-1]
@@ -429,6 +475,44 @@ class Database:
                 self._locks.release_all(owner)
         self._wal.flush_to(end)
         return name
+
+    def drop_table(self, name: str, *, if_exists: bool = False) -> None:
+        """DROP TABLE: remove the table, its indexes and their engine keys, logged in the WAL.
+        Refused with ObjectInUse (55006) while any transaction holds a lock on the table
+        (every read or write of it takes one, held to the transaction's end)."""
+        self._check_open()
+        owner = self._session_owner("drop table")
+        with self._ckpt_lock:  # no checkpoint is writing the table's chains meanwhile
+            with self._mu:
+                heap = self._heaps.get(name)
+                if heap is None:
+                    if if_exists:
+                        return
+                    raise UndefinedTable(f'table "{name}" does not exist')
+                try:
+                    self._locks.acquire(owner, ("table", name), "access exclusive",
+                                        nowait=True)
+                except LockNotAvailable:
+                    raise ObjectInUse(f'cannot drop table "{name}" because it is being used '
+                                      "by a running transaction") from None
+                try:
+                    del self._heaps[name]
+                    # under the mutex: no commit that uses the table can follow it in the log
+                    _, end = self._wal.append({"k": "dt", "n": name})
+                finally:
+                    self._locks.release_all(owner)
+            self._wal.flush_to(end)
+            self._drop_storage(name, heap)
+
+    def indexes(self, table: str) -> list[IndexInfo]:
+        """The secondary indexes of ``table`` (name, columns, uniqueness), in creation order.
+        The primary key is not listed: it is ``primary_key(table)``."""
+        heap = self._heap(table)
+        return [IndexInfo(i.name, i.columns, i.unique) for i in list(heap.indexes.values())]
+
+    def primary_key(self, table: str) -> tuple[str, ...]:
+        """The primary-key columns of ``table``."""
+        return self._heap(table).pk
 
     # -- transactions -------------------------------------------------------------------------
     def begin(self, isolation: str = "read committed", method: str = "ssi", *,
@@ -776,10 +860,12 @@ class Database:
                 if old_xmin is None:
                     if row is not None:
                         c.inserts += 1
+                        heap.rows += 1
                     else:
                         c.dead_since_vacuum += 1
                 elif row is None:
                     c.deletes += 1
+                    heap.rows -= 1
                     c.dead_since_vacuum += 1
                 else:
                     c.updates += 1
@@ -788,6 +874,14 @@ class Database:
             self._n2pl -= 1
         if tx.method == "serial":
             self._partitions.release(tx._serial_held)
+        if self._pager.over:
+            self._evict()
+
+    def _evict(self) -> None:
+        """Shrink the chain cache (mutex held); when only dirty chains are left, ask for a
+        checkpoint to clean some."""
+        if not self._pager.evict(self._active):
+            self._ckpt_due.set()
 
     def _abort(self, tx: Transaction, exc: BaseException | None) -> None:
         """Roll ``tx`` back: remove its versions, clear the xmax it set, release its locks."""
@@ -956,6 +1050,8 @@ class Database:
                 yield Change(lsn, "create_index", 0, detail={
                     "table": rec["t"], "index": rec["n"], "columns": rec["c"],
                     "unique": rec["u"]})
+            elif kind == "dt":
+                yield Change(lsn, "drop_table", 0, detail={"table": rec["n"]})
 
     @property
     def wal_lsn(self) -> int:
@@ -963,57 +1059,153 @@ class Database:
 
     # -- checkpoints --------------------------------------------------------------------------
     def checkpoint(self) -> int:
-        """Write every chain changed since the last checkpoint to the engine, make it durable,
-        and record the redo LSN: recovery will replay the WAL from there. Returns that LSN."""
-        if self._engine is None or self.path is None:
+        """Write every chain and index entry changed since the last checkpoint to the engine,
+        make it durable, and record the redo LSN: recovery will replay the WAL from there.
+        Returns that LSN.
+
+        Fuzzy, as PostgreSQL's: the mutex is held only to take the dirty sets (a swap) and
+        then for one short step per batch of chains (copying their committed, durable
+        versions); encoding and engine writes run while transactions go on. A chain changed
+        after the start is written as it is when its batch comes (replay is idempotent), and
+        stays pinned until written; a version whose commit record is not durable yet is left
+        out, so the image never runs ahead of the log."""
+        if self._pager.store is None:
             return self._wal.end_lsn
         with self._ckpt_lock:
-            with self._mu:
-                wal_end = self._wal.end_lsn
-                redo = min(self._committing.values(), default=wal_end)
-                next_xid = self._next_xid
-                running = set(self._active)
-                work: list[tuple[str, bytes, list[tuple[int, int, dict[str, Any], int]]]] = []
-                catalog: list[tuple[bytes, bytes]] = []
-                for heap in self._heaps.values():
-                    catalog.append((pack(("c", heap.name)), json.dumps({
-                        "name": heap.name, "pk": list(heap.pk),
-                        "indexes": [{"name": i.name, "columns": list(i.columns),
-                                     "unique": i.unique} for i in heap.indexes.values()]
-                    }).encode()))
-                    dirty, heap.dirty = heap.dirty, set()
-                    for pkb in dirty:
-                        chain = heap.chains.get(pkb) or []
-                        work.append((heap.name, pkb, [
-                            (v.xmin, 0 if v.xmax in running else v.xmax, v.row, v.lsn)
-                            for v in chain if v.xmin not in running]))
-            # With early lock release the image may hold commits whose records are not durable
-            # yet: make the log durable first, so the image never runs ahead of the log.
-            self._wal.flush_to(wal_end)
-            eng = self._engine
-            batch: list[Put | Delete] = [Put(k, v) for k, v in catalog]
-            for table, pkb, versions in work:
-                prefix = pack(("v", table)) + pkb
-                want = {prefix + pack((xmin,)): json.dumps(
-                    {"x": xmax, "l": lsn, "r": row}, separators=(",", ":")).encode()
-                    for xmin, xmax, row, lsn in versions}
-                for k, _ in eng.scan(prefix, prefix_end(prefix)):
-                    if k not in want:
-                        batch.append(Delete(k))
-                batch.extend(Put(k, v) for k, v in want.items())
-                if len(batch) > 2000:
-                    eng.write_batch(batch, sync=False)
-                    batch = []
-            eng.write_batch(batch, sync=True)
-            self.fs.write_atomic(os.path.join(self.path, CHECKPOINT),
-                                 json.dumps({"redo": redo, "next_xid": next_xid}).encode())
-            self.checkpoints += 1
-            self.last_checkpoint_lsn = redo
-            # Segments before the redo point are not needed for recovery; keep the newest
-            # wal_keep_bytes for changes() readers (PostgreSQL's wal_keep_size).
-            self._wal.recycle(min(redo, self._wal.end_lsn - self.wal_keep_bytes))
-            self._ckpt_wal_at = self._wal.end_lsn
+            return self._checkpoint()
+
+    def _checkpoint(self) -> int:
+        self._ckpt_due.clear()
+        t0 = time.monotonic()
+        with self._mu:
+            wal_end = self._wal.end_lsn
+            redo = min(self._committing.values(), default=wal_end)
+            next_xid = self._next_xid
+            work: list[tuple[Heap, list[bytes], list[tuple[Any, list, set]]]] = []
+            catalog: list[Put | Delete] = []
+            for heap in self._heaps.values():
+                catalog.append(Put(pack(("c", heap.name)), json.dumps({
+                    "name": heap.name, "pk": list(heap.pk), "rows": heap.rows,
+                    "indexes": [{"name": i.name, "columns": list(i.columns),
+                                 "unique": i.unique} for i in heap.indexes.values()]
+                }).encode()))
+                dirty, heap.dirty = heap.dirty, set()
+                heap.flushing |= dirty
+                work.append((heap, sorted(dirty), [(idx, *idx.take_delta())
+                                                    for idx in heap.indexes.values()]))
+        self._note_hold(t0)
+        # With early lock release a commit may be visible before its record is durable:
+        # make the log durable up to here, and leave out anything later (see _write_chains).
+        self._wal.flush_to(wal_end)
+        eng = self._pager.store
+        for heap, keys, deltas in work:
+            for i in range(0, len(keys), CHECKPOINT_BATCH):
+                self._write_chains(heap, keys[i:i + CHECKPOINT_BATCH])
+            for idx, added, removed in deltas:
+                ops: list[Put | Delete] = [Delete(idx.prefix + vb + pkb) for vb, pkb in removed]
+                ops.extend(Put(idx.prefix + vb + pkb, pkb) for vb, pkb in added)
+                for k in range(0, len(ops), 4096):
+                    eng.write_batch(ops[k:k + 4096], sync=False)
+                with self._mu:
+                    idx.flushing = None
+        eng.write_batch(catalog, sync=self.path is not None)
+        self.checkpoints += 1
+        if self.path is None:
             return redo
+        self.fs.write_atomic(os.path.join(self.path, CHECKPOINT),
+                             json.dumps({"redo": redo, "next_xid": next_xid}).encode())
+        self.last_checkpoint_lsn = redo
+        # Segments before the redo point are not needed for recovery; keep the newest
+        # wal_keep_bytes for changes() readers (PostgreSQL's wal_keep_size).
+        self._wal.recycle(min(redo, self._wal.end_lsn - self.wal_keep_bytes))
+        self._ckpt_wal_at = self._wal.end_lsn
+        return redo
+
+    def _note_hold(self, t0: float) -> None:
+        held = time.monotonic() - t0
+        if held > self.longest_checkpoint_hold:
+            self.longest_checkpoint_hold = held
+
+    def _write_chains(self, heap: Heap, keys: list[bytes]) -> None:
+        """Write one batch of a checkpoint's chains (see :meth:`checkpoint`)."""
+        t0 = time.monotonic()
+        with self._mu:
+            running = set(self._active)
+            durable = self._wal.durable_lsn
+            copies: list[tuple[bytes, list[tuple[int, int, dict[str, Any], int]], bool]] = []
+            for pkb in keys:
+                chain = heap.chains.get(pkb) or []
+                copies.append((pkb, [
+                    (v.xmin, v.xmax if v.xmax and v.xmax not in running and v.dlsn <= durable
+                     else 0, v.row, v.lsn)
+                    for v in chain if v.xmin not in running and v.lsn <= durable],
+                    pkb in heap.unflushed))
+        self._note_hold(t0)
+        eng = self._pager.store
+        ops: list[Put | Delete] = []
+        sizes: list[int] = []
+        name = heap.name
+        dprefix = pack(("d", name))
+        for pkb, versions, fresh in copies:
+            prefix = chain_prefix(name, pkb)
+            want: dict[bytes, bytes] = {}
+            size = CHAIN_OVERHEAD
+            dead = False
+            for xmin, xmax, row, lsn in versions:
+                value = encode_version(xmax, row, lsn)
+                want[prefix + pack((xmin,))] = value
+                size += VERSION_OVERHEAD + JSON_FACTOR * len(value)
+                dead = dead or bool(xmax)
+            if not fresh:  # the store may hold versions this chain no longer has
+                ops.extend(Delete(k) for k, _ in eng.scan(prefix, prefix_end(prefix))
+                           if k not in want)
+            ops.extend(Put(k, v) for k, v in want.items())
+            # the dead-version map: vacuum visits only chains listed here (and resident ones)
+            if dead:
+                ops.append(Put(dprefix + pkb, b""))
+            elif not fresh:
+                ops.append(Delete(dprefix + pkb))
+            sizes.append(size)
+        eng.write_batch(ops, sync=False)
+        pager = self._pager
+        with pager.lock:
+            pager.gen += 1  # a load that read the store before this write must read again
+        t0 = time.monotonic()
+        with self._mu:
+            for (pkb, versions, _fresh), size in zip(copies, sizes, strict=True):
+                heap.flushing.discard(pkb)
+                chain = heap.chains.get(pkb)
+                if versions:
+                    heap.unflushed.discard(pkb)
+                    pager.resize(heap, pkb, size)
+                elif not chain and pkb not in heap.dirty:
+                    with pager.lock:
+                        heap.chains.pop(pkb, None)
+                        heap.unflushed.discard(pkb)
+                        pager.forget(heap, pkb)
+            if pager.over:
+                pager.evict(self._active)
+        self._note_hold(t0)
+
+    def _drop_storage(self, table: str, heap: Heap | None) -> None:
+        """Remove a dropped table's cached chains and engine keys (its catalog entry too)."""
+        if heap is not None:
+            with self._pager.lock:
+                for pkb in list(heap.chains):
+                    self._pager.forget(heap, pkb)
+                heap.chains.clear()
+        store = self._pager.store
+        if store is None:
+            return
+        ops: list[Put | Delete] = [Delete(pack(("c", table)))]
+        for kind in ("v", "i", "d"):
+            prefix = pack((kind, table))
+            for k, _ in store.scan(prefix, prefix_end(prefix)):
+                ops.append(Delete(k))
+                if len(ops) >= 4096:
+                    store.write_batch(ops, sync=False)
+                    ops = []
+        store.write_batch(ops, sync=False)
 
     # -- vacuum -------------------------------------------------------------------------------
     def vacuum(self, table: str | None = None) -> list[VacuumResult]:
@@ -1056,25 +1248,33 @@ class Database:
                 wal_commits_per_fsync=round(wal.group_commits / wal.fsyncs, 3)
                 if wal.fsyncs else 0.0, wal_max_group=wal.max_group,
                 checkpoints=self.checkpoints, last_checkpoint_lsn=self.last_checkpoint_lsn,
-                tables=tables)
+                tables=tables, cache=self._pager.stats(),
+                longest_checkpoint_hold=round(self.longest_checkpoint_hold, 6))
 
     # -- background: autovacuum and the checkpointer ------------------------------------------
     def _background(self, autovacuum: bool) -> None:
         self._ckpt_wal_at = self._wal.end_lsn
-        last_ckpt = time.monotonic()
-        while not self._stop.wait(self.autovacuum_naptime if autovacuum else 0.5):
-            if self._closed or self._failed is not None:
+        last_ckpt = last_vacuum = time.monotonic()
+        nap = self.autovacuum_naptime if autovacuum else 0.5
+        while True:
+            # woken early when the chain cache is full of dirty chains (or to stop)
+            self._ckpt_due.wait(min(nap, 0.5))
+            if self._stop.is_set() or self._closed or self._failed is not None:
                 return
             try:
-                if autovacuum:
+                now = time.monotonic()
+                if autovacuum and now - last_vacuum >= nap:
+                    last_vacuum = now
                     for heap in list(self._heaps.values()):
                         threshold = (self.autovacuum_threshold
-                                     + self.autovacuum_scale_factor * len(heap.chains))
+                                     + self.autovacuum_scale_factor * max(heap.rows, 0))
                         if heap.counters.dead_since_vacuum > threshold:
                             vacuum_mod.vacuum_heap(self, heap, auto=True)
-                if self._engine is not None and (
-                        time.monotonic() - last_ckpt > self.checkpoint_interval
-                        or self._wal.end_lsn - self._ckpt_wal_at > self.checkpoint_wal_bytes):
+                if self._pager.store is not None and (self._ckpt_due.is_set() or (
+                        self.path is not None
+                        and (now - last_ckpt > self.checkpoint_interval
+                             or self._wal.end_lsn - self._ckpt_wal_at
+                             > self.checkpoint_wal_bytes))):
                     self.checkpoint()
                     last_ckpt = time.monotonic()
             except (TxnError, StorageError, OSError):
@@ -1082,12 +1282,23 @@ class Database:
                     return
                 raise
 
+    def _flush_due(self) -> None:
+        """A memory database with a chain cache has no checkpointer thread: the client whose
+        commit filled the cache writes the dirty chains to the store (unless another is)."""
+        if (self.path is None and self._pager.store is not None and not self._stop.is_set()
+                and self._ckpt_due.is_set() and self._ckpt_lock.acquire(False)):
+            try:
+                self._checkpoint()
+            finally:
+                self._ckpt_lock.release()
+
     # -- close --------------------------------------------------------------------------------
     def close(self) -> None:
         """Checkpoint and close (running transactions are rolled back). Idempotent."""
         if self._closed:
             return
         self._stop.set()
+        self._ckpt_due.set()  # wakes the background thread
         if self._worker is not None and self._worker is not threading.current_thread():
             self._worker.join()
         for tx in list(self._active.values()) + list(self._ro.values()):

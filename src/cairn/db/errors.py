@@ -28,6 +28,13 @@ from cairn.txn.errors import (
     UniqueViolation,
 )
 
+
+class ObjectInUse(TxnError):
+    """the object is in use: DROP TABLE while a transaction holds a lock on the table."""
+
+    sqlstate = "55006"
+
+
 #: the errors a client should retry the whole transaction on
 RETRYABLE = (SerializationFailure, DeadlockDetected)
 
@@ -45,6 +52,7 @@ __all__ = [
     "LockNotAvailable",
     "LockTimeout",
     "NotNullViolation",
+    "ObjectInUse",
     "PartitionViolation",
     "ReadOnlyTransaction",
     "SerializationFailure",

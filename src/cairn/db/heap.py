@@ -1,28 +1,31 @@
-"""In-memory version store of one table: version chains by primary key plus secondary indexes.
+"""The version store of one table: version chains by primary key plus secondary indexes.
 
 The *heap* of a table maps each primary key (packed with :mod:`cairn.storage.keycodec`, so
 keys sort like their tuples) to its chain of versions (:mod:`cairn.txn.mvcc`). Secondary
-indexes are sorted lists of ``(packed values, packed pk)`` entries, one entry for every
-distinct indexed value any version of the row has had, as in PostgreSQL, where every tuple
-version has its own index entries. A lookup therefore returns candidates that are checked
-against the version the reader actually sees; vacuum removes the entries of dead versions.
+indexes hold ``(packed values, packed pk)`` entries, one entry for every distinct indexed
+value any version of the row has had, as in PostgreSQL, where every tuple version has its own
+index entries. A lookup therefore returns candidates that are checked against the version the
+reader actually sees; vacuum removes the entries of dead versions.
 
-The whole heap is kept in memory (it is the buffer pool, with everything resident) and is
-written to the ordered storage engine at checkpoints; see :mod:`cairn.db.database` and
-docs/transactions.md for why that split keeps the commit path to one WAL append.
+Chains are cached (:mod:`cairn.db.pager`): resident ones in ``chains``, the rest in the
+storage engine as of the last checkpoint, loaded by a prefix scan on a miss. Index entries
+likewise live in the engine, with the changes since the last checkpoint in memory. See
+docs/transactions.md for why the commit path stays one WAL append.
 """
 
 from __future__ import annotations
 
+import heapq
 import json
 import math
-from bisect import bisect_left
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from sortedcontainers import SortedList
 
-from cairn.storage.keycodec import KeyCodecError, pack
+from cairn.db.pager import CHAIN_OVERHEAD, Pager, decode_chain
+from cairn.storage.keycodec import KeyCodecError, pack, prefix_end, unpack
 from cairn.txn.errors import DataError, NotNullViolation
 from cairn.txn.mvcc import Version
 
@@ -75,13 +78,27 @@ def index_value(v: Any) -> Any:
     return json.dumps(v, sort_keys=True, separators=(",", ":"))
 
 
-@dataclass
 class Index:
-    name: str
-    columns: tuple[str, ...]
-    unique: bool
-    entries: SortedList = field(default_factory=SortedList)  # (values, pk) byte pairs
-    members: set[tuple[bytes, bytes]] = field(default_factory=set)
+    """A secondary index: entries ``(packed values, packed pk)`` for every version's values.
+
+    Entries checkpointed live in the store under ``("i", table, index) + values + pk``;
+    changes since then are an in-memory *delta* (entries added, entries removed), and while a
+    checkpoint writes one delta a fresh one collects the changes (the newer wins). A lookup
+    merges the store's range with the deltas; without a store the delta is the whole index."""
+
+    def __init__(self, name: str, columns: tuple[str, ...], unique: bool, table: str = "",
+                 pager: Pager | None = None):
+        self.name = name
+        self.columns = columns
+        self.unique = unique
+        self.table = table
+        self.store = pager.store if pager is not None else None
+        self.prefix = pack(("i", table, name))
+        self.entries: SortedList = SortedList()  # delta: added (values, pk) pairs
+        self.members: set[tuple[bytes, bytes]] = set()
+        self.removed: set[tuple[bytes, bytes]] = set()  # delta: removed (store-backed only)
+        # the delta a running checkpoint is writing: (entries, members, removed)
+        self.flushing: tuple[SortedList, set, set] | None = None
 
     def key(self, row: dict[str, Any]) -> bytes:
         return pack([index_value(row.get(c)) for c in self.columns])
@@ -98,37 +115,83 @@ class Index:
         if e not in self.members:
             self.members.add(e)
             self.entries.add(e)
+        if self.removed:
+            self.removed.discard(e)
 
     def discard(self, vb: bytes, pkb: bytes) -> None:
         e = (vb, pkb)
         if e in self.members:
             self.members.discard(e)
             self.entries.discard(e)
+        if self.store is not None:
+            self.removed.add(e)
+
+    def take_delta(self) -> tuple[list[tuple[bytes, bytes]], set[tuple[bytes, bytes]]]:
+        """Start a checkpoint of this index (database mutex held): the current delta becomes
+        the one being written; returns (added, removed)."""
+        delta = (self.entries, self.members, self.removed)
+        self.flushing = delta
+        self.entries, self.members, self.removed = SortedList(), set(), set()
+        return list(delta[0]), set(delta[2])
+
+    def _present(self, e: tuple[bytes, bytes]) -> bool | None:
+        """Is ``e`` in the index by the deltas (None: as the store says)."""
+        if e in self.members:
+            return True
+        if e in self.removed:
+            return False
+        f = self.flushing
+        if f is not None:
+            if e in f[1]:
+                return True
+            if e in f[2]:
+                return False
+        return None
+
+    def _entries(self, lo: tuple[bytes, bytes], hi: tuple[bytes, bytes] | None
+                 ) -> Iterator[tuple[bytes, bytes]]:
+        """Entries in [lo, hi) in order: the store's merged with the deltas."""
+        sources: list[Iterator[tuple[bytes, bytes]]] = [
+            self.entries.irange(lo, hi, inclusive=(True, False))]
+        if self.flushing is not None:
+            sources.append(self.flushing[0].irange(lo, hi, inclusive=(True, False)))
+        if self.store is not None:
+            p = self.prefix
+            n = len(p)
+            start = p + lo[0] + lo[1]
+            end = p + hi[0] + hi[1] if hi is not None else prefix_end(p)
+            sources.append((k[n:len(k) - len(v)], v) for k, v in self.store.scan(start, end))
+        if len(sources) == 1:
+            yield from sources[0]
+            return
+        last = None
+        for e in heapq.merge(*sources):
+            if e == last:
+                continue
+            last = e
+            if self._present(e) is not False:
+                yield e
 
     def pks_with(self, vb: bytes) -> list[bytes]:
-        entries = self.entries
-        i = entries.bisect_left((vb, b""))
-        out: list[bytes] = []
-        n = len(entries)
-        while i < n:
-            e = entries[i]
-            if e[0] != vb:
-                break
-            out.append(e[1])
-            i += 1
-        return out
+        return [pkb for _, pkb in self._entries((vb, b""), (_after(vb), b""))]
 
     def scan(self, lo: bytes, hi: bytes | None) -> list[bytes]:
         """Primary keys of entries whose values lie in [lo, hi), in index order, deduplicated."""
-        it = self.entries.irange((lo, b""), None if hi is None else (hi, b""),
-                                 inclusive=(True, False))
         seen: set[bytes] = set()
         out: list[bytes] = []
-        for _, pkb in it:
+        for _, pkb in self._entries((lo, b""), None if hi is None else (hi, b"")):
             if pkb not in seen:
                 seen.add(pkb)
                 out.append(pkb)
         return out
+
+    def count(self) -> int:
+        return sum(1 for _ in self._entries((b"", b""), None))
+
+
+def _after(vb: bytes) -> bytes:
+    """The smallest packed value greater than ``vb`` and every ``vb + pk`` pair's values."""
+    return vb + b"\xff"
 
 
 @dataclass
@@ -145,16 +208,35 @@ class TableCounters:
 
 
 class Heap:
-    def __init__(self, name: str, primary_key: tuple[str, ...]):
+    """One table: its resident version chains (a cache over the pager's store) and indexes."""
+
+    def __init__(self, name: str, primary_key: tuple[str, ...], pager: Pager | None = None):
         self.name = name
         self.pk = primary_key
         self.single_pk = primary_key[0] if len(primary_key) == 1 else None
-        self.chains: dict[bytes, list[Version]] = {}
-        self.keys: SortedList = SortedList()
+        self.pager = pager if pager is not None else Pager(None, None)
+        self.store = self.pager.store
+        self.chains: dict[bytes, list[Version]] = {}  # resident chains
+        # Keys of resident chains the store does not hold yet (rows inserted since the
+        # checkpoint that wrote them): a scan merges them with the store's keys. Without a
+        # store, every key.
+        self.unflushed: SortedList = SortedList()
         self.indexes: dict[str, Index] = {}
         self.counters = TableCounters()
-        self.dirty: set[bytes] = set()  # chains changed since the last checkpoint
+        self.rows = 0  # estimated live rows (autovacuum's threshold), kept in the catalog
+        self.dirty: set[bytes] = set()  # chains changed since the last checkpoint: pinned
+        self.flushing: set[bytes] = set()  # chains a running checkpoint is writing: pinned
+        self.vprefix = pack(("v", name))
         self._pk_cache: dict[tuple[type, Any], bytes] = {}
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def new_index(self, name: str, columns: tuple[str, ...], unique: bool) -> Index:
+        return Index(name, columns, unique, self.name, self.pager)
 
     def pk_bytes(self, key: Any) -> bytes:
         """Pack a primary key given as a value (single-column) or a tuple/list (composite)."""
@@ -200,11 +282,55 @@ class Heap:
             raise NotNullViolation(f"null value in primary key column {missing[0]!r}")
         return tuple(row[c] for c in self.pk)
 
+    # -- the chain cache ----------------------------------------------------------------------
+    def chain(self, pkb: bytes) -> list[Version] | None:
+        """The chain of ``pkb``, from the cache or loaded from the store (None: no versions;
+        an empty list is a chain whose versions are all gone, until a checkpoint)."""
+        c = self.chains.get(pkb)
+        if c is not None:
+            pager = self.pager
+            pager.hits += 1
+            try:  # noqa: SIM105 - the hot path: cheaper than contextlib.suppress
+                pager.lru.move_to_end((self, pkb))
+            except KeyError:
+                pass
+            return c
+        if self.store is None:
+            return None
+        return self._load(pkb, False)
+
+    def _load(self, pkb: bytes, create: bool) -> list[Version] | None:
+        pager = self.pager
+        pager.misses += 1
+        while True:
+            gen = pager.gen
+            chain, size = pager.read_chain(self.name, pkb)
+            with pager.lock:
+                c = self.chains.get(pkb)
+                if c is not None:
+                    return c
+                if pager.gen != gen:
+                    continue  # a checkpoint wrote meanwhile: what was read may be stale
+                if not chain:
+                    if not create:
+                        return None
+                    self.unflushed.add(pkb)
+                    size = CHAIN_OVERHEAD
+                self.chains[pkb] = chain
+                pager.admit(self, pkb, size)
+                return chain
+
     def chain_for_insert(self, pkb: bytes) -> list[Version]:
         chain = self.chains.get(pkb)
         if chain is None:
-            chain = self.chains[pkb] = []
-            self.keys.add(pkb)
+            if self.store is None:
+                with self.pager.lock:
+                    chain = self.chains[pkb] = []
+                    self.unflushed.add(pkb)
+                    self.pager.admit(self, pkb, CHAIN_OVERHEAD)
+            else:
+                chain = self._load(pkb, True)
+                assert chain is not None
         return chain
 
     def index_new_version(self, pkb: bytes, row: dict[str, Any]) -> None:
@@ -212,8 +338,64 @@ class Heap:
             idx.add(idx.key(row), pkb)
 
     def drop_chain(self, pkb: bytes) -> None:
-        if self.chains.pop(pkb, None) is not None:
-            self.keys.discard(pkb)
+        """A chain with no versions left: without a store it goes at once; with one it stays
+        (empty, dirty) until a checkpoint has deleted its versions from the store."""
+        if self.store is None:
+            with self.pager.lock:
+                if self.chains.pop(pkb, None) is not None:
+                    self.unflushed.discard(pkb)
+                    self.pager.forget(self, pkb)
+        else:
+            self.dirty.add(pkb)
 
-    def first_key_at_or_after(self, lo: bytes) -> int:
-        return bisect_left(self.keys, lo)
+    def scan_chains(self, lo: bytes = b"") -> Iterator[tuple[bytes, list[Version]]]:
+        """Every chain with versions, in primary-key order: resident ones from the cache, the
+        others decoded from the store without entering the cache (a scan does not flush it,
+        like PostgreSQL's ring buffer). Database mutex held: the store's image of a chain
+        that is not resident cannot change meanwhile (only a checkpoint writes it, and only
+        chains that stay resident until it is done)."""
+        chains = self.chains
+        mem = self.unflushed.irange(lo or None, None)
+        if self.store is None:
+            for pkb in list(mem):
+                c = chains.get(pkb)
+                if c:
+                    yield pkb, c
+            return
+        store = self._store_chains(lo)
+        a = next(mem, None)
+        b = next(store, None)
+        while a is not None or b is not None:
+            if b is None or (a is not None and a < b[0]):
+                pkb, a = a, next(mem, None)
+                c = chains.get(pkb)
+            else:
+                pkb, built = b
+                if a == pkb:
+                    a = next(mem, None)
+                b = next(store, None)
+                c = chains.get(pkb)
+                if c is None:
+                    c = built
+            if c:
+                yield pkb, c
+
+    def _store_chains(self, lo: bytes) -> Iterator[tuple[bytes, list[Version]]]:
+        n = len(self.vprefix)
+        group: list[tuple[bytes, bytes]] = []
+        cur = None
+        for k, v in self.store.scan(self.vprefix + lo, prefix_end(self.vprefix)):
+            pkb = k[n:len(k) - _xmin_len(k)]
+            if pkb != cur:
+                if group:
+                    yield cur, decode_chain(group)[0]  # type: ignore[misc]
+                group = []
+                cur = pkb
+            group.append((k, v))
+        if group:
+            yield cur, decode_chain(group)[0]  # type: ignore[misc]
+
+
+def _xmin_len(key: bytes) -> int:
+    """Length of the packed xmin that ends a version key."""
+    return len(pack((unpack(key)[-1],)))

@@ -76,6 +76,8 @@ class DatabaseStats:
     checkpoints: int
     last_checkpoint_lsn: int
     tables: dict[str, TableStats] = field(default_factory=dict)
+    cache: dict[str, Any] = field(default_factory=dict)  # the chain cache (cairn.db.pager)
+    longest_checkpoint_hold: float = 0.0  # longest mutex hold of one checkpoint step (s)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -258,13 +258,15 @@ class Transaction:
                             and (table, "access share") in self._tlocks) or (
                             self.xid == 0 and self._start_unlocked(table)):
                         return self._read_unlocked(heap, pkb)
+                    if heap.store is not None:
+                        heap.chain(pkb)  # a miss reads the engine before the mutex
                     with db._mu:
                         if (table, "access share") not in self._tlocks:
                             self._lock_table(table, "access share")
                         snap = self._snap
                         if snap is None or not self._per_tx_snapshot:
                             snap = self._snapshot()
-                        chain = heap.chains.get(pkb)
+                        chain = heap.chain(pkb)
                         if not chain:
                             if self._sx is not None:
                                 db._ssi.read_row(self._sx, table, pkb, None)
@@ -282,6 +284,8 @@ class Transaction:
         try:
             heap = db._heap(table)
             pkb = self._pk(heap, key)
+            if heap.store is not None:
+                heap.chain(pkb)  # a miss reads the engine before the mutex
             with db._mu:
                 if for_update or for_share:
                     if self._per_tx_snapshot:
@@ -293,7 +297,7 @@ class Transaction:
                     self._lock_table(heap.name, "access share")
                     if self._2pl:
                         self._lock_row(heap.name, pkb, "share")
-                    v = self._read(heap, pkb, heap.chains.get(pkb), self._snapshot())
+                    v = self._read(heap, pkb, heap.chain(pkb), self._snapshot())
                 return dict(v.row) if v is not None else None
         except TxnError as exc:
             self._fail(exc)
@@ -310,8 +314,14 @@ class Transaction:
         sx = self._sx
         ssi = self.db._ssi
         more = sx is not None and ssi.lock_row(sx, heap.name, pkb)
-        chain = heap.chains.get(pkb)
+        chain = heap.chain(pkb)
         chain = chain[:] if chain else None
+        db = self.db
+        if db._pager.over and db._mu.acquire(blocking=False):
+            try:  # eviction needs the mutex; a reader that finds it free does it
+                db._evict()
+            finally:
+                db._mu.release()
         if sx is not None and (more or ssi.written_after(sx, chain)):
             with self.db._mu:
                 ssi.read_edges(sx, chain)
@@ -326,7 +336,7 @@ class Transaction:
         """After taking a row lock: the version to return/act on (EvalPlanQual at read
         committed; a concurrent change since the snapshot is a serialization failure at
         repeatable read and serializable)."""
-        chain = heap.chains.get(pkb)
+        chain = heap.chain(pkb)
         latest = latest_version(chain) if chain else None
         if not self._per_tx_snapshot:
             if chain and self._track_deps:
@@ -374,6 +384,7 @@ class Transaction:
                 if sx is not None and plan.kind != "points":
                     for span in plan.spans or [None]:
                         db._ssi.read_span(sx, heap.name, span)
+                candidates: Any
                 if plan.kind == "points":
                     candidates = plan.points or []
                 elif plan.kind == "index":
@@ -388,14 +399,19 @@ class Transaction:
                                 seen[pkb] = None
                         candidates = list(seen)
                 else:
-                    candidates = list(heap.keys)
+                    # a sequential scan: the cache's chains merged with the engine's
+                    candidates = heap.scan_chains()
                 if self._partition is not None:  # it sees its own partition only
                     of_pk, mine = db._partitions.of_pk, self._partition
-                    candidates = [pkb for pkb in candidates if of_pk(pkb) == mine]
+                    candidates = [c for c in candidates
+                                  if of_pk(c if type(c) is bytes else c[0]) == mine]
                 out: list[dict[str, Any]] = []
                 mode = "update" if for_update else "share"
-                for pkb in candidates:
-                    chain = heap.chains.get(pkb)
+                for cand in candidates:
+                    if type(cand) is bytes:
+                        pkb, chain = cand, heap.chain(cand)
+                    else:
+                        pkb, chain = cand
                     v = self._read(heap, pkb, chain, snap)
                     if v is None or (match is not None and not match(v.row)):
                         continue
@@ -412,6 +428,8 @@ class Transaction:
                     out.append(dict(v.row))
                     if limit is not None and len(out) >= limit:
                         break
+                if db._pager.over:
+                    db._evict()
                 return out
         except TxnError as exc:
             self._fail(exc)
@@ -441,7 +459,7 @@ class Transaction:
             for other in idx.pks_with(nv):
                 if other == pkb:
                     continue
-                chain = heap.chains.get(other)
+                chain = heap.chain(other)
                 if chain and not chain[-1].xmax and idx.unique_key(chain[-1].row) == nv:
                     raise UniqueViolation(
                         f'duplicate key value violates unique constraint "{idx.name}": '
@@ -495,12 +513,14 @@ class Transaction:
             check_row(row)
             row = dict(row)
             pkb = self._pk(heap, heap.row_pk(row))
+            if heap.store is not None:
+                heap.chain(pkb)  # a miss reads the engine before the mutex
             with db._mu:
                 if self._per_tx_snapshot:
                     self._snapshot()
                 self._lock_table(heap.name, "row exclusive")
                 self._lock_row(heap.name, pkb, "update")
-                chain = heap.chains.get(pkb)
+                chain = heap.chain(pkb)
                 if chain and not chain[-1].xmax:
                     raise UniqueViolation(
                         f'duplicate key value violates unique constraint "{heap.name}_pkey": '
@@ -518,7 +538,7 @@ class Transaction:
 
     def _target(self, heap: Heap, pkb: bytes) -> tuple[list[Version] | None, Version | None]:
         """The version an UPDATE/DELETE acts on (row lock held)."""
-        chain = heap.chains.get(pkb)
+        chain = heap.chain(pkb)
         snap = self._snapshot()
         if not self._per_tx_snapshot:
             return chain, latest_version(chain) if chain else None
@@ -540,6 +560,8 @@ class Transaction:
             for c, val in changes.items():
                 if not callable(val):
                     check_value(c, val)
+            if heap.store is not None:
+                heap.chain(pkb)  # a miss reads the engine before the mutex
             with db._mu:
                 if self._per_tx_snapshot:
                     self._snapshot()  # taken before any wait, as in PostgreSQL
@@ -593,6 +615,8 @@ class Transaction:
         try:
             heap = db._heap(table)
             pkb = self._pk(heap, key)
+            if heap.store is not None:
+                heap.chain(pkb)  # a miss reads the engine before the mutex
             with db._mu:
                 if self._per_tx_snapshot:
                     self._snapshot()
@@ -668,6 +692,8 @@ class Transaction:
             if self.state == "active":
                 self._fail(exc)
             raise
+        if self.db._ckpt_due.is_set():
+            self.db._flush_due()
 
     def rollback(self) -> None:
         """Undo everything; a no-op on a transaction an error already aborted."""
@@ -678,6 +704,8 @@ class Transaction:
             raise TransactionFinished(f"{self.owner.label} is already committed")
         self.db._abort(self, None)
         self.state = "rolled back"
+        if self.db._ckpt_due.is_set():
+            self.db._flush_due()
 
     def __enter__(self) -> Transaction:
         return self

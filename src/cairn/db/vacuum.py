@@ -5,7 +5,8 @@ xid or snapshot xmin of any running transaction) is invisible to every snapshot 
 and to every one taken later, so it and its index entries can go. A long-running transaction
 holds the horizon back: versions deleted after it started stay, and the table bloats until it
 ends (``cairn txn bloat`` shows it). Vacuum works in batches of chains, taking the database
-mutex per batch, so transactions keep running while it works.
+mutex per batch, so transactions keep running while it works. It visits only the chains
+that may hold dead versions (:func:`candidates`), paging them in a batch at a time.
 
 Autovacuum (the background thread of :class:`~cairn.db.database.Database`) vacuums a table
 when its dead versions since the last vacuum exceed ``autovacuum_threshold +
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from cairn.db.heap import Heap
 from cairn.db.stats import TableStats, VacuumResult
+from cairn.storage.keycodec import pack, prefix_end
 
 if TYPE_CHECKING:
     from cairn.db.database import Database
@@ -27,18 +29,35 @@ if TYPE_CHECKING:
 BATCH = 512
 
 
+def candidates(heap: Heap) -> list[bytes]:
+    """The chains that may hold dead versions (database mutex held): resident ones with an
+    ``xmax`` set, and those the engine's dead-version map lists (``("d", table) + pk``,
+    written by checkpoints for every chain stored with an ``xmax``). Like PostgreSQL's
+    visibility map, it lets vacuum skip the chains where every version is live."""
+    out = {pkb for pkb, chain in heap.chains.items() if any(v.xmax for v in chain)}
+    if heap.store is not None:
+        prefix = pack(("d", heap.name))
+        n = len(prefix)
+        out.update(k[n:] for k, _ in heap.store.scan(prefix, prefix_end(prefix)))
+    return sorted(out)
+
+
 def vacuum_heap(db: Database, heap: Heap, *, auto: bool) -> VacuumResult:
     start = time.monotonic()
     with db._mu:
         horizon = db._horizon()
-        keys = list(heap.chains)
+        keys = candidates(heap)
     removed = 0
     kept_dead = 0
     for i in range(0, len(keys), BATCH):
+        batch = keys[i:i + BATCH]
+        if heap.store is not None:
+            for pkb in batch:
+                heap.chain(pkb)  # page them in before taking the mutex
         with db._mu:
             active = db._active
-            for pkb in keys[i:i + BATCH]:
-                chain = heap.chains.get(pkb)
+            for pkb in batch:
+                chain = heap.chain(pkb)
                 if not chain:
                     continue
                 keep = []
@@ -80,10 +99,11 @@ def vacuum_heap(db: Database, heap: Heap, *, auto: bool) -> VacuumResult:
 
 
 def table_stats(db: Database, heap: Heap) -> TableStats:
-    """Count live and dead versions and their bytes (database mutex held)."""
+    """Count live and dead versions and their bytes (database mutex held). It reads every
+    chain, paged out or not (PostgreSQL's pgstattuple, not the estimates of pg_class)."""
     active = db._active
     rows = live = dead = versions = size = 0
-    for chain in heap.chains.values():
+    for _pkb, chain in heap.scan_chains():
         if not chain[-1].xmax:
             rows += 1
         for v in chain:
@@ -96,7 +116,7 @@ def table_stats(db: Database, heap: Heap) -> TableStats:
     c = heap.counters
     return TableStats(
         name=heap.name, rows=rows, live_versions=live, dead_versions=dead, versions=versions,
-        bytes=size, indexes={n: len(i.entries) for n, i in heap.indexes.items()},
+        bytes=size, indexes={n: i.count() for n, i in heap.indexes.items()},
         inserts=c.inserts, updates=c.updates, deletes=c.deletes,
         dead_since_vacuum=c.dead_since_vacuum, vacuum_count=c.vacuum_count,
         autovacuum_count=c.autovacuum_count, last_vacuum=c.last_vacuum,
