@@ -464,6 +464,7 @@ class Constraint(Node):
     seq_options: dict[str, Any] = field(default_factory=dict)
     include: list[str] = field(default_factory=list)
     deferrable: bool = False
+    text: str = ""  # the SQL text of expr (DEFAULT and CHECK keep it in the catalog)
     pos: int = -1
 
 

@@ -354,7 +354,10 @@ class Parser(ExprParser):
         if self.accept_kw("null"):
             return a.Constraint("null", cname, pos=pos)
         if self.accept_kw("default"):
-            return a.Constraint("default", cname, expr=self._other(), pos=pos)
+            start = self.tok.pos
+            e = self._other()
+            return a.Constraint("default", cname, expr=e,
+                                text=self.sql[start:self.tok.pos].strip(), pos=pos)
         if self.accept_kws("primary", "key"):
             c = a.Constraint("primary key", cname, pos=pos)
             self._index_params(c)
@@ -366,10 +369,12 @@ class Parser(ExprParser):
             return c
         if self.accept_kw("check"):
             self.expect_op("(")
+            start = self.tok.pos
             e = self.expr()
+            text = self.sql[start:self.tok.pos].strip()
             self.expect_op(")")
             self.accept_kws("no", "inherit")
-            return a.Constraint("check", cname, expr=e, pos=pos)
+            return a.Constraint("check", cname, expr=e, text=text, pos=pos)
         if self.accept_kw("references"):
             c = a.Constraint("foreign key", cname, pos=pos)
             self._references(c)
@@ -459,9 +464,11 @@ class Parser(ExprParser):
             return c
         if self.accept_kw("check"):
             self.expect_op("(")
+            start = self.tok.pos
             e = self.expr()
+            text = self.sql[start:self.tok.pos].strip()
             self.expect_op(")")
-            return a.Constraint("check", cname, expr=e, pos=pos)
+            return a.Constraint("check", cname, expr=e, text=text, pos=pos)
         if self.accept_kws("foreign", "key"):
             c = a.Constraint("foreign key", cname, self.paren_name_list(), pos=pos)
             self.expect_kw("references")

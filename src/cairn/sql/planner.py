@@ -1,0 +1,1825 @@
+"""Query planning: parse trees of queries into executor nodes.
+
+The analyzer and planner of PostgreSQL in one pass, in the order PostgreSQL evaluates a query:
+FROM (scans and joins; WHERE conjuncts pushed down to the scan they mention, equalities between
+two inputs turned into hash-join keys), WHERE, GROUP BY and aggregates, HAVING, the select
+list, DISTINCT, ORDER BY, LIMIT/OFFSET. A scan of a base table hands cairn.db a predicate it
+can plan (primary-key points, index ranges), so that the rows read, and the SSI predicate
+locks taken, are those of the chosen access path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from cairn.sql import ast as a
+from cairn.sql import plan as P
+from cairn.sql import types as T
+from cairn.sql.catalog import CatalogView, Relation
+from cairn.sql.errors import SqlError
+from cairn.sql.expr import (
+    Bound,
+    Scope,
+    ScopeColumn,
+    and_fn,
+    ast_key,
+    coerce,
+    common_type,
+    const,
+    or_fn,
+    to_bool,
+    type_from_name,
+)
+
+_AGGS = {"count", "sum", "avg", "min", "max", "bool_and", "bool_or", "every", "string_agg",
+         "array_agg", "json_agg", "jsonb_agg", "json_object_agg", "jsonb_object_agg"}
+_CMP_OPS = {"=", "<", "<=", ">", ">="}
+_FLIP = {"=": "=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+
+
+@dataclass
+class ExecState:
+    """What compiled expressions and plan nodes read at run time."""
+
+    tx: Any
+    params: list[Any]
+    ctx: T.EvalContext
+    session: Any = None
+    outer: list[tuple] = field(default_factory=list)
+    materialized: dict[Any, Any] = field(default_factory=dict)
+
+
+@dataclass
+class AggContext:
+    """Binding the select list of a grouped query: group keys and aggregates map to slots."""
+
+    group_keys: list[Any]  # ast_key of each GROUP BY expression
+    group_bound: list[Bound]
+    input_scope: Scope
+    aggs: list[P.AggSpec] = field(default_factory=list)
+    agg_types: list[T.SqlType] = field(default_factory=list)
+    agg_keys: list[Any] = field(default_factory=list)
+
+
+@dataclass
+class PlannedQuery:
+    node: P.PlanNode
+    names: list[str]
+    types: list[T.SqlType]
+
+
+@dataclass
+class Cte:
+    name: str
+    planned: PlannedQuery | None
+    node: P.PlanNode | None = None  # Materialize or WorkTableScan
+    recursive_source: P.RecursiveUnion | None = None
+
+
+def _hasher(t: T.SqlType) -> Callable[[Any], Any]:
+    return T.hash_function(t)
+
+
+class Planner:
+    """Plans the queries of one statement for one session."""
+
+    def __init__(self, catalog: CatalogView, search_path: list[str], ctx: T.EvalContext,
+                 param_types: list[T.SqlType], session: Any = None):
+        self.catalog = catalog
+        self.search_path = search_path
+        self.ctx = ctx
+        self.param_types = param_types
+        self.session = session
+        self.ctes: list[dict[str, Cte]] = []
+        self.volatile = False
+        self.read_relations: list[Relation] = []
+
+    # ======================================================================================
+    # expressions
+    # ======================================================================================
+    def bind(self, node: a.Node, scope: Scope, agg: AggContext | None = None) -> Bound:
+        if agg is not None:
+            k = ast_key(node)
+            for i, gk in enumerate(agg.group_keys):
+                if gk == k:
+                    t = agg.group_bound[i].type
+                    return Bound(t, lambda row, ex, i=i: row[i], column=i,
+                                 text=agg.group_bound[i].text)
+        m = getattr(self, "_b_" + type(node).__name__, None)
+        if m is None:
+            raise SqlError(f"{type(node).__name__} is not supported here", sqlstate="0A000")
+        return m(node, scope, agg)
+
+    def _b_Const(self, n: a.Const, scope: Scope, agg: AggContext | None) -> Bound:
+        k = n.kind
+        if k == "integer":
+            v = int(n.value)
+            if -2**31 <= v < 2**31:
+                return const(T.INT4, v, n.value)
+            if -2**63 <= v < 2**63:
+                return const(T.INT8, v, n.value)
+            return const(T.NUMERIC, Decimal(n.value), n.value)
+        if k == "numeric":
+            return const(T.NUMERIC, Decimal(n.value), n.value)
+        if k == "bool":
+            return const(T.BOOL, n.value, "true" if n.value else "false")
+        if k == "null":
+            b = const(T.UNKNOWN, None, "NULL")
+            return b
+        if k == "bitstring":
+            raise SqlError("bit strings are not supported", sqlstate="0A000",
+                           position=n.pos + 1)
+        b = const(T.UNKNOWN, n.value, f"'{n.value}'::text")
+        b.unknown_text = n.value
+        return b
+
+    def _b_Param(self, n: a.Param, scope: Scope, agg: AggContext | None) -> Bound:
+        i = n.number - 1
+        if i >= len(self.param_types):
+            raise SqlError(f"there is no parameter ${n.number}", sqlstate="42P02",
+                           position=n.pos + 1)
+        return Bound(self.param_types[i], lambda row, ex, i=i: ex.params[i], is_param=True,
+                     text=f"${n.number}")
+
+    def _b_ColumnRef(self, n: a.ColumnRef, scope: Scope, agg: AggContext | None) -> Bound:
+        fields_ = n.fields
+        if len(fields_) > 3:
+            raise SqlError(f"improper qualified name (too many dotted names): "
+                           f"{'.'.join(fields_)}", sqlstate="42601", position=n.pos + 1)
+        look = fields_[-2:] if len(fields_) == 3 else fields_
+        if agg is not None:
+            hit = agg.input_scope.find(look, n.pos)
+            if hit is not None:
+                col = hit[1]
+                shown = f"{col.table}.{col.name}" if col.table else col.name
+                raise SqlError(f'column "{shown}" must appear in the GROUP BY clause or be '
+                               "used in an aggregate function", sqlstate="42803",
+                               position=n.pos + 1)
+        else:
+            hit = scope.find(look, n.pos)
+            if hit is not None:
+                i, col = hit
+                return Bound(col.type, lambda row, ex, i=i: row[i], column=i, text=col.name)
+        # an outer query's column (a correlated subquery)
+        depth, sc = 0, scope.outer if agg is None else agg.input_scope.outer
+        inner = scope
+        while sc is not None:
+            depth += 1
+            hit = sc.find(look, n.pos)
+            if hit is not None:
+                i, col = hit
+                s = inner
+                for _ in range(depth):
+                    s.correlated = True
+                    s = s.outer  # type: ignore[assignment]
+                d = depth
+                return Bound(col.type, lambda row, ex, i=i, d=d: ex.outer[-d][i],
+                             text=col.name)
+            sc = sc.outer
+        shown = ".".join(fields_)
+        if len(fields_) == 2 and not scope.has_table(fields_[0]):
+            raise SqlError(f'missing FROM-clause entry for table "{fields_[0]}"',
+                           sqlstate="42P01", position=n.pos + 1)
+        raise SqlError(f'column "{shown}" does not exist', sqlstate="42703",
+                       position=n.pos + 1)
+
+    def _b_Star(self, n: a.Star, scope: Scope, agg: AggContext | None) -> Bound:
+        raise SqlError("row expansion via \"*\" is not supported here", sqlstate="0A000",
+                       position=n.pos + 1)
+
+    def _b_Cast(self, n: a.Cast, scope: Scope, agg: AggContext | None) -> Bound:
+        target = type_from_name(n.type)
+        b = self.bind(n.arg, scope, agg)
+        out = coerce(b, target, "explicit", self.ctx, n.pos)
+        if out is b:
+            return b
+        if target.typmod != -1 and not out.const:
+            inner = out.fn
+
+            def typmod(row: tuple, ex: Any) -> Any:
+                return T.coerce_typmod(inner(row, ex), target, True, ex.ctx)
+            out = Bound(target, typmod)
+        out.text = f"({b.text})::{target.name}"
+        return out
+
+    def _b_BinOp(self, n: a.BinOp, scope: Scope, agg: AggContext | None) -> Bound:
+        left = self.bind(n.left, scope, agg)
+        right = self.bind(n.right, scope, agg)
+        return self.operator(n.op, left, right, n.pos)
+
+    def operator(self, op: str, left: Bound | None, right: Bound, pos: int = -1) -> Bound:
+        try:
+            o = T.resolve_operator(op, left.type if left else None, right.type)
+        except SqlError as exc:
+            if exc.position is None and pos >= 0:
+                exc.position = pos + 1
+            raise
+        text = f"({left.text} {op} {right.text})" if left else f"({op} {right.text})"
+        if left is None:
+            r = self._convert(right, o.casts[0], o.right)
+            f = o.fn
+            if r.const:
+                v = None if (o.strict and r.value is None) else f(r.value, self.ctx)
+                return const(o.result, v, text)
+            rf = r.fn
+            strict = o.strict
+
+            def pre(row: tuple, ex: Any) -> Any:
+                v = rf(row, ex)
+                if v is None and strict:
+                    return None
+                return f(v, ex.ctx)
+            return Bound(o.result, pre, text=text)
+        lb = self._convert(left, o.casts[0], o.left)
+        rb = self._convert(right, o.casts[1], o.right)
+        f = o.fn
+        if lb.const and rb.const:
+            if o.strict and (lb.value is None or rb.value is None):
+                return const(o.result, None, text)
+            return const(o.result, f(lb.value, rb.value, self.ctx), text)
+        lf, rf = lb.fn, rb.fn
+        if not o.strict:
+            return Bound(o.result, lambda row, ex: f(lf(row, ex), rf(row, ex), ex.ctx),
+                         text=text)
+        if rb.const:
+            rv = rb.value
+            if rv is None:
+                return const(o.result, None, text)
+
+            def op_c(row: tuple, ex: Any) -> Any:
+                x = lf(row, ex)
+                if x is None:
+                    return None
+                return f(x, rv, ex.ctx)
+            return Bound(o.result, op_c, text=text)
+
+        def op2(row: tuple, ex: Any) -> Any:
+            x = lf(row, ex)
+            if x is None:
+                return None
+            y = rf(row, ex)
+            if y is None:
+                return None
+            return f(x, y, ex.ctx)
+        return Bound(o.result, op2, text=text)
+
+    def _convert(self, b: Bound, conv: Any, target: T.SqlType | None) -> Bound:
+        if conv is None:
+            return b
+        if b.const:
+            v = None if b.value is None else conv(b.value, self.ctx)
+            return const(target or b.type, v, b.text)
+        inner = b.fn
+
+        def run(row: tuple, ex: Any) -> Any:
+            v = inner(row, ex)
+            return None if v is None else conv(v, ex.ctx)
+        return Bound(target or b.type, run, text=b.text)
+
+    def _b_UnaryOp(self, n: a.UnaryOp, scope: Scope, agg: AggContext | None) -> Bound:
+        arg = self.bind(n.arg, scope, agg)
+        return self.operator(n.op, None, arg, n.pos)
+
+    def _b_BoolOp(self, n: a.BoolOp, scope: Scope, agg: AggContext | None) -> Bound:
+        what = n.op.upper()
+        args = [to_bool(self.bind(x, scope, agg), self.ctx, what, n.pos) for x in n.args]
+        fns = [b.fn for b in args]
+        text = f" {what} ".join(b.text for b in args)
+        return Bound(T.BOOL, and_fn(fns) if n.op == "and" else or_fn(fns), text=f"({text})")
+
+    def _b_Not(self, n: a.Not, scope: Scope, agg: AggContext | None) -> Bound:
+        b = to_bool(self.bind(n.arg, scope, agg), self.ctx, "NOT", n.pos)
+        f = b.fn
+
+        def not_(row: tuple, ex: Any) -> Any:
+            v = f(row, ex)
+            return None if v is None else not v
+        return Bound(T.BOOL, not_, text=f"(NOT {b.text})")
+
+    def _b_IsNull(self, n: a.IsNull, scope: Scope, agg: AggContext | None) -> Bound:
+        b = self.bind(n.arg, scope, agg)
+        f = b.fn
+        if n.negated:
+            return Bound(T.BOOL, lambda row, ex: f(row, ex) is not None,
+                         text=f"({b.text} IS NOT NULL)")
+        return Bound(T.BOOL, lambda row, ex: f(row, ex) is None, text=f"({b.text} IS NULL)")
+
+    def _b_IsBool(self, n: a.IsBool, scope: Scope, agg: AggContext | None) -> Bound:
+        b = to_bool(self.bind(n.arg, scope, agg), self.ctx, "IS", n.pos)
+        f, want, neg = b.fn, n.value, n.negated
+        return Bound(T.BOOL, lambda row, ex: (f(row, ex) is want) != neg)
+
+    def _b_IsDistinct(self, n: a.IsDistinct, scope: Scope, agg: AggContext | None) -> Bound:
+        eq = self.operator("=", self.bind(n.left, scope, agg), self.bind(n.right, scope, agg),
+                           n.pos)
+        left, right = self.bind(n.left, scope, agg), self.bind(n.right, scope, agg)
+        lf, rf, ef, neg = left.fn, right.fn, eq.fn, n.negated
+
+        def distinct(row: tuple, ex: Any) -> bool:
+            x, y = lf(row, ex), rf(row, ex)
+            if x is None or y is None:
+                d = (x is None) != (y is None)
+            else:
+                d = ef(row, ex) is not True
+            return d != neg
+        return Bound(T.BOOL, distinct)
+
+    def _b_Between(self, n: a.Between, scope: Scope, agg: AggContext | None) -> Bound:
+        x = self.bind(n.arg, scope, agg)
+        lo, hi = self.bind(n.low, scope, agg), self.bind(n.high, scope, agg)
+        ge = self.operator(">=", x, lo, n.pos)
+        le = self.operator("<=", x, hi, n.pos)
+        fn = and_fn([ge.fn, le.fn])
+        if n.symmetric:
+            ge2 = self.operator(">=", x, hi, n.pos)
+            le2 = self.operator("<=", x, lo, n.pos)
+            fn = or_fn([fn, and_fn([ge2.fn, le2.fn])])
+        if n.negated:
+            inner = fn
+
+            def nb(row: tuple, ex: Any) -> Any:
+                v = inner(row, ex)
+                return None if v is None else not v
+            fn = nb
+        return Bound(T.BOOL, fn, text=f"({x.text} BETWEEN {lo.text} AND {hi.text})")
+
+    def _b_InList(self, n: a.InList, scope: Scope, agg: AggContext | None) -> Bound:
+        x = self.bind(n.arg, scope, agg)
+        items = [self.bind(i, scope, agg) for i in n.items]
+        t = common_type([x, *items], "IN", n.pos)
+        xc = coerce(x, t, "implicit", self.ctx, n.pos)
+        eqs = [self.operator("=", xc, coerce(i, t, "implicit", self.ctx, n.pos), n.pos)
+               for i in items]
+        fn = or_fn([e.fn for e in eqs])
+        if n.negated:
+            inner = fn
+
+            def ni(row: tuple, ex: Any) -> Any:
+                v = inner(row, ex)
+                return None if v is None else not v
+            fn = ni
+        return Bound(T.BOOL, fn, text=f"({x.text} IN (...))")
+
+    def _b_Like(self, n: a.Like, scope: Scope, agg: AggContext | None) -> Bound:
+        if n.similar:
+            raise SqlError("SIMILAR TO is not supported", sqlstate="0A000", position=n.pos + 1)
+        x = self.bind(n.arg, scope, agg)
+        pat = self.bind(n.pattern, scope, agg)
+        if n.escape is not None:
+            esc = self.bind(n.escape, scope, agg)
+            pat = self.function("like_escape", [pat, esc], n.pos)
+        op = ("!" if n.negated else "") + ("~~*" if n.insensitive else "~~")
+        return self.operator(op, x, pat, n.pos)
+
+    def _b_Case(self, n: a.Case, scope: Scope, agg: AggContext | None) -> Bound:
+        arg = self.bind(n.arg, scope, agg) if n.arg is not None else None
+        conds: list[Bound] = []
+        for w, _ in n.whens:
+            if arg is not None:
+                conds.append(self.operator("=", arg, self.bind(w, scope, agg), n.pos))
+            else:
+                conds.append(to_bool(self.bind(w, scope, agg), self.ctx, "CASE/WHEN", n.pos))
+        results = [self.bind(r, scope, agg) for _, r in n.whens]
+        default = self.bind(n.default, scope, agg) if n.default is not None else const(
+            T.UNKNOWN, None)
+        t = common_type([*results, default], "CASE", n.pos)
+        results = [coerce(r, t, "implicit", self.ctx, n.pos) for r in results]
+        default = coerce(default, t, "implicit", self.ctx, n.pos)
+        pairs = [(c.fn, r.fn) for c, r in zip(conds, results, strict=False)]
+        df = default.fn
+
+        def case(row: tuple, ex: Any) -> Any:
+            for c, r in pairs:
+                if c(row, ex) is True:
+                    return r(row, ex)
+            return df(row, ex)
+        return Bound(t, case, text="CASE ... END")
+
+    def _b_Coalesce(self, n: a.Coalesce, scope: Scope, agg: AggContext | None) -> Bound:
+        items = [self.bind(x, scope, agg) for x in n.args]
+        t = common_type(items, "COALESCE", n.pos)
+        fns = [coerce(b, t, "implicit", self.ctx, n.pos).fn for b in items]
+
+        def coalesce(row: tuple, ex: Any) -> Any:
+            for f in fns:
+                v = f(row, ex)
+                if v is not None:
+                    return v
+            return None
+        return Bound(t, coalesce, text="COALESCE(...)")
+
+    def _b_NullIf(self, n: a.NullIf, scope: Scope, agg: AggContext | None) -> Bound:
+        left = self.bind(n.left, scope, agg)
+        right = self.bind(n.right, scope, agg)
+        eq = self.operator("=", left, right, n.pos)
+        lf, ef = left.fn, eq.fn
+        t = left.type if left.type.oid != T.UNKNOWN.oid else T.TEXT
+        if left.type.oid == T.UNKNOWN.oid:
+            lf = coerce(left, T.TEXT, "implicit", self.ctx).fn
+        return Bound(t, lambda row, ex: None if ef(row, ex) is True else lf(row, ex))
+
+    def _b_MinMax(self, n: a.MinMax, scope: Scope, agg: AggContext | None) -> Bound:
+        items = [self.bind(x, scope, agg) for x in n.args]
+        t = common_type(items, n.op.upper(), n.pos)
+        fns = [coerce(b, t, "implicit", self.ctx, n.pos).fn for b in items]
+        key = T.sort_key(t)
+        pick = max if n.op == "greatest" else min
+
+        def mm(row: tuple, ex: Any) -> Any:
+            vals = [v for v in (f(row, ex) for f in fns) if v is not None]
+            return pick(vals, key=key) if vals else None
+        return Bound(t, mm)
+
+    def _b_ArrayExpr(self, n: a.ArrayExpr, scope: Scope, agg: AggContext | None) -> Bound:
+        items = [self.bind(x, scope, agg) for x in n.items]
+        if not items:
+            raise SqlError("cannot determine type of empty array", sqlstate="42P18",
+                           hint="Explicitly cast to the desired type, for example "
+                                "ARRAY[]::integer[].", position=n.pos + 1)
+        t = common_type(items, "ARRAY", n.pos)
+        fns = [coerce(b, t, "implicit", self.ctx, n.pos).fn for b in items]
+        at = t if t.is_array else T.array_of(t)
+        return Bound(at, lambda row, ex: [f(row, ex) for f in fns])
+
+    def _b_Subscript(self, n: a.Subscript, scope: Scope, agg: AggContext | None) -> Bound:
+        arr = self.bind(n.arg, scope, agg)
+        if not arr.type.is_array:
+            raise SqlError(f"cannot subscript type {arr.type.name} because it does not "
+                           "support subscripting", sqlstate="42804", position=n.pos + 1)
+        af = arr.fn
+        if n.is_slice:
+            lo = coerce(self.bind(n.index, scope, agg), T.INT4, "assignment", self.ctx).fn \
+                if n.index else None
+            hi = coerce(self.bind(n.upper, scope, agg), T.INT4, "assignment", self.ctx).fn \
+                if n.upper else None
+
+            def sl(row: tuple, ex: Any) -> Any:
+                v = af(row, ex)
+                if v is None:
+                    return None
+                a_ = lo(row, ex) if lo else 1
+                b_ = hi(row, ex) if hi else len(v)
+                if a_ is None or b_ is None:
+                    return None
+                return v[max(a_, 1) - 1:max(b_, 0)]
+            return Bound(arr.type, sl)
+        idx = coerce(self.bind(n.index, scope, agg), T.INT4, "assignment", self.ctx).fn  # type: ignore[arg-type]
+        elem = arr.type.element
+        assert elem is not None
+
+        def sub(row: tuple, ex: Any) -> Any:
+            v = af(row, ex)
+            i = idx(row, ex)
+            if v is None or i is None or i < 1 or i > len(v):
+                return None
+            return v[i - 1]
+        return Bound(elem, sub)
+
+    def _b_AnyAll(self, n: a.AnyAll, scope: Scope, agg: AggContext | None) -> Bound:
+        left = self.bind(n.left, scope, agg)
+        arr = self.bind(n.right, scope, agg)
+        if arr.type.oid == T.UNKNOWN.oid:
+            arr = coerce(arr, T.array_of(left.type if left.type.oid != T.UNKNOWN.oid
+                                         else T.TEXT), "implicit", self.ctx, n.pos)
+        if not arr.type.is_array:
+            raise SqlError("op ANY/ALL (array) requires array on right side",
+                           sqlstate="42809", position=n.pos + 1)
+        elem = arr.type.element
+        assert elem is not None
+        probe = Bound(elem, lambda row, ex: ex.outer[-1][0])
+        cmp = self.operator(n.op, left, probe, n.pos)
+        lf, af, cf = left.fn, arr.fn, cmp.fn
+        is_any = n.kind == "any"
+
+        def anyall(row: tuple, ex: Any) -> Any:
+            v = af(row, ex)
+            if v is None:
+                return None
+            unknown = False
+            for e in v:
+                ex.outer.append((e,))
+                try:
+                    r = cf(row, ex)
+                finally:
+                    ex.outer.pop()
+                if r is None:
+                    unknown = True
+                elif r is is_any:
+                    return is_any
+            return None if unknown else (not is_any)
+        _ = lf
+        return Bound(T.BOOL, anyall)
+
+    def _b_SQLValue(self, n: a.SQLValue, scope: Scope, agg: AggContext | None) -> Bound:
+        name = n.name
+        if name in ("current_user", "current_role", "user"):
+            return Bound(T.NAME, lambda row, ex: ex.session.current_user)
+        if name == "session_user":
+            return Bound(T.NAME, lambda row, ex: ex.session.session_user)
+        if name == "current_catalog":
+            return Bound(T.NAME, lambda row, ex: ex.session.database_name)
+        if name == "current_schema":
+            return Bound(T.NAME, lambda row, ex: ex.session.current_schema())
+        fname = {"current_date": "current_date", "current_time": "current_time",
+                 "current_timestamp": "now", "localtime": "localtime",
+                 "localtimestamp": "localtimestamp"}[name]
+        return self.function(fname, [], n.pos)
+
+    def _b_Default(self, n: a.Default, scope: Scope, agg: AggContext | None) -> Bound:
+        raise SqlError("DEFAULT is not allowed in this context", sqlstate="42601",
+                       position=n.pos + 1)
+
+    def _b_RowExpr(self, n: a.RowExpr, scope: Scope, agg: AggContext | None) -> Bound:
+        items = [self.bind(x, scope, agg) for x in n.items]
+        fns = [b.fn for b in items]
+        b = Bound(T.RECORD, lambda row, ex: tuple(f(row, ex) for f in fns))
+        b.value = items  # the members, for row comparisons
+        return b
+
+    def function(self, name: str, args: list[Bound], pos: int = -1) -> Bound:
+        try:
+            fn = T.resolve_function(name, [b.type for b in args])
+        except SqlError as exc:
+            if exc.position is None and pos >= 0:
+                exc.position = pos + 1
+            raise
+        conv = [self._convert(b, c, t) for b, c, t in zip(args, fn.casts, fn.args, strict=False)]
+        f, strict = fn.fn, fn.strict
+        if fn.volatility == "v":
+            self.volatile = True
+        text = f"{name}({', '.join(b.text for b in args)})"
+        if fn.volatility == "i" and all(b.const for b in conv) and not fn.retset:
+            vals = [b.value for b in conv]
+            if strict and any(v is None for v in vals):
+                return const(fn.result, None, text)
+            return const(fn.result, f(*vals, self.ctx), text)
+        fns = [b.fn for b in conv]
+        if len(fns) == 1:
+            f0 = fns[0]
+
+            def call1(row: tuple, ex: Any) -> Any:
+                v = f0(row, ex)
+                if v is None and strict:
+                    return None
+                return f(v, ex.ctx)
+            b = Bound(fn.result, call1, text=text)
+        else:
+            def call(row: tuple, ex: Any) -> Any:
+                vals = [g(row, ex) for g in fns]
+                if strict and None in vals:
+                    return None
+                return f(*vals, ex.ctx)
+            b = Bound(fn.result, call, text=text)
+        b.is_param = fn.retset  # marks a set-returning call for the select list
+        return b
+
+    def _b_FuncCall(self, n: a.FuncCall, scope: Scope, agg: AggContext | None) -> Bound:
+        name = n.name[-1]
+        if len(n.name) > 1 and n.name[0] not in ("pg_catalog", "public"):
+            raise SqlError(f"schema \"{n.name[0]}\" does not exist", sqlstate="3F000",
+                           position=n.pos + 1)
+        if n.over is not None:
+            raise SqlError("window functions are not supported yet", sqlstate="0A000",
+                           position=n.pos + 1)
+        if name in _AGGS or n.star or n.distinct or n.filter is not None or n.order_by:
+            if agg is None:
+                raise SqlError("aggregate functions are not allowed here" if name in _AGGS
+                               else f"function {name} is not an aggregate",
+                               sqlstate="42803", position=n.pos + 1)
+            return self._aggregate(n, agg)
+        special = self._special_function(name, n, scope, agg)
+        if special is not None:
+            return special
+        args = [self.bind(x, scope, agg) for x in n.args]
+        return self.function(name, args, n.pos)
+
+    def _special_function(self, name: str, n: a.FuncCall, scope: Scope,
+                          agg: AggContext | None) -> Bound | None:
+        if name in ("nextval", "currval", "setval", "lastval"):
+            # 'name'::regclass names the sequence: its text is what we look up
+            raw = [x.arg if isinstance(x, a.Cast) and x.type.names[-1] == "regclass"
+                   and isinstance(x.arg, a.Const) else x for x in n.args]
+            args = [self.bind(x, scope, agg) for x in raw]
+            self.volatile = True
+            return self.session.sequence_function(name, args, n.pos) if self.session else None
+        if name == "current_setting":
+            args = [coerce(self.bind(x, scope, agg), T.TEXT, "implicit", self.ctx).fn
+                    for x in n.args]
+
+            def cs(row: tuple, ex: Any) -> Any:
+                vals = [f(row, ex) for f in args]
+                return ex.session.current_setting(vals[0], bool(vals[1]) if len(vals) > 1
+                                                  else False)
+            return Bound(T.TEXT, cs)
+        if name == "set_config":
+            args = [self.bind(x, scope, agg) for x in n.args]
+            fns = [coerce(b, t, "implicit", self.ctx).fn
+                   for b, t in zip(args, [T.TEXT, T.TEXT, T.BOOL], strict=False)]
+            self.volatile = True
+            return Bound(T.TEXT, lambda row, ex: ex.session.set_config(
+                *[f(row, ex) for f in fns]))
+        if name == "pg_typeof" and len(n.args) == 1:
+            b = self.bind(n.args[0], scope, agg)
+            shown = b.type.name if b.type.oid != T.UNKNOWN.oid else "unknown"
+            return const(T.TEXT, shown)
+        if name in ("pg_advisory_lock", "pg_advisory_xact_lock", "pg_try_advisory_lock",
+                    "pg_try_advisory_xact_lock", "pg_advisory_unlock",
+                    "pg_advisory_lock_shared", "pg_advisory_unlock_all") and self.session:
+            args = [coerce(self.bind(x, scope, agg), T.INT8, "implicit", self.ctx).fn
+                    for x in n.args]
+            self.volatile = True
+            return self.session.advisory_function(name, args)
+        if name == "pg_notify" and self.session:
+            args = [coerce(self.bind(x, scope, agg), T.TEXT, "implicit", self.ctx).fn
+                    for x in n.args]
+            return Bound(T.VOID, lambda row, ex: ex.session.notify(
+                *[f(row, ex) for f in args]))
+        return None
+
+    # -- aggregates -----------------------------------------------------------------------
+    def _aggregate(self, n: a.FuncCall, agg: AggContext) -> Bound:
+        k = ast_key(n)
+        for i, ak in enumerate(agg.agg_keys):
+            if ak == k:
+                slot = len(agg.group_keys) + i
+                return Bound(agg.agg_types[i], lambda row, ex, s=slot: row[s])
+        name = n.name[-1]
+        inner = agg.input_scope
+        args = [self.bind(x, inner) for x in n.args]
+        spec, rtype = self._agg_spec(name, n, args)
+        if n.filter is not None:
+            spec.filter = to_bool(self.bind(n.filter, inner), self.ctx, "FILTER", n.pos).fn
+        if n.order_by:
+            spec.order = [self._sort_key(s, inner) for s in n.order_by]
+        if n.distinct:
+            spec.distinct = True
+            spec.arg_hash = [_hasher(b.type) for b in args]
+        agg.aggs.append(spec)
+        agg.agg_types.append(rtype)
+        agg.agg_keys.append(k)
+        slot = len(agg.group_keys) + len(agg.aggs) - 1
+        return Bound(rtype, lambda row, ex, s=slot: row[s], text=f"{name}(...)")
+
+    def _agg_spec(self, name: str, n: a.FuncCall, args: list[Bound]) -> tuple[P.AggSpec,
+                                                                                 T.SqlType]:
+        fns = [b.fn for b in args]
+        if name == "count":
+            if n.star or not args:
+                return P.AggSpec("count", [], lambda: 0, lambda s, v: s + 1, lambda s: s,
+                                 strict=False), T.INT8
+            return P.AggSpec("count", fns, lambda: 0, lambda s, v: s + 1,
+                             lambda s: s), T.INT8
+        if len(args) < 1:
+            raise SqlError(f"function {name}() does not exist", sqlstate="42883",
+                           position=n.pos + 1)
+        t = args[0].type
+        if t.oid == T.UNKNOWN.oid:
+            args[0] = coerce(args[0], T.TEXT, "implicit", self.ctx)
+            t = T.TEXT
+            fns[0] = args[0].fn
+        if name in ("sum", "avg"):
+            if t.category != "N" and t.oid != T.INTERVAL.oid:
+                raise SqlError(f"function {name}({t.name}) does not exist", sqlstate="42883",
+                               hint="No function matches the given name and argument types. "
+                                    "You might need to add explicit type casts.",
+                               position=n.pos + 1)
+            if t.oid in (T.INT2.oid, T.INT4.oid):
+                rt = T.INT8 if name == "sum" else T.NUMERIC
+            elif t.oid == T.INT8.oid:
+                rt = T.NUMERIC
+            elif t.oid in (T.FLOAT4.oid, T.FLOAT8.oid):
+                rt = T.FLOAT8 if name == "avg" or t.oid == T.FLOAT8.oid else T.FLOAT4
+            else:
+                rt = t.base
+            to_num = rt.oid == T.NUMERIC.oid
+            if name == "sum":
+                def step(s: Any, v: list[Any]) -> Any:
+                    x = Decimal(v[0]) if to_num and not isinstance(v[0], Decimal) else v[0]
+                    return x if s is None else s + x
+                return P.AggSpec("sum", fns, lambda: None, step, lambda s: s), rt
+
+            def astep(s: Any, v: list[Any]) -> Any:
+                x = v[0]
+                if to_num and not isinstance(x, Decimal):
+                    x = Decimal(x)
+                return (x, 1) if s is None else (s[0] + x, s[1] + 1)
+
+            def afinal(s: Any) -> Any:
+                if s is None:
+                    return None
+                if to_num:
+                    return _numeric_avg(s[0], s[1])
+                return s[0] / s[1]
+            return P.AggSpec("avg", fns, lambda: None, astep, afinal), rt
+        if name in ("min", "max"):
+            key = T.sort_key(t)
+            better = (lambda x, y: key(x) < key(y)) if name == "min" else (
+                lambda x, y: key(x) > key(y))
+
+            def mstep(s: Any, v: list[Any]) -> Any:
+                return v[0] if s is None or better(v[0], s) else s
+            return P.AggSpec(name, fns, lambda: None, mstep, lambda s: s), t.base
+        if name in ("bool_and", "bool_or", "every"):
+            if t.oid != T.BOOL.oid:
+                raise SqlError(f"function {name}({t.name}) does not exist", sqlstate="42883",
+                               position=n.pos + 1)
+            if name == "bool_or":
+                return P.AggSpec(name, fns, lambda: None,
+                                 lambda s, v: v[0] if s is None else (s or v[0]),
+                                 lambda s: s), T.BOOL
+            return P.AggSpec(name, fns, lambda: None,
+                             lambda s, v: v[0] if s is None else (s and v[0]),
+                             lambda s: s), T.BOOL
+        if name == "string_agg":
+            if len(args) != 2:
+                raise SqlError("function string_agg requires two arguments", sqlstate="42883",
+                               position=n.pos + 1)
+            fns = [coerce(args[0], T.TEXT, "implicit", self.ctx).fn,
+                   coerce(args[1], T.TEXT, "implicit", self.ctx).fn]
+
+            def sstep(s: Any, v: list[Any]) -> Any:
+                if s is None:
+                    return [v[0]]
+                s.append(v[1] or "")
+                s.append(v[0])
+                return s
+            spec = P.AggSpec("string_agg", fns, lambda: None, sstep,
+                             lambda s: None if s is None else "".join(s))
+            spec.strict = False
+            first = fns[0]
+            spec.filter = None
+            spec.args = fns
+            orig_step = spec.step
+            spec.step = lambda s, v: s if v[0] is None else orig_step(s, v)
+            _ = first
+            return spec, T.TEXT
+        if name == "array_agg":
+            at = t if t.is_array else T.array_of(t.base)
+            spec = P.AggSpec("array_agg", fns, lambda: None,
+                             lambda s, v: [v[0]] if s is None else (s.append(v[0]) or s),
+                             lambda s: s, strict=False)
+            return spec, at
+        if name in ("json_agg", "jsonb_agg"):
+            rt = T.JSONB if name == "jsonb_agg" else T.JSON
+            conv = self.function("to_jsonb", [args[0]]).fn
+            spec = P.AggSpec(name, [conv], lambda: None,
+                             lambda s, v: [v[0]] if s is None else (s.append(v[0]) or s),
+                             lambda s: s if rt == T.JSONB or s is None else
+                             T.format_output(T.JSONB, s), strict=False)
+            return spec, rt
+        raise SqlError(f"aggregate {name} is not supported", sqlstate="0A000",
+                       position=n.pos + 1)
+
+    # -- subqueries -----------------------------------------------------------------------
+    def _b_SubLink(self, n: a.SubLink, scope: Scope, agg: AggContext | None) -> Bound:
+        sub_scope = Scope([], outer=scope if agg is None else _agg_scope_for_outer(agg, scope))
+        pq = self.plan_query(n.query, sub_scope)
+        node = pq.node
+        correlated = sub_scope.correlated
+        if correlated:
+            scope.correlated = scope.correlated or (scope.outer is not None and
+                                                    _reaches_outer(sub_scope))
+        kind = n.kind
+
+        def run(row: tuple, ex: Any, cache: dict[str, Any] = {}) -> list[tuple]:  # noqa: B006
+            if not correlated:
+                key = id(node)
+                got = ex.materialized.get(key)
+                if got is None:
+                    ex.outer.append(row)
+                    try:
+                        got = list(node.rows(ex))
+                    finally:
+                        ex.outer.pop()
+                    ex.materialized[key] = got
+                return got
+            ex.outer.append(row)
+            try:
+                return list(node.rows(ex))
+            finally:
+                ex.outer.pop()
+
+        if kind == "exists":
+            return Bound(T.BOOL, lambda row, ex: bool(run(row, ex)), text="EXISTS(SubPlan)")
+        if kind == "expr":
+            if len(pq.types) != 1:
+                raise SqlError("subquery must return only one column", sqlstate="42601",
+                               position=n.pos + 1)
+
+            def scalar(row: tuple, ex: Any) -> Any:
+                rows = run(row, ex)
+                if len(rows) > 1:
+                    raise SqlError("more than one row returned by a subquery used as an "
+                                   "expression", sqlstate="21000")
+                return rows[0][0] if rows else None
+            return Bound(pq.types[0], scalar, text="(SubPlan)")
+        if kind == "array":
+            t = pq.types[0]
+            return Bound(T.array_of(t), lambda row, ex: [r[0] for r in run(row, ex)])
+        # IN / op ANY / op ALL (subquery)
+        assert n.test is not None and n.op is not None
+        tests = n.test.items if isinstance(n.test, a.RowExpr) else [n.test]
+        lefts = [self.bind(x, scope, agg) for x in tests]
+        if len(lefts) != len(pq.types):
+            raise SqlError("subquery has too many columns" if len(pq.types) > len(lefts)
+                           else "subquery has too few columns", sqlstate="42601",
+                           position=n.pos + 1)
+        cmps = []
+        for i, (lb, t) in enumerate(zip(lefts, pq.types, strict=False)):
+            probe = Bound(t, lambda row, ex, i=i: ex.outer[-1][i])
+            cmps.append(self.operator(n.op, lb, probe, n.pos).fn)
+        is_any = kind == "any"
+
+        def quantified(row: tuple, ex: Any) -> Any:
+            unknown = False
+            for r in run(row, ex):
+                ex.outer.append(r)
+                try:
+                    vals = [c(row, ex) for c in cmps]
+                finally:
+                    ex.outer.pop()
+                v: bool | None = False if False in vals else (None if None in vals else True)
+                if v is None:
+                    unknown = True
+                elif v is is_any:
+                    return is_any
+            return None if unknown else (not is_any)
+        return Bound(T.BOOL, quantified, text="(SubPlan)")
+
+    # ======================================================================================
+    # queries
+    # ======================================================================================
+    def plan_query(self, q: a.Node, outer: Scope | None = None) -> PlannedQuery:
+        scope = outer if outer is not None else Scope()
+        with_ = getattr(q, "with_", None)
+        if with_ is not None:
+            self.ctes.append(self._plan_ctes(with_, scope))
+        try:
+            if isinstance(q, a.SetOperation):
+                return self._set_op(q, scope)
+            if isinstance(q, a.SelectStmt):
+                if q.values is not None:
+                    return self._values(q, scope)
+                return self._select(q, scope)
+            if self.session is not None and isinstance(q, (a.InsertStmt, a.UpdateStmt,
+                                                           a.DeleteStmt)):
+                return self.session.plan_dml_in_query(self, q, scope)
+            raise SqlError(f"{type(q).__name__} is not allowed here", sqlstate="0A000")
+        finally:
+            if with_ is not None:
+                self.ctes.pop()
+
+    def _plan_ctes(self, w: a.WithClause, scope: Scope) -> dict[str, Cte]:
+        out: dict[str, Cte] = {}
+        self.ctes.append(out)
+        try:
+            for c in w.ctes:
+                if c.name in out:
+                    raise SqlError(f'WITH query name "{c.name}" specified more than once',
+                                   sqlstate="42712", position=c.pos + 1)
+                if w.recursive and isinstance(c.query, a.SetOperation) and \
+                        c.query.op == "union" and _mentions(c.query.right, c.name):
+                    out[c.name] = self._recursive_cte(c, scope)
+                    continue
+                pq = self.plan_query(c.query, Scope([], outer=scope.outer))
+                names = c.col_aliases + pq.names[len(c.col_aliases):]
+                pq = PlannedQuery(pq.node, names, pq.types)
+                out[c.name] = Cte(c.name, pq, P.Materialize(pq.node, c.name))
+        finally:
+            self.ctes.pop()
+        return out
+
+    def _recursive_cte(self, c: a.CommonTableExpr, scope: Scope) -> Cte:
+        q = c.query
+        assert isinstance(q, a.SetOperation)
+        base = self.plan_query(q.left, Scope([], outer=scope.outer))
+        names = c.col_aliases + base.names[len(c.col_aliases):]
+        ru = P.RecursiveUnion(base.node, len(base.types), not q.all,
+                              [_hasher(t) for t in base.types])
+        cte = Cte(c.name, PlannedQuery(ru, names, base.types), None, ru)
+        self.ctes[-1][c.name] = cte
+        step = self.plan_query(q.right, Scope([], outer=scope.outer))
+        if len(step.types) != len(base.types):
+            raise SqlError("each UNION query must have the same number of columns",
+                           sqlstate="42601", position=q.pos + 1)
+        ru.step = step.node
+        cte.node = P.Materialize(ru, c.name)
+        return cte
+
+    def _find_cte(self, name: str) -> Cte | None:
+        for level in reversed(self.ctes):
+            if name in level:
+                return level[name]
+        return None
+
+    def _values(self, q: a.SelectStmt, scope: Scope) -> PlannedQuery:
+        assert q.values is not None
+        width = len(q.values[0])
+        bound_rows = []
+        for r in q.values:
+            if len(r) != width:
+                raise SqlError("VALUES lists must all be the same length", sqlstate="42601",
+                               position=q.pos + 1)
+            bound_rows.append([self.bind(x, scope) for x in r])
+        types = []
+        for j in range(width):
+            t = common_type([r[j] for r in bound_rows], "VALUES", q.pos)
+            types.append(t)
+        fns = [[coerce(r[j], types[j], "implicit", self.ctx, q.pos).fn for j in range(width)]
+               for r in bound_rows]
+        node: P.PlanNode = P.ValuesScan(fns, width)
+        names = [f"column{j + 1}" for j in range(width)]
+        return self._finish(node, names, types, q, Scope([ScopeColumn(None, n, t)
+                                                          for n, t in
+                                                          zip(names, types, strict=False)],
+                                                         outer=scope.outer))
+
+    def _set_op(self, q: a.SetOperation, scope: Scope) -> PlannedQuery:
+        left = self.plan_query(q.left, Scope([], outer=scope.outer))
+        right = self.plan_query(q.right, Scope([], outer=scope.outer))
+        if len(left.types) != len(right.types):
+            raise SqlError(f"each {q.op.upper()} query must have the same number of columns",
+                           sqlstate="42601", position=q.pos + 1)
+        types = []
+        lproj, rproj = [], []
+        for i, (lt, rt) in enumerate(zip(left.types, right.types, strict=False)):
+            lb = Bound(lt, lambda row, ex, i=i: row[i])
+            rb = Bound(rt, lambda row, ex, i=i: row[i])
+            t = common_type([lb, rb], q.op.upper(), q.pos)
+            types.append(t)
+            lproj.append(coerce(lb, t, "implicit", self.ctx, q.pos).fn)
+            rproj.append(coerce(rb, t, "implicit", self.ctx, q.pos).fn)
+        ln = left.node if all(t1 == t2 for t1, t2 in zip(left.types, types, strict=False)) else \
+            P.Project(left.node, lproj)
+        rn = right.node if all(t1 == t2 for t1, t2 in zip(right.types, types, strict=False)) else \
+            P.Project(right.node, rproj)
+        node: P.PlanNode = P.SetOp(q.op, q.all, ln, rn, [_hasher(t) for t in types])
+        names = left.names
+        out_scope = Scope([ScopeColumn(None, n, t) for n, t in
+                                                          zip(names, types, strict=False)],
+                          outer=scope.outer)
+        return self._finish(node, names, types, q, out_scope)
+
+    def _finish(self, node: P.PlanNode, names: list[str], types: list[T.SqlType], q: Any,
+                scope: Scope) -> PlannedQuery:
+        """ORDER BY, LIMIT and OFFSET over a VALUES list or a set operation."""
+        if q.order_by:
+            keys = []
+            for sb in q.order_by:
+                e = sb.expr
+                if isinstance(e, a.Const) and e.kind == "integer":
+                    i = int(e.value) - 1
+                    if not 0 <= i < len(types):
+                        raise SqlError(f"ORDER BY position {i + 1} is not in select list",
+                                       sqlstate="42P10", position=e.pos + 1)
+                    b = Bound(types[i], lambda row, ex, i=i: row[i])
+                else:
+                    b = self.bind(e, scope)
+                keys.append(self._key_of(b, sb))
+            node = P.Sort(node, keys)
+        if q.limit is not None or q.offset is not None:
+            node = P.Limit(node, self._limit_expr(q.limit, "LIMIT"),
+                           self._limit_expr(q.offset, "OFFSET"))
+        return PlannedQuery(node, names, types)
+
+    def _limit_expr(self, e: a.Node | None, what: str) -> Any:
+        if e is None or (isinstance(e, a.Const) and e.kind == "null"):
+            return None
+        b = coerce(self.bind(e, Scope()), T.INT8, "assignment", self.ctx)
+        return b.fn
+
+    def _key_of(self, b: Bound, sb: a.SortBy) -> P.SortKey:
+        if b.type.oid == T.UNKNOWN.oid:
+            b = coerce(b, T.TEXT, "implicit", self.ctx)
+        desc = sb.desc
+        nulls_first = sb.nulls_first if sb.nulls_first is not None else desc
+        return P.SortKey(b.fn, T.sort_key(b.type), desc, nulls_first)
+
+    def _sort_key(self, sb: a.SortBy, scope: Scope) -> P.SortKey:
+        return self._key_of(self.bind(sb.expr, scope), sb)
+
+    # -- FROM -----------------------------------------------------------------------------
+    def _from_item(self, item: a.Node, outer: Scope | None,
+                   locking: list[a.LockingClause]) -> tuple[P.PlanNode, Scope, list[Any]]:
+        """A FROM item: its plan, its scope, and (for base tables) scan hooks for pushdown."""
+        if isinstance(item, a.RangeVar):
+            cte = self._find_cte(item.name) if item.schema is None else None
+            alias = item.alias or item.name
+            if cte is not None:
+                pq = cte.planned
+                assert pq is not None
+                names = item.col_aliases + pq.names[len(item.col_aliases):]
+                sc = Scope([ScopeColumn(alias, n, t)
+                            for n, t in zip(names, pq.types, strict=False)],
+                           outer=outer)
+                if cte.node is None and cte.recursive_source is not None:
+                    return P.WorkTableScan(cte.recursive_source, item.name), sc, []
+                assert cte.node is not None
+                return cte.node, sc, []
+            rel = self.catalog.resolve(item.schema, item.name, self.search_path, item.pos)
+            if self.session is not None:
+                self.session.check_privilege(rel, "select", item.pos)
+            if rel.kind == "v":
+                from cairn.sql.parser import parse_one
+                q = parse_one(rel.view_sql or "")
+                pq = self.plan_query(q, Scope([], outer=None))
+                cols = [c.name for c in rel.live_columns] or pq.names
+                names = item.col_aliases + cols[len(item.col_aliases):]
+                return pq.node, Scope([ScopeColumn(alias, n, t) for n, t in
+                                       zip(names, pq.types, strict=False)], outer=outer), []
+            if rel.kind == "S":
+                raise SqlError("selecting from a sequence is not supported", sqlstate="0A000",
+                               position=item.pos + 1)
+            self.read_relations.append(rel)
+            cols = rel.live_columns
+            names = [c.name for c in cols]
+            names = item.col_aliases + names[len(item.col_aliases):]
+            sc = Scope([ScopeColumn(alias, n, c.type) for n, c in zip(names, cols, strict=False)],
+                       outer=outer)
+            lock = None
+            for lc in locking:
+                if not lc.tables or alias in lc.tables or item.name in lc.tables:
+                    lock = (lc.strength, lc.wait)
+            scan = ScanBuilder(self, rel, alias, sc, lock)
+            return scan, sc, [scan]
+        if isinstance(item, a.RangeSubselect):
+            pq = self.plan_query(item.query, Scope([], outer=outer if item.lateral else
+                                                   (outer.outer if outer else None)))
+            names = item.col_aliases + pq.names[len(item.col_aliases):]
+            return pq.node, Scope([ScopeColumn(item.alias, n, t) for n, t in
+                                   zip(names, pq.types, strict=False)], outer=outer), []
+        if isinstance(item, a.RangeFunction):
+            return self._function_scan(item, outer)
+        if isinstance(item, a.JoinExpr):
+            return self._join(item, outer, locking)
+        raise SqlError(f"{type(item).__name__} in FROM is not supported", sqlstate="0A000")
+
+    def _function_scan(self, item: a.RangeFunction, outer: Scope | None
+                       ) -> tuple[P.PlanNode, Scope, list[Any]]:
+        f = item.func
+        assert isinstance(f, a.FuncCall)
+        name = f.name[-1]
+        # arguments may refer to earlier FROM items (implicitly LATERAL): bound in the outer
+        arg_scope = Scope([], outer=outer)
+        if name == "unnest":
+            args = [self.bind(x, arg_scope) for x in f.args]
+            if not args or not args[0].type.is_array:
+                if args and args[0].type.oid == T.UNKNOWN.oid:
+                    raise SqlError("could not determine polymorphic type because input has "
+                                   "type unknown", sqlstate="42804", position=f.pos + 1)
+                raise SqlError("function unnest requires an array", sqlstate="42883",
+                               position=f.pos + 1)
+            types = [b.type.element for b in args]
+            fns = [b.fn for b in args]
+
+            def unnest(row: tuple, ex: Any) -> list[tuple]:
+                lists = [g(row, ex) or [] for g in fns]
+                n = max(len(x) for x in lists)
+                return [tuple(x[i] if i < len(x) else None for x in lists) for i in range(n)]
+            node_fn = unnest
+            out_types: list[T.SqlType] = types  # type: ignore[assignment]
+            default_names = ["unnest"] * len(types)
+        else:
+            b = self._b_FuncCall(f, arg_scope, None)
+            rt = b.type
+            bf = b.fn
+            if b.is_param:  # set-returning
+                if rt.oid == T.RECORD.oid:
+                    raise SqlError(f"function {name} returning record in FROM is not "
+                                   "supported", sqlstate="0A000", position=f.pos + 1)
+                node_fn = lambda row, ex: bf(row, ex) or []  # noqa: E731
+            else:
+                node_fn = lambda row, ex: [bf(row, ex)]  # noqa: E731
+            out_types = [rt]
+            default_names = [name]
+        width = len(out_types) + (1 if item.ordinality else 0)
+        if item.ordinality:
+            out_types = [*out_types, T.INT8]
+            default_names = [*default_names, "ordinality"]
+        alias = item.alias or name
+        names = item.col_aliases + default_names[len(item.col_aliases):]
+        if len(out_types) == 1 and not item.col_aliases and item.alias:
+            names = [item.alias]
+        node = P.FunctionScan(node_fn, width, name, item.ordinality)
+        lateral = arg_scope.correlated
+        node.lateral = lateral  # type: ignore[attr-defined]
+        return node, Scope([ScopeColumn(alias, n, t)
+                            for n, t in zip(names, out_types, strict=False)],
+                           outer=outer), []
+
+    def _join(self, j: a.JoinExpr, outer: Scope | None, locking: list[a.LockingClause]
+              ) -> tuple[P.PlanNode, Scope, list[Any]]:
+        left, ls, lscans = self._from_item(j.left, outer, locking)
+        right, rs, rscans = self._from_item(j.right, Scope(ls.columns, outer=outer)
+                                            if _is_lateral(j.right) else outer, locking)
+        cols = ls.columns + rs.columns
+        # WHERE conditions must not filter the nullable side of an outer join before it
+        for s in (rscans if j.kind in ("left", "full", "right") else []) + (
+                lscans if j.kind in ("right", "full") else []):
+            s.outer_join_nullable = True
+        using = j.using
+        if j.natural:
+            rnames = {c.name for c in rs.columns}
+            using = [c.name for c in ls.columns if c.name in rnames]
+        cond_nodes: list[a.Node] = []
+        if using is not None:
+            merged: list[ScopeColumn] = []
+            for name in using:
+                li = [i for i, c in enumerate(ls.columns) if c.name == name]
+                ri = [i for i, c in enumerate(rs.columns) if c.name == name]
+                if not li or not ri:
+                    side = "left" if not li else "right"
+                    raise SqlError(f'column "{name}" specified in USING clause does not exist '
+                                   f"in {side} table", sqlstate="42703", position=j.pos + 1)
+                merged.append(ScopeColumn(None, name, ls.columns[li[0]].type))
+            scope = Scope(cols, outer=outer)
+            eqs: list[Bound] = []
+            for name in using:
+                li = next(i for i, c in enumerate(ls.columns) if c.name == name)
+                ri = next(i for i, c in enumerate(rs.columns) if c.name == name)
+                lb = Bound(ls.columns[li].type, lambda row, ex, i=li: row[i])
+                k = len(ls.columns) + ri
+                rb = Bound(rs.columns[ri].type, lambda row, ex, i=k: row[i])
+                eqs.append(self.operator("=", lb, rb, j.pos))
+            cond = and_fn([e.fn for e in eqs]) if len(eqs) > 1 else (eqs[0].fn if eqs
+                                                                      else None)
+            node = self._make_join(j.kind, left, right, cond, eqs_info=(len(ls.columns), [
+                (next(i for i, c in enumerate(ls.columns) if c.name == n),
+                 next(i for i, c in enumerate(rs.columns) if c.name == n)) for n in using]),
+                ls=ls, rs=rs)
+            # merged columns: hide the right side's duplicates, unqualified names resolve once
+            out_cols = [ScopeColumn(c.table, c.name, c.type) for c in cols]
+            for name in using:
+                for c in out_cols[len(ls.columns):]:
+                    if c.name == name:
+                        c.hidden = True
+            scope = Scope(out_cols, outer=outer)  # hidden ones stay reachable as t.col
+            return _UsingJoin(node, using, ls, rs, j.kind), scope, lscans + rscans
+        scope = Scope(cols, outer=outer)
+        if j.on is not None:
+            cond_nodes = _conjuncts(j.on)
+        if j.kind == "cross" or not cond_nodes:
+            node = self._make_join("inner" if j.kind == "cross" else j.kind, left, right, None)
+            return node, scope, lscans + rscans
+        node = self._join_with_conds(j.kind, left, right, ls, rs, cond_nodes, scope)
+        return node, scope, lscans + rscans
+
+    def _join_with_conds(self, kind: str, left: P.PlanNode, right: P.PlanNode, ls: Scope,
+                         rs: Scope, conds: list[a.Node], scope: Scope) -> P.PlanNode:
+        nl = len(ls.columns)
+        hash_pairs: list[tuple[Bound, Bound]] = []
+        rest: list[Bound] = []
+        for c in conds:
+            b = to_bool(self.bind(c, scope), self.ctx, "JOIN/ON", getattr(c, "pos", -1))
+            pair = self._equi_pair(c, scope, nl) if kind != "cross" else None
+            if pair is not None:
+                hash_pairs.append(pair)
+            else:
+                rest.append(b)
+        extra = and_fn([b.fn for b in rest]) if len(rest) > 1 else (rest[0].fn if rest
+                                                                    else None)
+        if hash_pairs and not getattr(right, "lateral", False):
+            lkeys = [p[0].fn for p in hash_pairs]
+            rkeys = []
+            hashers = []
+            for lb, rb in hash_pairs:
+                rf = rb.fn
+                rkeys.append(lambda row, ex, rf=rf, nl=nl: rf((None,) * nl + row, ex))
+                hashers.append(_hasher(lb.type))
+            text = " AND ".join(f"({lb.text} = {rb.text})" for lb, rb in hash_pairs)
+            return P.HashJoin(kind, left, right, lkeys, rkeys, hashers, extra, text)
+        allb = [self.bind(c, scope) for c in conds]
+        cond = and_fn([b.fn for b in allb]) if len(allb) > 1 else allb[0].fn
+        return self._make_join(kind, left, right, cond)
+
+    def _equi_pair(self, c: a.Node, scope: Scope, nl: int) -> tuple[Bound, Bound] | None:
+        """``left_col = right_col`` with one side per input, of one hashable type."""
+        if not (isinstance(c, a.BinOp) and c.op == "="):
+            return None
+        x, y = self.bind(c.left, scope), self.bind(c.right, scope)
+        if x.column is None or y.column is None:
+            return None
+        if x.column >= nl > y.column:
+            x, y = y, x
+        if not (x.column < nl <= y.column):
+            return None
+        if x.type.base != y.type.base:
+            return None
+        return x, y
+
+    def _make_join(self, kind: str, left: P.PlanNode, right: P.PlanNode, cond: Any,
+                   eqs_info: Any = None, ls: Scope | None = None,
+                   rs: Scope | None = None) -> P.PlanNode:
+        if getattr(right, "lateral", False):
+            return P.LateralJoin("left" if kind == "left" else "inner", left, right, cond)
+        if kind == "right":
+            # a right join is a left join with the inputs swapped, columns put back in order
+            nl, nr = left.width, right.width
+            swapped_cond = None
+            if cond is not None:
+                swapped_cond = lambda row, ex: cond(row[nr:] + row[:nr], ex)  # noqa: E731
+            inner = P.NestedLoop("left", right, left, swapped_cond)
+            proj = [lambda row, ex, i=i: row[nr + i] for i in range(nl)] + [
+                lambda row, ex, i=i: row[i] for i in range(nr)]
+            return P.Project(inner, proj)
+        return P.NestedLoop(kind, left, right, cond)
+
+    # -- SELECT ---------------------------------------------------------------------------
+    def _select(self, q: a.SelectStmt, scope: Scope) -> PlannedQuery:
+        outer = scope.outer if not scope.columns else scope
+        if q.into is not None:
+            raise SqlError("SELECT ... INTO is not supported; use CREATE TABLE ... AS",
+                           sqlstate="0A000", position=q.pos + 1)
+        node, fscope = self.from_where(q.from_, q.where, q.locking, outer)
+        # grouping
+        has_aggs = bool(q.group_by) or q.having is not None or any(
+            _has_aggregate(t.expr) for t in q.targets) or any(
+            _has_aggregate(s.expr) for s in q.order_by)
+        agg: AggContext | None = None
+        if has_aggs:
+            gb: list[Bound] = []
+            gkeys: list[Any] = []
+            for g in q.group_by:
+                if isinstance(g, a.Const) and g.kind == "integer":
+                    i = int(g.value) - 1
+                    if not 0 <= i < len(q.targets):
+                        raise SqlError(f"GROUP BY position {i + 1} is not in select list",
+                                       sqlstate="42P10", position=g.pos + 1)
+                    g = q.targets[i].expr
+                elif isinstance(g, a.ColumnRef) and len(g.fields) == 1 and \
+                        fscope.find(g.fields, g.pos) is None:
+                    named = [t.expr for t in q.targets if t.name == g.fields[0]]
+                    if named:
+                        g = named[0]
+                if isinstance(g, a.RowExpr) and not g.items:
+                    continue
+                b = self.bind(g, fscope)
+                if b.type.oid == T.UNKNOWN.oid:
+                    b = coerce(b, T.TEXT, "implicit", self.ctx)
+                gb.append(b)
+                gkeys.append(ast_key(g))
+            # aggregates are discovered while binding the outputs, HAVING and ORDER BY
+            agg = AggContext(gkeys, gb, fscope)
+        # targets
+        names: list[str] = []
+        outs: list[Bound] = []
+        for t in q.targets:
+            e = t.expr
+            if isinstance(e, a.Star) or (isinstance(e, a.ColumnRef) and e.fields[-1] == "*"):
+                table = e.table if isinstance(e, a.Star) else e.fields[:-1]
+                expanded = self._expand_star(table, fscope, e.pos, agg)
+                if not expanded and not fscope.columns and table is None:
+                    raise SqlError("SELECT * with no tables specified is not valid",
+                                   sqlstate="42601", position=e.pos + 1)
+                for n_, b in expanded:
+                    names.append(n_)
+                    outs.append(b)
+                continue
+            b = self.bind(e, fscope, agg)
+            names.append(t.name or _column_name(e))
+            outs.append(b)
+        having = None
+        if q.having is not None:
+            having = to_bool(self.bind(q.having, fscope, agg), self.ctx, "HAVING",
+                             q.pos)
+        # ORDER BY keys: output names and positions first, then input expressions
+        sort_keys: list[P.SortKey] = []
+        extra: list[Bound] = []
+        for sb in q.order_by:
+            e = sb.expr
+            b = None
+            if isinstance(e, a.Const) and e.kind == "integer":
+                i = int(e.value) - 1
+                if not 0 <= i < len(outs):
+                    raise SqlError(f"ORDER BY position {i + 1} is not in select list",
+                                   sqlstate="42P10", position=e.pos + 1)
+                b = Bound(outs[i].type, lambda row, ex, i=i: row[i])
+                sort_keys.append(self._key_of(b, sb))
+                continue
+            if isinstance(e, a.ColumnRef) and len(e.fields) == 1 and e.fields[0] in names \
+                    and names.count(e.fields[0]) == 1:
+                i = names.index(e.fields[0])
+                b = Bound(outs[i].type, lambda row, ex, i=i: row[i])
+                sort_keys.append(self._key_of(b, sb))
+                continue
+            eb = self.bind(e, fscope, agg)
+            extra.append(eb)
+            i = len(outs) + len(extra) - 1
+            sort_keys.append(self._key_of(Bound(eb.type, lambda row, ex, i=i: row[i]), sb))
+        if agg is not None:
+            hashers = [_hasher(b.type) for b in agg.group_bound]
+            node = P.Aggregate(node, [b.fn for b in agg.group_bound], hashers, agg.aggs,
+                               ", ".join(b.text for b in agg.group_bound))
+            if having is not None:
+                node = P.Filter(node, having.fn, having.text)
+        elif having is not None:
+            node = P.Filter(node, having.fn)
+        # project outputs (+ hidden sort columns)
+        all_outs = outs + extra
+        srf = [b.is_param and not b.column and b.type is not None and _is_srf(b) for b in
+               all_outs]
+        if any(srf):
+            node = P.ProjectSet(node, [b.fn for b in all_outs], srf)
+        else:
+            node = P.Project(node, [b.fn for b in all_outs])
+        types = [b.type if b.type.oid != T.UNKNOWN.oid else T.TEXT for b in outs]
+        if any(b.type.oid == T.UNKNOWN.oid for b in outs):
+            conv = [coerce(b, T.TEXT, "implicit", self.ctx).fn if b.type.oid ==
+                    T.UNKNOWN.oid else None for b in all_outs]
+            if any(conv):
+                node = P.Project(node, [
+                    (lambda row, ex, i=i, c=c: c((row[i],), ex) if c is not None
+                     else row[i]) if c is None else
+                    (lambda row, ex, i=i: row[i]) for i, c in enumerate(conv)])
+        # DISTINCT
+        if q.distinct:
+            if extra:
+                raise SqlError("for SELECT DISTINCT, ORDER BY expressions must appear in "
+                               "select list", sqlstate="42P10", position=q.pos + 1)
+            node = P.Unique(node, None, [_hasher(t) for t in types])
+        if sort_keys:
+            node = P.Sort(node, sort_keys)
+        if q.distinct_on:
+            keys = []
+            for d in q.distinct_on:
+                if isinstance(d, a.Const) and d.kind == "integer":
+                    i = int(d.value) - 1
+                    keys.append((lambda row, ex, i=i: row[i], types[i]))
+                    continue
+                db = self.bind(d, fscope, agg)
+                found = None
+                for i in range(min(len(outs), len(q.targets))):
+                    if ast_key(q.targets[i].expr) == ast_key(d):
+                        found = i
+                if found is None:
+                    raise SqlError("SELECT DISTINCT ON expressions must match initial ORDER BY "
+                                   "expressions", sqlstate="42P10", position=q.pos + 1)
+                keys.append((lambda row, ex, i=found: row[i], db.type))
+            node = P.Unique(node, [k[0] for k in keys], [_hasher(k[1]) for k in keys])
+        if extra:
+            n = len(outs)
+            node = P.Project(node, [lambda row, ex, i=i: row[i] for i in range(n)])
+        if q.limit is not None or q.offset is not None:
+            node = P.Limit(node, self._limit_expr(q.limit, "LIMIT"),
+                           self._limit_expr(q.offset, "OFFSET"))
+        return PlannedQuery(node, names, types)
+
+    def from_where(self, from_: list[a.Node], where: a.Node | None,
+                   locking: list[a.LockingClause], outer: Scope | None,
+                   emit_row: bool = False) -> tuple[P.PlanNode, Scope]:
+        """FROM and WHERE: scans with their pushed-down conditions, joins, the rest as a
+        filter. ``emit_row``: the first (DML target) scan appends its stored row dict."""
+        node: P.PlanNode
+        scans: list[ScanBuilder] = []
+        if not from_:
+            node, fscope = P.Result(), Scope([], outer=outer)
+        else:
+            node, fscope, scans = self._from_item(from_[0], outer, locking)
+            if emit_row and isinstance(node, ScanBuilder):
+                node.emit_row = True
+                node.width += 1
+                fscope.columns.append(ScopeColumn(None, "\x00row", T.RECORD, hidden=True))
+            for item in from_[1:]:
+                lat = _is_lateral(item)
+                rnode, rscope, rscans = self._from_item(
+                    item, Scope(fscope.columns, outer=outer) if lat else outer, locking)
+                fscope = Scope(fscope.columns + rscope.columns, outer=outer)
+                node = self._make_join("inner", node, rnode, None)
+                scans += rscans
+        # WHERE: conjuncts on one base table go into its scan; equalities across two inputs
+        # of a cross product become hash joins
+        _set_offsets(node)
+        if where is not None:
+            remaining: list[a.Node] = []
+            for c in _conjuncts(where):
+                if not self._push_down(c, fscope, scans, node):
+                    remaining.append(c)
+            node = _materialize_scans(node)
+            if remaining:
+                node = self._join_rewrite(node, remaining, fscope)
+        else:
+            node = _materialize_scans(node)
+        return node, fscope
+
+    def _expand_star(self, table: list[str] | None, scope: Scope, pos: int,
+                     agg: AggContext | None) -> list[tuple[str, Bound]]:
+        out = []
+        if table is not None and not scope.has_table(table[-1]):
+            raise SqlError(f'missing FROM-clause entry for table "{table[-1]}"',
+                           sqlstate="42P01", position=pos + 1)
+        for i, c in enumerate(scope.columns):
+            if table is None and c.hidden:
+                continue
+            if table is not None and c.table != table[-1]:
+                continue
+            if agg is not None:
+                b = self.bind(a.ColumnRef([c.table, c.name] if c.table else [c.name], pos),
+                              scope, agg)
+            else:
+                b = Bound(c.type, lambda row, ex, i=i: row[i], column=i, text=c.name)
+            out.append((c.name, b))
+        return out
+
+    def _push_down(self, c: a.Node, scope: Scope, scans: list[ScanBuilder],
+                   node: P.PlanNode) -> bool:
+        """Give a WHERE conjunct to the one base-table scan it mentions."""
+        refs = _column_refs(c)
+        if refs is None or _has_aggregate(c):
+            return False
+        owners: set[int] = set()
+        for fields_ in refs:
+            hit = scope.find(fields_, -1) if fields_ else None
+            if hit is None:
+                continue  # an outer reference: a parameter for this scan
+            i = hit[0]
+            owner = None
+            for k, s in enumerate(scans):
+                if s.offset <= i < s.offset + s.width:
+                    owner = k
+            if owner is None:
+                return False
+            owners.add(owner)
+        if len(owners) != 1:
+            return False
+        scan = scans[owners.pop()]
+        if scan.outer_join_nullable:
+            return False
+        scan.add_condition(c)
+        return True
+
+    def _join_rewrite(self, node: P.PlanNode, conds: list[a.Node], scope: Scope
+                      ) -> P.PlanNode:
+        """Turn a cross join plus WHERE equalities into hash joins where it can."""
+        if isinstance(node, P.NestedLoop) and node.kind == "inner" and node.cond is None:
+            nl = node.left.width
+            pairs = []
+            rest = []
+            for c in conds:
+                p = self._equi_pair(c, scope, nl)
+                if p is not None and _only_left(c, scope, nl, node) is False:
+                    pairs.append(p)
+                else:
+                    rest.append(c)
+            if pairs:
+                left = node.left
+                if isinstance(left, P.NestedLoop) and left.cond is None and rest:
+                    sub_scope = Scope(scope.columns[:nl], outer=scope.outer)
+                    here = [c for c in rest if _within(c, sub_scope)]
+                    if here:
+                        left = self._join_rewrite(left, here, sub_scope)
+                        rest = [c for c in rest if c not in here]
+                lkeys = [p[0].fn for p in pairs]
+                rkeys = [(lambda row, ex, rf=p[1].fn, nl=nl: rf((None,) * nl + row, ex))
+                         for p in pairs]
+                text = " AND ".join(f"({p[0].text} = {p[1].text})" for p in pairs)
+                node = P.HashJoin("inner", left, node.right, lkeys, rkeys,
+                                  [_hasher(p[0].type) for p in pairs], None, text)
+                conds = rest
+        if not conds:
+            return node
+        bs = [to_bool(self.bind(c, scope), self.ctx, "WHERE", getattr(c, "pos", -1))
+              for c in conds]
+        pred = and_fn([b.fn for b in bs]) if len(bs) > 1 else bs[0].fn
+        return P.Filter(node, pred, " AND ".join(b.text for b in bs))
+
+
+class ScanBuilder(P.PlanNode):
+    """A base-table scan being planned: collects pushed-down conditions, then becomes a
+    :class:`cairn.sql.plan.TableScan` (``build``), choosing what cairn.db can use."""
+
+    def __init__(self, planner: Planner, rel: Relation, alias: str, scope: Scope,
+                 lock: tuple[str, str] | None):
+        self.planner, self.rel, self.alias, self.scope, self.lock = (planner, rel, alias,
+                                                                    scope, lock)
+        self.conds: list[a.Node] = []
+        self.width = len(rel.live_columns)
+        self.offset = 0
+        self.outer_join_nullable = False
+        self.emit_row = False
+        self.built: P.TableScan | None = None
+
+    def add_condition(self, c: a.Node) -> None:
+        self.conds.append(c)
+
+    def build(self) -> P.TableScan:
+        if self.built is not None:
+            return self.built
+        pl = self.planner
+        own = Scope(self.scope.columns, outer=self.scope.outer)
+        cols = self.rel.live_columns
+        keys = [c.key for c in cols]
+        fs = [T.storage_functions(c.type)[1] for c in cols]
+        pairs = list(zip(keys, fs, strict=False))
+
+        emit_row = self.emit_row
+
+        def decode(d: dict[str, Any]) -> tuple:
+            out = []
+            for k, f in pairs:
+                v = d.get(k)
+                out.append(None if v is None else f(v))
+            if emit_row:
+                out.append(d)
+            return tuple(out)
+        bounds = [to_bool(pl.bind(c, own), pl.ctx, "WHERE", getattr(c, "pos", -1))
+                  for c in self.conds]
+        spec = P.ScanSpec()
+        sargs: list[tuple[str, str, Bound, T.SqlType]] = []
+        residual: list[Bound] = []
+        for c, b in zip(self.conds, bounds, strict=False):
+            s = self._sarg(c, own)
+            if s is not None:
+                sargs.append(s)
+            residual.append(b)
+        if sargs:
+            to_st = {k: T.storage_functions(c.type)[0] for k, c in zip(keys, cols, strict=False)}
+            pk = set(self.rel.pk_keys())
+            ix_cols = {tuple(self.rel.column(n).key for n in ix.columns)  # type: ignore[union-attr]
+                       for ix in self.rel.indexes}
+            usable = [s for s in sargs if s[1] == "=" or s[0] in pk or any(
+                s[0] == ic[0] for ic in ix_cols)]
+            if usable:
+                def where(ex: Any, usable: list = usable, to_st: dict = to_st) -> Any:
+                    d: dict[str, Any] = {}
+                    for key, op, vb, _t in usable:
+                        v = vb.fn((), ex)
+                        if v is None:
+                            return False
+                        sv = to_st[key](v)
+                        if key in d:
+                            continue
+                        d[key] = (op, sv)
+                    return d
+                spec.where = where
+                eq_keys = {s[0] for s in usable if s[1] == "="}
+                if pk <= eq_keys:
+                    spec.kind, spec.index = "pk", _pk_name(self.rel)
+                else:
+                    for ix in self.rel.indexes:
+                        first = self.rel.column(ix.columns[0])
+                        if first is not None and first.key in {s[0] for s in usable}:
+                            spec.kind, spec.index = "index", ix.name
+                            break
+                spec.cond_text = " AND ".join(f"({_colname(cols, s[0])} {s[1]} {s[2].text})"
+                                              for s in usable)
+        filt = and_fn([b.fn for b in residual]) if len(residual) > 1 else (
+            residual[0].fn if residual else None)
+        text = " AND ".join(b.text for b in residual)
+        self.built = P.TableScan(self.rel, self.alias, decode, spec, filt, text, self.lock)
+        return self.built
+
+    def _sarg(self, c: a.Node, scope: Scope) -> tuple[str, str, Bound, T.SqlType] | None:
+        """``column op value`` where value does not depend on this table's row and is of the
+        column's own type: something cairn.db can turn into a key or index range."""
+        if not (isinstance(c, a.BinOp) and c.op in _CMP_OPS):
+            return None
+        pl = self.planner
+        x, y = c.left, c.right
+        op = c.op
+        if not isinstance(x, a.ColumnRef):
+            x, y, op = y, x, _FLIP[op]
+        if not isinstance(x, a.ColumnRef):
+            return None
+        hit = scope.find(x.fields[-2:], -1)
+        if hit is None:
+            return None
+        i = hit[0]
+        if _column_refs(y) is None:
+            return None
+        for f in _column_refs(y) or []:
+            if scope.find(f, -1) is not None:
+                return None
+        vb = pl.bind(y, Scope([], outer=scope.outer))
+        col = self.rel.live_columns[i]
+        if vb.type.base != col.type.base:
+            widening = (col.type.category == "N" and vb.type.category == "N"
+                        and T.can_coerce(vb.type, col.type.base, "implicit")
+                        and col.type.oid in (T.INT8.oid, T.NUMERIC.oid, T.FLOAT8.oid))
+            if vb.type.oid == T.UNKNOWN.oid or widening:
+                vb = coerce(vb, col.type.base, "implicit", pl.ctx)
+            elif not (col.type.category == "S" and vb.type.category == "S"):
+                return None
+        return col.key, op, vb, col.type
+
+    def rows(self, ex: Any) -> Any:
+        return self.build().rows(ex)
+
+
+class _UsingJoin(P.PlanNode):
+    """JOIN ... USING / NATURAL JOIN: the merged columns take COALESCE(left, right) for FULL
+    and RIGHT joins (PostgreSQL's rule), so the row layout stays (left..., right...)."""
+
+    def __init__(self, node: P.PlanNode, using: list[str], ls: Scope, rs: Scope, kind: str):
+        self.node, self.kind = node, kind
+        self.width = node.width
+        self.name = node.name
+        nl = len(ls.columns)
+        self.fix = [(next(i for i, c in enumerate(ls.columns) if c.name == n),
+                     nl + next(i for i, c in enumerate(rs.columns) if c.name == n))
+                    for n in using]
+
+    def label(self) -> str:
+        return self.node.label()
+
+    def children(self) -> list[P.PlanNode]:
+        return self.node.children()
+
+    def details(self) -> list[str]:
+        return self.node.details()
+
+    def rows(self, ex: Any) -> Any:
+        if self.kind not in ("right", "full"):
+            return self.node.rows(ex)
+        return self._coalesced(ex)
+
+    def _coalesced(self, ex: Any) -> Any:
+        for r in self.node.rows(ex):
+            lst = list(r)
+            for li, ri in self.fix:
+                if lst[li] is None:
+                    lst[li] = lst[ri]
+            yield tuple(lst)
+
+
+def _pk_name(rel: Relation) -> str:
+    for ix in rel.indexes:
+        if ix.primary:
+            return ix.name
+    return f"{rel.name}_pkey"
+
+
+def _colname(cols: list[Any], key: str) -> str:
+    for c in cols:
+        if c.key == key:
+            return str(c.name)
+    return key
+
+
+def _materialize_scans(node: P.PlanNode) -> P.PlanNode:
+    """Replace the ScanBuilders in a plan tree by the scans they build."""
+    if isinstance(node, ScanBuilder):
+        return node.build()
+    for attr in ("left", "right", "child", "node"):
+        ch = getattr(node, attr, None)
+        if isinstance(ch, P.PlanNode):
+            setattr(node, attr, _materialize_scans(ch))
+    return node
+
+
+def _set_offsets(node: P.PlanNode, start: int = 0) -> int:
+    if isinstance(node, ScanBuilder):
+        node.offset = start
+        return start + node.width
+    kids = [getattr(node, k) for k in ("left", "right") if isinstance(getattr(node, k, None),
+                                                                     P.PlanNode)]
+    if kids:
+        pos = start
+        for k in kids:
+            pos = _set_offsets(k, pos)
+        return pos
+    for attr in ("child", "node"):
+        ch = getattr(node, attr, None)
+        if isinstance(ch, P.PlanNode):
+            return _set_offsets(ch, start)
+    return start + node.width
+
+
+def _conjuncts(e: a.Node) -> list[a.Node]:
+    if isinstance(e, a.BoolOp) and e.op == "and":
+        out: list[a.Node] = []
+        for x in e.args:
+            out.extend(_conjuncts(x))
+        return out
+    return [e]
+
+
+def _column_refs(e: Any) -> list[list[str]] | None:
+    """Column references in an expression; None if it holds a subquery (not pushable)."""
+    out: list[list[str]] = []
+
+    def walk(n: Any) -> bool:
+        if isinstance(n, a.SubLink):
+            return False
+        if isinstance(n, a.ColumnRef):
+            out.append(n.fields[-2:])
+            return True
+        if isinstance(n, a.FuncCall) and (n.over is not None):
+            return False
+        if isinstance(n, a.Node):
+            return all(walk(f) for f in fields_of(n))
+        if isinstance(n, list | tuple):
+            return all(walk(x) for x in n)
+        return True
+    return out if walk(e) else None
+
+
+def fields_of(n: a.Node) -> list[Any]:
+    from dataclasses import fields as dfields
+    return [getattr(n, f.name) for f in dfields(n) if f.name != "pos"]
+
+
+def _has_aggregate(e: Any) -> bool:
+    if isinstance(e, a.SubLink):
+        return False
+    if isinstance(e, a.FuncCall) and e.over is None and (e.name[-1] in _AGGS or e.star):
+        return True
+    if isinstance(e, a.Node):
+        return any(_has_aggregate(f) for f in fields_of(e))
+    if isinstance(e, list | tuple):
+        return any(_has_aggregate(x) for x in e)
+    return False
+
+
+def _is_srf(b: Bound) -> bool:
+    return b.is_param and b.text.split("(")[0] in (
+        "generate_series", "unnest", "regexp_matches", "jsonb_array_elements",
+        "jsonb_array_elements_text", "jsonb_object_keys", "json_array_elements",
+        "json_object_keys", "string_to_table", "jsonb_each", "jsonb_each_text")
+
+
+def _column_name(e: a.Node) -> str:
+    """PostgreSQL's FigureColname: the name a select-list item gets without AS."""
+    if isinstance(e, a.ColumnRef):
+        return e.fields[-1]
+    if isinstance(e, a.FuncCall):
+        return e.name[-1]
+    if isinstance(e, a.Cast):
+        inner = _column_name(e.arg)
+        if inner != "?column?":
+            return inner
+        return e.type.names[-1] if e.type.names[-1] not in ("varying",) else "varchar"
+    if isinstance(e, a.Case):
+        return "case"
+    if isinstance(e, a.Coalesce):
+        return "coalesce"
+    if isinstance(e, a.NullIf):
+        return "nullif"
+    if isinstance(e, a.MinMax):
+        return e.op
+    if isinstance(e, a.SubLink):
+        if e.kind == "exists":
+            return "exists"
+        if e.kind == "array":
+            return "array"
+        if e.kind == "expr" and isinstance(e.query, a.SelectStmt) and e.query.targets:
+            return _column_name(e.query.targets[0].expr) if not e.query.targets[0].name \
+                else e.query.targets[0].name
+    if isinstance(e, a.ArrayExpr):
+        return "array"
+    if isinstance(e, a.SQLValue):
+        return {"user": "current_user", "current_role": "current_role"}.get(e.name, e.name)
+    if isinstance(e, a.RowExpr):
+        return "row"
+    if isinstance(e, a.Subscript):
+        return _column_name(e.arg)
+    return "?column?"
+
+
+def _mentions(q: Any, name: str) -> bool:
+    if isinstance(q, a.RangeVar):
+        return q.schema is None and q.name == name
+    if isinstance(q, a.Node):
+        return any(_mentions(f, name) for f in fields_of(q))
+    if isinstance(q, list | tuple):
+        return any(_mentions(x, name) for x in q)
+    return False
+
+
+def _is_lateral(item: a.Node) -> bool:
+    return bool(getattr(item, "lateral", False)) or isinstance(item, a.RangeFunction)
+
+
+def _only_left(c: a.Node, scope: Scope, nl: int, node: Any) -> bool:
+    return False
+
+
+def _within(c: a.Node, scope: Scope) -> bool:
+    refs = _column_refs(c)
+    if refs is None:
+        return False
+    try:
+        return all(scope.find(f, -1) is not None for f in refs)
+    except SqlError:
+        return False
+
+
+def _agg_scope_for_outer(agg: AggContext, scope: Scope) -> Scope:
+    return Scope(agg.input_scope.columns, outer=agg.input_scope.outer)
+
+
+def _reaches_outer(sub: Scope) -> bool:
+    return True
+
+
+def _numeric_avg(total: Decimal, n: int) -> Decimal:
+    """PostgreSQL's numeric avg keeps at least 16 significant digits in its scale."""
+    q = total / Decimal(n)
+    digits = max(16, -total.as_tuple().exponent if isinstance(total.as_tuple().exponent,
+                                                              int) else 0)
+    scale = max(0, digits - max(0, q.adjusted() + 1)) if q != 0 else max(
+        0, -total.as_tuple().exponent) if isinstance(total.as_tuple().exponent, int) else 0
+    scale = min(scale, 1000)
+    return q.quantize(Decimal(1).scaleb(-scale))

@@ -1,0 +1,567 @@
+"""Sessions: one client's connection state, and the statement loop over cairn.db.
+
+A :class:`SqlDatabase` owns a cairn.db ``Database`` and the shared catalog; each client gets a
+:class:`Session` with its settings (search_path, TimeZone, default_transaction_isolation ...)
+and its transaction state. As in PostgreSQL, a statement outside BEGIN runs in its own
+transaction (autocommit), a statement inside one that fails aborts the whole transaction
+(25P02 for everything after it until ROLLBACK), and errors carry PostgreSQL's SQLSTATE and
+message text.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from cairn.db import Database
+from cairn.sql import ast as a
+from cairn.sql import types as T
+from cairn.sql.catalog import CATALOG_TABLE, Catalog, CatalogView, Overlay
+from cairn.sql.ddl import DdlMixin
+from cairn.sql.dml import DmlMixin
+from cairn.sql.errors import SqlError
+from cairn.sql.parser import parse
+from cairn.sql.planner import ExecState, Planner
+from cairn.txn.errors import TxnError
+
+ISOLATION_LEVELS = ("read uncommitted", "read committed", "repeatable read", "serializable")
+SERIALIZABLE_METHODS = ("ssi", "2pl", "serial")
+
+DEFAULT_SETTINGS: dict[str, str] = {
+    "search_path": '"$user", public',
+    "timezone": "UTC",
+    "datestyle": "ISO, MDY",
+    "intervalstyle": "postgres",
+    "default_transaction_isolation": "read committed",
+    "default_transaction_read_only": "off",
+    "cairn.serializable_method": "ssi",
+    "statement_timeout": "0",
+    "lock_timeout": "0",
+    "idle_in_transaction_session_timeout": "0",
+    "client_encoding": "UTF8",
+    "server_encoding": "UTF8",
+    "server_version": "15.0 (cairn)",
+    "server_version_num": "150000",
+    "standard_conforming_strings": "on",
+    "application_name": "",
+    "extra_float_digits": "1",
+    "integer_datetimes": "on",
+    "max_identifier_length": "63",
+    "synchronous_commit": "on",
+}
+
+
+@dataclass
+class Column:
+    name: str
+    type: T.SqlType
+
+
+@dataclass
+class Result:
+    """One statement's outcome: a command tag and, for queries, columns and rows."""
+
+    tag: str
+    columns: list[Column] | None = None
+    rows: list[tuple] = field(default_factory=list)
+
+    @property
+    def rowcount(self) -> int:
+        parts = self.tag.split()
+        if parts and parts[-1].isdigit():
+            return int(parts[-1])
+        return -1
+
+
+def python_type(v: Any) -> T.SqlType:
+    """The SQL type a Python parameter value is bound as (psycopg's adaptation rules)."""
+    if v is None or isinstance(v, str):
+        return T.UNKNOWN
+    if isinstance(v, bool):
+        return T.BOOL
+    if isinstance(v, int):
+        if -2**31 <= v < 2**31:
+            return T.INT4
+        if -2**63 <= v < 2**63:
+            return T.INT8
+        return T.NUMERIC
+    if isinstance(v, float):
+        return T.FLOAT8
+    if isinstance(v, Decimal):
+        return T.NUMERIC
+    if isinstance(v, datetime):
+        return T.TIMESTAMPTZ if v.tzinfo is not None else T.TIMESTAMP
+    if isinstance(v, date):
+        return T.DATE
+    if isinstance(v, time):
+        return T.TIME
+    if isinstance(v, bytes | bytearray | memoryview):
+        return T.BYTEA
+    if isinstance(v, UUID):
+        return T.UUID
+    if isinstance(v, dict):
+        return T.JSONB
+    if isinstance(v, list):
+        inner = next((python_type(x) for x in v if x is not None), T.TEXT)
+        if inner.oid == T.UNKNOWN.oid:
+            inner = T.TEXT
+        return T.array_of(inner)
+    raise SqlError(f"cannot adapt type {type(v).__name__}", sqlstate="22023")
+
+
+def to_sql_error(exc: BaseException) -> SqlError:
+    if isinstance(exc, SqlError):
+        return exc
+    if isinstance(exc, TxnError):
+        msg = str(exc)
+        return SqlError(msg, sqlstate=exc.sqlstate)
+    return SqlError(f"internal error: {type(exc).__name__}: {exc}", sqlstate="XX000")
+
+
+class SqlDatabase:
+    """A cairn.db database with SQL on top: the catalog and the sequences of all sessions."""
+
+    def __init__(self, db: Database, *, owns_db: bool = True, name: str = "cairn"):
+        self.db = db
+        self.owns_db = owns_db
+        self.name = name
+        self.catalog = Catalog()
+        self.seq_lock = threading.Lock()
+        self.seq_cache: dict[int, list[int]] = {}  # oid -> [next value, last reserved]
+        self.plan_cache_size = 256
+        self.listeners: dict[str, list[Any]] = {}
+        self._bootstrap()
+
+    @classmethod
+    def open(cls, path: str | None = None, **options: Any) -> SqlDatabase:
+        db = Database.memory(**options) if path is None else Database.open(path, **options)
+        return cls(db)
+
+    def _bootstrap(self) -> None:
+        db = self.db
+        db.create_table(CATALOG_TABLE, primary_key="oid", if_not_exists=True)
+        db.create_table("_sql_sequences", primary_key="oid", if_not_exists=True)
+        with db.transaction("read committed") as tx:
+            rows = tx.select(CATALOG_TABLE)
+        self.catalog.load(rows)
+        if not any(r["oid"] == 0 for r in rows):
+            with db.transaction("read committed") as tx:
+                tx.insert(CATALOG_TABLE, {"oid": 0, "def": {"next_oid": self.catalog.next_oid,
+                                                              "schemas": {}}})
+
+    def connect(self, user: str = "cairn") -> Session:
+        return Session(self, user)
+
+    def close(self) -> None:
+        if self.owns_db:
+            self.db.close()
+
+
+class Session(DdlMixin, DmlMixin):
+    def __init__(self, sdb: SqlDatabase, user: str = "cairn"):
+        self.sdb = sdb
+        self.db = sdb.db
+        self.session_user = user
+        self.current_user = user
+        self.database_name = sdb.name
+        self.settings: dict[str, str] = dict(DEFAULT_SETTINGS)
+        self.ctx = T.EvalContext()
+        self.tx: Any = None
+        self.in_block = False  # inside BEGIN ... COMMIT
+        self.failed = False
+        self.overlay = Overlay()
+        self.tx_options: dict[str, Any] = {}
+        self.plan_cache: dict[Any, Any] = {}
+        self.prepared: dict[str, Any] = {}
+        self.notifications: list[tuple[str, str]] = []
+        self.pending_notifies: list[tuple[str, str]] = []
+        self.listening: set[str] = set()
+        self.closed = False
+        self.currval: dict[int, int] = {}
+        self.lastval: int | None = None
+
+    # -- settings ------------------------------------------------------------------------
+    def search_path(self) -> list[str]:
+        out = []
+        for part in self.settings["search_path"].split(","):
+            p = part.strip().strip('"')
+            if p == "$user":
+                p = self.current_user
+            if p:
+                out.append(p)
+        return out
+
+    def creation_schema(self) -> str:
+        view = self.catalog()
+        for s in self.search_path():
+            if view.schema(s) is not None:
+                return s
+        raise SqlError("no schema has been selected to create in", sqlstate="3F000")
+
+    def current_schema(self) -> str | None:
+        view = self.catalog()
+        for s in self.search_path():
+            if view.schema(s) is not None:
+                return s
+        return None
+
+    def current_setting(self, name: str, missing_ok: bool = False) -> str | None:
+        key = name.lower()
+        if key in self.settings:
+            return self.settings[key]
+        if missing_ok:
+            return None
+        raise SqlError(f'unrecognized configuration parameter "{name}"', sqlstate="42704")
+
+    def set_config(self, name: str, value: str, is_local: bool) -> str:
+        self._set(name.lower(), value, is_local)
+        return value
+
+    def _set(self, name: str, value: str, local: bool = False) -> None:
+        if name in ("server_version", "server_version_num", "server_encoding",
+                    "integer_datetimes", "max_identifier_length"):
+            raise SqlError(f'parameter "{name}" cannot be changed', sqlstate="55P02")
+        if name == "timezone":
+            self.ctx.set_timezone(value)
+        elif name == "default_transaction_isolation":
+            if value.lower() not in ISOLATION_LEVELS:
+                raise SqlError(f'invalid value for parameter "default_transaction_isolation":'
+                               f' "{value}"', sqlstate="22023",
+                               hint='Available values: serializable, repeatable read, read '
+                                    'committed, read uncommitted.')
+            value = value.lower()
+        elif name == "cairn.serializable_method":
+            if value.lower() not in SERIALIZABLE_METHODS:
+                raise SqlError(f'invalid value for parameter "cairn.serializable_method": '
+                               f'"{value}"', sqlstate="22023",
+                               hint="Available values: ssi, 2pl, serial.")
+            value = value.lower()
+        elif name in ("statement_timeout", "lock_timeout",
+                      "idle_in_transaction_session_timeout"):
+            _parse_ms(name, value)
+        elif name == "transaction_isolation":
+            self._set_tx_isolation(value.lower())
+            return
+        elif name == "role":
+            self.current_user = value if value and value != "none" else self.session_user
+        elif "." not in name and name not in self.settings:
+            raise SqlError(f'unrecognized configuration parameter "{name}"',
+                           sqlstate="42704")
+        self.settings[name] = value
+        if local and self.in_block:
+            self.tx_options.setdefault("restore", {}).setdefault(name, None)
+
+    # -- catalog -------------------------------------------------------------------------
+    def catalog(self) -> CatalogView:
+        return CatalogView(self.sdb.catalog, self.overlay)
+
+    def planner(self, param_types: list[T.SqlType]) -> Planner:
+        return Planner(self.catalog(), self.search_path(), self.ctx, param_types, self)
+
+    def check_privilege(self, rel: Any, privilege: str, pos: int = -1) -> None:
+        return None  # roles and GRANT arrive with the privileges work
+
+    # -- transactions --------------------------------------------------------------------
+    def _begin_tx(self, isolation: str | None = None, read_only: bool | None = None,
+                  deferrable: bool | None = None) -> None:
+        level = isolation or self.settings["default_transaction_isolation"]
+        method = self.settings["cairn.serializable_method"]
+        ro = read_only if read_only is not None else \
+            self.settings["default_transaction_read_only"] in ("on", "true")
+        lt = _parse_ms("lock_timeout", self.settings["lock_timeout"])
+        self.tx = self.db.begin(level, method, read_only=bool(ro),
+                                deferrable=bool(deferrable) and level == "serializable",
+                                lock_timeout=lt / 1000 if lt else None)
+        self.ctx.transaction_timestamp = datetime.now(UTC)
+        self.tx_options = {"isolation": level, "read_only": ro}
+
+    def _end_tx(self, commit: bool) -> None:
+        tx, self.tx = self.tx, None
+        overlay, self.overlay = self.overlay, Overlay()
+        restore = self.tx_options.get("restore")
+        self.tx_options = {}
+        if tx is None:
+            return
+        if commit:
+            tx.commit()
+            if overlay:
+                self.sdb.catalog.publish(overlay)
+            for ch, payload in self.pending_notifies:
+                self._deliver(ch, payload)
+        else:
+            tx.rollback()
+        self.pending_notifies = []
+        if restore:
+            for name in restore:
+                self.settings[name] = DEFAULT_SETTINGS.get(name, "")
+
+    def _deliver(self, channel: str, payload: str) -> None:
+        for s in list(self.sdb.listeners.get(channel, [])):
+            s.notifications.append((channel, payload))
+
+    def notify(self, channel: str, payload: str | None = None) -> None:
+        if channel is None:
+            raise SqlError("channel name cannot be empty", sqlstate="22023")
+        if payload is not None and len(payload.encode()) >= 8000:
+            raise SqlError("payload string too long", sqlstate="22023")
+        self.pending_notifies.append((channel, payload or ""))
+        return None
+
+    # -- the statement loop --------------------------------------------------------------
+    def execute(self, sql: str, params: list[Any] | tuple[Any, ...] | None = None
+                ) -> list[Result]:
+        """Run every statement of ``sql``; parameters ($1...) apply to a single statement."""
+        if self.closed:
+            raise SqlError("connection is closed", sqlstate="08003")
+        params = list(params or [])
+        types = [python_type(v) for v in params]
+        key = (sql, tuple(types), self.sdb.catalog.generation, self.settings["search_path"])
+        cached = self.plan_cache.get(key)
+        if cached is not None and not self.overlay:
+            stmts = cached
+        else:
+            stmts = parse(sql)
+            if params and len(stmts) > 1:
+                raise SqlError("cannot insert multiple commands into a prepared statement",
+                               sqlstate="42601")
+            if len(self.plan_cache) >= self.sdb.plan_cache_size:
+                self.plan_cache.clear()
+            self.plan_cache[key] = stmts
+        results = []
+        implicit = not self.in_block and len(stmts) > 1
+        for st in stmts:
+            results.append(self._run(st.node, params, types, implicit_block=implicit))
+        if implicit and self.tx is not None and not self.in_block:
+            self._end_tx(True)
+        return results
+
+    def _run(self, node: a.Node, params: list[Any], types: list[T.SqlType],
+             implicit_block: bool = False) -> Result:
+        if isinstance(node, a.TransactionStmt):
+            return self._transaction_stmt(node)
+        if self.failed:
+            raise SqlError("current transaction is aborted, commands ignored until end of "
+                           "transaction block", sqlstate="25P02")
+        autocommit = self.tx is None and not self.in_block
+        try:
+            if self.tx is None:
+                self._begin_tx()
+            self.ctx.statement_timestamp = datetime.now(UTC)
+            res = self._dispatch(node, params, types)
+            if autocommit and not implicit_block:
+                self._end_tx(True)
+            return res
+        except BaseException as exc:
+            err = to_sql_error(exc)
+            if self.in_block:
+                self.failed = True
+            if self.tx is not None and (autocommit or not self.in_block):
+                try:
+                    self._end_tx(False)
+                except Exception:
+                    self.tx = None
+            if err is exc:
+                raise
+            raise err from exc
+
+    def _dispatch(self, node: a.Node, params: list[Any], types: list[T.SqlType]) -> Result:
+        if isinstance(node, (a.SelectStmt, a.SetOperation)):
+            return self.select(node, params, types)
+        name = type(node).__name__
+        handler = getattr(self, "stmt_" + name, None)
+        if handler is None:
+            raise SqlError(f"{name} is not supported yet", sqlstate="0A000")
+        return handler(node, params, types)
+
+    def select(self, node: a.Node, params: list[Any], types: list[T.SqlType]) -> Result:
+        pl = self.planner(types)
+        pq = pl.plan_query(node)
+        ex = ExecState(self.tx, params, self.ctx, self)
+        rows = list(pq.node.rows(ex))
+        cols = [Column(n, t) for n, t in zip(pq.names, pq.types, strict=True)]
+        return Result(f"SELECT {len(rows)}", cols, rows)
+
+    def _transaction_stmt(self, st: a.TransactionStmt) -> Result:
+        k = st.kind
+        if k == "begin":
+            if self.in_block:
+                # PostgreSQL warns and carries on
+                return Result("BEGIN")
+            self.in_block = True
+            self.failed = False
+            self._begin_tx(st.isolation, st.read_only, st.deferrable)
+            return Result("BEGIN")
+        if k in ("commit", "rollback"):
+            if not self.in_block:
+                return Result("COMMIT" if k == "commit" else "ROLLBACK")
+            failed = self.failed
+            self.in_block = False
+            self.failed = False
+            try:
+                self._end_tx(k == "commit" and not failed)
+            except BaseException as exc:
+                raise to_sql_error(exc) from exc
+            if st.chain:
+                self.in_block = True
+                self._begin_tx()
+            return Result("ROLLBACK" if failed or k == "rollback" else "COMMIT")
+        if k == "set transaction":
+            if self.tx is not None and self.in_block and st.isolation is not None:
+                raise SqlError("SET TRANSACTION ISOLATION LEVEL must be called before any "
+                               "query", sqlstate="25001")
+            return Result("SET")
+        if k == "set session characteristics":
+            if st.isolation:
+                self.settings["default_transaction_isolation"] = st.isolation
+            if st.read_only is not None:
+                self.settings["default_transaction_read_only"] = "on" if st.read_only else "off"
+            return Result("SET")
+        if k in ("savepoint", "release", "rollback to"):
+            if not self.in_block:
+                raise SqlError(f"{k.upper()} can only be used in transaction blocks",
+                               sqlstate="25P01")
+            raise SqlError("savepoints are not supported yet", sqlstate="0A000")
+        raise SqlError(f"{k} is not supported", sqlstate="0A000")
+
+    def _set_tx_isolation(self, level: str) -> None:
+        raise SqlError("SET TRANSACTION ISOLATION LEVEL must be called before any query",
+                       sqlstate="25001")
+
+    # -- settings statements -------------------------------------------------------------
+    def stmt_VariableSetStmt(self, st: a.VariableSetStmt, params: list[Any],
+                             types: list[T.SqlType]) -> Result:
+        name = st.name
+        if name.startswith("system:"):
+            raise SqlError("ALTER SYSTEM is not supported yet", sqlstate="0A000")
+        if st.reset:
+            if name == "all":
+                self.settings = dict(DEFAULT_SETTINGS)
+                self.ctx.set_timezone("UTC")
+                self.current_user = self.session_user
+            else:
+                self._set(name, DEFAULT_SETTINGS.get(name, ""))
+            return Result("RESET")
+        if not st.values:
+            self._set(name, DEFAULT_SETTINGS.get(name, ""), st.local)
+            return Result("SET")
+        texts = []
+        for v in st.values:
+            if isinstance(v, a.Const):
+                texts.append(str(v.value))
+            else:
+                b = self.planner([]).bind(v, _EMPTY_SCOPE)
+                texts.append(str(b.value))
+        value = ", ".join(texts)
+        self._set(name, value, st.local)
+        return Result("SET")
+
+    def stmt_VariableShowStmt(self, st: a.VariableShowStmt, params: list[Any],
+                              types: list[T.SqlType]) -> Result:
+        name = st.name
+        if name == "transaction_isolation":
+            v = self.tx_options.get("isolation") or self.settings[
+                "default_transaction_isolation"]
+        elif name == "session_authorization":
+            v = self.session_user
+        elif name == "all":
+            rows = [(k, v, "") for k, v in sorted(self.settings.items())]
+            return Result("SHOW", [Column("name", T.TEXT), Column("setting", T.TEXT),
+                                    Column("description", T.TEXT)], rows)
+        else:
+            v = self.current_setting(name)
+        shown = {"timezone": "TimeZone", "datestyle": "DateStyle",
+                 "intervalstyle": "IntervalStyle"}.get(name, name)
+        return Result("SHOW", [Column(shown, T.TEXT)], [(v,)])
+
+    def stmt_ListenStmt(self, st: a.ListenStmt, params: list[Any],
+                        types: list[T.SqlType]) -> Result:
+        if st.unlisten:
+            chans = list(self.listening) if st.channel == "*" else [st.channel]
+            for ch in chans:
+                self.listening.discard(ch)
+                lst = self.sdb.listeners.get(ch, [])
+                if self in lst:
+                    lst.remove(self)
+            return Result("UNLISTEN")
+        self.listening.add(st.channel)
+        lst = self.sdb.listeners.setdefault(st.channel, [])
+        if self not in lst:
+            lst.append(self)
+        return Result("LISTEN")
+
+    def stmt_NotifyStmt(self, st: a.NotifyStmt, params: list[Any],
+                        types: list[T.SqlType]) -> Result:
+        self.notify(st.channel, st.payload)
+        return Result("NOTIFY")
+
+    def stmt_LockStmt(self, st: a.LockStmt, params: list[Any],
+                      types: list[T.SqlType]) -> Result:
+        if not self.in_block:
+            raise SqlError("LOCK TABLE can only be used in transaction blocks",
+                           sqlstate="25P01")
+        view = self.catalog()
+        for rv in st.tables:
+            rel = view.resolve(rv.schema, rv.name, self.search_path(), rv.pos)
+            self.tx.lock_table(rel.heap, st.mode, nowait=st.nowait)
+        return Result("LOCK TABLE")
+
+    def stmt_CheckpointStmt(self, st: a.CheckpointStmt, params: list[Any],
+                            types: list[T.SqlType]) -> Result:
+        self.db.checkpoint()
+        return Result("CHECKPOINT")
+
+    def stmt_DiscardStmt(self, st: a.DiscardStmt, params: list[Any],
+                         types: list[T.SqlType]) -> Result:
+        if st.what in ("all", "plans"):
+            self.plan_cache.clear()
+        if st.what == "all":
+            if self.in_block:
+                raise SqlError("DISCARD ALL cannot run inside a transaction block",
+                               sqlstate="25001")
+            self.settings = dict(DEFAULT_SETTINGS)
+            self.prepared.clear()
+            self.stmt_ListenStmt(a.ListenStmt("*", True), [], [])
+        return Result("DISCARD " + st.what.upper())
+
+    def advisory_function(self, name: str, args: list[Any]) -> Any:
+        from cairn.sql.expr import Bound
+
+        def run(row: tuple, ex: Any) -> Any:
+            keys = [f(row, ex) for f in args]
+            key = keys[0] if len(keys) == 1 else (keys[0] << 32) | (keys[1] & 0xFFFFFFFF)
+            shared = name.endswith("_shared")
+            if name.startswith("pg_try"):
+                return ex.tx.try_advisory_lock(key, shared=shared)
+            if name in ("pg_advisory_unlock", "pg_advisory_unlock_all"):
+                raise SqlError("session-level advisory locks are not supported yet; use "
+                               "pg_advisory_xact_lock", sqlstate="0A000")
+            ex.tx.advisory_lock(key, shared=shared)
+            return None
+        t = T.BOOL if name.startswith("pg_try") else T.VOID
+        return Bound(t, run)
+
+    def close(self) -> None:
+        if self.tx is not None:
+            self._end_tx(False)
+        self.stmt_ListenStmt(a.ListenStmt("*", True), [], [])
+        self.closed = True
+
+
+def _parse_ms(name: str, value: str) -> int:
+    v = value.strip().lower()
+    units = {"ms": 1, "s": 1000, "min": 60000, "h": 3600000, "d": 86400000}
+    for u in sorted(units, key=len, reverse=True):
+        if v.endswith(u) and v[:-len(u)].strip().isdigit():
+            return int(v[:-len(u)].strip()) * units[u]
+    if v.isdigit():
+        return int(v)
+    raise SqlError(f'invalid value for parameter "{name}": "{value}"', sqlstate="22023")
+
+
+from cairn.sql.expr import Scope  # noqa: E402
+
+_EMPTY_SCOPE = Scope()
