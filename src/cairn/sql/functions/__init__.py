@@ -7,8 +7,12 @@ built-ins into the registry when this package is first imported.
 
 from cairn.sql.functions import (  # noqa: F401  (declare the built-ins)
     arith,
+    arrayfns,
     comparison,
     datetime_fns,
+    jsonfns,
+    mathfns,
+    misc,
     strings,
 )
 from cairn.sql.functions.registry import (

@@ -43,6 +43,7 @@ class Signature:
     retset: bool = False
     variadic: T.SqlType | None = None  # the last arg repeats (VARIADIC); ANY for "any"
     result_fn: Callable[[tuple[T.SqlType, ...]], T.SqlType] | None = None
+    columns: tuple[tuple[str, T.SqlType], ...] | None = None  # an SRF's output columns
 
 
 Converter = Callable[[Any, Any], Any] | None
@@ -63,6 +64,7 @@ class Function:
     volatility: str
     retset: bool
     casts: tuple[Converter, ...]
+    columns: tuple[tuple[str, T.SqlType], ...] | None = None  # rows of (value, ...) tuples
 
     def call(self, args: list[Any], ctx: Any) -> Any:
         """Convert, apply strictness, call: the convenience path (the executor may inline)."""
@@ -349,6 +351,7 @@ def resolve_function(name: str, args: list[T.SqlType]) -> Function:
         sig.volatility,
         sig.retset,
         _converters(actual, bound),
+        sig.columns,
     )
 
 

@@ -48,7 +48,7 @@ def _interval_key(v: Any) -> int:
 def jsonb_key(v: Any) -> Any:
     """PostgreSQL's jsonb btree order: null < string < number < boolean < array < object;
     arrays and objects compare by size first, objects then by their sorted pairs."""
-    if v is None:
+    if v is None or type(v).__name__ == "JsonNull":
         return (0,)
     if isinstance(v, bool):
         return (3, v)

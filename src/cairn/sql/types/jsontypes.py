@@ -18,6 +18,34 @@ from cairn.sql.errors import InvalidTextRepresentation, SqlError
 from cairn.sql.types.numbers import normalize_numeric, numeric_out
 
 
+class JsonNull:
+    """A whole jsonb value that is JSON ``null`` (distinct from SQL NULL, which is None).
+
+    Inside arrays and objects JSON null is plain None; only a top-level jsonb value needs the
+    sentinel, so that ``'null'::jsonb IS NULL`` is false as in PostgreSQL."""
+
+    _instance: JsonNull | None = None
+
+    def __new__(cls) -> JsonNull:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "JSON_NULL"
+
+    def __reduce__(self) -> str:
+        return "JSON_NULL"
+
+
+JSON_NULL = JsonNull()
+
+
+def top(v: Any) -> Any:
+    """A jsonb sub-value as a whole jsonb value (None -> JSON_NULL)."""
+    return JSON_NULL if v is None else v
+
+
 def _key_order(k: str) -> tuple[int, bytes]:
     b = k.encode()
     return (len(b), b)
@@ -91,11 +119,13 @@ def _check_nul(v: Any) -> Any:
 
 
 def jsonb_in(text: str) -> Any:
-    return _check_nul(_parse(text, "json"))
+    return top(_check_nul(_parse(text, "json")))
 
 
 def normalize(v: Any) -> Any:
     """A Python value (from to_jsonb, json_build_object, ...) in jsonb's normal form."""
+    if v is JSON_NULL:
+        return None
     if isinstance(v, dict):
         return {k: normalize(v[k]) for k in sorted(v, key=_key_order)}
     if isinstance(v, (list, tuple)):
@@ -119,7 +149,7 @@ def quote_string(s: str) -> str:
 
 
 def jsonb_out(v: Any) -> str:
-    if v is None:
+    if v is None or v is JSON_NULL:
         return "null"
     if v is True:
         return "true"
@@ -156,7 +186,7 @@ def jsonb_pretty(v: Any, indent: int = 0) -> str:
 
 
 def jsonb_typeof(v: Any) -> str:
-    if v is None:
+    if v is None or v is JSON_NULL:
         return "null"
     if isinstance(v, bool):
         return "boolean"
