@@ -100,6 +100,10 @@ def _register() -> None:
 
     register_storage(storage, cli)
 
+    from cairn.db.crashtest import fsync_check_command
+
+    storage.add_command(fsync_check_command())  # engines and the database: above storage
+
     from cairn.serve import serve
 
     cli.add_command(serve, "serve")

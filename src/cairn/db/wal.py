@@ -69,14 +69,20 @@ class Wal:
             self._gc = None
             return
         self.dir = os.path.join(directory, WAL_DIR)
-        fs.makedirs(self.dir)
+        fs.makedirs_durable(self.dir)  # wal/ itself must survive a power cut
         self._segments: list[int] = sorted(
             int(n[:-4], 16) for n in fs.listdir(self.dir)
             if n.endswith(".log") and len(n) == 20 and _is_hex(n[:-4]))
         if not self._segments:
             self._segments = [0]
         self._seg_start = self._segments[-1]
+        first = not fs.exists(self._path(self._seg_start))
         self._file = fs.open(self._path(self._seg_start))
+        if first:
+            # A new log: the first segment's name, and the database directory's own name in
+            # its parent, must be durable before any commit is acknowledged from it.
+            fs.sync_dir(self.dir)
+            fs.sync_dir(os.path.dirname(os.path.abspath(directory)))
         self._end = self._seg_start + self._recover_tail()
         self._recovered_end = self._end  # what survived on disk is durable
         self._gc = GroupCommit(self._flush_and_fsync, lambda: self._end, commit_delay)

@@ -37,11 +37,15 @@ def claim_directory(fs: FileSystem, path: str, kind: str, fmt: int) -> bool:
                 f"up to {fmt}")
         return False
     if fs.exists(path):
+        if fs.exists(marker + ".tmp"):
+            fs.remove(marker + ".tmp")  # a claim cut short by a crash: nothing was written yet
         others = [n for n in fs.listdir(path) if not n.startswith(".")]
         if others:
             shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
             raise EngineMismatchError(
                 f"{path} is not empty and is not a cairn engine directory (found: {shown})")
-    fs.makedirs(path)
+    # A new directory's name is durable only once its parent is fsynced: without that a power
+    # cut can take the whole engine, acknowledged writes and all, away.
+    fs.makedirs_durable(path)
     fs.write_atomic(marker, json.dumps({"kind": kind, "format": fmt}).encode() + b"\n")
     return True

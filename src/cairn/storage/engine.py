@@ -159,7 +159,8 @@ class Engine(ABC):
         """Current figures; see :class:`EngineStats`."""
 
     def close(self) -> None:
-        """Flush, stop background work, release files. Idempotent."""
+        """Flush, stop background work, make every write durable, release files.
+        Idempotent."""
         with self._close_lock:
             if self._closed:
                 return

@@ -105,6 +105,14 @@ class File:
             self._closed = True
             os.close(self.fd)
 
+    def drop(self) -> None:
+        """Close without flushing: the process died, its user-space buffer with it
+        (the power-cut model, :mod:`cairn.storage.faults`)."""
+        if not self._closed:
+            self._closed = True
+            self._buf.clear()
+            os.close(self.fd)
+
     @property
     def closed(self) -> bool:
         return self._closed
@@ -139,6 +147,18 @@ class FileSystem:
 
     def makedirs(self, path: str) -> None:
         os.makedirs(path, exist_ok=True)
+
+    def makedirs_durable(self, path: str) -> None:
+        """:meth:`makedirs`, then fsync the parent of each directory it created, top down: a
+        new name survives a power cut only once the directory holding it is fsynced."""
+        missing = []
+        p = os.path.abspath(path)
+        while not self.exists(p):
+            missing.append(p)
+            p = os.path.dirname(p)
+        self.makedirs(path)
+        for d in reversed(missing):
+            self.sync_dir(os.path.dirname(d))
 
     def remove(self, path: str) -> None:
         with contextlib.suppress(FileNotFoundError):

@@ -39,7 +39,10 @@ class LogEngine(Engine):
         claim_directory(fs, path, self.kind, FORMAT)
         self._file_path = os.path.join(path, "log.dat")
         self._lock = threading.Lock()
+        created = not fs.exists(self._file_path)
         self._file = fs.open(self._file_path)
+        if created:
+            fs.sync_dir(path)  # log.dat's name must be durable before a write is acknowledged
         self._recover()
         self._stats = EngineStats(engine=self.kind)
         self._commit = GroupCommit(self._sync_log, lambda: self._file.size, commit_delay)
@@ -141,4 +144,7 @@ class LogEngine(Engine):
 
     def _close(self) -> None:
         with self._lock:
-            self._file.close()
+            try:
+                self._file.sync()  # a clean shutdown leaves everything durable
+            finally:
+                self._file.close()

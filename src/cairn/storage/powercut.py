@@ -1,0 +1,254 @@
+"""Power-cut sweeps, and the check that they notice every missing fsync.
+
+A SIGKILL (:mod:`cairn.storage.crashtest`) leaves the OS page cache intact, so it cannot tell
+an engine that fsyncs from one that does not. A power-cut sweep can: it runs a deterministic,
+seeded workload through the power-cut model (:class:`~cairn.storage.faults.FaultyFileSystem`),
+cuts the power at chosen primitive calls (right after each fsync and directory fsync the
+workload makes, where a missing one shows, plus random points), lets the model drop what was
+not durable (everything, or a seeded subset in a legal order with torn writes), reopens with
+the real file system and checks that recovery opens, every acknowledged durable write is
+there, and the contents are what some prefix of the writes produced (nothing corrupt served,
+nothing invented). This is the approach of ALICE and of SQLite's crash tests, on a model of
+the page cache like LazyFS's.
+
+:func:`fsync_check` proves the sweeps can fail: it records every call site that fsyncs a file
+or a directory, then switches each one off in turn (the model makes that call a no-op, as if
+the line were deleted) and runs the sweeps until one reports a violation. A call site that no
+scenario catches is either redundant or untested, and the table says which.
+
+A :class:`Scenario` is a workload (``run``), the teardown of what a cut left open
+(``release``) and the check after reboot (``check``); the engines' scenarios are here, the
+database's in :mod:`cairn.db.crashtest`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import shutil
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from cairn.storage import Delete, Engine, Put, open_engine
+from cairn.storage.faults import FaultyFileSystem, SimulatedCrash
+
+# Small sizes so that segment roll-over, flushes, compactions, page splits, checkpoints and
+# merges happen within a short workload; no background threads, so that a run is the same
+# sequence of file-system calls every time (a cut at call N lands at the same place).
+POWERCUT_OPTIONS: dict[str, dict[str, Any]] = {
+    "log": {},
+    "hash": {"segment_size": 2048, "merge_min_dead_bytes": 0, "merge_max_segments": 3,
+             "background_merge": False},
+    "lsm": {"memtable_bytes": 2048, "block_size": 256, "target_file_size": 2048,
+            "level_base_bytes": 8192, "l0_compaction_trigger": 2, "background": False},
+    "btree": {"page_size": 1024, "pool_bytes": 8 * 1024, "wal_checkpoint_bytes": 4 * 1024},
+}
+
+
+@dataclass
+class Scenario:
+    """A workload the sweep can cut anywhere. ``run(fs, path, state)`` writes through ``fs``
+    under ``path``, noting in ``state`` what was acknowledged as it goes (a cut raises
+    :class:`SimulatedCrash` out of it); ``release(state)`` lets go of what the cut left open;
+    ``check(path, state)`` reopens with the real file system and returns the violations."""
+
+    name: str
+    run: Callable[[FaultyFileSystem, str, dict[str, Any]], None]
+    check: Callable[[str, dict[str, Any]], list[str]]
+    release: Callable[[dict[str, Any]], None] = lambda state: None
+
+
+@dataclass
+class SweepResult:
+    scenario: str
+    cuts: int = 0
+    primitive_calls: int = 0  # in the uncut run
+    sync_points: int = 0
+    violations: list[str] = field(default_factory=list)
+
+
+def _run_once(scenario: Scenario, path: str, fs: FaultyFileSystem) -> dict[str, Any]:
+    shutil.rmtree(path, ignore_errors=True)
+    state: dict[str, Any] = {}
+    try:
+        scenario.run(fs, path, state)
+    except SimulatedCrash:
+        pass
+    finally:
+        if not fs.crashed:
+            fs.crash()  # the end of the run is a cut too: what was never synced is lost
+        scenario.release(state)
+    return state
+
+
+def cut_points(sync_points: list[int], total: int, rng: random.Random, limit: int,
+               focus: list[int] = ()) -> list[int]:  # type: ignore[assignment]
+    """Where to cut: just after fsyncs (the next call never happens), where a missing fsync
+    leaves something undurable, and at random calls; at most about ``limit``, seeded.
+    ``focus``: calls that were meant to fsync and did not (the fsync check): first come the
+    cuts right after them and after the few fsyncs that follow each, where whatever
+    depended on them is acknowledged before anything else covers them."""
+    first: list[int] = []
+    for p in focus:
+        first.append(p + 1)
+        first += [q + 1 for q in sync_points if q > p][:FOCUS_AFTER]
+    after_sync = sorted({p + 1 for p in sync_points})
+    if len(after_sync) > limit:
+        after_sync = sorted(rng.sample(after_sync, limit))
+    randoms = [rng.randrange(total) for _ in range(max(1, limit // 4))] if total else []
+    out = list(dict.fromkeys(first + sorted(set(after_sync + randoms))))
+    return [c for c in out if c < total][: max(limit, len(first))]
+
+
+FOCUS_AFTER = 6
+
+
+def sweep(scenario: Scenario, workdir: str, *, cuts: int = 40, seed: int = 0,
+          subset: bool = False, skip_sites: Iterable[str] = (),
+          stop_on_violation: bool = False) -> SweepResult:
+    """Run ``scenario`` uncut once, then cut it at up to ``cuts`` points and check each.
+    ``subset``: a seeded subset of the unsynced state survives each cut (else none)."""
+    skip = set(skip_sites)
+    rng = random.Random(seed)
+    path = os.path.join(workdir, "db")
+    result = SweepResult(scenario.name)
+    dry = FaultyFileSystem(skip_sites=skip)
+    state = _run_once(scenario, path, dry)
+    result.primitive_calls = dry.ops
+    result.sync_points = len(dry.sync_points)
+    problems = scenario.check(path, state)  # the uncut run: its end loses only the unsynced
+    result.violations += [f"uncut run: {p}" for p in problems]
+    for cut in cut_points(dry.sync_points, dry.ops, rng, cuts, dry.skipped_points):
+        if stop_on_violation and result.violations:
+            break
+        fs = FaultyFileSystem(cut_at=cut, cut_seed=rng.randrange(1 << 30) if subset else None,
+                              skip_sites=skip)
+        state = _run_once(scenario, path, fs)
+        result.cuts += 1
+        result.violations += [f"cut at call {cut}: {p}" for p in scenario.check(path, state)]
+    shutil.rmtree(path, ignore_errors=True)
+    return result
+
+
+def record_sites(scenario: Scenario, workdir: str) -> dict[str, int]:
+    """Every fsync call site an uncut run of ``scenario`` reaches, with its count."""
+    fs = FaultyFileSystem(record_sites={})
+    _run_once(scenario, os.path.join(workdir, "db"), fs)
+    shutil.rmtree(os.path.join(workdir, "db"), ignore_errors=True)
+    assert fs.record_sites is not None
+    return fs.record_sites
+
+
+@dataclass
+class SiteResult:
+    site: str  # "fsync <module>:<function>:<line>" or "dirsync ..."
+    calls: int
+    caught_by: str | None = None  # the first scenario whose sweep failed without it
+    violation: str = ""
+
+
+def fsync_check(scenarios: list[Scenario], workdir: str, *, cuts: int = 60, seed: int = 0,
+                progress: Callable[[SiteResult], None] | None = None) -> list[SiteResult]:
+    """Switch off each fsync call site in turn and find a scenario whose sweep notices."""
+    reached: dict[str, dict[str, int]] = {}  # site -> scenario -> calls
+    for sc in scenarios:
+        for site, n in record_sites(sc, workdir).items():
+            reached.setdefault(site, {})[sc.name] = n
+    by_name = {sc.name: sc for sc in scenarios}
+    results = []
+    for site in sorted(reached):
+        res = SiteResult(site, sum(reached[site].values()))
+        # Only a scenario that reaches the site can miss it. Losing everything unsynced
+        # shows most missing fsyncs; some (a journal fsync before in-place writes) show only
+        # when part of the unsynced writes reached the disk, so a subset sweep follows.
+        for subset in (False, True):
+            for name in reached[site]:
+                out = sweep(by_name[name], workdir, cuts=cuts, seed=seed, skip_sites=[site],
+                            subset=subset, stop_on_violation=True)
+                if out.violations:
+                    res.caught_by = name + (" (subset)" if subset else "")
+                    res.violation = out.violations[0]
+                    break
+            if res.caught_by:
+                break
+        results.append(res)
+        if progress:
+            progress(res)
+    return results
+
+
+# -- the storage engines' scenario ------------------------------------------------------------
+def engine_scenario(kind: str, seed: int = 0, batches: int = 60,
+                    options: dict[str, Any] | None = None) -> Scenario:
+    """Random batches (about half ``sync=True``) with flushes, compactions and a clean
+    reopen; after the cut the engine must hold the state after some prefix of the batches,
+    at least up to the last acknowledged durable one."""
+    opts = {**POWERCUT_OPTIONS.get(kind, {}), **(options or {})}
+
+    def run(fs: FaultyFileSystem, path: str, st: dict[str, Any]) -> None:
+        rng = random.Random(seed)
+        model: dict[bytes, bytes] = {}
+        st["prefixes"] = prefixes = [{}]
+        st["acked"] = 0
+        st["db"] = db = open_engine(kind, path, fs=fs, **opts)
+        for i in range(batches):
+            ops: list[Put | Delete] = []
+            for _ in range(rng.randint(1, 3)):
+                key = b"k%03d" % rng.randrange(50)
+                if rng.random() < 0.15:
+                    ops.append(Delete(key))
+                    model.pop(key, None)
+                else:
+                    value = rng.randbytes(rng.choice((8, 60, 300)))
+                    ops.append(Put(key, value))
+                    model[key] = value
+            sync = rng.random() < 0.5
+            prefixes.append(dict(model))
+            db.write_batch(ops, sync=sync)
+            if sync:
+                st["acked"] = len(prefixes) - 1
+            r = rng.random()
+            if r < 0.05:
+                db.flush()
+            elif r < 0.09:
+                db.compact()
+            elif i == batches // 2:
+                db.close()  # a clean shutdown leaves every write durable
+                st["acked"] = len(prefixes) - 1
+                st["db"] = db = open_engine(kind, path, fs=fs, **opts)
+        db.close()
+        st["acked"] = len(prefixes) - 1
+
+    def release(st: dict[str, Any]) -> None:
+        db: Engine | None = st.get("db")
+        if db is not None:
+            with contextlib.suppress(BaseException):
+                db.close()
+
+    def check(path: str, st: dict[str, Any]) -> list[str]:
+        prefixes: list[dict[bytes, bytes]] = st.get("prefixes", [{}])
+        acked: int = st.get("acked", 0)
+        try:
+            db = open_engine(kind, path, **opts)
+        except Exception as exc:
+            return [f"recovery failed: {exc!r}"]
+        with db:
+            try:
+                state = dict(db.scan())
+                wrong = [k for k, v in state.items() if db.get(k) != v]
+            except Exception as exc:
+                return [f"reading after recovery failed: {exc!r}"]
+        if wrong:
+            return [f"get disagrees with scan for {wrong[:3]}"]
+        matches = [i for i, p in enumerate(prefixes) if p == state]
+        if not matches:
+            return [f"recovered {len(state)} keys: not the state after any prefix of the "
+                    f"{len(prefixes) - 1} batches"]
+        if max(matches) < acked:
+            return [f"acknowledged batch {acked} lost: recovered the state after batch "
+                    f"{max(matches)}"]
+        return []
+
+    return Scenario(f"{kind}-seed{seed}", run, check, release)
