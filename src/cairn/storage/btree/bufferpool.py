@@ -1,11 +1,18 @@
-"""The buffer pool: a bounded set of decoded pages with clock eviction and dirty tracking.
+"""The buffer pool: a bounded set of pages with clock eviction and dirty tracking.
 
 Like PostgreSQL's shared buffers, every tree page is used through the pool: a hit costs one
 dict lookup, a miss reads and verifies the page. Eviction is the *clock* (second-chance)
-algorithm: each access sets the node's ``ref`` bit; the sweep walks the frames in ring order,
+algorithm: each access sets the frame's ``ref`` bit; the sweep walks the frames in ring order,
 clearing set bits and evicting the first clean, unpinned frame whose bit is already clear. The
 ring is the dict's insertion order (a survivor is moved to the back), and the sweep evicts a
 batch at a time so its cost is amortised.
+
+A frame is either a decoded node (:class:`~cairn.storage.btree.node.Leaf` or ``Internal``:
+Python lists, what writes and scans use) or a :class:`~cairn.storage.btree.node.RawLeaf`, the
+verified page bytes of a leaf that only point reads have touched (searched in place, never
+decoded). The bound is **memory, not pages**: each frame is charged what it occupies
+(:func:`~cairn.storage.btree.node.charge`), about the page size for a raw leaf and about twice
+that for a decoded leaf of small entries, so ``pool_bytes`` is what the pool really holds.
 
 Dirty pages are never evicted: the engine's write-ahead log is redo-only and logical, so the
 data file must keep the exact image of the last checkpoint (no-steal, like a redo-only
@@ -16,17 +23,22 @@ by at most the pages one write batch dirties.
 
 from __future__ import annotations
 
-from cairn.storage.btree.node import Node
+from cairn.storage.btree.node import Frame, charge
 
 
 class BufferPool:
-    def __init__(self, capacity: int):
-        if capacity < 8:
-            raise ValueError(f"buffer pool of {capacity} pages is too small (minimum 8)")
+    def __init__(self, capacity: int, page_size: int):
+        """``capacity`` in bytes; at least 8 pages."""
+        if capacity < 8 * page_size:
+            raise ValueError(f"buffer pool of {capacity} bytes is too small (minimum 8 pages "
+                             f"of {page_size} bytes)")
         self.capacity = capacity
+        self.page_size = page_size
         self.target = capacity - capacity // 16  # eviction sweeps go down to this
-        self.frames: dict[int, Node] = {}
-        self.dirty: dict[int, Node] = {}
+        self.frames: dict[int, Frame] = {}
+        self.dirty: dict[int, Frame] = {}
+        self.used = 0  # bytes charged for the frames held
+        self.dirty_used = 0  # of which dirty frames
         self.hits = 0
         self.misses = 0
         self.evictions = 0
@@ -34,39 +46,68 @@ class BufferPool:
     def __len__(self) -> int:
         return len(self.frames)
 
-    def add(self, node: Node) -> None:
-        self.frames[node.pid] = node
+    @property
+    def full(self) -> bool:
+        return self.used > self.capacity
 
-    def mark_dirty(self, node: Node) -> None:
+    def add(self, node: Frame) -> None:
+        old = self.frames.get(node.pid)
+        if old is not None:  # a raw leaf replaced by its decoded form
+            self.used -= old.charge
+            if old.dirty:
+                self.dirty_used -= old.charge
+        node.charge = c = charge(node, self.page_size)
+        self.frames[node.pid] = node
+        self.used += c
+        if node.dirty:
+            self.dirty_used += c
+
+    def mark_dirty(self, node: Frame) -> None:
         if not node.dirty:
             node.dirty = True
             self.dirty[node.pid] = node
+            self.dirty_used += node.charge
 
     def discard(self, pid: int) -> None:
         """Forget a page (freed): it is neither cached nor written any more."""
         node = self.frames.pop(pid, None)
         self.dirty.pop(pid, None)
         if node is not None:
+            self.used -= node.charge
+            if node.dirty:
+                self.dirty_used -= node.charge
             node.dirty = False
 
-    def pin(self, node: Node) -> None:
+    def pin(self, node: Frame) -> None:
         node.pins += 1
 
-    def unpin(self, node: Node) -> None:
+    def unpin(self, node: Frame) -> None:
         if node.pins <= 0:
             raise RuntimeError(f"page {node.pid} unpinned more often than pinned")
         node.pins -= 1
 
     def cleaned(self) -> None:
-        """A checkpoint wrote every dirty page."""
+        """A checkpoint wrote every dirty page: recharge them (they may have grown or shrunk
+        since they were loaded) and mark them clean."""
+        ps = self.page_size
+        frames = self.frames
         for node in self.dirty.values():
             node.dirty = False
+            if frames.get(node.pid) is node:
+                c = charge(node, ps)
+                self.used += c - node.charge
+                node.charge = c
         self.dirty.clear()
+        self.dirty_used = 0
 
     @property
     def dirty_limit(self) -> int:
-        """More dirty pages than this and a checkpoint is due (they cannot be evicted)."""
+        """More dirty bytes than this and a checkpoint is due (they cannot be evicted)."""
         return self.target
+
+    @property
+    def too_dirty(self) -> bool:
+        return self.dirty_used > self.target
 
     def hit_rate(self) -> float:
         total = self.hits + self.misses
@@ -75,9 +116,9 @@ class BufferPool:
     def evict(self) -> int:
         """Bring the pool under its capacity (with 1/16 slack, so sweeps are rare)."""
         frames = self.frames
-        # Only clean pages can go; when too few are clean the engine's next write checkpoints
-        # (see dirty_limit), so do not sweep for pages that are not there.
-        need = min(len(frames) - self.target, len(frames) - len(self.dirty))
+        # Only clean frames can go; when too few are clean the engine's next write checkpoints
+        # (see too_dirty), so do not sweep for frames that are not there.
+        need = min(self.used - self.target, self.used - self.dirty_used)
         if need <= 0:
             return 0
         evicted = 0
@@ -92,7 +133,8 @@ class BufferPool:
                     node.ref = False
                     frames[pid] = node  # second chance: to the back of the ring
                     continue
-                need -= 1
+                need -= node.charge
+                self.used -= node.charge
                 evicted += 1
             if need <= 0:
                 break

@@ -201,7 +201,7 @@ class BTreeEngine(Engine):
                                       path=self._tree_path, offset=0)
             self._pager.page_count = meta.page_count
             self._pager.load_freelist(meta.freelist_head, meta.free_count)
-            self._pool = BufferPool(max(8, pool_bytes // page_size))
+            self._pool = BufferPool(max(pool_bytes, 8 * page_size), page_size)
             self._tree = BTree(self._pager, self._pool, meta.root, meta.height,
                                meta.leaf_pages, meta.internal_pages)
             self._keys = meta.keys
@@ -288,7 +288,7 @@ class BTreeEngine(Engine):
             if self._failure is not None:
                 self._raise_failed()
             pool = self._pool
-            if self._wal.size >= self._wal_limit or len(pool.dirty) > pool.dirty_limit:
+            if self._wal.size >= self._wal_limit or pool.too_dirty:
                 self._checkpoint()
             try:
                 wal_file = self._wal.file
@@ -311,7 +311,7 @@ class BTreeEngine(Engine):
             self._wal_bytes += len(frame)
             self._user_bytes += size
             self._puts += 1
-            if len(pool.frames) > pool.capacity:
+            if pool.used > pool.capacity:
                 pool.evict()
             if not sync:
                 return
@@ -348,7 +348,7 @@ class BTreeEngine(Engine):
             if self._failure is not None:
                 self._raise_failed()
             pool = self._pool
-            if self._wal.size >= self._wal_limit or len(pool.dirty) > pool.dirty_limit:
+            if self._wal.size >= self._wal_limit or pool.too_dirty:
                 # Before this batch is logged, so that a checkpoint that fails cannot leave
                 # behind a batch whose write call raised.
                 self._checkpoint()
@@ -368,7 +368,7 @@ class BTreeEngine(Engine):
             self._puts += puts
             self._deletes += deletes
             end = self._wal.position
-            if len(pool.frames) > pool.capacity:
+            if pool.used > pool.capacity:
                 pool.evict()
         if sync:
             try:
@@ -529,7 +529,7 @@ class BTreeEngine(Engine):
         self._pool.cleaned()
         self._seq = meta.checkpoint_seq
         self._checkpoints += 1
-        if len(self._pool.frames) > self._pool.capacity:
+        if self._pool.used > self._pool.capacity:
             self._pool.evict()
 
     # -- reads -------------------------------------------------------------------------------
@@ -544,7 +544,7 @@ class BTreeEngine(Engine):
             value = self._tree.get(key)
             self._gets += 1
             self._read_units += self._tree.height
-            if len(self._pool.frames) > self._pool.capacity:
+            if self._pool.used > self._pool.capacity:
                 self._pool.evict()
             if value is None or type(value) is bytes:
                 self._get_pages_read += pager.pages_read - before
@@ -591,7 +591,7 @@ class BTreeEngine(Engine):
                     self._scans.discard(cur)
                 else:
                     cur.after = boundary
-                if len(self._pool.frames) > self._pool.capacity:
+                if self._pool.used > self._pool.capacity:
                     self._pool.evict()
             yield from zip(keys, vals, strict=True)  # type: ignore[misc]
             if chunk.exhausted:
@@ -653,7 +653,7 @@ class BTreeEngine(Engine):
                 if not leaf.next:
                     return
                 leaf = tree._node(leaf.next)
-                if len(pool.frames) > pool.capacity:
+                if pool.used > pool.capacity:
                     pool.evict()  # everything is clean after the checkpoint
 
         try:
@@ -686,7 +686,7 @@ class BTreeEngine(Engine):
         self._compactions += 1
         counters = (tree.splits, tree.merges, tree.redistributions, tree.accesses)
         misses, evictions = pool.misses, pool.evictions
-        self._pool = BufferPool(pool.capacity)
+        self._pool = BufferPool(pool.capacity, self.page_size)
         self._pool.misses, self._pool.evictions = misses, evictions
         self._tree = BTree(self._pager, self._pool, meta.root, meta.height, meta.leaf_pages,
                            meta.internal_pages)
@@ -737,8 +737,11 @@ class BTreeEngine(Engine):
                     "page_splits": tree.splits,
                     "page_merges": tree.merges,
                     "page_redistributions": tree.redistributions,
-                    "pool_capacity_pages": pool.capacity,
+                    "pool_capacity_pages": pool.capacity // self.page_size,
+                    "pool_capacity_bytes": pool.capacity,
+                    "pool_bytes_used": pool.used,
                     "pool_pages": len(pool.frames),
+                    "pool_raw_leaves": sum(1 for f in pool.frames.values() if f.raw),
                     "pool_dirty_pages": len(pool.dirty),
                     "pool_hits": pool.hits,
                     "pool_misses": pool.misses,

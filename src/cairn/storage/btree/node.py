@@ -1,11 +1,16 @@
-"""Decoded B+tree nodes as they live in the buffer pool.
+"""B+tree nodes as they live in the buffer pool: decoded nodes and raw leaves.
 
-A node keeps its entries as plain Python lists (``keys`` sorted, ``vals``/``children``
+A decoded node keeps its entries as plain Python lists (``keys`` sorted, ``vals``/``children``
 parallel), so a search is one C-level ``bisect`` per level and an insert is one
 ``list.insert``; the page bytes are produced only when a dirty node is written at a checkpoint
 (:mod:`cairn.storage.btree.page`). ``nbytes`` tracks the serialized size of the entries
 incrementally, which is what decides splits (a node splits when its entries no longer fit the
 page) and merges (a node under a quarter full is merged or rebalanced, as in a textbook B+tree).
+
+A :class:`RawLeaf` is a leaf page that only point reads have needed: its verified bytes, searched
+in place (:func:`cairn.storage.btree.page.leaf_search`), so a pool miss on a read costs one
+``pread``, one checksum and a scan of the page in C instead of building ~30 Python objects.
+A writer or a scan that needs the leaf decodes it from those bytes (no second read).
 """
 
 from __future__ import annotations
@@ -40,7 +45,9 @@ class Leaf:
     dirty: bool = False
     ref: bool = True  # clock "recently used" bit
     pins: int = 0
+    charge: int = 0  # bytes the buffer pool counts for this frame
     is_leaf: ClassVar[bool] = True
+    raw: ClassVar[bool] = False
 
     def recount(self) -> None:
         self.nbytes = sum(leaf_entry_size(k, v) for k, v in zip(self.keys, self.vals,
@@ -57,13 +64,47 @@ class Internal:
     dirty: bool = False
     ref: bool = True
     pins: int = 0
+    charge: int = 0
     is_leaf: ClassVar[bool] = False
+    raw: ClassVar[bool] = False
 
     def recount(self) -> None:
         self.nbytes = sum(INTERNAL_ENTRY_OVERHEAD + len(k) for k in self.keys)
 
 
+@dataclass(slots=True, eq=False)
+class RawLeaf:
+    """A clean leaf held as its verified page bytes (never dirty: a write decodes it)."""
+
+    pid: int
+    page: bytes
+    ref: bool = True
+    pins: int = 0
+    charge: int = 0
+    dirty: bool = False
+    is_leaf: ClassVar[bool] = True
+    raw: ClassVar[bool] = True
+
+
 Node = Leaf | Internal
+Frame = Leaf | Internal | RawLeaf
+
+# What a frame costs in memory beyond its entries' bytes, measured with tracemalloc on CPython
+# 3.12: a bytes object's header is 33 bytes (rounded up by the allocator), a list slot 8, an int
+# child pointer 28 + 8; the node object and its lists about 250. A raw leaf is one bytes object.
+ENTRY_OVERHEAD_LEAF = 2 * 40 + 2 * 8
+ENTRY_OVERHEAD_INTERNAL = 40 + 8 + 36
+NODE_OVERHEAD = 250
+RAW_OVERHEAD = 100
+
+
+def charge(frame: Frame, page_size: int) -> int:
+    """Bytes of memory a frame occupies (what the pool's bound counts)."""
+    if frame.raw:
+        return page_size + RAW_OVERHEAD
+    if frame.is_leaf:
+        return frame.nbytes + ENTRY_OVERHEAD_LEAF * len(frame.keys) + NODE_OVERHEAD  # type: ignore[union-attr]
+    return frame.nbytes + ENTRY_OVERHEAD_INTERNAL * len(frame.keys) + NODE_OVERHEAD  # type: ignore[union-attr]
 
 
 def shortest_separator(left: bytes, right: bytes) -> bytes:

@@ -148,9 +148,58 @@ def encode_leaf(page_id: int, prev: int, nxt: int, keys: list[bytes],
 def decode_leaf(page: bytes, path: str, offset: int
                 ) -> tuple[int, int, list[bytes], list[bytes | OverflowRef]]:
     """``(prev, next, keys, values)`` of a verified leaf page."""
+    return decode_leaf_sized(page, path, offset)[:4]  # type: ignore[return-value]
+
+
+def leaf_search(page: bytes, key: bytes, path: str, offset: int
+                ) -> bytes | OverflowRef | None:
+    """The value of ``key`` in a verified leaf page, searched in the bytes (no decode).
+
+    ``bytes.find`` looks for the key's bytes in C; a hit counts only if it is where an entry's
+    key starts with the right length, which a walk over the entry headers (one ``unpack_from``
+    each, no slicing) confirms. The same bytes inside a value or spanning two entries are
+    skipped and the search continues after them. No hit at all means the key is absent: an
+    entry's key is always a substring of its page."""
+    hit = page.find(key, LEAF_HEADER.size)
+    if hit < 0:
+        return None
+    count = LEAF_HEADER.unpack_from(page, 0)[3]
+    unpack = LEAF_ENTRY.unpack_from
+    klen_wanted = len(key)
+    end_of_page = len(page)
+    pos = LEAF_HEADER.size
+    for _ in range(count):
+        klen, vlen = unpack(page, pos)
+        kstart = pos + 6
+        kend = kstart + klen
+        vbytes = 8 if vlen == OVERFLOW_MARK else vlen
+        if kend + vbytes > end_of_page:
+            raise CorruptionError("leaf entry runs off its page", path=path,
+                                  offset=offset + pos)
+        if kstart >= hit:
+            if kstart == hit and klen == klen_wanted:
+                if vlen == OVERFLOW_MARK:
+                    return OverflowRef(*OVERFLOW_REF.unpack_from(page, kend))
+                return page[kend:kend + vlen]
+            hit = page.find(key, kstart)  # the hit was not an entry's key: look further
+            if hit < 0:
+                return None
+            if hit == kstart and klen == klen_wanted:
+                if vlen == OVERFLOW_MARK:
+                    return OverflowRef(*OVERFLOW_REF.unpack_from(page, kend))
+                return page[kend:kend + vlen]
+        pos = kend + vbytes
+    return None
+
+
+def decode_leaf_sized(page: bytes, path: str, offset: int
+                      ) -> tuple[int, int, list[bytes], list[bytes | OverflowRef], int, int]:
+    """``(prev, next, keys, values, nbytes, overflow_entries)`` of a verified leaf page: the
+    entries' serialized size and out-of-line count come out of the decode for free."""
     _crc, _t, _f, count, _pid, prev, nxt = LEAF_HEADER.unpack_from(page, 0)
     keys: list[bytes] = []
     vals: list[bytes | OverflowRef] = []
+    novf = 0
     pos = LEAF_HEADER.size
     end_of_page = len(page)
     unpack = LEAF_ENTRY.unpack_from
@@ -168,6 +217,7 @@ def decode_leaf(page: bytes, path: str, offset: int
             keys.append(page[pos:kend])
             vals.append(OverflowRef(first, length))
             pos = kend + 8
+            novf += 1
         else:
             vend = kend + vlen
             if vend > end_of_page:
@@ -176,7 +226,7 @@ def decode_leaf(page: bytes, path: str, offset: int
             keys.append(page[pos:kend])
             vals.append(page[kend:vend])
             pos = vend
-    return prev, nxt, keys, vals
+    return prev, nxt, keys, vals, pos - LEAF_HEADER.size, novf
 
 
 # -- internal --------------------------------------------------------------------------------

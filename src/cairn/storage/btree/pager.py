@@ -23,6 +23,7 @@ import heapq
 
 from cairn.storage.btree.page import (
     FREELIST_PAGE,
+    LEAF_PAGE,
     OVERFLOW_PAGE,
     OverflowRef,
     decode_freelist,
@@ -64,6 +65,27 @@ class Pager:
             raise CorruptionError(f"page {pid} has type {ptype}, expected {expect}",
                                   path=self.path, offset=offset)
         return ptype, data
+
+    def read_ahead(self, pid: int, n: int) -> dict[int, bytes]:
+        """Pages ``pid .. pid + n - 1`` that verify as leaves, read with one ``pread``
+        (sequential read-ahead for scans). A page that fails verification is left out, not
+        reported: it may be free, or not yet written; the ordinary read of a page the tree
+        really reaches reports any corruption."""
+        n = min(n, self.page_count - pid)
+        if pid <= 0 or n <= 0:
+            return {}
+        ps = self.page_size
+        blob = self.file.read_at(pid * ps, n * ps)
+        out: dict[int, bytes] = {}
+        for j in range(len(blob) // ps):
+            page = blob[j * ps:(j + 1) * ps]
+            try:
+                if verify(page, pid + j, ps, self.path, (pid + j) * ps) == LEAF_PAGE:
+                    out[pid + j] = page
+            except CorruptionError:
+                continue
+        self.pages_read += len(blob) // ps
+        return out
 
     def write(self, pid: int, data: bytes) -> None:
         self.file.write_at(pid * self.page_size, data)

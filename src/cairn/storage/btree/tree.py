@@ -30,6 +30,7 @@ from cairn.storage.btree.node import (
     Internal,
     Leaf,
     Node,
+    RawLeaf,
     Value,
     leaf_entry_size,
     shortest_separator,
@@ -39,16 +40,18 @@ from cairn.storage.btree.page import (
     INTERNAL_PAGE,
     LEAF_PAGE,
     decode_internal,
-    decode_leaf,
+    decode_leaf_sized,
     encode_internal,
     encode_leaf,
     internal_capacity,
     leaf_capacity,
+    leaf_search,
 )
 from cairn.storage.btree.pager import Pager
 from cairn.storage.errors import CorruptionError
 
 Path = list[tuple[Internal, int]]
+READ_AHEAD = 16  # pages a forward scan reads at once on a pool miss (64 KiB of 4 KiB pages)
 
 
 @dataclass
@@ -84,28 +87,48 @@ class BTree:
 
     # -- page access -------------------------------------------------------------------------
     def _load(self, pid: int) -> Node:
-        ptype, data = self.pager.read(pid)
+        """A decoded node for page ``pid``: from a raw frame's bytes if the pool holds one
+        (no read), else read from disk (a miss)."""
         offset = pid * self.page_size
+        frame = self.pool.frames.get(pid)
+        if frame is not None and frame.raw:
+            ptype, data = LEAF_PAGE, frame.page  # type: ignore[union-attr]
+        else:
+            ptype, data = self.pager.read(pid)
+            self.pool.misses += 1
         node: Node
         if ptype == LEAF_PAGE:
-            prev, nxt, keys, vals = decode_leaf(data, self.pager.path, offset)
-            node = Leaf(pid, keys, vals, prev, nxt)
+            prev, nxt, keys, vals, nbytes, novf = decode_leaf_sized(data, self.pager.path,
+                                                                    offset)
+            node = Leaf(pid, keys, vals, prev, nxt, nbytes, novf)
         elif ptype == INTERNAL_PAGE:
             keys, children = decode_internal(data, self.pager.path, offset)
             node = Internal(pid, keys, children)
+            node.recount()
         else:
             raise CorruptionError(f"page {pid} is referenced by the tree but is of type "
                                   f"{ptype}", path=self.pager.path, offset=offset)
-        node.recount()
-        self.pool.misses += 1
         self.pool.add(node)
         return node
 
     def _node(self, pid: int) -> Node:
-        node = self.pool.frames.get(pid) or self._load(pid)
+        node = self.pool.frames.get(pid)
+        if node is None or node.raw:
+            node = self._load(pid)
         node.ref = True
         self.accesses += 1
-        return node
+        return node  # type: ignore[return-value]
+
+    def _read_leaf(self, pid: int, key: bytes) -> Value | None:
+        """A point read's pool miss on a leaf: read and verify the page, keep its bytes as a
+        raw frame and search them in place (no decode)."""
+        ptype, data = self.pager.read(pid)
+        if ptype != LEAF_PAGE:
+            raise CorruptionError(f"page {pid} should be a leaf but is of type {ptype}",
+                                  path=self.pager.path, offset=pid * self.page_size)
+        self.pool.misses += 1
+        self.pool.add(RawLeaf(pid, data))
+        return leaf_search(data, key, self.pager.path, pid * self.page_size)
 
     def _set_root(self, node: Node) -> None:
         old = self.pool.frames.get(self.root)
@@ -122,12 +145,20 @@ class BTree:
     def get(self, key: bytes) -> Value | None:
         frames = self.pool.frames
         node = frames[self.root]
-        load = self._load
-        while not node.is_leaf:
-            pid = node.children[bisect_right(node.keys, key)]
-            node = frames.get(pid) or load(pid)
-            node.ref = True
         self.accesses += self.height
+        if not node.is_leaf:
+            load = self._load
+            for _ in range(self.height - 2):  # the internal levels below the root
+                pid = node.children[bisect_right(node.keys, key)]
+                node = frames.get(pid) or load(pid)
+                node.ref = True
+            pid = node.children[bisect_right(node.keys, key)]  # a leaf
+            node = frames.get(pid)
+            if node is None:
+                return self._read_leaf(pid, key)
+            node.ref = True
+            if node.raw:
+                return leaf_search(node.page, key, self.pager.path, pid * self.page_size)
         keys = node.keys
         i = bisect_left(keys, key)
         if i < len(keys) and keys[i] == key:
@@ -145,6 +176,8 @@ class BTree:
             node = frames.get(pid) or load(pid)
             node.ref = True
         self.accesses += self.height
+        if node.raw:
+            node = load(node.pid)
         return node
 
     # -- insert ------------------------------------------------------------------------------
@@ -158,6 +191,8 @@ class BTree:
             node = frames.get(pid) or load(pid)
             node.ref = True
         self.accesses += self.height
+        if node.raw:  # read so far only by gets: decode it from its bytes to change it
+            node = load(node.pid)
         keys = node.keys
         vals = node.vals
         i = bisect_left(keys, key)
@@ -401,6 +436,28 @@ class BTree:
             node = self._node(node.children[bisect_right(node.keys, key)])
         return node
 
+    def _next_leaf(self, pid: int, ahead: dict[int, bytes]) -> Leaf:
+        """The next leaf of a forward scan. On a pool miss, read ahead: the following
+        ``READ_AHEAD`` pages come in one ``pread`` (a tree built in key order, by a load or by
+        ``compact()``, keeps its leaves in consecutive pages, so the next misses are served
+        from these bytes). A page absent from the pool is clean, so its disk image is current
+        (no-steal); ``ahead`` lives for one chunk, under the engine lock."""
+        frame = self.pool.frames.get(pid)
+        if frame is not None and not frame.raw:
+            frame.ref = True
+            self.accesses += 1
+            return frame  # type: ignore[return-value]
+        if frame is None:
+            data = ahead.pop(pid, None)
+            if data is None:
+                ahead.clear()
+                ahead.update(self.pager.read_ahead(pid, READ_AHEAD))
+                data = ahead.pop(pid, None)
+            if data is not None:
+                self.pool.misses += 1
+                self.pool.add(RawLeaf(pid, data))  # _node decodes it without a read
+        return self._node(pid)  # type: ignore[return-value]
+
     def chunk_forward(self, after: bytes | None, start: bytes | None, end: bytes | None,
                       limit: int) -> Chunk:
         """Entries with key > ``after`` (or >= ``start`` when ``after`` is None) and < ``end``,
@@ -417,6 +474,7 @@ class BTree:
         ks: list[bytes] = []
         vs: list[Value] = []
         leaves = 1
+        ahead: dict[int, bytes] = {}  # read-ahead pages, valid during this call only
         while True:
             lk = leaf.keys
             if end is not None and lk and lk[-1] >= end:
@@ -434,7 +492,7 @@ class BTree:
                 return Chunk(ks, vs, True, leaves)
             if len(ks) >= limit:
                 return Chunk(ks, vs, False, leaves)
-            leaf = self._node(leaf.next)
+            leaf = self._next_leaf(leaf.next, ahead)
             leaves += 1
             i = 0
 
