@@ -12,10 +12,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from cairn.sql.types.binary import recv_binary, recv_function, send_binary, send_function
 from cairn.sql.types.casts import Cast, can_coerce, find_cast
 from cairn.sql.types.compare import compare, equal, hash_function, hash_key, sort_key
 from cairn.sql.types.context import EvalContext
+from cairn.sql.types.datetimes import INF, NINF
+from cairn.sql.types.interval import Interval
 from cairn.sql.types.io import format_output, input_function, output_function, parse_input
+from cairn.sql.types.jsontypes import JSON_NULL
 from cairn.sql.types.sqltype import (
     ANYARRAY,
     ANYELEMENT,
@@ -76,6 +80,7 @@ __all__ = [
     "DATE",
     "FLOAT4",
     "FLOAT8",
+    "INF",
     "INT2",
     "INT4",
     "INT4_ARRAY",
@@ -83,7 +88,9 @@ __all__ = [
     "INTERVAL",
     "JSON",
     "JSONB",
+    "JSON_NULL",
     "NAME",
+    "NINF",
     "NUMERIC",
     "OID",
     "RECORD",
@@ -99,6 +106,7 @@ __all__ = [
     "VOID",
     "Cast",
     "EvalContext",
+    "Interval",
     "SqlType",
     "array_of",
     "by_oid",
@@ -116,6 +124,10 @@ __all__ = [
     "output_function",
     "parse_input",
     "parse_type",
+    "recv_binary",
+    "recv_function",
+    "send_binary",
+    "send_function",
     "sort_key",
     "storage_functions",
     "to_storage",
