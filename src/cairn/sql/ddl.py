@@ -218,18 +218,17 @@ class DdlMixin:
 
         p = Parser(col.default or "NULL")
         node = p.expr()
-        planner = self.planner([])  # type: ignore[attr-defined]
+        planner = self.planner([], track=False)  # type: ignore[attr-defined]
         b = planner.bind(node, Scope())
         return coerce(b, col.type, "assignment", planner.ctx, -1,
                       f'column "{col.name}" is of type {{dst}} but default expression is of '
                       "type {src}")
 
     def _create_table_as(self, st: a.CreateTableStmt, rel: Relation) -> Any:
-        from cairn.sql.planner import ExecState
         from cairn.sql.session import Result
 
         assert st.as_query is not None
-        planner = self.planner([])  # type: ignore[attr-defined]
+        planner = self.planner([], track=False)  # type: ignore[attr-defined]
         pq = planner.plan_query(st.as_query)
         names = [cd.name for cd in st.columns] + pq.names[len(st.columns):]
         for n, t in zip(names, pq.types, strict=True):
@@ -241,7 +240,7 @@ class DdlMixin:
         self._save_oid_counter()
         n = 0
         if st.with_data:
-            ex = ExecState(self.tx, [], planner.ctx, self)
+            ex = self.exec_state([])  # type: ignore[attr-defined]
             for row in pq.node.rows(ex):
                 self._insert_stored(rel, list(row))  # type: ignore[attr-defined]
                 n += 1

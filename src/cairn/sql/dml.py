@@ -69,7 +69,7 @@ class DmlMixin:
         from cairn.sql.parser import Parser
 
         out = []
-        pl = self.planner([])  # type: ignore[attr-defined]
+        pl = self.planner([], track=False)  # type: ignore[attr-defined]
         scope = self._row_scope(rel, rel.name)
         for ck in rel.checks:
             node = Parser(ck.expr).expr()
@@ -240,7 +240,7 @@ class DmlMixin:
             targets = list(cols)
         positions = [cols.index(c) for c in targets]
         defaults = self._defaults(rel)
-        ex = ExecState(self.tx, params, pl.ctx, self)
+        ex = self.exec_state(params)  # type: ignore[attr-defined]
         # the source rows, as lists of closures or a planned query
         source_rows: list[list[Any]] = []
         if st.query is None:
@@ -299,6 +299,7 @@ class DmlMixin:
         upd = None
         if conflict is not None and conflict.action == "update":
             upd = self._conflict_update(rel, conflict, pl, st.table.alias or rel.name)
+        self._described(ret)
         out_rows: list[tuple] = []
         n = 0
         for src in source_rows:
@@ -482,7 +483,8 @@ class DmlMixin:
         checks = self._checks(rel)
         ret = self._returning(st.returning, rel, st.table.alias or rel.name, pl) \
             if st.returning else None
-        ex = ExecState(self.tx, params, pl.ctx, self)
+        self._described(ret)
+        ex = self.exec_state(params)  # type: ignore[attr-defined]
         rows = list(node.rows(ex))
         n = 0
         out_rows = []
@@ -519,7 +521,8 @@ class DmlMixin:
         width = len(rel.live_columns)
         ret = self._returning(st.returning, rel, st.table.alias or rel.name, pl) \
             if st.returning else None
-        ex = ExecState(self.tx, params, pl.ctx, self)
+        self._described(ret)
+        ex = self.exec_state(params)  # type: ignore[attr-defined]
         rows = list(node.rows(ex))
         n = 0
         out_rows = []
@@ -540,9 +543,23 @@ class DmlMixin:
                                           zip(ret[1], ret[2], strict=True)], out_rows)
         return Result(f"DELETE {n}")
 
+    def _described(self, ret: Any) -> None:
+        """In a Describe (no execution), stop once everything is bound."""
+        if getattr(self, "describing", False):
+            from cairn.sql.session import Column
+            cols = None if ret is None else [Column(n, t) for n, t in
+                                             zip(ret[1], ret[2], strict=True)]
+            raise Described(cols)
+
     def plan_dml_in_query(self, pl: Any, q: a.Node, scope: Scope) -> PlannedQuery:
         raise SqlError("data-modifying statements in WITH are not supported yet",
                        sqlstate="0A000")
+
+
+class Described(Exception):  # a control-flow signal for Describe, not an error
+    def __init__(self, columns: Any):
+        super().__init__("described")
+        self.columns = columns
 
 
 def _stored_pk(rel: Relation, stored: dict[str, Any]) -> Any:

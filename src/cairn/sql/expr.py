@@ -34,6 +34,10 @@ class Bound:
     value: Any = None
     unknown_text: str | None = None
     is_param: bool = False
+    retset: bool = False  # a set-returning function call
+    # an untyped parameter ($n whose type the client left open): told the type its context
+    # wants, once, so that Describe can report it (PostgreSQL's parameter type inference)
+    infer: Callable[[T.SqlType], None] | None = None
     # a plain column of the scope (index into the row), for index selection and EXPLAIN
     column: int | None = None
     text: str = ""
@@ -126,6 +130,18 @@ def coerce(b: Bound, target: T.SqlType, context: str, ctx: Any, pos: int = -1,
     src = b.type
     if src == target:
         return b
+    if src.oid == T.UNKNOWN.oid and b.infer is not None:
+        b.infer(target)
+        pf = b.fn
+        parse = T.input_function(target.base)
+
+        def param_in(row: tuple, ex: Any) -> Any:
+            v = pf(row, ex)
+            if isinstance(v, str):
+                v = parse(v, ex.ctx)
+                return T.coerce_typmod(v, target, context == "explicit", ex.ctx)
+            return v
+        return Bound(target, param_in, is_param=True, text=b.text)
     if src.oid == T.UNKNOWN.oid and b.const:
         if b.value is None:
             return const(target, None)

@@ -104,9 +104,12 @@ class TableScan(PlanNode):
                 kw["skip_locked"] = True
         if where is False:  # a contradiction (x = NULL): nothing to read
             return
+        ex.check()
         stored = ex.tx.select(self.rel.heap, where, **kw)
         decode, filt = self.decode, self.filt
-        for d in stored:
+        for i, d in enumerate(stored):
+            if not i & 1023:
+                ex.check()
             row = decode(d)
             if filt is None or filt(row, ex) is True:
                 self.actual_rows += 1

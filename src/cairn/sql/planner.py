@@ -10,6 +10,7 @@ locks taken, are those of the chosen access path.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -50,6 +51,17 @@ class ExecState:
     session: Any = None
     outer: list[tuple] = field(default_factory=list)
     materialized: dict[Any, Any] = field(default_factory=dict)
+    deadline: float | None = None  # statement_timeout, as a time.monotonic() value
+
+    def check(self) -> None:
+        """Interrupt points (scans call it every few rows): a CancelRequest or
+        statement_timeout ends the statement with 57014, as in PostgreSQL."""
+        s = self.session
+        if s is not None and s.cancel_event.is_set():
+            s.cancel_event.clear()
+            raise SqlError("canceling statement due to user request", sqlstate="57014")
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise SqlError("canceling statement due to statement timeout", sqlstate="57014")
 
 
 @dataclass
@@ -96,6 +108,7 @@ class Planner:
         self.ctes: list[dict[str, Cte]] = []
         self.volatile = False
         self.read_relations: list[Relation] = []
+        self.inferred: dict[int, T.SqlType] = {}  # $n (0-based) -> type from its context
 
     # ======================================================================================
     # expressions
@@ -141,8 +154,14 @@ class Planner:
         if i >= len(self.param_types):
             raise SqlError(f"there is no parameter ${n.number}", sqlstate="42P02",
                            position=n.pos + 1)
-        return Bound(self.param_types[i], lambda row, ex, i=i: ex.params[i], is_param=True,
-                     text=f"${n.number}")
+        t = self.param_types[i]
+        b = Bound(t or T.UNKNOWN, lambda row, ex, i=i: ex.params[i], is_param=True,
+                  text=f"${n.number}")
+        if t is None or t.oid == T.UNKNOWN.oid:
+            def infer(target: T.SqlType, i: int = i) -> None:
+                self.inferred.setdefault(i, target.base)
+            b.infer = infer
+        return b
 
     def _b_ColumnRef(self, n: a.ColumnRef, scope: Scope, agg: AggContext | None) -> Bound:
         fields_ = n.fields
@@ -218,6 +237,9 @@ class Planner:
                 exc.position = pos + 1
             raise
         text = f"({left.text} {op} {right.text})" if left else f"({op} {right.text})"
+        for side, t in ((left, o.left), (right, o.right)):
+            if side is not None and side.infer is not None and t is not None:
+                side.infer(t)
         if left is None:
             r = self._convert(right, o.casts[0], o.right)
             f = o.fn
@@ -573,7 +595,10 @@ class Planner:
                     return None
                 return f(*vals, ex.ctx)
             b = Bound(fn.result, call, text=text)
-        b.is_param = fn.retset  # marks a set-returning call for the select list
+        b.retset = fn.retset
+        for arg, t in zip(args, fn.args, strict=False):
+            if arg.infer is not None:
+                arg.infer(t)
         return b
 
     def _b_FuncCall(self, n: a.FuncCall, scope: Scope, agg: AggContext | None) -> Bound:
@@ -1086,7 +1111,7 @@ class Planner:
             b = self._b_FuncCall(f, arg_scope, None)
             rt = b.type
             bf = b.fn
-            if b.is_param:  # set-returning
+            if b.retset:
                 if rt.oid == T.RECORD.oid:
                     raise SqlError(f"function {name} returning record in FROM is not "
                                    "supported", sqlstate="0A000", position=f.pos + 1)
@@ -1319,8 +1344,7 @@ class Planner:
             node = P.Filter(node, having.fn)
         # project outputs (+ hidden sort columns)
         all_outs = outs + extra
-        srf = [b.is_param and not b.column and b.type is not None and _is_srf(b) for b in
-               all_outs]
+        srf = [b.retset for b in all_outs]
         if any(srf):
             node = P.ProjectSet(node, [b.fn for b in all_outs], srf)
         else:
@@ -1731,13 +1755,6 @@ def _has_aggregate(e: Any) -> bool:
     if isinstance(e, list | tuple):
         return any(_has_aggregate(x) for x in e)
     return False
-
-
-def _is_srf(b: Bound) -> bool:
-    return b.is_param and b.text.split("(")[0] in (
-        "generate_series", "unnest", "regexp_matches", "jsonb_array_elements",
-        "jsonb_array_elements_text", "jsonb_object_keys", "json_array_elements",
-        "json_object_keys", "string_to_table", "jsonb_each", "jsonb_each_text")
 
 
 def _column_name(e: a.Node) -> str:

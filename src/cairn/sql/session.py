@@ -11,6 +11,7 @@ message text.
 from __future__ import annotations
 
 import threading
+import time as time_mod
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -75,6 +76,14 @@ class Result:
         if parts and parts[-1].isdigit():
             return int(parts[-1])
         return -1
+
+
+@dataclass
+class Description:
+    """What Describe reports for a statement: its parameters' types and its columns."""
+
+    param_types: list[T.SqlType]
+    columns: list[Column] | None
 
 
 def python_type(v: Any) -> T.SqlType:
@@ -183,6 +192,11 @@ class Session(DdlMixin, DmlMixin):
         self.closed = False
         self.currval: dict[int, int] = {}
         self.lastval: int | None = None
+        self.describing = False
+        self.cancel_event = threading.Event()
+        self.running = False
+        self.statement_start = 0.0
+        self.last_planner: Planner | None = None
 
     # -- settings ------------------------------------------------------------------------
     def search_path(self) -> list[str]:
@@ -259,8 +273,65 @@ class Session(DdlMixin, DmlMixin):
     def catalog(self) -> CatalogView:
         return CatalogView(self.sdb.catalog, self.overlay)
 
-    def planner(self, param_types: list[T.SqlType]) -> Planner:
-        return Planner(self.catalog(), self.search_path(), self.ctx, param_types, self)
+    def planner(self, param_types: list[T.SqlType], track: bool = True) -> Planner:
+        """A planner for one statement; ``track``: the statement's own (Describe reads the
+        parameter types it inferred), not one binding a default or a CHECK on the side."""
+        pl = Planner(self.catalog(), self.search_path(), self.ctx, param_types, self)
+        if track:
+            self.last_planner = pl
+        return pl
+
+    def describe(self, sql: str, param_types: list[T.SqlType | None] | None = None
+                 ) -> Description:
+        """Parameter types (given, or inferred from their context) and result columns of one
+        statement, without running it: the extended protocol's Describe."""
+        stmts = parse(sql)
+        if len(stmts) > 1:
+            raise SqlError("cannot insert multiple commands into a prepared statement",
+                           sqlstate="42601")
+        if not stmts:
+            return Description([], None)
+        node = stmts[0].node
+        n = max(_max_param(node), len(param_types or []))
+        given: list[Any] = list(param_types or []) + [None] * (n - len(param_types or []))
+        columns: list[Column] | None = None
+        started = False
+        if self.tx is None and not isinstance(node, a.TransactionStmt):
+            self._begin_tx()
+            started = True
+        try:
+            if isinstance(node, (a.SelectStmt, a.SetOperation)):
+                pl = self.planner(given)
+                pq = pl.plan_query(node)
+                columns = [Column(nm, t) for nm, t in zip(pq.names, pq.types, strict=True)]
+            elif isinstance(node, (a.InsertStmt, a.UpdateStmt, a.DeleteStmt)):
+                from cairn.sql.dml import Described
+                self.describing = True
+                try:
+                    self._dispatch(node, [None] * n, given)
+                except Described as d:
+                    columns = d.columns
+                finally:
+                    self.describing = False
+                pl = self.last_planner
+            elif isinstance(node, a.VariableShowStmt):
+                pl = self.planner(given)
+                columns = self.stmt_VariableShowStmt(node, [], []).columns
+            else:
+                pl = self.planner(given)
+        finally:
+            if started:
+                self._end_tx(False)
+        out: list[T.SqlType] = []
+        for i, t in enumerate(given):
+            if t is not None and t.oid != T.UNKNOWN.oid:
+                out.append(t)
+            elif i in pl.inferred:
+                out.append(pl.inferred[i])
+            else:
+                raise SqlError(f"could not determine data type of parameter ${i + 1}",
+                               sqlstate="42P18")
+        return Description(out, columns)
 
     def check_privilege(self, rel: Any, privilege: str, pos: int = -1) -> None:
         return None  # roles and GRANT arrive with the privileges work
@@ -351,7 +422,13 @@ class Session(DdlMixin, DmlMixin):
             if self.tx is None:
                 self._begin_tx()
             self.ctx.statement_timestamp = datetime.now(UTC)
-            res = self._dispatch(node, params, types)
+            self.statement_start = time_mod.monotonic()
+            self.cancel_event.clear()
+            self.running = True
+            try:
+                res = self._dispatch(node, params, types)
+            finally:
+                self.running = False
             if autocommit and not implicit_block:
                 self._end_tx(True)
             return res
@@ -377,10 +454,17 @@ class Session(DdlMixin, DmlMixin):
             raise SqlError(f"{name} is not supported yet", sqlstate="0A000")
         return handler(node, params, types)
 
+    def exec_state(self, params: list[Any], ctx: T.EvalContext | None = None) -> ExecState:
+        ex = ExecState(self.tx, params, ctx or self.ctx, self)
+        ms = _parse_ms("statement_timeout", self.settings["statement_timeout"])
+        if ms:
+            ex.deadline = self.statement_start + ms / 1000
+        return ex
+
     def select(self, node: a.Node, params: list[Any], types: list[T.SqlType]) -> Result:
         pl = self.planner(types)
         pq = pl.plan_query(node)
-        ex = ExecState(self.tx, params, self.ctx, self)
+        ex = self.exec_state(params)
         rows = list(pq.node.rows(ex))
         cols = [Column(n, t) for n, t in zip(pq.names, pq.types, strict=True)]
         return Result(f"SELECT {len(rows)}", cols, rows)
@@ -544,11 +628,34 @@ class Session(DdlMixin, DmlMixin):
         t = T.BOOL if name.startswith("pg_try") else T.VOID
         return Bound(t, run)
 
+    def cancel(self) -> None:
+        """Cancel the running statement (a CancelRequest): it ends with 57014 at its next
+        interrupt point; with nothing running, nothing happens."""
+        if self.running:
+            self.cancel_event.set()
+
     def close(self) -> None:
         if self.tx is not None:
             self._end_tx(False)
         self.stmt_ListenStmt(a.ListenStmt("*", True), [], [])
         self.closed = True
+
+
+def _max_param(node: Any) -> int:
+    """The highest $n a parse tree mentions."""
+    from dataclasses import fields as dfields
+
+    best = 0
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, a.Param):
+            best = max(best, n.number)
+        elif isinstance(n, a.Node):
+            stack.extend(getattr(n, f.name) for f in dfields(n))
+        elif isinstance(n, list | tuple):
+            stack.extend(n)
+    return best
 
 
 def _parse_ms(name: str, value: str) -> int:
