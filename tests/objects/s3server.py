@@ -14,7 +14,7 @@ import uvicorn
 from botocore.config import Config
 
 from cairn.objects.guard import Limits, protocol
-from cairn.objects.keys import KeyStore
+from cairn.objects.keys import AccessKey, KeyStore
 from cairn.objects.server import make_app
 from cairn.objects.store import ObjectStore
 
@@ -34,8 +34,7 @@ def running_server(root: Path, store: ObjectStore | None = None,
                    limits: Limits | None = None) -> Iterator[str]:
     """Serve ``store`` (default: a fresh one under ``root``); closes it on exit."""
     store = store or make_store(root)
-    keys = KeyStore(store.meta)
-    keys.create(ACCESS, SECRET)
+    keys = KeyStore(store.meta, AccessKey(ACCESS, SECRET, 0.0))
     port = free_port()
     limits = limits or Limits()
     config = uvicorn.Config(make_app(store, keys, limits=limits), host="127.0.0.1", port=port,

@@ -99,19 +99,23 @@ def test_sigkill_server_during_puts(tmp_path: Path) -> None:
 
 def test_keys_commands(tmp_path: Path) -> None:
     _register()
-    r = CliRunner()
-    out = r.invoke(cli, ["s3", "keys", "create", "--data", str(tmp_path), "--access-key",
-                         "ALICE1", "--secret-key", "s3cr3t"])
+    r = CliRunner(env={"CAIRN_S3_ACCESS_KEY": None, "CAIRN_S3_SECRET_KEY": None,
+                       "CAIRN_S3_CREDENTIALS_FILE": None})
+    data, root = str(tmp_path / "data"), str(tmp_path / "root.json")
+    assert r.invoke(cli, ["s3", "keys", "list", "--data", data]).exit_code != 0  # no root
+    cred = ["--data", data, "--credentials", root]
+    out = r.invoke(cli, ["s3", "keys", "create", *cred, "--access-key", "ALICE1",
+                         "--secret-key", "s3cr3t"])
     assert out.exit_code == 0 and "ALICE1" in out.output
-    assert "ALICE1" in r.invoke(cli, ["s3", "keys", "list", "--data", str(tmp_path)]).output
-    bad = r.invoke(cli, ["s3", "keys", "create", "--data", str(tmp_path), "--access-key",
-                         "../x"])
+    assert "ALICE1" in r.invoke(cli, ["s3", "keys", "list", *cred]).output
+    bad = r.invoke(cli, ["s3", "keys", "create", *cred, "--access-key", "../x"])
     assert bad.exit_code != 0
-    assert r.invoke(cli, ["s3", "keys", "delete", "--data", str(tmp_path), "ALICE1"]
-                    ).exit_code == 0
-    assert "ALICE1" not in r.invoke(cli, ["s3", "keys", "list", "--data", str(tmp_path)]).output
-    assert r.invoke(cli, ["s3", "keys", "delete", "--data", str(tmp_path), "ALICE1"]
-                    ).exit_code != 0
+    assert r.invoke(cli, ["s3", "keys", "delete", *cred, "ALICE1"]).exit_code == 0
+    assert "ALICE1" not in r.invoke(cli, ["s3", "keys", "list", *cred]).output
+    assert r.invoke(cli, ["s3", "keys", "delete", *cred, "ALICE1"]).exit_code != 0
+    inside = r.invoke(cli, ["s3", "keys", "list", "--data", data, "--credentials",
+                            str(tmp_path / "data" / "root.json")])
+    assert inside.exit_code != 0 and "inside the data" in inside.output
 
 
 def test_serve_refuses_anonymous(tmp_path: Path) -> None:

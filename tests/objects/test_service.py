@@ -54,7 +54,11 @@ def test_service_health_metrics_and_env_credentials(tmp_path: Path) -> None:
         server.should_exit = True
         thread.join(10)
         svc.close()
-    # A second open finds the stored key (no new credentials are invented).
+    # The root key is never stored: a second open without it gets a fresh pair in memory
+    # (printed once), and ENVKEY1 is unknown to it.
     again = open_service(str(tmp_path), maintenance=False, env={})
-    assert again.access_key == "ENVKEY1" and again.secret_key is None
-    again.close()
+    try:
+        assert again.access_key != "ENVKEY1" and again.secret_key is not None
+        assert "ENVKEY1" not in again.keys
+    finally:
+        again.close()

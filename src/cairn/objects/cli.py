@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Any
 
 import click
 
@@ -146,6 +147,36 @@ def register(cli_root: click.Group, bench_group: click.Group) -> None:
             click.echo(f"plot written to {plot_path}")
 
 
+credentials_opt = click.option(
+    "--credentials", envvar="CAIRN_S3_CREDENTIALS_FILE", default=None,
+    type=click.Path(dir_okay=False),
+    help="root credentials file (JSON, mode 0600, outside the data folder; created when "
+         "missing); CAIRN_S3_ACCESS_KEY/CAIRN_S3_SECRET_KEY take precedence")
+
+
+def _key_store(data_dir: str, credentials: str | None) -> Any:
+    """The stored keys, unsealed with the root secret (which is never in the data folder)."""
+    from cairn.objects.keys import KeyStore
+    from cairn.objects.service import root_credentials
+    from cairn.storage import open_engine
+
+    env = dict(os.environ)
+    if not (env.get("CAIRN_S3_ACCESS_KEY") and env.get("CAIRN_S3_SECRET_KEY")) and \
+            not credentials:
+        raise click.UsageError("access keys are sealed with the root secret: set "
+                               "CAIRN_S3_ACCESS_KEY/CAIRN_S3_SECRET_KEY or --credentials FILE")
+    try:
+        root, _ = root_credentials(env, credentials, data_dir)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    meta = open_engine("lsm", os.path.join(data_dir, "meta"))
+    try:
+        return meta, KeyStore(meta, root)
+    except BaseException:
+        meta.close()
+        raise
+
+
 def register_server(s3: click.Group) -> None:
     """``cairn s3 serve`` and ``cairn s3 keys``."""
 
@@ -163,21 +194,26 @@ def register_server(s3: click.Group) -> None:
                   help="comma-separated storage node URLs (cairn s3 node) used as the drives")
     @click.option("--node-token", envvar="CAIRN_S3_NODE_TOKEN", default=None,
                   help="shared secret of the storage nodes")
+    @credentials_opt
     def serve(port: int, host: str, data_dir: str, drives: str | None, k: int, m: int,
-              domain: str, nodes: str | None, node_token: str | None) -> None:
-        """Serve the S3 API. Root credentials: CAIRN_S3_ACCESS_KEY / CAIRN_S3_SECRET_KEY."""
+              domain: str, nodes: str | None, node_token: str | None,
+              credentials: str | None) -> None:
+        """Serve the S3 API. Root credentials: CAIRN_S3_ACCESS_KEY / CAIRN_S3_SECRET_KEY, or
+        a 0600 file named by --credentials (created when missing), never the data folder."""
         import uvicorn
 
         from cairn.objects.service import open_service
 
         try:
             svc = open_service(data_dir, drives=drives, nodes=nodes, k=k, m=m, domain=domain,
-                               node_token=node_token)
+                               node_token=node_token, credentials=credentials)
         except ValueError as exc:
             raise click.BadParameter(str(exc)) from None
         if svc.secret_key is not None:
+            kept = (f"kept in {credentials}" if credentials else
+                    "not stored anywhere: pass --credentials FILE to keep them")
             click.echo(f"root credentials: access key {svc.access_key}  secret "
-                       f"{svc.secret_key}")
+                       f"{svc.secret_key}  ({kept})")
         click.echo(f"S3 endpoint: http://{host}:{port}  ({svc.summary})")
         try:
             uvicorn.run(svc.app, host=host, port=port, log_level="warning", lifespan="off",
@@ -206,36 +242,35 @@ def register_server(s3: click.Group) -> None:
 
     @keys_group.command("create")
     @data_opt
+    @credentials_opt
     @click.option("--access-key", default=None)
     @click.option("--secret-key", default=None)
-    def keys_create(data_dir: str, access_key: str | None, secret_key: str | None) -> None:
-        from cairn.objects.keys import KeyStore
-        from cairn.storage import open_engine
-
-        with open_engine("lsm", os.path.join(data_dir, "meta")) as meta:
+    def keys_create(data_dir: str, credentials: str | None, access_key: str | None,
+                    secret_key: str | None) -> None:
+        meta, keys = _key_store(data_dir, credentials)
+        with meta:
             try:
-                key = KeyStore(meta).create(access_key, secret_key)
+                key = keys.create(access_key, secret_key)
             except ValueError as exc:
                 raise click.BadParameter(str(exc)) from None
         click.echo(json.dumps({"access_key": key.access_key, "secret_key": key.secret_key}))
 
     @keys_group.command("list")
     @data_opt
-    def keys_list(data_dir: str) -> None:
-        from cairn.objects.keys import KeyStore
-        from cairn.storage import open_engine
-
-        with open_engine("lsm", os.path.join(data_dir, "meta")) as meta:
-            for key in KeyStore(meta).list():
-                click.echo(f"{key.access_key}  created {key.created:.0f}")
+    @credentials_opt
+    def keys_list(data_dir: str, credentials: str | None) -> None:
+        meta, keys = _key_store(data_dir, credentials)
+        with meta:
+            for key in keys.list():
+                note = "" if key.secret_key else "  (sealed under another root secret)"
+                click.echo(f"{key.access_key}  created {key.created:.0f}{note}")
 
     @keys_group.command("delete")
     @data_opt
+    @credentials_opt
     @click.argument("access_key")
-    def keys_delete(data_dir: str, access_key: str) -> None:
-        from cairn.objects.keys import KeyStore
-        from cairn.storage import open_engine
-
-        with open_engine("lsm", os.path.join(data_dir, "meta")) as meta:
-            if not KeyStore(meta).delete(access_key):
+    def keys_delete(data_dir: str, credentials: str | None, access_key: str) -> None:
+        meta, keys = _key_store(data_dir, credentials)
+        with meta:
+            if not keys.delete(access_key):
                 raise click.ClickException(f"no access key {access_key}")

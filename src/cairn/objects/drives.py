@@ -138,12 +138,28 @@ class Drive(ABC):
             return False
 
 
+def private_dirs(path: str) -> None:
+    """``os.makedirs`` with every directory it creates owner-only (0700): ``makedirs``'s own
+    mode applies to the last one only. The leaf is made 0700 even when it existed."""
+    missing = []
+    p = os.path.abspath(path)
+    while not os.path.isdir(p):
+        missing.append(p)
+        p = os.path.dirname(p)
+    for d in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # a concurrent creator
+            os.mkdir(d, 0o700)
+        os.chmod(d, 0o700)  # whatever the umask
+    os.chmod(path, 0o700)
+
+
 class _LocalWriter(BlobWriter):
     def __init__(self, drive: LocalDrive, blob_id: str) -> None:
         self._drive = drive
         self._final = drive._blob_path(blob_id)
         self._tmp = os.path.join(drive.root, "tmp", f"{blob_id}.{uuid.uuid4().hex}.tmp")
         self._file: File | None = drive._io(lambda: drive.fs.open(self._tmp, truncate=True))
+        os.fchmod(self._file.fd, 0o600)
         self._offset = 0
         self._done = False
 
@@ -173,7 +189,8 @@ class _LocalWriter(BlobWriter):
             self._drive._io(f.sync)
             f.close()
             self._file = None
-            os.makedirs(os.path.dirname(self._final), exist_ok=True)
+            if not os.path.isdir(os.path.dirname(self._final)):
+                private_dirs(os.path.dirname(self._final))
             self._drive._io(lambda: self._drive.fs.rename(self._tmp, self._final))
             self._drive._io(lambda: self._drive.fs.sync_dir(os.path.dirname(self._final)))
         except DriveError:
@@ -209,7 +226,7 @@ class LocalDrive(Drive):
     def format(self) -> None:
         """Create the directory layout (an empty, replaced drive is formatted on attach)."""
         for sub in ("blobs", "tmp"):
-            os.makedirs(os.path.join(self.root, sub), exist_ok=True)
+            private_dirs(os.path.join(self.root, sub))
         marker = os.path.join(self.root, MARKER)
         if not os.path.exists(marker):
             self.fs.write_atomic(marker, self.drive_id.encode())

@@ -1,10 +1,11 @@
 """The S3 service as one unit that any launcher can run: store + keys + maintenance + ASGI app.
 
 ``cairn s3 serve`` and ``cairn serve`` both call :func:`open_service`, so the drive layout, the
-root credentials rule (``CAIRN_S3_ACCESS_KEY``/``CAIRN_S3_SECRET_KEY`` when set, else the first
-stored key, else a new one) and the background maintenance are the same everywhere. The app
-also answers ``GET /_cairn/health`` and ``GET /_cairn/metrics`` (Prometheus text) without a
-signature: ``_`` cannot start a bucket name, so these paths never shadow a bucket.
+root credentials rule (``CAIRN_S3_ACCESS_KEY``/``CAIRN_S3_SECRET_KEY`` when set, else a
+credentials file the operator names, else a new pair held in memory: never in the data
+folder) and the background maintenance are the same everywhere. The app also answers
+``GET /_cairn/health`` and ``GET /_cairn/metrics`` (Prometheus text) without a signature:
+``_`` cannot start a bucket name, so these paths never shadow a bucket.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 from cairn.objects.drives import Drive, DriveInfo, LocalDrive
 from cairn.objects.guard import Limits, protocol
-from cairn.objects.keys import KeyStore
+from cairn.objects.keys import AccessKey, KeyStore, load_root, new_access_key, new_secret
 from cairn.objects.maintenance import Maintenance
 from cairn.objects.store import ObjectStore
 
@@ -58,9 +59,11 @@ def open_service(data_dir: str, *, drives: str | None = None, nodes: str | None 
                  k: int = 4, m: int = 2, domain: str = "localhost",
                  node_token: str | None = None, maintenance: bool = True,
                  env: dict[str, str] | None = None, limits: Limits | None = None,
-                 ) -> S3Service:
+                 credentials: str | None = None) -> S3Service:
     """Open (or create) the store in ``data_dir`` and build the app. The caller serves
-    ``service.app`` (any ASGI server, any port) and calls ``service.close()`` when done."""
+    ``service.app`` (any ASGI server, any port, ``http=service.http_protocol`` for uvicorn)
+    and calls ``service.close()`` when done. ``credentials``: the root credentials file
+    (see :func:`root_credentials`)."""
     from cairn.objects.server import make_app
 
     env = dict(os.environ) if env is None else env
@@ -68,19 +71,11 @@ def open_service(data_dir: str, *, drives: str | None = None, nodes: str | None 
     if len(ds) < k + m:
         raise ValueError(f"{k}+{m} erasure coding needs at least {k + m} drives, "
                          f"got {len(ds)}")
+    root, shown = root_credentials(env, credentials, data_dir)
     store = ObjectStore(data_dir, ds, k=k, m=m)
     try:
-        keys = KeyStore(store.meta)
-        ak, sk = env.get("CAIRN_S3_ACCESS_KEY"), env.get("CAIRN_S3_SECRET_KEY")
-        shown: str | None = None
-        if ak and sk:
-            if keys.get(ak) != sk:
-                keys.create(ak, sk)
-        elif len(keys):
-            ak = keys.list()[0].access_key
-        else:
-            created = keys.create()
-            ak, shown = created.access_key, created.secret_key
+        keys = KeyStore(store.meta, root)
+        ak = root.access_key
         loop = Maintenance(store).start() if maintenance else None
     except BaseException:
         store.close()
@@ -93,6 +88,25 @@ def open_service(data_dir: str, *, drives: str | None = None, nodes: str | None 
     return S3Service(app, store, keys, loop, ak, shown,
                      f"{k}+{m} erasure-coded over {where}, data in {data_dir}",
                      protocol(limits.header_timeout))
+
+
+def root_credentials(env: dict[str, str], credentials: str | None = None,
+                     data_dir: str | None = None) -> tuple[AccessKey, str | None]:
+    """The root pair and, when it was generated here, its secret to print once.
+
+    ``CAIRN_S3_ACCESS_KEY``/``CAIRN_S3_SECRET_KEY`` when both are set; else the file
+    ``credentials`` (or ``CAIRN_S3_CREDENTIALS_FILE``), created with a fresh pair when
+    missing; else a fresh pair kept in memory only (keys created under it cannot be read
+    after a restart). Never anything inside the data folder."""
+    ak, sk = env.get("CAIRN_S3_ACCESS_KEY"), env.get("CAIRN_S3_SECRET_KEY")
+    if ak and sk:
+        return AccessKey(ak, sk, 0.0), None
+    path = credentials or env.get("CAIRN_S3_CREDENTIALS_FILE")
+    if path:
+        key, created = load_root(path, data_dir)
+        return key, key.secret_key if created else None
+    key = AccessKey(new_access_key(), new_secret(), 0.0)
+    return key, key.secret_key
 
 
 def _drive_infos(store: ObjectStore) -> list[DriveInfo]:

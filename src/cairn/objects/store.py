@@ -42,7 +42,7 @@ from cairn.objects.datapath import (
     data_id_time_ns,
     new_data_id,
 )
-from cairn.objects.drives import Drive, LocalDrive
+from cairn.objects.drives import Drive, LocalDrive, private_dirs
 from cairn.objects.erasure import ReedSolomon
 from cairn.objects.errors import (
     BucketAlreadyOwnedByYou,
@@ -143,7 +143,8 @@ class ObjectStore:
                  orphan_window: float = 3600.0, engine: Engine | None = None,
                  inline_max: int = 16 * 1024,
                  clock: Callable[[], float] = time.time) -> None:
-        os.makedirs(path, exist_ok=True)
+        # Owner-only: object bytes and metadata are nobody else's business (issue 17).
+        private_dirs(path)
         self.clock = clock  # wall clock of Last-Modified (lifecycle tests move it)
         self.path = path
         self.k, self.m, self.stripe_size = k, m, stripe_size
@@ -159,6 +160,8 @@ class ObjectStore:
         self._specs = [DriveSpec(d.drive_id, d.domain) for d in drives]
         self.rs = _codec(k, m)
         self.meta = engine or open_engine("lsm", os.path.join(path, "meta"))
+        if engine is None:
+            os.chmod(os.path.join(path, "meta"), 0o700)
         self._pool = ThreadPoolExecutor(max_workers=max(8, 2 * (k + m)),
                                         thread_name_prefix="cairn-objects")
         self._locks = [threading.Lock() for _ in range(64)]
