@@ -41,15 +41,32 @@ def read_sse(client: httpx.Client, n: int, last_id: str | None = None,
 
 def test_cookie_is_set_once_with_safe_flags(demo_server: LiveServer) -> None:
     with demo_server.client() as c:
-        r = c.get("/health")
+        r = c.get("/")  # the page a browser opens
         cookie = r.headers["set-cookie"]
         assert cookie.startswith("cairn_session=")
         assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/" in cookie
         assert len(cookie.split(";")[0].split("=")[1]) >= 40
-        assert "set-cookie" not in c.get("/health").headers  # known session: no new cookie
+        assert "set-cookie" not in c.get("/").headers  # known session: no new cookie
         # a forged or unknown cookie gets a fresh session, never someone else's
         c.cookies.set("cairn_session", "A" * 43)
-        assert c.get("/health").headers["set-cookie"].split(";")[0] != "cairn_session=" + "A" * 43
+        assert c.get("/").headers["set-cookie"].split(";")[0] != "cairn_session=" + "A" * 43
+
+
+def test_health_checks_and_assets_never_create_a_session(demo_server: LiveServer) -> None:
+    """200 cookieless health checks made 200 sessions (and evicted idle users' sessions)."""
+    with httpx.Client(base_url=demo_server.url, timeout=10) as probe:
+        before = probe.get("/health").json()["sessions"]
+        for _ in range(200):
+            r = probe.get("/health")
+            assert r.status_code == 200 and "set-cookie" not in r.headers
+            probe.cookies.clear()
+        for path in ("/a2ui/capabilities", "/a2ui/catalogs/cairn/catalog.json"):
+            assert "set-cookie" not in probe.get(path).headers
+        assert probe.get("/health").json()["sessions"] == before
+        # a cookieless A2UI request still gets its session (curl, scripts)
+        r = probe.post("/a2ui/send", json={"text": "demo"})
+        assert r.status_code == 202 and "set-cookie" in r.headers
+        assert probe.get("/health").json()["sessions"] == before + 1
 
 
 def test_jsonl_turn_and_sse_replay(demo_server: LiveServer) -> None:
@@ -68,7 +85,7 @@ def test_jsonl_turn_and_sse_replay(demo_server: LiveServer) -> None:
 
 def test_send_then_live_stream(demo_server: LiveServer) -> None:
     with demo_server.client() as c:
-        c.get("/health")
+        c.get("/")
         got: list[dict[str, Any]] = []
         reader = threading.Thread(target=lambda: got.extend(read_sse(
             c, 100, until=lambda e: e["event"] == "cairn" and e["json"]["type"] == "done")))
@@ -123,7 +140,7 @@ def test_resume_after_log_truncation(demo_server: LiveServer,
 def test_sessions_are_isolated(demo_server: LiveServer) -> None:
     with demo_server.client() as a, demo_server.client() as b:
         jsonl_turn(a, {"text": "demo"})
-        b.get("/health")
+        b.get("/")
         r = b.post("/a2ui/send", json=action("demo", "send", "greet", {"name": "x"}))
         assert r.status_code == 404
         assert r.json()["error"]["code"] == "UNKNOWN_SURFACE"
@@ -153,6 +170,9 @@ def test_template_action_is_accepted(demo_server: LiveServer) -> None:
     (b'{"text": 5}', 400, "MALFORMED_REQUEST", "/text"),
     (b'\xff\xfe', 400, "MALFORMED_REQUEST", ""),
     (b'{"text": NaN}', 400, "MALFORMED_REQUEST", ""),
+    # ~1,000 deep made the parser raise RecursionError: a plain-text 500
+    (b'{"text": ' + b"[" * 1000 + b"]" * 1000 + b"}", 400, "MALFORMED_REQUEST", ""),
+    (b'{"a2ui": ' + b'{"a":' * 100_000 + b"1" + b"}" * 100_001, 400, "MALFORMED_REQUEST", ""),
 ])
 def test_malformed_requests(demo_server: LiveServer, body: bytes, status: int, code: str,
                             path: str) -> None:

@@ -536,3 +536,51 @@ def test_duplicate_webhooks_are_recorded_once(api: Api, sim: Sim, stage: Stage) 
     )
     _problem(bad, 401, "unauthorized")
     sim.faults()
+
+
+# -- the first minutes: the root URL, deep JSON, expired holds --------------------------------
+
+
+def test_root_url_is_a_json_index_and_docs_is_a_page(api: Api) -> None:
+    r = api.call("GET", "/", None)
+    assert r.status_code == 200, r.text
+    index = r.json()
+    assert index["openapi"] == "/openapi.json" and index["docs"] == "/docs"
+    for link in ("openapi", "docs", "health", "metrics"):
+        assert api.call("GET", index[link], None).status_code == 200, link
+    page = api.call("GET", "/docs", None)
+    assert page.headers["content-type"].startswith("text/html")
+    assert "/events/{event_id}/holds" in page.text and "Idempotency-Key" in page.text
+    assert "<script" not in page.text
+
+
+@pytest.mark.parametrize("depth", [100, 1_000, 30_000])
+def test_deeply_nested_json_is_a_400_problem(api: Api, stage: Stage, depth: int) -> None:
+    """JSON nested ~1,000 deep made the parser raise RecursionError: a 500 with a traceback."""
+    body = b'{"seat_ids": ' + b"[" * depth + b"]" * depth + b"}"
+    headers = {"Authorization": f"Bearer {stage.tokens[0]}", "Idempotency-Key": f"deep-{depth}"}
+    r = HTTP.post(api.url + f"/events/{stage.event.id}/holds", content=body, headers=headers)
+    _problem(r, 400, "bad_request")
+    assert "nested deeper" in r.json()["detail"]
+
+
+def test_expired_hold_is_410_for_release_and_checkout_alike(api: Api, stage: Stage) -> None:
+    """Before the expiry worker gets to it, DELETE of an expired hold said 200 (released)
+    while checkout of the same hold said 410: both say 410 hold_expired now."""
+    seat = stage.seat_ids["A"][4]
+    tok = stage.tokens[0]
+    r = api.call("POST", f"/events/{stage.event.id}/holds", tok, {"seat_ids": [seat]})
+    assert r.status_code == 201, r.text
+    hold = r.json()["id"]
+    with api.svc.db.pool.connection() as conn:  # its time runs out (the worker has not run)
+        conn.execute(
+            "UPDATE holds SET expires_at = CURRENT_TIMESTAMP - interval '1 second' "
+            "WHERE id = %s",
+            (hold,),
+        )
+    _problem(api.call("DELETE", f"/holds/{hold}", tok), 410, "hold_expired")
+    _problem(api.call("POST", f"/holds/{hold}/checkout", tok), 410, "hold_expired")
+    with api.svc.db.pool.connection() as conn:
+        conn.execute("UPDATE holds SET status = 'expired' WHERE id = %s", (hold,))
+    _problem(api.call("DELETE", f"/holds/{hold}", tok), 410, "hold_expired")
+    _problem(api.call("POST", f"/holds/{hold}/checkout", tok), 410, "hold_expired")

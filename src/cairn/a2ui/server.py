@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -51,6 +50,7 @@ from cairn.a2ui.messages import (
 )
 from cairn.a2ui.session import Session, SessionStore, StreamEvent, Subscriber
 from cairn.a2ui.validate import Validator
+from cairn.encoding import loads_bounded
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +61,16 @@ MAX_TEXT = 2000
 MAX_FRAMES_PER_WRITE = 256  # bounds one write of the SSE stream (a snapshot is one event each)
 
 
+# The requests that need a session: the page a browser opens (its cookie is set there, before
+# the client's first stream or send) and the A2UI endpoints. Health checks, static assets and
+# catalogs never create one: 200 cookieless health checks made 200 sessions and pushed real
+# users' idle sessions out of the bounded store.
+SESSION_PATHS = frozenset({"/", "/index.html", "/a2ui/stream", "/a2ui/send", "/a2ui/jsonl"})
+
+
 class SessionMiddleware:
-    """Attach the caller's :class:`Session` to the scope; create one (and its cookie) if new."""
+    """Attach the caller's :class:`Session` to the scope (``None`` if it has none); create one
+    (and its cookie) only for a request in :data:`SESSION_PATHS`."""
 
     def __init__(self, app: ASGIApp, store: SessionStore) -> None:
         self.app = app
@@ -80,8 +88,8 @@ class SessionMiddleware:
                     if name == COOKIE:
                         sid = value
         session = self.store.get(sid)
-        new = session is None
-        if session is None:
+        new = session is None and scope.get("path", "") in SESSION_PATHS
+        if new:
             session = self.store.create()
         scope.setdefault("state", {})["session"] = session
 
@@ -113,7 +121,7 @@ async def read_json(request: Request, limit: int) -> Any:
             raise PayloadTooLarge(f"request body over {limit} bytes")
         chunks.append(chunk)
     try:
-        return json.loads(b"".join(chunks), parse_constant=_no_constants)
+        return loads_bounded(b"".join(chunks), parse_constant=_no_constants)
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedRequest(f"request body is not JSON: {str(exc)[:120]}") from exc
 

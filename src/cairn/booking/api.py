@@ -22,7 +22,6 @@ import contextlib
 import dataclasses
 import datetime as dt
 import hmac
-import json
 import re
 import threading
 import time
@@ -33,7 +32,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -46,9 +45,10 @@ from cairn.booking.errors import (
 )
 from cairn.booking.idempotency import check_key
 from cairn.booking.model import Event, Hold, Order, SeatState, SectionSpec, User, Venue
-from cairn.booking.openapi import openapi_document
+from cairn.booking.openapi import docs_html, openapi_document
 from cairn.booking.paysim import sign
 from cairn.booking.service import BookingConfig, BookingService, IdemContext, problem
+from cairn.encoding import loads_bounded
 
 MAX_BODY = 64 * 1024
 
@@ -181,7 +181,7 @@ async def _json_body(request: Request) -> dict[str, Any]:
     if not raw:
         return {}
     try:
-        body = json.loads(raw)
+        body = loads_bounded(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(f"malformed JSON body: {exc}") from exc
     if not isinstance(body, dict):
@@ -424,6 +424,22 @@ def create_app(
     async def openapi(request: Request) -> Response:
         return JSONResponse(openapi_document())
 
+    async def index(request: Request) -> Response:
+        return JSONResponse(
+            {
+                "service": "cairn booking API",
+                "openapi": "/openapi.json",
+                "docs": "/docs",
+                "health": "/health",
+                "metrics": "/metrics",
+                "events": "/events",
+                "auth": "Authorization: Bearer <token>; POST and DELETE need an Idempotency-Key",
+            }
+        )
+
+    async def docs(request: Request) -> Response:
+        return HTMLResponse(docs_html(openapi_document()))
+
     async def me(request: Request) -> Response:
         return await read(request, lambda u: dataclasses.asdict(u))
 
@@ -569,7 +585,7 @@ def create_app(
         if not hmac.compare_digest(expected, request.headers.get("x-signature", "")):
             raise Unauthorized("bad webhook signature")
         try:
-            body = json.loads(raw)
+            body = loads_bounded(raw)
             args = (str(body["id"]), str(body["type"]), str(body["auth_id"]))
             amount = int(body["amount_cents"])
         except (ValueError, KeyError, TypeError) as exc:
@@ -611,6 +627,8 @@ def create_app(
         )
 
     routes = [
+        Route("/", index, methods=["GET"]),
+        Route("/docs", docs, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),

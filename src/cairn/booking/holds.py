@@ -34,6 +34,7 @@ from cairn.booking.catalog import available_sql
 from cairn.booking.changes import publish
 from cairn.booking.db import Database
 from cairn.booking.errors import (
+    HoldExpired,
     InvalidState,
     LockNotAvailable,
     NotFound,
@@ -469,9 +470,16 @@ def free_held_seats(conn: psycopg.Connection, schema: str, hold_id: str) -> int:
 
 
 def release_hold(db: Database, user_id: int, hold_id: str, in_txn: TxnHook | None = None) -> Hold:
-    """Release an active hold: its seats (those still pointing at it) become free again."""
+    """Release an active hold: its seats (those still pointing at it) become free again.
+
+    A hold whose time ran out is :class:`HoldExpired` (410) here as at checkout, whether or
+    not the expiry worker has marked it yet: both requests see the same clock (PostgreSQL's).
+    """
     with db.pool.connection() as conn, conn.transaction():
         hold = _load_hold(conn, user_id, hold_id, for_update=True)
+        row = conn.execute("SELECT %s <= CURRENT_TIMESTAMP", (hold.expires_at,)).fetchone()
+        if hold.status == "expired" or (hold.status == "active" and row and row[0]):
+            raise HoldExpired(f"hold {hold_id} has expired")
         if hold.status != "active":
             raise InvalidState(f"hold {hold_id} is {hold.status}")
         free_held_seats(conn, db.schema, hold_id)

@@ -91,6 +91,22 @@ def openapi_document() -> dict[str, Any]:
             "description": "Ticket booking that never double-books (see docs/booking.md).",
         },
         "paths": {
+            "/": {
+                "get": _op(
+                    "an index of this API: links to /openapi.json, /docs, /health",
+                    _ok(200, {"type": "object"}),
+                    security=[],
+                    tag="ops",
+                )
+            },
+            "/docs": {
+                "get": _op(
+                    "this document as a readable HTML page (no scripts)",
+                    {"200": {"description": "HTML", "content": {"text/html": {}}}},
+                    security=[],
+                    tag="ops",
+                )
+            },
             "/health": {
                 "get": _op(
                     "liveness and degradation (Redis down -> pessimistic fallback)",
@@ -401,3 +417,38 @@ def openapi_document() -> dict[str, Any]:
             },
         },
     }
+
+
+def docs_html(doc: dict[str, Any]) -> str:
+    """The OpenAPI document as one self-contained HTML page: every route, what it does, whether
+    it needs a token and an Idempotency-Key (no external scripts: cairn runs offline)."""
+    import html
+
+    rows = []
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            needs = []
+            if op.get("security"):
+                needs.append("token")
+            if IDEM in op.get("parameters", []):
+                needs.append("Idempotency-Key")
+            codes = ", ".join(sorted(op["responses"]))
+            rows.append(
+                f"<tr><td><code>{method.upper()}</code></td><td><code>{html.escape(path)}"
+                f"</code></td><td>{html.escape(op['summary'])}</td>"
+                f"<td>{', '.join(needs) or '-'}</td><td>{codes}</td></tr>"
+            )
+    title = html.escape(doc["info"]["title"])
+    return (
+        f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{title} API</title>"
+        "<meta name=viewport content='width=device-width, initial-scale=1'>"
+        "<style>body{font:15px/1.5 system-ui,sans-serif;margin:2rem auto;max-width:70rem;"
+        "padding:0 1rem}table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid"
+        " #ddd;padding:.4rem;text-align:left;vertical-align:top}code{font-size:14px}</style>"
+        f"</head><body><h1>{title} API</h1><p>{html.escape(doc['info']['description'])} "
+        "Machine-readable: <a href='/openapi.json'>/openapi.json</a>. Send "
+        "<code>Authorization: Bearer &lt;token&gt;</code>; every POST and DELETE also sends an "
+        "<code>Idempotency-Key</code> (8 to 100 characters of <code>A-Za-z0-9_.:-</code>)."
+        "</p><table><thead><tr><th>method</th><th>path</th><th>what it does</th><th>needs</th>"
+        "<th>statuses</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table></body></html>"
+    )
