@@ -59,8 +59,12 @@ def test_parse_type_names_oids_typmods(written, mods, dims, name, oid, typmod):
         ("foo", None, E.UndefinedObject, 'type "foo" does not exist'),
         ("varchar", [0], E.InvalidParameterValue, "length for type varchar must be at least 1"),
         ("numeric", [0], E.InvalidParameterValue, "NUMERIC precision 0 must be between 1 and 1000"),
-        ("numeric", [5, 1001], E.InvalidParameterValue,
-         "NUMERIC scale 1001 must be between -1000 and 1000"),
+        (
+            "numeric",
+            [5, 1001],
+            E.InvalidParameterValue,
+            "NUMERIC scale 1001 must be between -1000 and 1000",
+        ),
     ],
 )
 def test_parse_type_errors(written, mods, cls, message):
@@ -100,16 +104,32 @@ def test_text_round_trip(t, text, out):
     ("t", "text", "cls", "message"),
     [
         (INT4, "abc", E.InvalidTextRepresentation, 'invalid input syntax for type integer: "abc"'),
-        (INT4, "99999999999", E.NumericValueOutOfRange,
-         'value "99999999999" is out of range for type integer'),
-        (INT2, "70000", E.NumericValueOutOfRange,
-         'value "70000" is out of range for type smallint'),
-        (FLOAT8, "1e-400", E.NumericValueOutOfRange,
-         '"1e-400" is out of range for type double precision'),
+        (
+            INT4,
+            "99999999999",
+            E.NumericValueOutOfRange,
+            'value "99999999999" is out of range for type integer',
+        ),
+        (
+            INT2,
+            "70000",
+            E.NumericValueOutOfRange,
+            'value "70000" is out of range for type smallint',
+        ),
+        (
+            FLOAT8,
+            "1e-400",
+            E.NumericValueOutOfRange,
+            '"1e-400" is out of range for type double precision',
+        ),
         (FLOAT4, "1e400", E.NumericValueOutOfRange, '"1e400" is out of range for type real'),
         (BOOL, "o", E.InvalidTextRepresentation, 'invalid input syntax for type boolean: "o"'),
-        (parse_type("varchar", [3]), "abcd", E.StringDataRightTruncation,
-         "value too long for type character varying(3)"),
+        (
+            parse_type("varchar", [3]),
+            "abcd",
+            E.StringDataRightTruncation,
+            "value too long for type character varying(3)",
+        ),
     ],
 )
 def test_input_errors(t, text, cls, message):

@@ -361,9 +361,11 @@ def _field_of_datetime(
     if unit == "doy":
         return Decimal(v.timetuple().tm_yday)
     if unit == "julian":
+        from cairn.sql.functions.arith import numeric_div
+
         day = Decimal(v.toordinal() + 1721425)
-        frac = Decimal(DT.time_to_micros(v.time())) / Decimal(USECS_PER_DAY)
-        return day + frac if frac else day
+        frac = numeric_div(Decimal(DT.time_to_micros(v.time())), Decimal(USECS_PER_DAY), None)
+        return day + frac
     if unit == "epoch" and epoch_us is not None:
         return Decimal(epoch_us).scaleb(-6)
     if tzoff is not None and unit in ("timezone", "timezone_hour", "timezone_minute"):
@@ -613,7 +615,7 @@ F(
 )
 for _n in range(0, 8):
     _args = (INT4,) * min(_n, 6) + ((FLOAT8,) if _n == 7 else ())
-    F("make_interval", _args, IVL, make_interval)
+    F("make_interval", _args, IVL, lambda *a: make_interval(*a[:-1]))
 
 
 def to_timestamp_float(v: float, ctx=None) -> Any:

@@ -516,9 +516,9 @@ F("to_jsonb", (ANYELEMENT,), JSONB, factory=_to_jsonb_factory, volatility="s")
 F("to_json", (ANYELEMENT,), JSON, factory=_to_json_factory, volatility="s")
 
 
-def _key_text(t: T.SqlType, v: Any, ctx: Any) -> str:
+def _key_text(t: T.SqlType, v: Any, ctx: Any, argno: int = 0) -> str:
     if v is None:
-        raise InvalidParameterValue("null value not allowed for object key", sqlstate="22004")
+        raise InvalidParameterValue(f"argument {argno}: key must not be null")
     return output_function(t)(v, ctx)
 
 
@@ -536,14 +536,14 @@ def _build_object(jsonb: bool):
             if jsonb:
                 pairs = {}
                 for i in range(0, len(vals), 2):
-                    pairs[_key_text(bound[i], vals[i], ctx)] = to_json_value(
+                    pairs[_key_text(bound[i], vals[i], ctx, i + 1)] = to_json_value(
                         bound[i + 1], vals[i + 1], ctx
                     )
                 return J.normalize(pairs)
             parts = []
             for i in range(0, len(vals), 2):
                 parts.append(
-                    J.quote_string(_key_text(bound[i], vals[i], ctx))
+                    J.quote_string(_key_text(bound[i], vals[i], ctx, i + 1))
                     + " : "
                     + _json_text(bound[i + 1], vals[i + 1], ctx)
                 )

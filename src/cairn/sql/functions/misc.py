@@ -135,13 +135,12 @@ def _format_factory(bound):
 
 
 F("format", (TEXT, ANY), TEXT, factory=_format_factory, variadic=ANY, strict=False, volatility="s")
-F("format", (TEXT,), TEXT, factory=_format_factory, strict=False, volatility="s")
 F("version", (), TEXT, lambda ctx: VERSION, volatility="s")
 F(
     "pg_typeof",
     (ANY,),
-    T.REGCLASS if False else TEXT,
-    factory=lambda bound: lambda v, ctx, n=bound[0].base.name: n,
+    T.REGTYPE,
+    factory=lambda bound: lambda v, ctx, o=bound[0].oid: o,
     strict=False,
     volatility="s",
 )

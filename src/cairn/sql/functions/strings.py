@@ -358,7 +358,7 @@ for name, fn in (
     ("ltrim", _trim(" ", True, False)),
     ("rtrim", _trim(" ", False, True)),
 ):
-    F(name, *S, fn)
+    F(name, *S, fn if not name.endswith("trim") else (lambda s, ctx, f=fn: f(s, " ")))
 for name, fn in (
     ("btrim", _trim(" ", True, True)),
     ("ltrim", _trim(" ", True, False)),
@@ -377,9 +377,9 @@ F("substr", (TEXT, INT4), TEXT, lambda s, a, ctx: substring(s, a))
 F("substr", (TEXT, INT4, INT4), TEXT, substring)
 F("position", (TEXT, TEXT), INT4, lambda sub, s, ctx: s.find(sub) + 1)
 F("strpos", (TEXT, TEXT), INT4, strpos)
-F("lpad", (TEXT, INT4), TEXT, lpad)
+F("lpad", (TEXT, INT4), TEXT, lambda s, n, ctx: lpad(s, n))
 F("lpad", (TEXT, INT4, TEXT), TEXT, lpad)
-F("rpad", (TEXT, INT4), TEXT, rpad)
+F("rpad", (TEXT, INT4), TEXT, lambda s, n, ctx: rpad(s, n))
 F("rpad", (TEXT, INT4, TEXT), TEXT, rpad)
 F("replace", (TEXT, TEXT, TEXT), TEXT, lambda s, a, b, ctx: s.replace(a, b) if a else s)
 F("split_part", (TEXT, TEXT, INT4), TEXT, split_part)

@@ -162,6 +162,10 @@ for _s, _d, _c, _f in [
     (T.REGCLASS.oid, T.OID.oid, "i", _same),
     (_I4, T.REGCLASS.oid, "i", _same),
     (_I8, T.REGCLASS.oid, "i", _same),
+    (T.OID.oid, T.REGTYPE.oid, "i", _same),
+    (T.REGTYPE.oid, T.OID.oid, "i", _same),
+    (_I4, T.REGTYPE.oid, "i", _same),
+    (_I8, T.REGTYPE.oid, "i", _same),
 ]:
     register(_s, _d, _c, _f)
 

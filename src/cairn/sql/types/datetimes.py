@@ -310,10 +310,15 @@ def timestamptz_in(text: str, ctx: Any = None) -> datetime | float:
 
 
 def local_to_utc(v: datetime, zone: tzinfo) -> datetime:
-    """A local wall-clock time in ``zone`` to UTC (ambiguous/skipped times as PostgreSQL:
-    the earlier offset standard-time reading for gaps is approximated by fold=0)."""
+    """A local wall-clock time in ``zone`` to UTC, resolving DST as PostgreSQL: an ambiguous
+    time (fall back) is read as standard time, the later instant; a skipped one (spring
+    forward) takes the offset in force before the change."""
     try:
-        return v.replace(tzinfo=zone).astimezone(UTC)
+        a = v.replace(tzinfo=zone)
+        b = v.replace(tzinfo=zone, fold=1)
+        off_a, off_b = a.utcoffset(), b.utcoffset()
+        chosen = b if off_a is not None and off_b is not None and off_a > off_b else a
+        return chosen.astimezone(UTC)
     except OverflowError:
         raise DatetimeFieldOverflow("timestamp out of range") from None
 

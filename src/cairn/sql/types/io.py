@@ -145,6 +145,11 @@ def _register_builtin() -> None:
     register(T.JSON.oid, text_in=J.json_in, text_out=str)
     register(T.JSONB.oid, text_in=J.jsonb_in, text_out=J.jsonb_out)
     register(T.REGCLASS.oid, text_in=N.make_int_input("oid"), text_out=str)
+    register(
+        T.REGTYPE.oid,
+        text_in=lambda s: T.parse_type(s.strip()).oid,
+        text_out=T.regtype_name,
+    )
     register(T.VOID.oid, text_in=lambda s: None, text_out=lambda v: "")
     register(T.RECORD.oid, text_in=str, text_out=str)
 

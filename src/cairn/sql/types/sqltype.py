@@ -82,6 +82,7 @@ TIMESTAMPTZ = _scalar("timestamptz", "timestamp with time zone", 1184, 1185, "D"
 INTERVAL = _scalar("interval", "interval", 1186, 1187, "T", True, 16)
 NUMERIC = _scalar("numeric", "numeric", 1700, 1231, "N", False, -1)
 REGCLASS = _scalar("regclass", "regclass", 2205, 2210, "N", False, 4)
+REGTYPE = _scalar("regtype", "regtype", 2206, 2211, "N", False, 4)
 RECORD = _scalar("record", "record", 2249, 2287, "P", False, -1)
 VOID = _scalar("void", "void", 2278, None, "P", False, 4)
 UUID = _scalar("uuid", "uuid", 2950, 2951, "U", False, 16)
@@ -96,6 +97,15 @@ def by_oid(oid: int) -> SqlType:
         return _BY_OID[oid]
     except KeyError:
         raise UndefinedObject(f"type with OID {oid} does not exist") from None
+
+
+def regtype_name(oid: int) -> str:
+    """A type's name as regtype prints it (pg_typeof): format_type without a typmod, except
+    that bpchar shows as "character" (format_type(oid, NULL))."""
+    t = by_oid(oid)
+    if t.element is not None and t.element.oid == BPCHAR.oid:
+        return "character[]"
+    return "character" if oid == BPCHAR.oid else t.name
 
 
 def array_of(element: SqlType) -> SqlType:

@@ -32,7 +32,8 @@ def coerce_typmod(value: Any, t: T.SqlType, explicit: bool, ctx: Any = None) -> 
     if oid in (T.TIMESTAMP.oid, T.TIMESTAMPTZ.oid, T.TIME.oid, T.INTERVAL.oid):
         from cairn.sql.types.datetimes import round_precision
 
-        return round_precision(value, t, t.typmod)
+        p = t.typmod & 0xFFFF if oid == T.INTERVAL.oid else t.typmod
+        return round_precision(value, t, p)
     return value
 
 
