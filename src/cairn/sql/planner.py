@@ -109,6 +109,9 @@ class Planner:
         self.volatile = False
         self.read_relations: list[Relation] = []
         self.inferred: dict[int, T.SqlType] = {}  # $n (0-based) -> type from its context
+        self.clause = ""  # the clause being bound, for "not allowed in WHERE" messages
+        # subqueries being planned: (the scope outside them, [correlated?])
+        self.sublinks: list[tuple[Scope, list[bool]]] = []
 
     # ======================================================================================
     # expressions
@@ -184,16 +187,18 @@ class Planner:
                 return Bound(col.type, lambda row, ex, i=i: row[i], column=i, text=col.name)
         # an outer query's column (a correlated subquery)
         depth, sc = 0, scope.outer if agg is None else agg.input_scope.outer
-        inner = scope
         while sc is not None:
             depth += 1
             hit = sc.find(look, n.pos)
             if hit is not None:
                 i, col = hit
-                s = inner
-                for _ in range(depth):
-                    s.correlated = True
-                    s = s.outer  # type: ignore[assignment]
+                for outside, flag in self.sublinks:
+                    o: Scope | None = outside
+                    while o is not None:
+                        if o is sc:
+                            flag[0] = True
+                            break
+                        o = o.outer
                 d = depth
                 return Bound(col.type, lambda row, ex, i=i, d=d: ex.outer[-d][i],
                              text=col.name)
@@ -511,8 +516,10 @@ class Planner:
                            sqlstate="42809", position=n.pos + 1)
         elem = arr.type.element
         assert elem is not None
-        probe = Bound(elem, lambda row, ex: ex.outer[-1][0])
-        cmp = self.operator(n.op, left, probe, n.pos)
+        lprobe = Bound(left.type, lambda row, ex: ex.outer[-1][0])
+        lprobe.infer = left.infer
+        probe = Bound(elem, lambda row, ex: ex.outer[-1][1])
+        cmp = self.operator(n.op, lprobe, probe, n.pos)
         lf, af, cf = left.fn, arr.fn, cmp.fn
         is_any = n.kind == "any"
 
@@ -520,9 +527,10 @@ class Planner:
             v = af(row, ex)
             if v is None:
                 return None
+            lv = lf(row, ex)
             unknown = False
             for e in v:
-                ex.outer.append((e,))
+                ex.outer.append((lv, e))
                 try:
                     r = cf(row, ex)
                 finally:
@@ -532,7 +540,6 @@ class Planner:
                 elif r is is_any:
                     return is_any
             return None if unknown else (not is_any)
-        _ = lf
         return Bound(T.BOOL, anyall)
 
     def _b_SQLValue(self, n: a.SQLValue, scope: Scope, agg: AggContext | None) -> Bound:
@@ -611,7 +618,8 @@ class Planner:
                            position=n.pos + 1)
         if name in _AGGS or n.star or n.distinct or n.filter is not None or n.order_by:
             if agg is None:
-                raise SqlError("aggregate functions are not allowed here" if name in _AGGS
+                where = f" in {self.clause}" if self.clause else " here"
+                raise SqlError(f"aggregate functions are not allowed{where}" if name in _AGGS
                                else f"function {name} is not an aggregate",
                                sqlstate="42803", position=n.pos + 1)
             return self._aggregate(n, agg)
@@ -732,11 +740,14 @@ class Planner:
                     x = Decimal(x)
                 return (x, 1) if s is None else (s[0] + x, s[1] + 1)
 
+            div = T.resolve_operator("/", rt, rt).fn  # PostgreSQL's result scale rules
+            ctx = self.ctx
+
             def afinal(s: Any) -> Any:
                 if s is None:
                     return None
                 if to_num:
-                    return _numeric_avg(s[0], s[1])
+                    return div(s[0], Decimal(s[1]), ctx)
                 return s[0] / s[1]
             return P.AggSpec("avg", fns, lambda: None, astep, afinal), rt
         if name in ("min", "max"):
@@ -800,13 +811,18 @@ class Planner:
 
     # -- subqueries -----------------------------------------------------------------------
     def _b_SubLink(self, n: a.SubLink, scope: Scope, agg: AggContext | None) -> Bound:
-        sub_scope = Scope([], outer=scope if agg is None else _agg_scope_for_outer(agg, scope))
-        pq = self.plan_query(n.query, sub_scope)
+        outside = scope if agg is None else _agg_scope_for_outer(agg, scope)
+        sub_scope = Scope([], outer=outside)
+        flag = [False]
+        self.sublinks.append((outside, flag))
+        saved_clause, self.clause = self.clause, ""
+        try:
+            pq = self.plan_query(n.query, sub_scope)
+        finally:
+            self.sublinks.pop()
+            self.clause = saved_clause
         node = pq.node
-        correlated = sub_scope.correlated
-        if correlated:
-            scope.correlated = scope.correlated or (scope.outer is not None and
-                                                    _reaches_outer(sub_scope))
+        correlated = flag[0]
         kind = n.kind
 
         def run(row: tuple, ex: Any, cache: dict[str, Any] = {}) -> list[tuple]:  # noqa: B006
@@ -853,15 +869,22 @@ class Planner:
                            else "subquery has too few columns", sqlstate="42601",
                            position=n.pos + 1)
         cmps = []
+        k = len(lefts)
         for i, (lb, t) in enumerate(zip(lefts, pq.types, strict=False)):
-            probe = Bound(t, lambda row, ex, i=i: ex.outer[-1][i])
-            cmps.append(self.operator(n.op, lb, probe, n.pos).fn)
+            # both sides read from a probe row (left values, subquery row) pushed for the
+            # comparison, so that outer references inside the left side keep their depth
+            lprobe = Bound(lb.type, lambda row, ex, i=i: ex.outer[-1][i])
+            lprobe.infer = lb.infer
+            rprobe = Bound(t, lambda row, ex, j=k + i: ex.outer[-1][j])
+            cmps.append(self.operator(n.op, lprobe, rprobe, n.pos).fn)
+        left_fns = [lb.fn for lb in lefts]
         is_any = kind == "any"
 
         def quantified(row: tuple, ex: Any) -> Any:
             unknown = False
+            lvals = tuple(f(row, ex) for f in left_fns)
             for r in run(row, ex):
-                ex.outer.append(r)
+                ex.outer.append(lvals + r)
                 try:
                     vals = [c(row, ex) for c in cmps]
                 finally:
@@ -1071,8 +1094,17 @@ class Planner:
             scan = ScanBuilder(self, rel, alias, sc, lock)
             return scan, sc, [scan]
         if isinstance(item, a.RangeSubselect):
-            pq = self.plan_query(item.query, Scope([], outer=outer if item.lateral else
-                                                   (outer.outer if outer else None)))
+            flag = [False]
+            if item.lateral and outer is not None:
+                self.sublinks.append((outer, flag))
+            try:
+                pq = self.plan_query(item.query, Scope([], outer=outer if item.lateral else
+                                                       (outer.outer if outer else None)))
+            finally:
+                if item.lateral and outer is not None:
+                    self.sublinks.pop()
+            if flag[0]:
+                pq.node.lateral = True  # type: ignore[attr-defined]
             names = item.col_aliases + pq.names[len(item.col_aliases):]
             return pq.node, Scope([ScopeColumn(item.alias, n, t) for n, t in
                                    zip(names, pq.types, strict=False)], outer=outer), []
@@ -1086,9 +1118,21 @@ class Planner:
                        ) -> tuple[P.PlanNode, Scope, list[Any]]:
         f = item.func
         assert isinstance(f, a.FuncCall)
-        name = f.name[-1]
         # arguments may refer to earlier FROM items (implicitly LATERAL): bound in the outer
         arg_scope = Scope([], outer=outer)
+        flag = [False]
+        if outer is not None:
+            self.sublinks.append((outer, flag))
+        try:
+            return self._function_scan_bound(item, f, arg_scope, outer, flag)
+        finally:
+            if outer is not None:
+                self.sublinks.pop()
+
+    def _function_scan_bound(self, item: a.RangeFunction, f: a.FuncCall, arg_scope: Scope,
+                             outer: Scope | None, flag: list[bool]
+                             ) -> tuple[P.PlanNode, Scope, list[Any]]:
+        name = f.name[-1]
         if name == "unnest":
             args = [self.bind(x, arg_scope) for x in f.args]
             if not args or not args[0].type.is_array:
@@ -1129,8 +1173,7 @@ class Planner:
         if len(out_types) == 1 and not item.col_aliases and item.alias:
             names = [item.alias]
         node = P.FunctionScan(node_fn, width, name, item.ordinality)
-        lateral = arg_scope.correlated
-        node.lateral = lateral  # type: ignore[attr-defined]
+        node.lateral = flag[0]  # type: ignore[attr-defined]
         return node, Scope([ScopeColumn(alias, n, t)
                             for n, t in zip(names, out_types, strict=False)],
                            outer=outer), []
@@ -1138,6 +1181,7 @@ class Planner:
     def _join(self, j: a.JoinExpr, outer: Scope | None, locking: list[a.LockingClause]
               ) -> tuple[P.PlanNode, Scope, list[Any]]:
         left, ls, lscans = self._from_item(j.left, outer, locking)
+        _check_alias_clash(ls, j.right)
         right, rs, rscans = self._from_item(j.right, Scope(ls.columns, outer=outer)
                                             if _is_lateral(j.right) else outer, locking)
         cols = ls.columns + rs.columns
@@ -1151,38 +1195,40 @@ class Planner:
             using = [c.name for c in ls.columns if c.name in rnames]
         cond_nodes: list[a.Node] = []
         if using is not None:
-            merged: list[ScopeColumn] = []
+            pairs: list[tuple[int, int]] = []
             for name in using:
-                li = [i for i, c in enumerate(ls.columns) if c.name == name]
-                ri = [i for i, c in enumerate(rs.columns) if c.name == name]
+                li = [i for i, c in enumerate(ls.columns) if c.name == name and not c.hidden]
+                ri = [i for i, c in enumerate(rs.columns) if c.name == name and not c.hidden]
                 if not li or not ri:
                     side = "left" if not li else "right"
                     raise SqlError(f'column "{name}" specified in USING clause does not exist '
                                    f"in {side} table", sqlstate="42703", position=j.pos + 1)
-                merged.append(ScopeColumn(None, name, ls.columns[li[0]].type))
-            scope = Scope(cols, outer=outer)
+                pairs.append((li[0], ri[0]))
+            nl = len(ls.columns)
             eqs: list[Bound] = []
-            for name in using:
-                li = next(i for i, c in enumerate(ls.columns) if c.name == name)
-                ri = next(i for i, c in enumerate(rs.columns) if c.name == name)
+            for li, ri in pairs:
                 lb = Bound(ls.columns[li].type, lambda row, ex, i=li: row[i])
-                k = len(ls.columns) + ri
+                k = nl + ri
                 rb = Bound(rs.columns[ri].type, lambda row, ex, i=k: row[i])
                 eqs.append(self.operator("=", lb, rb, j.pos))
             cond = and_fn([e.fn for e in eqs]) if len(eqs) > 1 else (eqs[0].fn if eqs
                                                                       else None)
-            node = self._make_join(j.kind, left, right, cond, eqs_info=(len(ls.columns), [
-                (next(i for i, c in enumerate(ls.columns) if c.name == n),
-                 next(i for i, c in enumerate(rs.columns) if c.name == n)) for n in using]),
-                ls=ls, rs=rs)
-            # merged columns: hide the right side's duplicates, unqualified names resolve once
-            out_cols = [ScopeColumn(c.table, c.name, c.type) for c in cols]
-            for name in using:
-                for c in out_cols[len(ls.columns):]:
-                    if c.name == name:
-                        c.hidden = True
-            scope = Scope(out_cols, outer=outer)  # hidden ones stay reachable as t.col
-            return _UsingJoin(node, using, ls, rs, j.kind), scope, lscans + rscans
+            node = self._make_join(j.kind, left, right, cond)
+            # PostgreSQL's layout: the merged columns first (COALESCE of both sides for
+            # RIGHT and FULL joins), then each side's own; the sides' copies of the merged
+            # columns stay reachable qualified (t.col) but * leaves them out
+            merged = [ScopeColumn(None, name, ls.columns[li].type)
+                      for name, (li, _ri) in zip(using, pairs, strict=True)]
+            used_l = {li for li, _ in pairs}
+            used_r = {ri for _, ri in pairs}
+            side_cols = [ScopeColumn(c.table, c.name, c.type, hidden=c.hidden or i in used_l)
+                         for i, c in enumerate(ls.columns)] + [
+                ScopeColumn(c.table, c.name, c.type, hidden=c.hidden or i in used_r)
+                for i, c in enumerate(rs.columns)]
+            scope = Scope(merged + side_cols, outer=outer)
+            for s in lscans + rscans:
+                s.outer_join_nullable = True  # offsets no longer match the joined row
+            return _UsingJoin(node, pairs, nl, j.kind), scope, []
         scope = Scope(cols, outer=outer)
         if j.on is not None:
             cond_nodes = _conjuncts(j.on)
@@ -1407,6 +1453,7 @@ class Planner:
                 node.width += 1
                 fscope.columns.append(ScopeColumn(None, "\x00row", T.RECORD, hidden=True))
             for item in from_[1:]:
+                _check_alias_clash(fscope, item)
                 lat = _is_lateral(item)
                 rnode, rscope, rscans = self._from_item(
                     item, Scope(fscope.columns, outer=outer) if lat else outer, locking)
@@ -1416,6 +1463,9 @@ class Planner:
         # WHERE: conjuncts on one base table go into its scan; equalities across two inputs
         # of a cross product become hash joins
         _set_offsets(node)
+        if where is not None and _has_aggregate(where):
+            self.clause = "WHERE"
+            self.bind(where, fscope)  # raises the 42803 of PostgreSQL
         if where is not None:
             remaining: list[a.Node] = []
             for c in _conjuncts(where):
@@ -1633,17 +1683,15 @@ class ScanBuilder(P.PlanNode):
 
 
 class _UsingJoin(P.PlanNode):
-    """JOIN ... USING / NATURAL JOIN: the merged columns take COALESCE(left, right) for FULL
-    and RIGHT joins (PostgreSQL's rule), so the row layout stays (left..., right...)."""
+    """JOIN ... USING / NATURAL JOIN: rows are (merged columns, left row, right row); a
+    merged column is the left side's value, or the right side's where the left is NULL
+    (PostgreSQL's COALESCE for RIGHT and FULL joins)."""
 
-    def __init__(self, node: P.PlanNode, using: list[str], ls: Scope, rs: Scope, kind: str):
-        self.node, self.kind = node, kind
-        self.width = node.width
+    def __init__(self, node: P.PlanNode, pairs: list[tuple[int, int]], nl: int, kind: str):
+        self.node, self.kind, self.nl = node, kind, nl
+        self.pairs = [(li, nl + ri) for li, ri in pairs]
+        self.width = len(pairs) + node.width
         self.name = node.name
-        nl = len(ls.columns)
-        self.fix = [(next(i for i, c in enumerate(ls.columns) if c.name == n),
-                     nl + next(i for i, c in enumerate(rs.columns) if c.name == n))
-                    for n in using]
 
     def label(self) -> str:
         return self.node.label()
@@ -1655,17 +1703,25 @@ class _UsingJoin(P.PlanNode):
         return self.node.details()
 
     def rows(self, ex: Any) -> Any:
-        if self.kind not in ("right", "full"):
-            return self.node.rows(ex)
-        return self._coalesced(ex)
-
-    def _coalesced(self, ex: Any) -> Any:
+        pairs = self.pairs
         for r in self.node.rows(ex):
-            lst = list(r)
-            for li, ri in self.fix:
-                if lst[li] is None:
-                    lst[li] = lst[ri]
-            yield tuple(lst)
+            yield tuple(r[li] if r[li] is not None else r[ri] for li, ri in pairs) + r
+
+
+def _item_alias(item: a.Node) -> str | None:
+    if isinstance(item, a.RangeVar):
+        return item.alias or item.name
+    if isinstance(item, a.RangeSubselect | a.RangeFunction):
+        return item.alias
+    return None
+
+
+def _check_alias_clash(scope: Scope, item: a.Node) -> None:
+    """FROM t, t: PostgreSQL's 42712 (a second range variable needs its own alias)."""
+    name = _item_alias(item)
+    if name is not None and scope.has_table(name):
+        raise SqlError(f'table name "{name}" specified more than once', sqlstate="42712",
+                       position=getattr(item, "pos", -2) + 1)
 
 
 def _pk_name(rel: Relation) -> str:
@@ -1825,18 +1881,3 @@ def _within(c: a.Node, scope: Scope) -> bool:
 
 def _agg_scope_for_outer(agg: AggContext, scope: Scope) -> Scope:
     return Scope(agg.input_scope.columns, outer=agg.input_scope.outer)
-
-
-def _reaches_outer(sub: Scope) -> bool:
-    return True
-
-
-def _numeric_avg(total: Decimal, n: int) -> Decimal:
-    """PostgreSQL's numeric avg keeps at least 16 significant digits in its scale."""
-    q = total / Decimal(n)
-    digits = max(16, -total.as_tuple().exponent if isinstance(total.as_tuple().exponent,
-                                                              int) else 0)
-    scale = max(0, digits - max(0, q.adjusted() + 1)) if q != 0 else max(
-        0, -total.as_tuple().exponent) if isinstance(total.as_tuple().exponent, int) else 0
-    scale = min(scale, 1000)
-    return q.quantize(Decimal(1).scaleb(-scale))

@@ -1,0 +1,30 @@
+CREATE TABLE acct (id int PRIMARY KEY, bal int);
+BEGIN;
+INSERT INTO acct VALUES (1, 100);
+SELECT bal FROM acct;
+ROLLBACK;
+SELECT count(*) FROM acct;
+BEGIN;
+INSERT INTO acct VALUES (1, 100);
+COMMIT;
+SELECT bal FROM acct;
+-- name: an error aborts the block until ROLLBACK
+BEGIN;
+UPDATE acct SET bal = bal - 10;
+SELECT 1/0;
+SELECT bal FROM acct;
+COMMIT;
+SELECT bal FROM acct;
+-- name: transactional DDL
+BEGIN;
+CREATE TABLE tmp (x int);
+INSERT INTO tmp VALUES (1);
+ROLLBACK;
+SELECT * FROM tmp;
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SHOW transaction_isolation;
+COMMIT;
+SET default_transaction_isolation = 'serializable';
+SHOW default_transaction_isolation;
+RESET default_transaction_isolation;
+SHOW default_transaction_isolation;
