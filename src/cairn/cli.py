@@ -146,6 +146,10 @@ def _register() -> None:
 
     register_a2ui(cli, bench)
 
+    from cairn.pgwire.cli import register as register_pgwire
+
+    register_pgwire(cli)
+
 
 def main() -> None:
     _register()
