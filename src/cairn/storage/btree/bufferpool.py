@@ -14,21 +14,28 @@ decoded). The bound is **memory, not pages**: each frame is charged what it occu
 (:func:`~cairn.storage.btree.node.charge`), about the page size for a raw leaf and about twice
 that for a decoded leaf of small entries, so ``pool_bytes`` is what the pool really holds.
 
-Dirty pages are never evicted: the engine's write-ahead log is redo-only and logical, so the
-data file must keep the exact image of the last checkpoint (no-steal, like a redo-only
-ARIES variant). When the dirty pages alone pass the eviction target (15/16 of the pool),
-the engine runs a checkpoint, which cleans them all; the pool can therefore exceed its bound
-by at most the pages one write batch dirties.
+Dirty pages never reach the data file outside a checkpoint: the engine's write-ahead log is
+redo-only and logical, so ``tree.dat`` must keep the exact image of the last checkpoint
+(no-steal towards the data file, like a redo-only ARIES variant). A dirty frame the clock
+chooses is instead *spilled* (``spill``: its image goes to a scratch file, see
+:mod:`cairn.storage.btree.pager`) and read back from there when needed; the next checkpoint
+writes it. Without a ``spill`` callback dirty frames are never evicted, and when they alone
+pass the eviction target (15/16 of the pool) the engine must checkpoint (``too_dirty``). The
+pool can exceed its bound by at most the pages one write batch touches.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from cairn.storage.btree.node import Frame, charge
 
 
 class BufferPool:
-    def __init__(self, capacity: int, page_size: int):
-        """``capacity`` in bytes; at least 8 pages."""
+    def __init__(self, capacity: int, page_size: int,
+                 spill: Callable[[Frame], None] | None = None):
+        """``capacity`` in bytes; at least 8 pages. ``spill`` writes a dirty frame's image
+        somewhere it can be read back from (so dirty frames can be evicted)."""
         if capacity < 8 * page_size:
             raise ValueError(f"buffer pool of {capacity} bytes is too small (minimum 8 pages "
                              f"of {page_size} bytes)")
@@ -42,6 +49,8 @@ class BufferPool:
         self.hits = 0
         self.misses = 0
         self.evictions = 0
+        self.spill = spill
+        self.spills = 0
 
     def __len__(self) -> int:
         return len(self.frames)
@@ -116,9 +125,12 @@ class BufferPool:
     def evict(self) -> int:
         """Bring the pool under its capacity (with 1/16 slack, so sweeps are rare)."""
         frames = self.frames
-        # Only clean frames can go; when too few are clean the engine's next write checkpoints
-        # (see too_dirty), so do not sweep for frames that are not there.
-        need = min(self.used - self.target, self.used - self.dirty_used)
+        spill = self.spill
+        # Without spilling only clean frames can go; when too few are clean the engine's next
+        # write checkpoints (see too_dirty), so do not sweep for frames that are not there.
+        need = self.used - self.target
+        if spill is None:
+            need = min(need, self.used - self.dirty_used)
         if need <= 0:
             return 0
         evicted = 0
@@ -126,13 +138,23 @@ class BufferPool:
             for pid, node in list(frames.items()):
                 if need <= 0:
                     break
-                if node.dirty or node.pins:
+                if node.pins or (node.dirty and spill is None):
                     continue
                 del frames[pid]
                 if node.ref:
                     node.ref = False
                     frames[pid] = node  # second chance: to the back of the ring
                     continue
+                if node.dirty:
+                    try:
+                        spill(node)  # type: ignore[misc]
+                    except BaseException:
+                        frames[pid] = node
+                        raise
+                    node.dirty = False
+                    del self.dirty[pid]
+                    self.dirty_used -= node.charge
+                    self.spills += 1
                 need -= node.charge
                 self.used -= node.charge
                 evicted += 1

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 
 from cairn.storage.btree.bufferpool import BufferPool
 from cairn.storage.btree.bulkload import bulk_load
-from cairn.storage.btree.node import Leaf, Value
+from cairn.storage.btree.node import Leaf, Node, Value
 from cairn.storage.btree.page import (
     MAX_PAGE_SIZE,
     META,
@@ -156,6 +156,8 @@ class BTreeEngine(Engine):
         self._scans: weakref.WeakSet[_ScanCursor] = weakref.WeakSet()
         self._tree_path = os.path.join(path, TREE_FILE)
         self._wal_limit = wal_checkpoint_bytes
+        # Checkpoint when this much is spilled (it is read back into memory by the checkpoint).
+        self._spill_limit = max(wal_checkpoint_bytes, pool_bytes)
         self._commit_delay = max(0, commit_delay_us) / 1e6  # seconds, for GroupCommit
         self.manual_wal_flush = bool(manual_wal_flush)
         # counters
@@ -201,7 +203,7 @@ class BTreeEngine(Engine):
                                       path=self._tree_path, offset=0)
             self._pager.page_count = meta.page_count
             self._pager.load_freelist(meta.freelist_head, meta.free_count)
-            self._pool = BufferPool(max(pool_bytes, 8 * page_size), page_size)
+            self._pool = BufferPool(max(pool_bytes, 8 * page_size), page_size, self._spill)
             self._tree = BTree(self._pager, self._pool, meta.root, meta.height,
                                meta.leaf_pages, meta.internal_pages)
             self._keys = meta.keys
@@ -288,7 +290,7 @@ class BTreeEngine(Engine):
             if self._failure is not None:
                 self._raise_failed()
             pool = self._pool
-            if self._wal.size >= self._wal_limit or pool.too_dirty:
+            if self._wal.size >= self._wal_limit or self._pager.spill_bytes > self._spill_limit:
                 self._checkpoint()
             try:
                 wal_file = self._wal.file
@@ -348,7 +350,7 @@ class BTreeEngine(Engine):
             if self._failure is not None:
                 self._raise_failed()
             pool = self._pool
-            if self._wal.size >= self._wal_limit or pool.too_dirty:
+            if self._wal.size >= self._wal_limit or self._pager.spill_bytes > self._spill_limit:
                 # Before this batch is logged, so that a checkpoint that fails cannot leave
                 # behind a batch whose write call raised.
                 self._checkpoint()
@@ -436,6 +438,10 @@ class BTreeEngine(Engine):
             self._pager.release(pid)
         self._overflow_pages -= len(pids)
 
+    def _spill(self, node: Node) -> None:
+        """The pool evicts a dirty page: keep its image in the spill file (pager.py)."""
+        self._pager.spill(node.pid, self._tree.image(node))
+
     def _chain_len(self, length: int) -> int:
         return max(1, -(-length // overflow_capacity(self.page_size)))
 
@@ -483,7 +489,8 @@ class BTreeEngine(Engine):
     def _do_checkpoint(self) -> None:
         pager = self._pager
         tree = self._tree
-        images = tree.dirty_images()
+        images = pager.spilled_images()  # pages the pool evicted dirty since the last one
+        images.update(tree.dirty_images())
         head, free_count, trunks = pager.freelist_images()
         meta = Meta(page_size=self.page_size, root=tree.root, height=tree.height,
                     page_count=pager.page_count, wal_gen=self._wal.gen + 1,
@@ -491,7 +498,7 @@ class BTreeEngine(Engine):
                     internal_pages=tree.internal_pages, overflow_pages=self._overflow_pages,
                     keys=self._keys, live_bytes=self._live_bytes,
                     checkpoint_seq=self._seq + 1)
-        pages = sorted([*images, *trunks, (0, encode_meta(meta))])
+        pages = sorted([*images.items(), *trunks, (0, encode_meta(meta))])
         # 0. overflow chains written since the last checkpoint went straight to tree.dat and
         # the new pages point at them: they must be durable before the journal can be.
         pager.file.sync()
@@ -527,6 +534,7 @@ class BTreeEngine(Engine):
             self.fs.sync_dir(self.path)
         self._checkpoint_fsyncs += 5
         self._pool.cleaned()
+        pager.spill_reset()
         self._seq = meta.checkpoint_seq
         self._checkpoints += 1
         if self._pool.used > self._pool.capacity:
@@ -686,7 +694,7 @@ class BTreeEngine(Engine):
         self._compactions += 1
         counters = (tree.splits, tree.merges, tree.redistributions, tree.accesses)
         misses, evictions = pool.misses, pool.evictions
-        self._pool = BufferPool(pool.capacity, self.page_size)
+        self._pool = BufferPool(pool.capacity, self.page_size, self._spill)
         self._pool.misses, self._pool.evictions = misses, evictions
         self._tree = BTree(self._pager, self._pool, meta.root, meta.height, meta.leaf_pages,
                            meta.internal_pages)
@@ -759,6 +767,9 @@ class BTreeEngine(Engine):
                     if self._gets else 0.0,
                     "overflow_pages_read": self._overflow_reads,
                     "checkpoints": self._checkpoints,
+                    "pool_spills": pool.spills,
+                    "spilled_pages": len(pager.spilled),
+                    "spill_bytes_written": pager.spill_bytes_written,
                     "checkpoint_fsyncs": self._checkpoint_fsyncs,
                     "wal_bytes": self._wal.size,
                     "max_commits_per_fsync": commit.max_batch,

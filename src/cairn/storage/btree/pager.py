@@ -15,6 +15,15 @@ rewrites any chain whose pages a crash lost.
 At a checkpoint the free pages are stored in freelist trunk pages, which are themselves free
 pages (SQLite's freelist); the trunks are held back until the next checkpoint for the rule
 above.
+
+**Spilling.** The buffer pool may evict a dirty page: its image goes to ``tree.spill``, never to
+``tree.dat`` (which must stay the last checkpoint's image for the logical redo log), and a later
+read of that page comes from the spill file. The next checkpoint writes spilled images and
+dirty frames alike and empties the spill file. Nothing in it is needed for recovery (the WAL
+replays every change since the checkpoint), so it is never fsynced and is discarded at open.
+This is SQLite's cache spill (dirty pages written to the WAL mid-transaction) without making
+the spilled pages durable: it lets a tree larger than the pool take random writes without a
+checkpoint every time the pool fills with dirty pages.
 """
 
 from __future__ import annotations
@@ -50,13 +59,28 @@ class Pager:
         self.fresh: set[int] = set()  # allocated since the last checkpoint
         self.pages_read = 0
         self.bytes_written = 0
+        self.spill_path = path.removesuffix(".dat") + ".spill"
+        self.spill_file: File | None = None
+        self.spilled: dict[int, int] = {}  # page id -> offset of its image in tree.spill
+        self.spill_end = 0
+        self.spill_bytes_written = 0
 
     # -- raw pages ---------------------------------------------------------------------------
     def read(self, pid: int, expect: int | None = None) -> tuple[int, bytes]:
-        """Read and verify page ``pid``; return ``(type, bytes)``."""
+        """Read and verify page ``pid`` (its spilled image if it has one); return
+        ``(type, bytes)``."""
         if pid <= 0 or pid >= self.page_count:
             raise CorruptionError(f"reference to page {pid} outside the file "
                                   f"({self.page_count} pages)", path=self.path)
+        spilled = self.spilled.get(pid)
+        if spilled is not None:
+            data = self.spill_file.read_at(spilled, self.page_size)  # type: ignore[union-attr]
+            self.pages_read += 1
+            ptype = verify(data, pid, self.page_size, self.spill_path, spilled)
+            if expect is not None and ptype != expect:
+                raise CorruptionError(f"page {pid} has type {ptype}, expected {expect}",
+                                      path=self.spill_path, offset=spilled)
+            return ptype, data
         offset = pid * self.page_size
         data = self.file.read_at(offset, self.page_size)
         self.pages_read += 1
@@ -77,7 +101,10 @@ class Pager:
         ps = self.page_size
         blob = self.file.read_at(pid * ps, n * ps)
         out: dict[int, bytes] = {}
+        spilled = self.spilled
         for j in range(len(blob) // ps):
+            if pid + j in spilled:  # tree.dat holds an older image of this page
+                continue
             page = blob[j * ps:(j + 1) * ps]
             try:
                 if verify(page, pid + j, ps, self.path, (pid + j) * ps) == LEAF_PAGE:
@@ -86,6 +113,38 @@ class Pager:
                 continue
         self.pages_read += len(blob) // ps
         return out
+
+    # -- spilling (see the module docstring) ---------------------------------------------------
+    def spill(self, pid: int, image: bytes) -> None:
+        """Store the image of a dirty page the pool evicts (one slot per page, reused)."""
+        if self.spill_file is None:
+            self.spill_file = self.fs.open(self.spill_path, truncate=True)
+        offset = self.spilled.get(pid)
+        if offset is None:
+            offset = self.spill_end
+            self.spill_end += self.page_size
+            self.spilled[pid] = offset
+        self.spill_file.write_at(offset, image)
+        self.spill_bytes_written += len(image)
+        self.bytes_written += len(image)
+
+    @property
+    def spill_bytes(self) -> int:
+        return self.spill_end
+
+    def spilled_images(self) -> dict[int, bytes]:
+        """Every spilled page's image (for the checkpoint)."""
+        f = self.spill_file
+        if f is None or not self.spilled:
+            return {}
+        return {pid: f.read_at(off, self.page_size) for pid, off in self.spilled.items()}
+
+    def spill_reset(self) -> None:
+        """A checkpoint wrote every spilled image to tree.dat: empty the spill file."""
+        self.spilled.clear()
+        self.spill_end = 0
+        if self.spill_file is not None:
+            self.spill_file.truncate(0)
 
     def write(self, pid: int, data: bytes) -> None:
         self.file.write_at(pid * self.page_size, data)
@@ -109,6 +168,7 @@ class Pager:
 
     def release(self, pid: int) -> None:
         """Free a page (see the module docstring for when it becomes reusable)."""
+        self.spilled.pop(pid, None)  # its image must not be written at the next checkpoint
         if pid in self.fresh:
             self.fresh.discard(pid)
             heapq.heappush(self.free, pid)
@@ -246,4 +306,9 @@ class Pager:
         self.fresh = set()
 
     def close(self) -> None:
-        self.file.close()
+        try:
+            self.file.close()
+        finally:
+            if self.spill_file is not None:
+                self.spill_file.close()
+                self.spill_file = None

@@ -528,16 +528,16 @@ class BTree:
             i = len(leaf.keys)
 
     # -- checkpoint support ------------------------------------------------------------------
+    def image(self, node: Node) -> bytes:
+        """The page bytes of a decoded node."""
+        if isinstance(node, Leaf):
+            return encode_leaf(node.pid, node.prev, node.next, node.keys, node.vals,
+                               self.page_size)
+        return encode_internal(node.pid, node.keys, node.children, self.page_size)
+
     def dirty_images(self) -> list[tuple[int, bytes]]:
-        ps = self.page_size
-        out: list[tuple[int, bytes]] = []
-        for pid, node in sorted(self.pool.dirty.items()):
-            if isinstance(node, Leaf):
-                out.append((pid, encode_leaf(pid, node.prev, node.next, node.keys, node.vals,
-                                             ps)))
-            else:
-                out.append((pid, encode_internal(pid, node.keys, node.children, ps)))
-        return out
+        return [(pid, self.image(node))  # type: ignore[arg-type]
+                for pid, node in sorted(self.pool.dirty.items())]
 
     def leaves(self) -> list[Leaf]:
         """Every leaf, left to right (verification and statistics; loads every leaf)."""
