@@ -19,6 +19,7 @@ from typing import Any
 from cairn.sql import ast as a
 from cairn.sql import plan as P
 from cairn.sql import types as T
+from cairn.sql import window as W
 from cairn.sql.catalog import CatalogView, Relation
 from cairn.sql.errors import SqlError
 from cairn.sql.expr import (
@@ -110,6 +111,9 @@ class Planner:
         self.read_relations: list[Relation] = []
         self.inferred: dict[int, T.SqlType] = {}  # $n (0-based) -> type from its context
         self.clause = ""  # the clause being bound, for "not allowed in WHERE" messages
+        # window functions of the SELECT list being bound (None where none are allowed)
+        self.windows: list[W.WindowFunc] | None = None
+        self.window_defs: dict[str, a.WindowDef] = {}
         # subqueries being planned: (the scope outside them, [correlated?])
         self.sublinks: list[tuple[Scope, list[bool]]] = []
 
@@ -614,8 +618,7 @@ class Planner:
             raise SqlError(f"schema \"{n.name[0]}\" does not exist", sqlstate="3F000",
                            position=n.pos + 1)
         if n.over is not None:
-            raise SqlError("window functions are not supported yet", sqlstate="0A000",
-                           position=n.pos + 1)
+            return self._window_call(n, scope, agg)
         if name in _AGGS or n.star or n.distinct or n.filter is not None or n.order_by:
             if agg is None:
                 where = f" in {self.clause}" if self.clause else " here"
@@ -671,6 +674,83 @@ class Planner:
             return Bound(T.VOID, lambda row, ex: ex.session.notify(
                 *[f(row, ex) for f in args]))
         return None
+
+    # -- window functions -----------------------------------------------------------------
+    def _window_call(self, n: a.FuncCall, scope: Scope, agg: AggContext | None) -> Bound:
+        if self.windows is None:
+            where = f" in {self.clause}" if self.clause else " here"
+            raise SqlError(f"window functions are not allowed{where}", sqlstate="42P20",
+                           position=n.pos + 1)
+        name = n.name[-1]
+        w = self._window_def(n.over, n.pos)  # type: ignore[arg-type]
+        partition = [self.bind(x, scope, agg) for x in w.partition_by]
+        for i, p in enumerate(partition):
+            if p.type.oid == T.UNKNOWN.oid:
+                partition[i] = coerce(p, T.TEXT, "implicit", self.ctx)
+        order = [self._key_of(self.bind(sb.expr, scope, agg), sb) for sb in w.order_by]
+        saved, self.windows = self.windows, None  # no window call inside a window call
+        try:
+            args = [self.bind(x, scope, agg) for x in n.args]
+        finally:
+            self.windows = saved
+        wf = W.WindowFunc(name, [b.fn for b in args], [b.fn for b in partition],
+                          [_hasher(b.type) for b in partition], order, w.frame)
+        if name in W.RANKING:
+            rtype = W.RANKING[name]
+            if name == "ntile":
+                wf.args = [coerce(args[0], T.INT4, "implicit", self.ctx).fn]
+        elif name in W.VALUE:
+            if not args:
+                raise SqlError(f"function {name}() does not exist", sqlstate="42883",
+                               position=n.pos + 1)
+            rtype = args[0].type if args[0].type.oid != T.UNKNOWN.oid else T.TEXT
+            if name in ("lag", "lead") and len(args) > 2:
+                wf.args[2] = coerce(args[2], rtype, "implicit", self.ctx, n.pos).fn
+            if len(args) > 1:
+                wf.args[1] = coerce(args[1], T.INT4, "implicit", self.ctx).fn
+        elif name in _AGGS or n.star:
+            # in a grouped query its inputs are the group rows (bound with ``agg``)
+            spec, rtype = self._agg_spec(name, n, args)
+            if n.filter is not None:
+                spec.filter = to_bool(self.bind(n.filter, scope, agg), self.ctx, "FILTER",
+                                      n.pos).fn
+            wf.agg = spec
+        else:
+            raise SqlError(f"function {name} is not a window function", sqlstate="42809",
+                           position=n.pos + 1)
+        if w.frame is not None:
+            offs: list[Any] = []
+            for b in (w.frame.start, w.frame.end):
+                if b.offset is None:
+                    offs.append(None)
+                    continue
+                ob = self.bind(b.offset, Scope())
+                if w.frame.mode == "range":
+                    if len(order) != 1:
+                        raise SqlError("RANGE with offset PRECEDING/FOLLOWING requires exactly "
+                                       "one ORDER BY column", sqlstate="42P20",
+                                       position=n.pos + 1)
+                    offs.append(ob.fn)
+                else:
+                    offs.append(coerce(ob, T.INT8, "implicit", self.ctx).fn)
+            wf.offsets = offs
+        self.windows.append(wf)
+        k = len(self.windows) - 1
+        wins = self.windows
+        return Bound(rtype, lambda row, ex, k=k, w=wins: row[len(row) - len(w) + k],
+                     text=f"{name}() OVER (...)")
+
+    def _window_def(self, w: a.WindowDef, pos: int) -> a.WindowDef:
+        """OVER w / OVER (w ORDER BY ...): a named window from the WINDOW clause."""
+        if w.ref is None:
+            return w
+        base = self.window_defs.get(w.ref)
+        if base is None:
+            raise SqlError(f'window "{w.ref}" does not exist', sqlstate="42704",
+                           position=pos + 1)
+        base = self._window_def(base, pos)
+        return a.WindowDef(None, None, base.partition_by, w.order_by or base.order_by,
+                           w.frame or base.frame)
 
     # -- aggregates -----------------------------------------------------------------------
     def _aggregate(self, n: a.FuncCall, agg: AggContext) -> Bound:
@@ -1334,7 +1414,17 @@ class Planner:
                 gkeys.append(ast_key(g))
             # aggregates are discovered while binding the outputs, HAVING and ORDER BY
             agg = AggContext(gkeys, gb, fscope)
-        # targets
+        # targets (window functions allowed in the select list and ORDER BY only)
+        saved_windows, saved_defs = self.windows, self.window_defs
+        self.windows = []
+        self.window_defs = {w.name: w for w in q.windows if w.name}
+        try:
+            return self._select_targets(q, node, fscope, agg, outer)
+        finally:
+            self.windows, self.window_defs = saved_windows, saved_defs
+
+    def _select_targets(self, q: a.SelectStmt, node: P.PlanNode, fscope: Scope,
+                        agg: AggContext | None, outer: Scope | None) -> PlannedQuery:
         names: list[str] = []
         outs: list[Bound] = []
         for t in q.targets:
@@ -1354,8 +1444,13 @@ class Planner:
             outs.append(b)
         having = None
         if q.having is not None:
-            having = to_bool(self.bind(q.having, fscope, agg), self.ctx, "HAVING",
-                             q.pos)
+            wins, self.windows = self.windows, None
+            self.clause = "HAVING"
+            try:
+                having = to_bool(self.bind(q.having, fscope, agg), self.ctx, "HAVING",
+                                 q.pos)
+            finally:
+                self.windows, self.clause = wins, ""
         # ORDER BY keys: output names and positions first, then input expressions
         sort_keys: list[P.SortKey] = []
         extra: list[Bound] = []
@@ -1388,6 +1483,9 @@ class Planner:
                 node = P.Filter(node, having.fn, having.text)
         elif having is not None:
             node = P.Filter(node, having.fn)
+        if self.windows:
+            node = P.WindowAgg(node, [lambda rows, ex, wf=wf: W.compute(wf, rows, ex)
+                                      for wf in self.windows])
         # project outputs (+ hidden sort columns)
         all_outs = outs + extra
         srf = [b.retset for b in all_outs]
@@ -1463,9 +1561,12 @@ class Planner:
         # WHERE: conjuncts on one base table go into its scan; equalities across two inputs
         # of a cross product become hash joins
         _set_offsets(node)
-        if where is not None and _has_aggregate(where):
-            self.clause = "WHERE"
-            self.bind(where, fscope)  # raises the 42803 of PostgreSQL
+        if where is not None and (_has_aggregate(where) or _has_window(where)):
+            saved, self.clause, self.windows = (self.clause, self.windows), "WHERE", None
+            try:
+                self.bind(where, fscope)  # raises PostgreSQL's 42803 / 42P20
+            finally:
+                self.clause, self.windows = saved
         if where is not None:
             remaining: list[a.Node] = []
             for c in _conjuncts(where):
@@ -1799,6 +1900,18 @@ def _column_refs(e: Any) -> list[list[str]] | None:
 def fields_of(n: a.Node) -> list[Any]:
     from dataclasses import fields as dfields
     return [getattr(n, f.name) for f in dfields(n) if f.name != "pos"]
+
+
+def _has_window(e: Any) -> bool:
+    if isinstance(e, a.SubLink):
+        return False
+    if isinstance(e, a.FuncCall) and e.over is not None:
+        return True
+    if isinstance(e, a.Node):
+        return any(_has_window(f) for f in fields_of(e))
+    if isinstance(e, list | tuple):
+        return any(_has_window(x) for x in e)
+    return False
 
 
 def _has_aggregate(e: Any) -> bool:

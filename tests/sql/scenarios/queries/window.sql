@@ -1,0 +1,16 @@
+CREATE TABLE sales (id int PRIMARY KEY, region text, rep text, amount int, day date);
+INSERT INTO sales VALUES (1, 'north', 'ann', 100, '2024-01-01'), (2, 'north', 'ann', 50, '2024-01-02'), (3, 'north', 'bo', 100, '2024-01-02'), (4, 'south', 'cy', 70, '2024-01-01'), (5, 'south', 'cy', 30, '2024-01-03'), (6, 'south', 'dee', NULL, '2024-01-03'), (7, 'east', 'eli', 10, '2024-01-05');
+SELECT id, row_number() OVER (ORDER BY id) FROM sales ORDER BY id;
+SELECT id, region, amount, rank() OVER (PARTITION BY region ORDER BY amount DESC), dense_rank() OVER (PARTITION BY region ORDER BY amount DESC) FROM sales ORDER BY region, id;
+SELECT id, amount, sum(amount) OVER (ORDER BY id) AS running, count(*) OVER () AS total, avg(amount) OVER (PARTITION BY region) AS region_avg FROM sales ORDER BY id;
+SELECT id, amount, sum(amount) OVER (ORDER BY amount) FROM sales ORDER BY id;
+SELECT id, lag(amount) OVER (ORDER BY id), lead(amount, 2, -1) OVER (ORDER BY id) FROM sales ORDER BY id;
+SELECT id, first_value(rep) OVER w, last_value(rep) OVER w, nth_value(rep, 2) OVER w FROM sales WINDOW w AS (PARTITION BY region ORDER BY id ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) ORDER BY id;
+SELECT id, sum(amount) OVER (ORDER BY id ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING) FROM sales ORDER BY id;
+SELECT id, amount, sum(amount) OVER (ORDER BY amount RANGE BETWEEN 20 PRECEDING AND CURRENT ROW) FROM sales ORDER BY id;
+SELECT id, count(*) OVER (ORDER BY day GROUPS BETWEEN 1 PRECEDING AND CURRENT ROW) FROM sales ORDER BY id;
+SELECT id, ntile(3) OVER (ORDER BY id), percent_rank() OVER (ORDER BY id), cume_dist() OVER (ORDER BY amount) FROM sales ORDER BY id;
+SELECT region, sum(amount), rank() OVER (ORDER BY sum(amount) DESC) FROM sales GROUP BY region ORDER BY region;
+SELECT * FROM (SELECT id, region, row_number() OVER (PARTITION BY region ORDER BY amount DESC NULLS LAST, id) AS rn FROM sales) t WHERE rn = 1 ORDER BY region;
+SELECT id FROM sales WHERE row_number() OVER () > 1;
+SELECT id, rank() OVER (ORDER BY nope) FROM sales;
