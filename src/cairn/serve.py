@@ -36,6 +36,7 @@ class Service:
     sock: socket.socket
     note: str = ""
     closers: list[Callable[[], None]] = field(default_factory=list)
+    uvicorn_options: dict[str, Any] = field(default_factory=dict)  # e.g. the S3 front end's
 
     @property
     def url(self) -> str:
@@ -79,8 +80,9 @@ def run_services(services: list[Service]) -> None:
     async def main() -> None:
         servers = []
         for svc in services:
-            config = uvicorn.Config(svc.app, log_level="warning", lifespan="on",
-                                    timeout_graceful_shutdown=5)
+            options: dict[str, Any] = {"lifespan": "on", **svc.uvicorn_options}
+            config = uvicorn.Config(svc.app, log_level="warning", timeout_graceful_shutdown=5,
+                                    **options)
             servers.append(_Server(config))
         loop = asyncio.get_running_loop()
 
@@ -107,7 +109,10 @@ def _s3(data_dir: str, sock: socket.socket) -> Service:
     secret = svc.keys.get(svc.access_key)
     return Service("s3", svc.app, sock,
                    note=f"{svc.summary}; access key {svc.access_key} secret {secret}",
-                   closers=[svc.close])
+                   closers=[svc.close],
+                   # its own HTTP protocol (header timeouts for slow clients), no lifespan
+                   uvicorn_options={"http": svc.http_protocol, "lifespan": "off",
+                                    "interface": "asgi3"})
 
 
 def _registry(data_dir: str, sock: socket.socket) -> Service:
