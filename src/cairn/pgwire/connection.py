@@ -105,6 +105,7 @@ class Connection:
         self.busy = False
         self.reported: dict[str, str] = {}
         self.admitted = False
+        self.last_kind = b""
 
     # -- bytes in and out ------------------------------------------------------------------
     def _fill(self) -> None:
@@ -131,6 +132,7 @@ class Connection:
             self._wait_input()
         head = self.read_exact(5)
         kind, length = head[:1], struct.unpack("!i", head[1:])[0]
+        self.last_kind = kind
         p.check_length(length, self.cfg.max_message)
         if len(self.inbuf) < length - 4:
             self.flush()
@@ -189,7 +191,6 @@ class Connection:
 
     def _fatal(self, sqlstate: str, message: str, hint: str | None = None) -> None:
         try:
-            self.out.clear()
             self.send(p.error_response("FATAL", sqlstate, message, hint=hint))
             self.flush()
         except (Closed, OSError):
@@ -374,7 +375,20 @@ class Connection:
             p.Close: self._on_close,
         }
         while True:
-            msg = self.read_message()
+            try:
+                msg = self.read_message()
+            except p.ProtocolViolation as exc:
+                if exc.fatal:
+                    raise
+                # a well-framed message with bad content (text not UTF-8): an ERROR
+                if self.skipping:
+                    continue
+                self._error(SqlError(exc.message, sqlstate=exc.sqlstate))
+                if self.last_kind == b"Q":
+                    self._ready()
+                else:
+                    self.skipping = True
+                continue
             t = type(msg)
             if t is p.Terminate:
                 return
@@ -496,9 +510,8 @@ class Connection:
             types = list(st.param_types or []) + [None] * n
         expected = len(st.param_types) if st.param_types is not None else len(st.declared)
         if n != expected and (st.described or n < expected):
-            raise p.ProtocolViolation(
-                f"bind message supplies {n} parameters, but prepared statement "
-                f'"{msg.statement}" requires {expected}')
+            raise SqlError(f"bind message supplies {n} parameters, but prepared statement "
+                           f'"{msg.statement}" requires {expected}', sqlstate="08P01")
         values = [decode_param(raw, f, t, s.ctx, i + 1)
                   for i, (raw, f, t) in enumerate(zip(msg.params, fmts, types, strict=False))]
         self.portals[msg.portal] = Portal(st, values, msg.result_formats)

@@ -34,10 +34,11 @@ _hdr = struct.Struct("!ci")
 class ProtocolViolation(Exception):
     """The client broke the protocol: FATAL, then the connection closes (08P01 by default)."""
 
-    def __init__(self, message: str, sqlstate: str = "08P01"):
+    def __init__(self, message: str, sqlstate: str = "08P01", fatal: bool = True):
         super().__init__(message)
         self.message = message
         self.sqlstate = sqlstate
+        self.fatal = fatal  # False: the framing is intact, an ERROR lets the session go on
 
 
 class Reader:
@@ -98,7 +99,7 @@ def decode_text(b: bytes) -> str:
         bad = b[exc.start:exc.start + 2]
         shown = " ".join(f"0x{c:02x}" for c in bad)
         raise ProtocolViolation(f'invalid byte sequence for encoding "UTF8": {shown}',
-                                "22021") from None
+                                "22021", fatal=False) from None
 
 
 # -- frontend messages ---------------------------------------------------------------------

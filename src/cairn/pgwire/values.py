@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from cairn.pgwire.protocol import ProtocolViolation
 from cairn.sql import SqlError
 from cairn.sql import types as T
 
@@ -25,8 +24,8 @@ def formats_for(codes: Sequence[int], n: int, what: str) -> list[int]:
     if len(codes) == 1:
         return [codes[0]] * n
     if len(codes) != n:
-        raise ProtocolViolation(f"bind message has {len(codes)} {what} formats but {n} "
-                                f"{'parameters' if what == 'parameter' else 'columns'}")
+        raise SqlError(f"bind message has {len(codes)} {what} formats but {n} "
+                       f"{'parameters' if what == 'parameter' else 'columns'}", sqlstate="08P01")
     return list(codes)
 
 
