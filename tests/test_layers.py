@@ -1,4 +1,4 @@
-"""The layer rule of VISION.md: lower layers never import higher ones (import-linter)."""
+"""The layer rule (docs/architecture.md): lower layers never import higher ones (import-linter)."""
 
 import shutil
 import subprocess

@@ -1,4 +1,5 @@
-"""``cairn serve``: every service that exists, in one process, on embedded defaults (VISION.md).
+"""``cairn serve``: every service that exists, in one process, on embedded defaults (see
+docs/architecture.md, "How a request flows through cairn serve").
 
 Each service is an ASGI app under its own uvicorn server on its own port, all on one asyncio
 loop. Sockets are bound before anything starts, so the printed URLs are the real ones (port 0

@@ -1,6 +1,6 @@
 """Shared benchmark plumbing: measurements, medians of repeats, ratios and progress lines.
 
-VISION.md asks every ``cairn bench`` command to put peers side by side in one run and report
+The project asks every ``cairn bench`` command to put peers side by side in one run and report
 medians of repeats with ratios printed. The median (not the mean) is used because a shared
 2-core machine produces occasional outliers (another process's burst, a page-cache eviction)
 that would drag a mean but leave the middle value alone.

@@ -1,6 +1,6 @@
 """``cairn booking ...`` commands: apply migrations, run the contention lab.
 
-Configuration follows VISION.md: flags, then ``CAIRN_BOOKING_*`` environment variables (click's
+Configuration: flags, then ``CAIRN_BOOKING_*`` environment variables (click's
 auto_envvar_prefix), then defaults pointing at the local PostgreSQL and Redis.
 """
 
