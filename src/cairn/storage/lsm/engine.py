@@ -63,7 +63,6 @@ from cairn.storage.lsm.manifest import (
 )
 from cairn.storage.lsm.memtable import MemTable
 from cairn.storage.lsm.sstable import (
-    Block,
     BlockCache,
     Codec,
     TableReader,
@@ -849,7 +848,7 @@ class LSMEngine(Engine):
             return v  # type: ignore[return-value]
         # Tables are read without pinning the version: a cached block is plain memory, and a
         # retired version's readers, filters and cached blocks stay valid Python objects. Only
-        # a block read from a file pins the version (see _read_pinned), because the tables of
+        # a block read from a file pins the version (see _lookup_pinned), because the tables of
         # a retired, unpinned version are deleted.
         h = key_hash(key)
         h1 = h & 0xFFFFFFFF
@@ -885,13 +884,18 @@ class LSMEngine(Engine):
                     if i < r.nblocks:
                         entry = cmap.get(r.cache_base + i)  # BlockCache.get, inlined
                         if entry is None:
-                            blk = self._read_pinned(handle, r, i)
-                            if blk is None:
+                            found = self._lookup_pinned(handle, r, i, key)
+                            if found is None:
                                 break  # the version retired under us: search the current one
-                        else:
-                            blk = entry[0]
-                            entry[2] = True
-                            cache.hits += 1
+                            if found[0]:
+                                deferred.append((1, checks, negatives, units, 1))
+                                return found[1]
+                            continue
+                        blk = entry[0]
+                        entry[2] = True
+                        cache.hits += 1
+                        if type(blk) is bytes:  # cached raw: read a second time, decode it
+                            blk = r.promote(i, blk)
                         v = blk[2].get(key, _MISS)
                         if v is not _MISS:
                             deferred.append((1, checks, negatives, units, 1))
@@ -902,14 +906,15 @@ class LSMEngine(Engine):
                 deferred.append((1, checks, negatives, units, 0))
                 return None
 
-    def _read_pinned(self, handle: _Handle, r: TableReader, i: int) -> Block | None:
-        """Block ``i`` of ``r`` read through the cache with ``handle`` pinned, or None when the
-        handle has retired (its tables may be gone): the caller searches the current version."""
+    def _lookup_pinned(self, handle: _Handle, r: TableReader, i: int, key: bytes
+                       ) -> tuple[bool, bytes | None] | None:
+        """``r.lookup(i, key)`` (a cache miss) with ``handle`` pinned, or None when the handle
+        has retired (its tables may be gone): the caller searches the current version."""
         handle.pins.append(1)
         try:
             if handle.retired:  # retired is set before an installer looks at the pins
                 return None
-            return r.block(i)
+            return r.lookup(i, key)
         finally:
             self._unpin(handle)
 
