@@ -467,6 +467,7 @@ class DmlMixin:
         alias = st.table.alias or rel.name
         rv = a.RangeVar(rel.name, rel.schema, alias, pos=st.table.pos)
         node, scope = pl.from_where([rv, *extra_from], st.where, [], None, emit_row=True)
+        self.last_dml_plan = node  # EXPLAIN shows it (with its counts after ANALYZE)
         return node, scope, rel
 
     def stmt_UpdateStmt(self, st: a.UpdateStmt, params: list[Any],

@@ -1293,7 +1293,18 @@ class Planner:
                 eqs.append(self.operator("=", lb, rb, j.pos))
             cond = and_fn([e.fn for e in eqs]) if len(eqs) > 1 else (eqs[0].fn if eqs
                                                                       else None)
-            node = self._make_join(j.kind, left, right, cond)
+            same = all(ls.columns[li].type.base == rs.columns[ri].type.base
+                       for li, ri in pairs)
+            if pairs and same and not getattr(right, "lateral", False):
+                node = P.HashJoin(
+                    j.kind, left, right, [lambda row, ex, i=li: row[i] for li, _ in pairs],
+                    [lambda row, ex, i=ri: row[i] for _, ri in pairs],
+                    [_hasher(ls.columns[li].type) for li, _ in pairs], None,
+                    " AND ".join(f"({ls.columns[li].table}.{ls.columns[li].name} = "
+                                 f"{rs.columns[ri].table}.{rs.columns[ri].name})"
+                                 for li, ri in pairs))
+            else:
+                node = self._make_join(j.kind, left, right, cond)
             # PostgreSQL's layout: the merged columns first (COALESCE of both sides for
             # RIGHT and FULL joins), then each side's own; the sides' copies of the merged
             # columns stay reachable qualified (t.col) but * leaves them out
@@ -1306,9 +1317,7 @@ class Planner:
                 ScopeColumn(c.table, c.name, c.type, hidden=c.hidden or i in used_r)
                 for i, c in enumerate(rs.columns)]
             scope = Scope(merged + side_cols, outer=outer)
-            for s in lscans + rscans:
-                s.outer_join_nullable = True  # offsets no longer match the joined row
-            return _UsingJoin(node, pairs, nl, j.kind), scope, []
+            return _UsingJoin(node, pairs, nl, j.kind), scope, lscans + rscans
         scope = Scope(cols, outer=outer)
         if j.on is not None:
             cond_nodes = _conjuncts(j.on)
@@ -1710,7 +1719,7 @@ class ScanBuilder(P.PlanNode):
                 sargs.append(s)
             residual.append(b)
         if sargs:
-            to_st = {k: T.storage_functions(c.type)[0] for k, c in zip(keys, cols, strict=False)}
+            to_st = {k: _sarg_storage(c.type) for k, c in zip(keys, cols, strict=False)}
             pk = set(self.rel.pk_keys())
             ix_cols = {tuple(self.rel.column(n).key for n in ix.columns)  # type: ignore[union-attr]
                        for ix in self.rel.indexes}
@@ -1723,7 +1732,9 @@ class ScanBuilder(P.PlanNode):
                         v = vb.fn((), ex)
                         if v is None:
                             return False
-                        sv = to_st[key](v)
+                        sv = to_st[key](v, op)
+                        if sv is _NO_MATCH:
+                            return False
                         if key in d:
                             continue
                         d[key] = (op, sv)
@@ -1742,7 +1753,10 @@ class ScanBuilder(P.PlanNode):
                                               for s in usable)
         filt = and_fn([b.fn for b in residual]) if len(residual) > 1 else (
             residual[0].fn if residual else None)
-        text = " AND ".join(b.text for b in residual)
+        # index conditions are rechecked with the filter; EXPLAIN shows only the rest
+        shown = [b for c, b in zip(self.conds, bounds, strict=True)
+                 if spec.where is None or self._sarg(c, own) is None]
+        text = " AND ".join(b.text for b in shown)
         self.built = P.TableScan(self.rel, self.alias, decode, spec, filt, text, self.lock)
         return self.built
 
@@ -1762,13 +1776,18 @@ class ScanBuilder(P.PlanNode):
         if hit is None:
             return None
         i = hit[0]
+        col = self.rel.live_columns[i]
+        if col.type.oid == T.BPCHAR.oid or (col.type.oid == T.NUMERIC.oid
+                                            and col.type.typmod == -1):
+            # blank-padded compare / numerics of any scale: their stored forms do not compare
+            # like the values, so the db cannot look them up (the filter still applies)
+            return None
         if _column_refs(y) is None:
             return None
         for f in _column_refs(y) or []:
             if scope.find(f, -1) is not None:
                 return None
         vb = pl.bind(y, Scope([], outer=scope.outer))
-        col = self.rel.live_columns[i]
         if vb.type.base != col.type.base:
             widening = (col.type.category == "N" and vb.type.category == "N"
                         and T.can_coerce(vb.type, col.type.base, "implicit")
@@ -1788,6 +1807,8 @@ class _UsingJoin(P.PlanNode):
     merged column is the left side's value, or the right side's where the left is NULL
     (PostgreSQL's COALESCE for RIGHT and FULL joins)."""
 
+    transparent = True  # EXPLAIN shows the join below it
+
     def __init__(self, node: P.PlanNode, pairs: list[tuple[int, int]], nl: int, kind: str):
         self.node, self.kind, self.nl = node, kind, nl
         self.pairs = [(li, nl + ri) for li, ri in pairs]
@@ -1805,8 +1826,33 @@ class _UsingJoin(P.PlanNode):
 
     def rows(self, ex: Any) -> Any:
         pairs = self.pairs
+        self.loops += 1
         for r in self.node.rows(ex):
+            self.actual_rows += 1
             yield tuple(r[li] if r[li] is not None else r[ri] for li, ri in pairs) + r
+
+
+_NO_MATCH = object()
+
+
+def _sarg_storage(t: T.SqlType) -> Callable[[Any, str], Any]:
+    """A search value's stored form for a column of ``t``. A numeric(p,s) column stores every
+    value at scale s: the search value is brought to it (for ``=``, a value that changes is
+    one no row holds; a rounded range bound is a superset the filter trims)."""
+    to = T.storage_functions(t)[0]
+    if t.oid != T.NUMERIC.oid or t.typmod == -1:
+        return lambda v, op: to(v)
+    _p, scale = T.numeric_precision_scale(t.typmod)
+    q = Decimal(1).scaleb(-scale)
+
+    def numeric(v: Any, op: str) -> Any:
+        if not isinstance(v, Decimal) or not v.is_finite():
+            return to(v)
+        r = v.quantize(q)
+        if op == "=" and r != v:
+            return _NO_MATCH
+        return to(r)
+    return numeric
 
 
 def _item_alias(item: a.Node) -> str | None:
@@ -1854,6 +1900,8 @@ def _set_offsets(node: P.PlanNode, start: int = 0) -> int:
     if isinstance(node, ScanBuilder):
         node.offset = start
         return start + node.width
+    if isinstance(node, _UsingJoin):  # its rows start with the merged columns
+        return _set_offsets(node.node, start + len(node.pairs))
     kids = [getattr(node, k) for k in ("left", "right") if isinstance(getattr(node, k, None),
                                                                      P.PlanNode)]
     if kids:

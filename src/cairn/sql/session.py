@@ -193,6 +193,7 @@ class Session(DdlMixin, DmlMixin):
         self.currval: dict[int, int] = {}
         self.lastval: int | None = None
         self.describing = False
+        self.last_dml_plan: Any = None
         self.cancel_event = threading.Event()
         self.running = False
         self.statement_start = 0.0
@@ -469,6 +470,70 @@ class Session(DdlMixin, DmlMixin):
         cols = [Column(n, t) for n, t in zip(pq.names, pq.types, strict=True)]
         return Result(f"SELECT {len(rows)}", cols, rows)
 
+    def stmt_ExplainStmt(self, st: a.ExplainStmt, params: list[Any],
+                         types: list[T.SqlType]) -> Result:
+        from cairn.sql import plan as P
+        from cairn.sql.explain import Estimator, explain_json, explain_text
+
+        inner = st.stmt
+        t0 = time_mod.perf_counter()
+        label = None
+        if isinstance(inner, (a.SelectStmt, a.SetOperation)):
+            pq = self.planner(types).plan_query(inner)
+            node = pq.node
+            planned = time_mod.perf_counter()
+            if st.analyze:
+                for _ in node.rows(self.exec_state(params)):
+                    pass
+        elif isinstance(inner, (a.InsertStmt, a.UpdateStmt, a.DeleteStmt)):
+            kind = {a.InsertStmt: "Insert", a.UpdateStmt: "Update",
+                    a.DeleteStmt: "Delete"}[type(inner)]
+            rel = self._target(inner.table)
+            label = f"{kind} on {rel.name}" + (
+                f" {inner.table.alias}" if inner.table.alias else "")
+            self.last_dml_plan = None
+            planned = time_mod.perf_counter()
+            if st.analyze:
+                res = self._dispatch(inner, params, types)
+                count = res.rowcount
+            else:
+                self.describing = True
+                try:
+                    self._dispatch(inner, [None] * len(types), types)
+                except Exception as exc:  # Described, once the plan is bound
+                    from cairn.sql.dml import Described
+                    if not isinstance(exc, Described):
+                        raise
+                finally:
+                    self.describing = False
+                count = 0
+            child = self.last_dml_plan if kind != "Insert" else None
+            node = _DmlNode(label, child, count)
+        else:
+            raise SqlError("EXPLAIN of this statement is not supported", sqlstate="0A000")
+        done = time_mod.perf_counter()
+        stats = self.db.table_stats
+
+        def table_rows(rel: Any) -> tuple[int, int]:
+            try:
+                s = stats(rel.heap)
+                return s.rows, s.bytes
+            except Exception:  # a heap dropped since: no estimate
+                return 0, 0
+        est = Estimator(table_rows)
+        if st.format == "json":
+            text = explain_json(node, est, st.costs, st.analyze)
+            return Result("EXPLAIN", [Column("QUERY PLAN", T.JSON)], [(text,)])
+        if st.format != "text":
+            raise SqlError(f"EXPLAIN FORMAT {st.format.upper()} is not supported",
+                           sqlstate="0A000")
+        lines = explain_text(node, est, st.costs, st.analyze, st.verbose)
+        if st.analyze and st.summary is not False:
+            lines.append(f"Planning Time: {(planned - t0) * 1000:.3f} ms")
+            lines.append(f"Execution Time: {(done - planned) * 1000:.3f} ms")
+        _ = P
+        return Result("EXPLAIN", [Column("QUERY PLAN", T.TEXT)], [(ln,) for ln in lines])
+
     def _transaction_stmt(self, st: a.TransactionStmt) -> Result:
         k = st.kind
         if k == "begin":
@@ -639,6 +704,26 @@ class Session(DdlMixin, DmlMixin):
             self._end_tx(False)
         self.stmt_ListenStmt(a.ListenStmt("*", True), [], [])
         self.closed = True
+
+
+class _DmlNode:
+    """The top node of an INSERT/UPDATE/DELETE plan in EXPLAIN ("Update on t")."""
+
+    name = "ModifyTable"
+    width = 0
+
+    def __init__(self, label: str, child: Any, count: int):
+        self._label, self.child, self.actual_rows, self.loops = label, child, 0, 1
+        self.count = count
+
+    def label(self) -> str:
+        return self._label
+
+    def children(self) -> list[Any]:
+        return [self.child] if self.child is not None else []
+
+    def details(self) -> list[str]:
+        return []
 
 
 def _max_param(node: Any) -> int:

@@ -1,0 +1,79 @@
+"""EXPLAIN: PostgreSQL's plan shape, the access path chosen, actual rows after ANALYZE."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cairn.sql import SqlDatabase, SqlError
+
+
+@pytest.fixture()
+def session():
+    sdb = SqlDatabase.open(None)
+    s = sdb.connect()
+    s.execute("CREATE TABLE t (id int PRIMARY KEY, v text, g int)")
+    s.execute("CREATE INDEX t_g ON t (g)")
+    s.execute("INSERT INTO t SELECT i, 'x' || i, i % 10 FROM generate_series(1, 100) i")
+    yield s
+    s.close()
+    sdb.close()
+
+
+def plan(s, sql: str) -> list[str]:
+    res = s.execute(sql)[0]
+    assert [c.name for c in res.columns] == ["QUERY PLAN"]
+    return [r[0] for r in res.rows]
+
+
+def test_primary_key_lookup_is_an_index_scan(session) -> None:
+    lines = plan(session, "EXPLAIN SELECT * FROM t WHERE id = 7")
+    assert lines[0].startswith("Index Scan using t_pkey on t  (cost=")
+    assert lines[1] == "  Index Cond: (id = 7)"
+
+
+def test_secondary_index_and_residual_filter(session) -> None:
+    lines = plan(session, "EXPLAIN (COSTS OFF) SELECT * FROM t WHERE g = 3 AND v LIKE 'x1%'")
+    assert lines == ["Index Scan using t_g on t", "  Index Cond: (g = 3)",
+                     "  Filter: (v ~~ 'x1%'::text)"]
+
+
+def test_join_tree_indents_like_postgresql(session) -> None:
+    lines = plan(session, "EXPLAIN (COSTS OFF) SELECT a.v FROM t a JOIN t b ON a.g = b.id "
+                          "ORDER BY a.v")
+    assert lines == ["Sort", "  ->  Hash Join", "        Hash Cond: (g = id)",
+                     "        ->  Seq Scan on t a", "        ->  Hash",
+                     "              ->  Seq Scan on t b"]
+
+
+def test_analyze_counts_rows_and_loops(session) -> None:
+    lines = plan(session, "EXPLAIN (ANALYZE, COSTS OFF) SELECT count(*) FROM t WHERE g = 3")
+    assert lines[0] == "Aggregate (actual rows=1 loops=1)"
+    assert lines[1] == "  ->  Index Scan using t_g on t (actual rows=10 loops=1)"
+    assert lines[-2].startswith("Planning Time: ") and lines[-1].startswith("Execution Time: ")
+
+
+def test_explain_analyze_runs_dml_and_plain_explain_does_not(session) -> None:
+    lines = plan(session, "EXPLAIN UPDATE t SET v = 'y' WHERE g = 1")
+    assert lines[0].startswith("Update on t")
+    assert lines[1].startswith("  ->  Index Scan using t_g on t")
+    assert session.execute("SELECT count(*) FROM t WHERE v = 'y'")[0].rows == [(0,)]
+    lines = plan(session, "EXPLAIN (ANALYZE, COSTS OFF) DELETE FROM t WHERE id > 95")
+    assert lines[1] == "  ->  Index Scan using t_pkey on t (actual rows=5 loops=1)"
+    assert session.execute("SELECT count(*) FROM t")[0].rows == [(95,)]
+
+
+def test_json_format(session) -> None:
+    res = session.execute("EXPLAIN (FORMAT JSON) SELECT * FROM t WHERE g = 2")[0]
+    doc = json.loads(res.rows[0][0])
+    node = doc[0]["Plan"]
+    assert node["Node Type"] == "Index Scan"
+    assert node["Index Name"] == "t_g" and node["Relation Name"] == "t"
+    assert node["Plan Rows"] >= 1 and node["Total Cost"] > 0
+
+
+def test_unknown_option_is_a_syntax_error(session) -> None:
+    with pytest.raises(SqlError) as e:
+        session.execute("EXPLAIN (BOGUS) SELECT 1")
+    assert e.value.sqlstate == "42601"
