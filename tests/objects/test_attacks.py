@@ -91,3 +91,23 @@ def test_xml_with_a_dtd_is_refused_in_any_encoding(url: str) -> None:
     plain = UTF16_ENTITY.decode("utf-16").replace('encoding="UTF-16"', 'encoding="UTF-8"')
     r = request(url, "PUT", "/bkt", query="versioning=", body=plain.encode())
     assert r.status == 400 and r.code == "MalformedXML"
+
+
+def test_crlf_in_a_response_override_is_a_400(url: str) -> None:
+    client(url).put_object(Bucket="bkt", Key="k", Body=b"v")
+    for bad in ("text/plain\r\nSet-Cookie: a=b", "a\nb", "caf\u00e9\u2603"):
+        q = "response-content-type=" + urllib.parse.quote(bad, safe="")
+        r = request(url, "GET", "/bkt/k", query=q)
+        assert r.status == 400 and r.code == "InvalidArgument", (bad, r.status)
+    r = request(url, "GET", "/bkt/k", query="response-content-type=text%2Fcsv")
+    assert r.status == 200 and r.headers["content-type"] == "text/csv"
+
+
+def test_a_key_with_a_newline_is_an_s3_key(url: str) -> None:
+    s3 = client(url)
+    with pytest.raises(Exception) as e:
+        s3.get_object(Bucket="bkt", Key="line\none")
+    assert "NoSuchKey" in str(e.value)  # S3's 404, not a router's plain-text one
+    s3.put_object(Bucket="bkt", Key="line\none", Body=b"nl")
+    assert s3.get_object(Bucket="bkt", Key="line\none")["Body"].read() == b"nl"
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket="bkt")["Contents"]] == ["line\none"]

@@ -28,6 +28,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Protocol
 
 import crc32c
+from awscrt import checksums as crt_checksums
 
 from cairn.objects import sigv4
 from cairn.objects.errors import S3Error
@@ -64,12 +65,37 @@ class _Crc:
         return self.value.to_bytes(4, "big")
 
 
+class _Crc64:
+    """CRC-64/NVME (the AWS SDKs' default full-object checksum), computed by awscrt."""
+
+    def __init__(self) -> None:
+        self.value = 0
+
+    def update(self, data: bytes) -> None:
+        self.value = crt_checksums.crc64nvme(data, self.value)
+
+    def digest(self) -> bytes:
+        return self.value.to_bytes(8, "big")
+
+
 CHECKSUMS: dict[str, Callable[[], _Hasher]] = {
     "crc32": lambda: _Crc(zlib.crc32),
     "crc32c": lambda: _Crc(lambda d, v: crc32c.crc32c(d, v)),
+    "crc64nvme": _Crc64,
     "sha256": hashlib.sha256,
     "sha1": hashlib.sha1,
 }
+# x-amz-checksum-* request headers that are not a checksum value.
+CHECKSUM_CONTROL = {"algorithm", "type", "mode"}
+
+
+def checksum_algorithm(name: str) -> str:
+    """The lower-case algorithm name, or S3's 400 for one that does not exist."""
+    algo = name.lower()
+    if algo not in CHECKSUMS:
+        raise s3err("InvalidRequest", 400, f"Checksum algorithm {name!r} is not supported: "
+                    "use CRC32, CRC32C, CRC64NVME, SHA1 or SHA256")
+    return algo
 
 
 def checksum_b64(algorithm: str, data: bytes) -> str:
@@ -159,8 +185,9 @@ class VerifyingReader:
         self.sha256_hex = sha256_hex
         self.md5 = hashlib.md5() if md5_b64 else None
         self.md5_b64 = md5_b64
-        self.expect = checksums  # algorithm -> base64 value (may be filled by a trailer)
-        self.hashers = {a: CHECKSUMS[a]() for a in checksums}
+        # algorithm -> base64 value (may be filled by a trailer)
+        self.expect = {checksum_algorithm(a): v for a, v in checksums.items()}
+        self.hashers = {a: CHECKSUMS[a]() for a in self.expect}
         self.computed: dict[str, str] = {}
         self.done = False
         # Background hashing for bodies of unknown or large size (the socket chunks of a
@@ -168,8 +195,7 @@ class VerifyingReader:
         self._lane = _HashLane(background=length is None or length > BACKGROUND_HASH_MIN)
 
     def add_checksum(self, algorithm: str, value: str | None) -> None:
-        if algorithm not in CHECKSUMS:
-            raise s3err("InvalidRequest", 400, f"unsupported checksum algorithm {algorithm}")
+        algorithm = checksum_algorithm(algorithm)
         self.expect[algorithm] = value or ""
         self.hashers.setdefault(algorithm, CHECKSUMS[algorithm]())
 

@@ -26,13 +26,18 @@ from typing import Any
 
 import defusedxml
 import defusedxml.ElementTree as defused_et
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
-from starlette.routing import Route
 
 from cairn.objects import sigv4
-from cairn.objects.body import AwsChunkedReader, Reader, VerifyingReader, s3err
+from cairn.objects.body import (
+    CHECKSUM_CONTROL,
+    AwsChunkedReader,
+    Reader,
+    VerifyingReader,
+    checksum_algorithm,
+    s3err,
+)
 from cairn.objects.errors import NoSuchKey, ObjectStoreError, PreconditionFailed, S3Error
 from cairn.objects.guard import BodyClock, ClientGate, Limits, slow_down
 from cairn.objects.keys import KeyStore
@@ -140,6 +145,54 @@ class _Pull:
         return chunk[:n]
 
 
+STORAGE_CLASSES = {"STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA", "ONEZONE_IA",
+                   "INTELLIGENT_TIERING", "GLACIER", "DEEP_ARCHIVE", "OUTPOSTS", "GLACIER_IR",
+                   "SNOW", "EXPRESS_ONEZONE"}
+# Request headers whose promise cairn does not keep: accepting and ignoring them would be a
+# fake success (an "encrypted" or "locked" object that is neither).
+HEADERS_NOT_BUILT = (
+    "x-amz-server-side-encryption", "x-amz-server-side-encryption-aws-kms-key-id",
+    "x-amz-server-side-encryption-context", "x-amz-server-side-encryption-bucket-key-enabled",
+    "x-amz-server-side-encryption-customer-algorithm",
+    "x-amz-copy-source-server-side-encryption-customer-algorithm",
+    "x-amz-object-lock-mode", "x-amz-object-lock-retain-until-date",
+    "x-amz-object-lock-legal-hold", "x-amz-website-redirect-location",
+    "x-amz-grant-read", "x-amz-grant-write", "x-amz-grant-read-acp", "x-amz-grant-write-acp",
+    "x-amz-grant-full-control", "x-amz-tagging",
+)
+# Canned ACLs that say what cairn does anyway (one owner, nothing shared).
+ACLS_KEPT = {"private", "bucket-owner-full-control"}
+
+
+def _refuse_unbuilt_headers(headers: dict[str, str]) -> None:
+    """501 NotImplemented for a header cairn would otherwise ignore, 400 for a bad value."""
+    for name in HEADERS_NOT_BUILT:
+        if name in headers:
+            raise s3err("NotImplemented", 501, f"A header you provided implies functionality "
+                        f"that is not implemented: {name}")
+    acl = headers.get("x-amz-acl")
+    if acl is not None and acl not in ACLS_KEPT:
+        raise s3err("NotImplemented", 501, f"The canned ACL {acl!r} is not implemented")
+    if headers.get("x-amz-bucket-object-lock-enabled", "false").lower() != "false":
+        raise s3err("NotImplemented", 501, "Object Lock is not implemented")
+    sc = headers.get("x-amz-storage-class")
+    if sc is not None and sc != "STANDARD":
+        if sc not in STORAGE_CLASSES:
+            raise s3err("InvalidStorageClass", 400, "The storage class you specified is not "
+                        "valid")
+        raise s3err("NotImplemented", 501, f"Storage class {sc} is not implemented (only "
+                    "STANDARD)")
+
+
+def _header_value(name: str, value: str) -> str:
+    """A value from the query string that becomes a response header: no control characters
+    (a CRLF would split the response) and Latin-1 only, as HTTP headers are."""
+    if any((ord(c) < 0x20 and c != "\t") or ord(c) == 0x7F or ord(c) > 0xFF for c in value):
+        raise s3err("InvalidArgument", 400, f"{name} contains characters not allowed in an "
+                    "HTTP header")
+    return value
+
+
 def _joined_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
     """Lower-case names; a repeated header's values joined with ``,`` (SigV4 signs them so).
     Two Authorization headers are refused: which one would be the request's?"""
@@ -213,8 +266,19 @@ class S3Server:
         # Our own workers: asyncio's default pool is small (cpus + 4) and shared.
         self.pool = ThreadPoolExecutor(self.limits.workers, thread_name_prefix="cairn-s3")
         self.multipart = Multipart(store, min_part_size)
-        methods = ["GET", "PUT", "POST", "DELETE", "HEAD"]
-        self.app = Starlette(routes=[Route("/{path:path}", self.handle, methods=methods)])
+
+        async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            await self.asgi(scope, receive, send)  # a plain function: servers see ASGI 3
+
+        self.app = app
+
+    async def asgi(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """The ASGI entry: every path is ours (a router's pattern would refuse keys with a
+        newline, which are valid S3 keys)."""
+        if scope["type"] != "http":
+            return
+        response = await self.handle(Request(scope, receive))
+        await response(scope, receive, send)
 
     async def handle(self, request: Request) -> Response:
         loop = asyncio.get_running_loop()
@@ -302,6 +366,7 @@ class S3Server:
         built = SUBRESOURCES_NOT_BUILT & params.keys()
         if built:
             raise s3err("NotImplemented", 501, f"{sorted(built)[0]} is not implemented yet")
+        _refuse_unbuilt_headers(headers)
         if not bucket:
             if method == "GET":
                 return self._list_buckets()
@@ -330,6 +395,7 @@ class S3Server:
                 return self._list_uploads(bucket, params)
             if method == "GET":
                 if "location" in params:
+                    self.store.head_bucket(bucket)  # NoSuchBucket, as s3fs relies on
                     root = ET.Element("LocationConstraint", xmlns=XMLNS)
                     return xml_response(root)
                 return self._list(bucket, params)
@@ -466,9 +532,11 @@ class S3Server:
             raise s3err("InvalidArgument", 400, "bad Content-Length") from None
         checksums: dict[str, str] = {}
         for name, value in headers.items():
-            if name.startswith("x-amz-checksum-") and name != "x-amz-checksum-algorithm" \
-                    and name != "x-amz-checksum-type":
+            if name.startswith("x-amz-checksum-") and \
+                    name[len("x-amz-checksum-"):] not in CHECKSUM_CONTROL:
                 checksums[name[len("x-amz-checksum-"):]] = value
+        if "x-amz-checksum-algorithm" in headers:
+            checksum_algorithm(headers["x-amz-checksum-algorithm"])
         if payload.startswith("STREAMING-"):
             decoded = headers.get("x-amz-decoded-content-length")
             try:
@@ -527,7 +595,10 @@ class S3Server:
         token = params.get("continuation-token")
         if v2 and token is not None:
             try:
-                after = base64.urlsafe_b64decode(token.encode()).decode()
+                after = base64.b64decode(token.encode(), altchars=b"-_",
+                                         validate=True).decode()
+                if base64.urlsafe_b64encode(after.encode()).decode() != token:
+                    raise ValueError(token)  # not a token this server made
             except (ValueError, UnicodeDecodeError):
                 raise s3err("InvalidArgument", 400,
                             "The continuation token provided is incorrect") from None
@@ -896,7 +967,7 @@ class S3Server:
                      "response-expires": "Expires"}
         for p, h in overrides.items():
             if p in params:
-                base[h] = params[p]
+                base[h] = _header_value(p, params[p])
         if status == 304:
             return Response(b"", 304, headers={"ETag": rec.etag,
                                                "Last-Modified": base["Last-Modified"]})
