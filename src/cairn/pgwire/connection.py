@@ -439,12 +439,34 @@ class Connection:
     def _on_query(self, msg: p.Query) -> None:
         self.statements.pop("", None)
         self.portals.pop("", None)
+        if msg.sql.lstrip()[:10].upper() == "DEALLOCATE" and self._deallocate(msg.sql):
+            return
         results = self._execute(msg.sql, None)
         if not results:
             self.send(p.EMPTY_QUERY)
         for res in results:
             self._send_result(res)
         self._ready()
+
+    def _deallocate(self, sql: str) -> bool:
+        """DEALLOCATE of a protocol-level prepared statement (PostgreSQL shares one namespace
+        between PREPARE and Parse); False: leave the statement to cairn.sql."""
+        stmts = parse(sql)
+        if len(stmts) != 1 or type(stmts[0].node).__name__ != "DeallocateStmt":
+            return False
+        name = stmts[0].node.name
+        if name is None:
+            self.statements = {k: v for k, v in self.statements.items() if k == ""}
+            self.session.prepared.clear()
+            tag = "DEALLOCATE ALL"
+        else:
+            found = self.statements.pop(name, None) or self.session.prepared.pop(name, None)
+            if found is None:
+                raise SqlError(f'prepared statement "{name}" does not exist', sqlstate="26000")
+            tag = "DEALLOCATE"
+        self.send(p.command_complete(tag))
+        self._ready()
+        return True
 
     def _send_result(self, res: Result) -> None:
         if res.columns is not None:
