@@ -112,6 +112,8 @@ def pg_runner(dsn: str = PG_DSN) -> tuple[Runner, Callable[[], None]]:
     conn = psycopg.connect(dsn, autocommit=True)
     schema = f"scn_{uuid.uuid4().hex[:12]}"
     conn.execute(f"CREATE SCHEMA {schema}")
+    # roles a scenario creates may use it (cairn has no schema privileges)
+    conn.execute(f"GRANT USAGE, CREATE ON SCHEMA {schema} TO PUBLIC")
     pgconn = conn.pgconn
     pgconn.exec_(f"SET search_path = {schema}".encode())
     pgconn.exec_(b"SET TimeZone = 'UTC'")

@@ -561,6 +561,7 @@ class AlterTableCmd(Node):
     if_exists: bool = False
     if_not_exists: bool = False
     cascade: bool = False
+    text: str = ""  # SQL text of expr (SET DEFAULT)
     pos: int = -1
 
 
@@ -689,6 +690,8 @@ class PolicyStmt(Node):
     using: Node | None = None
     check: Node | None = None
     rename_to: str | None = None
+    using_text: str | None = None
+    check_text: str | None = None
     pos: int = -1
 
 

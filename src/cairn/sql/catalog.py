@@ -45,6 +45,8 @@ class Column:
     default: str | None = None  # SQL text of the DEFAULT expression
     identity: str | None = None  # "always" | "by default"
     dropped: bool = False
+    # the stored value rows written before ADD COLUMN ... DEFAULT read (attmissingval)
+    missing: Any = None
 
     @property
     def key(self) -> str:
@@ -53,11 +55,12 @@ class Column:
     def to_json(self) -> dict[str, Any]:
         return {"n": self.attnum, "name": self.name, "t": type_to_json(self.type),
                 "nn": self.not_null, "d": self.default, "id": self.identity,
-                "x": self.dropped}
+                "x": self.dropped, "m": self.missing}
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Column:
-        return cls(d["n"], d["name"], type_from_json(d["t"]), d["nn"], d["d"], d["id"], d["x"])
+        return cls(d["n"], d["name"], type_from_json(d["t"]), d["nn"], d["d"], d["id"], d["x"],
+                   d.get("m"))
 
 
 @dataclass
@@ -103,6 +106,26 @@ class ForeignKey:
 
 
 @dataclass
+class Policy:
+    """A row-level security policy (pg_policy)."""
+
+    name: str
+    command: str  # all | select | insert | update | delete
+    permissive: bool
+    roles: list[str]  # empty: PUBLIC
+    using: str | None  # SQL text
+    check: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "cmd": self.command, "perm": self.permissive,
+                "roles": self.roles, "using": self.using, "check": self.check}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Policy:
+        return cls(d["name"], d["cmd"], d["perm"], d["roles"], d["using"], d["check"])
+
+
+@dataclass
 class Relation:
     """A table, view or sequence (a pg_class row with its attributes and constraints)."""
 
@@ -120,6 +143,10 @@ class Relation:
     heap: str = ""  # the cairn.db table holding the rows
     seq: dict[str, Any] = field(default_factory=dict)  # sequence options
     next_attnum: int = 1
+    rls: bool = False  # ENABLE ROW LEVEL SECURITY
+    rls_forced: bool = False  # FORCE ROW LEVEL SECURITY (the owner too)
+    policies: list[Policy] = field(default_factory=list)
+    acl: dict[str, list[str]] = field(default_factory=dict)  # role -> privileges granted
 
     # -- columns --------------------------------------------------------------------------
     @property
@@ -149,7 +176,8 @@ class Relation:
                 "ck": [c.to_json() for c in self.checks],
                 "fk": [f.to_json() for f in self.fkeys], "view": self.view_sql,
                 "owner": self.owner, "heap": self.heap, "seq": self.seq,
-                "next": self.next_attnum}
+                "next": self.next_attnum, "rls": self.rls, "rlsf": self.rls_forced,
+                "pol": [p.to_json() for p in self.policies], "acl": self.acl}
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Relation:
@@ -158,7 +186,9 @@ class Relation:
                    [IndexDef.from_json(i) for i in d["ix"]],
                    [CheckDef(c["name"], c["e"]) for c in d["ck"]],
                    [ForeignKey(f["name"], f["cols"], f["ref"], f["rcols"], f["del"], f["upd"])
-                    for f in d["fk"]], d["view"], d["owner"], d["heap"], d["seq"], d["next"])
+                    for f in d["fk"]], d["view"], d["owner"], d["heap"], d["seq"], d["next"],
+                   d.get("rls", False), d.get("rlsf", False),
+                   [Policy.from_json(p) for p in d.get("pol", [])], d.get("acl", {}))
 
     def copy(self) -> Relation:
         return Relation.from_json(self.to_json())
@@ -181,6 +211,7 @@ class Catalog:
         self.relations: dict[int, Relation] = {}
         self.by_name: dict[tuple[str, str], int] = {}
         self.schemas: dict[str, Schema] = {n: Schema(n, o) for n, o in BUILTIN_SCHEMAS.items()}
+        self.roles: dict[str, Any] = {}  # name -> cairn.sql.roles.Role
         self.next_oid = FIRST_OID
         self.generation = 0  # bumped by every committed DDL (plan caches check it)
         self.lock = threading.Lock()
@@ -192,8 +223,15 @@ class Catalog:
             return oid
 
     def load(self, rows: list[dict[str, Any]]) -> None:
+        from cairn.sql.roles import Role
+
         for row in rows:
             d = row["def"]
+            if "role" in d:
+                role = Role.from_json(d["role"])
+                self.roles[role.name] = role
+                self.next_oid = max(self.next_oid, role.oid + 1)
+                continue
             if row["oid"] == 0:
                 self.next_oid = max(self.next_oid, d["next_oid"])
                 for n, o in d.get("schemas", {}).items():
@@ -221,6 +259,11 @@ class Catalog:
                     self.schemas.pop(name, None)
                 else:
                     self.schemas[name] = sch
+            for name, role in overlay.roles.items():
+                if role is None:
+                    self.roles.pop(name, None)
+                else:
+                    self.roles[name] = role
             self.generation += 1
 
 
@@ -230,9 +273,10 @@ class Overlay:
 
     relations: dict[int, Relation | None] = field(default_factory=dict)
     schemas: dict[str, Schema | None] = field(default_factory=dict)
+    roles: dict[str, Any] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
-        return bool(self.relations or self.schemas)
+        return bool(self.relations or self.schemas or self.roles)
 
 
 class CatalogView:

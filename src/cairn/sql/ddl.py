@@ -266,6 +266,7 @@ class DdlMixin:
         view = self.catalog()  # type: ignore[attr-defined]
         rel = view.resolve(st.table.schema, st.table.name, self.search_path(),  # type: ignore[attr-defined]
                            st.table.pos, kinds="r")
+        self.check_owner(rel)  # type: ignore[attr-defined]
         if st.method != "btree":
             raise SqlError(f'access method "{st.method}" is not supported', sqlstate="0A000")
         if st.where is not None or st.include:
@@ -387,6 +388,10 @@ class DdlMixin:
 
         view = self.catalog()  # type: ignore[attr-defined]
         tag = "DROP " + st.kind.upper()
+        if st.kind == "role":
+            return self.drop_roles(st)  # type: ignore[attr-defined]
+        if st.kind == "policy":
+            return self.drop_policy(st)  # type: ignore[attr-defined]
         if st.kind == "schema":
             for rv in st.names:
                 if view.schema(rv.name) is None:
@@ -455,6 +460,7 @@ class DdlMixin:
         return Result(tag)
 
     def _drop_relation(self, rel: Relation) -> None:
+        self.check_owner(rel)  # type: ignore[attr-defined]
         self._lock_exclusive(rel)
         self.tx.delete(CATALOG_TABLE, rel.oid)
         self.overlay.relations[rel.oid] = None
@@ -473,6 +479,7 @@ class DdlMixin:
         for rv in st.tables:
             rel = view.resolve(rv.schema, rv.name, self.search_path(), rv.pos,  # type: ignore[attr-defined]
                                kinds="r")
+            self.check_privilege(rel, "truncate", rv.pos)  # type: ignore[attr-defined]
             self._lock_exclusive(rel)
             # a new relfilenode, as PostgreSQL's TRUNCATE: the old heap is left behind
             new = rel.copy()
@@ -505,6 +512,8 @@ class DdlMixin:
             seqname = namef(row, ex)
             s = ex.session
             rel = s._sequence(seqname)
+            if name in ("nextval", "setval"):
+                s._sequence_privilege(rel, "update")
             if name == "nextval":
                 return s._nextval(rel)
             if name == "currval":
@@ -528,6 +537,14 @@ class DdlMixin:
         if rel is None or rel.kind != "S":
             raise SqlError(f'relation "{name}" does not exist', sqlstate="42P01")
         return rel
+
+    def _sequence_privilege(self, rel: Relation, privilege: str) -> None:
+        """nextval needs USAGE or UPDATE on the sequence, even behind a serial column (the
+        classic "permission denied for sequence t_id_seq" after GRANT INSERT)."""
+        try:
+            self.check_privilege(rel, "usage")  # type: ignore[attr-defined]
+        except SqlError:
+            self.check_privilege(rel, privilege)  # type: ignore[attr-defined]
 
     def _seq_state(self, rel: Relation) -> list[int]:
         cache = self.sdb.seq_cache

@@ -65,6 +65,21 @@ class DmlMixin:
                                f'"{name}"', sqlstate="23514",
                                detail=f"Failing row contains ({_row_text(rel, vals, ex)}).")
 
+    def _rls_check(self, rel: Relation, command: str) -> Any:
+        """WITH CHECK of the row-level security policies for rows ``command`` writes."""
+        q = self.rls_expr(rel, command, check=True)  # type: ignore[attr-defined]
+        if q is None:
+            return None
+        pl = self.planner([], track=False)  # type: ignore[attr-defined]
+        fn = to_bool(pl.bind(q, self._row_scope(rel, rel.name)), pl.ctx, "POLICY", -1).fn
+
+        def check(row: tuple, ex: ExecState, using: bool = False) -> None:
+            if fn(row, ex) is not True:
+                what = " (USING expression)" if using else ""
+                raise SqlError(f"new row violates row-level security policy{what} for table "
+                               f'"{rel.name}"', sqlstate="42501")
+        return check
+
     def _checks(self, rel: Relation) -> list[tuple[str, Any]]:
         from cairn.sql.parser import Parser
 
@@ -133,10 +148,7 @@ class DmlMixin:
                 for d in rows:
                     pk = _stored_pk(child, d)
                     if fk.on_delete == "cascade":
-                        cold = tuple(None if d.get(c.key) is None else
-                                     T.from_storage(c.type, d.get(c.key))
-                                     for c in child.live_columns)
-                        self._referenced(child, cold, ex)
+                        self._referenced(child, _decode(child, d), ex)
                         self.tx.delete(child.heap, pk)
                     else:
                         changes = {child.column(n).key: None for n in fk.columns}  # type: ignore[union-attr]
@@ -147,6 +159,8 @@ class DmlMixin:
         for c, v in zip(rel.live_columns, vals, strict=True):
             if v is not None:
                 d[c.key] = T.to_storage(c.type, v)
+            elif c.missing is not None:
+                d[c.key] = None  # an explicit NULL: a missing key would read the old default
         if rel.pk is None:
             d[ROWID] = self._next_rowid(rel)
         return d
@@ -291,6 +305,7 @@ class DmlMixin:
             for qrow in list(pq.node.rows(ex)):
                 source_rows.append([("v", b.fn(qrow, ex)) for b in convs])
         checks = self._checks(rel)
+        rls_insert = self._rls_check(rel, "insert")
         ret = None
         if st.returning:
             ret = self._returning(st.returning, rel, st.table.alias or rel.name, pl)
@@ -317,6 +332,8 @@ class DmlMixin:
                 if i not in given and d is not None:
                     vals[i] = d.fn((), ex)
             self._check_row(rel, vals, checks, ex)
+            if rls_insert is not None:
+                rls_insert(tuple(vals), ex)
             self._check_fkeys(rel, vals)
             if arbiter is not None:
                 existing = self._conflicting(rel, arbiter, vals)
@@ -387,6 +404,14 @@ class DmlMixin:
                                vals: list[Any], ex: ExecState, checks: list) -> tuple | None:
         sets, where = upd
         old = _decode(rel, existing)
+        using = self.rls_expr(rel, "update")  # type: ignore[attr-defined]
+        if using is not None:
+            pl = self.planner([], track=False)  # type: ignore[attr-defined]
+            ok = to_bool(pl.bind(using, self._row_scope(rel, rel.name)), pl.ctx, "POLICY",
+                         -1).fn(old, ex)
+            if ok is not True:
+                raise SqlError("new row violates row-level security policy (USING expression) "
+                               f'for table "{rel.name}"', sqlstate="42501")
         row = old + tuple(vals)
         if where is not None and where(row, ex) is not True:
             return None
@@ -394,6 +419,9 @@ class DmlMixin:
         for i, f in sets:
             new[i] = f(row, ex)
         self._check_row(rel, new, checks, ex)
+        rls = self._rls_check(rel, "update")
+        if rls is not None:
+            rls(tuple(new), ex)
         self._write_update(rel, existing, old, new)
         return tuple(new)
 
@@ -437,7 +465,9 @@ class DmlMixin:
         pk_keys = set(rel.pk_keys())
         moved = False
         for c, o, v in zip(cols, old, new, strict=True):
-            if o is v or (o is not None and v is not None and o == v and type(o) is type(v)):
+            if o is v and not (v is None and c.missing is not None and c.key not in stored):
+                continue
+            if o is not None and v is not None and o == v and type(o) is type(v):
                 continue
             sv = None if v is None else T.to_storage(c.type, v)
             if c.key in pk_keys and sv != stored.get(c.key):
@@ -466,6 +496,7 @@ class DmlMixin:
         rel = self._target(st.table)
         alias = st.table.alias or rel.name
         rv = a.RangeVar(rel.name, rel.schema, alias, pos=st.table.pos)
+        pl.target_command = "update" if isinstance(st, a.UpdateStmt) else "delete"
         node, scope = pl.from_where([rv, *extra_from], st.where, [], None, emit_row=True)
         self.last_dml_plan = node  # EXPLAIN shows it (with its counts after ANALYZE)
         return node, scope, rel
@@ -482,6 +513,7 @@ class DmlMixin:
         width = len(rel.live_columns)
         sets = self._bind_sets(rel, st.sets, pl, scope)
         checks = self._checks(rel)
+        rls_update = self._rls_check(rel, "update")
         ret = self._returning(st.returning, rel, st.table.alias or rel.name, pl) \
             if st.returning else None
         self._described(ret)
@@ -500,6 +532,8 @@ class DmlMixin:
             for i, f in sets:
                 new[i] = f(row, ex)
             self._check_row(rel, new, checks, ex)
+            if rls_update is not None:
+                rls_update(tuple(new), ex)
             self._write_update(rel, stored, old, new)
             n += 1
             if ret is not None:
@@ -571,8 +605,11 @@ def _stored_pk(rel: Relation, stored: dict[str, Any]) -> Any:
 
 
 def _decode(rel: Relation, d: dict[str, Any]) -> tuple:
-    return tuple(None if d.get(c.key) is None else T.from_storage(c.type, d[c.key])
-                 for c in rel.live_columns)
+    out = []
+    for c in rel.live_columns:
+        v = d.get(c.key, c.missing)
+        out.append(None if v is None else T.from_storage(c.type, v))
+    return tuple(out)
 
 
 def _row_text(rel: Relation, vals: list[Any], ex: ExecState) -> str:

@@ -721,7 +721,10 @@ class Parser(ExprParser):
             self.accept_kw("column")
             col = self.col_id()
             if self.accept_kws("set", "default"):
-                return a.AlterTableCmd("set default", column=col, expr=self._other(), pos=pos)
+                start = self.tok.pos
+                e = self._other()
+                return a.AlterTableCmd("set default", column=col, expr=e,
+                                       text=self.sql[start:self.tok.pos].strip(), pos=pos)
             if self.accept_kws("drop", "default"):
                 return a.AlterTableCmd("drop default", column=col, pos=pos)
             if self.accept_kws("set", "not", "null"):
@@ -814,8 +817,20 @@ class Parser(ExprParser):
                 self.next()
                 self.expect_kw("until")
                 opts["valid_until"] = self.next().value
-            elif w in ("in", "role", "admin", "user"):
-                raise self.unsupported(f"role option {w.upper()}")
+            elif w == "in" and self.peek().kind == IDENT and self.peek().value in ("role",
+                                                                                   "group"):
+                self.next()
+                self.next()
+                opts["in_role"] = [self.col_id(allow_type_func=True)]
+                while self.accept_op(","):
+                    opts["in_role"].append(self.col_id(allow_type_func=True))
+            elif w in ("role", "admin", "user"):
+                self.next()
+                key = "admin" if w == "admin" else "members"
+                opts.setdefault(key, [])
+                opts[key].append(self.col_id(allow_type_func=True))
+                while self.accept_op(","):
+                    opts[key].append(self.col_id(allow_type_func=True))
             else:
                 break
         return opts
@@ -906,11 +921,15 @@ class Parser(ExprParser):
                     break
         if self.accept_kw("using"):
             self.expect_op("(")
+            start = self.tok.pos
             st.using = self.expr()
+            st.using_text = self.sql[start:self.tok.pos].strip()
             self.expect_op(")")
         if self.accept_kws("with", "check"):
             self.expect_op("(")
+            start = self.tok.pos
             st.check = self.expr()
+            st.check_text = self.sql[start:self.tok.pos].strip()
             self.expect_op(")")
         return st
 

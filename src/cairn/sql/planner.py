@@ -114,6 +114,9 @@ class Planner:
         # window functions of the SELECT list being bound (None where none are allowed)
         self.windows: list[W.WindowFunc] | None = None
         self.window_defs: dict[str, a.WindowDef] = {}
+        # the command whose row-level security policies the next base-table scan takes
+        # (an UPDATE/DELETE target); every other scan takes the SELECT policies
+        self.target_command: str | None = None
         # subqueries being planned: (the scope outside them, [correlated?])
         self.sublinks: list[tuple[Scope, list[bool]]] = []
 
@@ -1162,6 +1165,7 @@ class Planner:
                 raise SqlError("selecting from a sequence is not supported", sqlstate="0A000",
                                position=item.pos + 1)
             self.read_relations.append(rel)
+            command, self.target_command = self.target_command or "select", None
             cols = rel.live_columns
             names = [c.name for c in cols]
             names = item.col_aliases + names[len(item.col_aliases):]
@@ -1172,6 +1176,12 @@ class Planner:
                 if not lc.tables or alias in lc.tables or item.name in lc.tables:
                     lock = (lc.strength, lc.wait)
             scan = ScanBuilder(self, rel, alias, sc, lock)
+            if self.session is not None:
+                commands = [command] + (["select"] if command != "select" else [])
+                for cmd in commands:
+                    q = self.session.rls_expr(rel, cmd)
+                    if q is not None:
+                        scan.rls_conds.append(q)
             return scan, sc, [scan]
         if isinstance(item, a.RangeSubselect):
             flag = [False]
@@ -1683,6 +1693,7 @@ class ScanBuilder(P.PlanNode):
         self.offset = 0
         self.outer_join_nullable = False
         self.emit_row = False
+        self.rls_conds: list[a.Node] = []  # row-level security: bound by the table's name
         self.built: P.TableScan | None = None
 
     def add_condition(self, c: a.Node) -> None:
@@ -1696,25 +1707,30 @@ class ScanBuilder(P.PlanNode):
         cols = self.rel.live_columns
         keys = [c.key for c in cols]
         fs = [T.storage_functions(c.type)[1] for c in cols]
-        pairs = list(zip(keys, fs, strict=False))
+        missing = [c.missing for c in cols]
+        pairs = list(zip(keys, fs, missing, strict=False))
 
         emit_row = self.emit_row
 
         def decode(d: dict[str, Any]) -> tuple:
             out = []
-            for k, f in pairs:
-                v = d.get(k)
+            for k, f, m in pairs:
+                v = d.get(k, m)
                 out.append(None if v is None else f(v))
             if emit_row:
                 out.append(d)
             return tuple(out)
-        bounds = [to_bool(pl.bind(c, own), pl.ctx, "WHERE", getattr(c, "pos", -1))
-                  for c in self.conds]
+        # row-level security first: a user's condition never sees a row a policy hides
+        # (PostgreSQL's security barrier); policies name columns by the table, not the alias
+        rls_scope = Scope([ScopeColumn(self.rel.name, c.name, c.type) for c in cols])
+        conds = [(c, rls_scope) for c in self.rls_conds] + [(c, own) for c in self.conds]
+        bounds = [to_bool(pl.bind(c, sc), pl.ctx, "WHERE", getattr(c, "pos", -1))
+                  for c, sc in conds]
         spec = P.ScanSpec()
         sargs: list[tuple[str, str, Bound, T.SqlType]] = []
         residual: list[Bound] = []
-        for c, b in zip(self.conds, bounds, strict=False):
-            s = self._sarg(c, own)
+        for (c, sc), b in zip(conds, bounds, strict=True):
+            s = self._sarg(c, sc)
             if s is not None:
                 sargs.append(s)
             residual.append(b)
@@ -1754,8 +1770,8 @@ class ScanBuilder(P.PlanNode):
         filt = and_fn([b.fn for b in residual]) if len(residual) > 1 else (
             residual[0].fn if residual else None)
         # index conditions are rechecked with the filter; EXPLAIN shows only the rest
-        shown = [b for c, b in zip(self.conds, bounds, strict=True)
-                 if spec.where is None or self._sarg(c, own) is None]
+        shown = [b for (c, sc), b in zip(conds, bounds, strict=True)
+                 if spec.where is None or self._sarg(c, sc) is None]
         text = " AND ".join(b.text for b in shown)
         self.built = P.TableScan(self.rel, self.alias, decode, spec, filt, text, self.lock)
         return self.built

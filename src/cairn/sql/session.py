@@ -21,12 +21,14 @@ from uuid import UUID
 from cairn.db import Database
 from cairn.sql import ast as a
 from cairn.sql import types as T
+from cairn.sql.alter import AlterMixin
 from cairn.sql.catalog import CATALOG_TABLE, Catalog, CatalogView, Overlay
 from cairn.sql.ddl import DdlMixin
 from cairn.sql.dml import DmlMixin
 from cairn.sql.errors import SqlError
 from cairn.sql.parser import parse
 from cairn.sql.planner import ExecState, Planner
+from cairn.sql.roles import Role, RolesMixin
 from cairn.txn.errors import TxnError
 
 ISOLATION_LEVELS = ("read uncommitted", "read committed", "repeatable read", "serializable")
@@ -161,16 +163,38 @@ class SqlDatabase:
             with db.transaction("read committed") as tx:
                 tx.insert(CATALOG_TABLE, {"oid": 0, "def": {"next_oid": self.catalog.next_oid,
                                                               "schemas": {}}})
+                for name in BOOTSTRAP_ROLES:
+                    role = Role(self.catalog.alloc_oid(), name, superuser=True, login=True,
+                                createdb=True, createrole=True, bypassrls=True,
+                                replication=True)
+                    tx.insert(CATALOG_TABLE, {"oid": -role.oid, "def": {"role": role.to_json()}})
+                    self.catalog.roles[name] = role
+                tx.update(CATALOG_TABLE, 0, {"def": {"next_oid": self.catalog.next_oid,
+                                                     "schemas": {}}})
 
     def connect(self, user: str = "cairn") -> Session:
+        role = self.catalog.roles.get(user)
+        if role is None:
+            raise SqlError(f'role "{user}" does not exist', sqlstate="28000")
+        if not role.login:
+            raise SqlError(f'role "{user}" is not permitted to log in', sqlstate="28000")
         return Session(self, user)
+
+    def role_secret(self, user: str) -> str | None:
+        """The stored password verifier of a role ("SCRAM-SHA-256$...", "md5...") or None:
+        what the wire protocol authenticates a client against."""
+        role = self.catalog.roles.get(user)
+        return None if role is None else role.password
 
     def close(self) -> None:
         if self.owns_db:
             self.db.close()
 
 
-class Session(DdlMixin, DmlMixin):
+BOOTSTRAP_ROLES = ("cairn", "postgres")  # superusers made with a new database
+
+
+class Session(DdlMixin, DmlMixin, AlterMixin, RolesMixin):
     def __init__(self, sdb: SqlDatabase, user: str = "cairn"):
         self.sdb = sdb
         self.db = sdb.db
@@ -262,7 +286,15 @@ class Session(DdlMixin, DmlMixin):
             self._set_tx_isolation(value.lower())
             return
         elif name == "role":
-            self.current_user = value if value and value != "none" else self.session_user
+            target = value if value and value != "none" else self.session_user
+            if target != self.session_user:
+                if self.role(target) is None:
+                    raise SqlError(f'role "{target}" does not exist', sqlstate="22023")
+                if not self.is_superuser(self.session_user) and \
+                        target not in self.roles_of(self.session_user):
+                    raise SqlError(f'permission denied to set role "{target}"',
+                                   sqlstate="42501")
+            self.current_user = target
         elif "." not in name and name not in self.settings:
             raise SqlError(f'unrecognized configuration parameter "{name}"',
                            sqlstate="42704")
@@ -333,9 +365,6 @@ class Session(DdlMixin, DmlMixin):
                 raise SqlError(f"could not determine data type of parameter ${i + 1}",
                                sqlstate="42P18")
         return Description(out, columns)
-
-    def check_privilege(self, rel: Any, privilege: str, pos: int = -1) -> None:
-        return None  # roles and GRANT arrive with the privileges work
 
     # -- transactions --------------------------------------------------------------------
     def _begin_tx(self, isolation: str | None = None, read_only: bool | None = None,

@@ -1,0 +1,61 @@
+DROP ROLE IF EXISTS scn_tenant_a;
+DROP ROLE IF EXISTS scn_tenant_b;
+DROP ROLE IF EXISTS scn_app;
+CREATE ROLE scn_app;
+CREATE ROLE scn_tenant_a LOGIN IN ROLE scn_app;
+CREATE ROLE scn_tenant_a LOGIN;
+CREATE ROLE scn_tenant_b LOGIN;
+GRANT scn_app TO scn_tenant_a, scn_tenant_b;
+CREATE TABLE docs (id int PRIMARY KEY, tenant text NOT NULL, body text);
+INSERT INTO docs VALUES (1, 'scn_tenant_a', 'a1'), (2, 'scn_tenant_a', 'a2'), (3, 'scn_tenant_b', 'b1');
+-- name: no privilege, no rows
+SET ROLE scn_tenant_a;
+SELECT * FROM docs;
+RESET ROLE;
+GRANT SELECT, INSERT, UPDATE, DELETE ON docs TO scn_app;
+-- name: row-level security: default deny, then a tenant policy
+ALTER TABLE docs ENABLE ROW LEVEL SECURITY;
+SET ROLE scn_tenant_a;
+SELECT count(*) FROM docs;
+RESET ROLE;
+CREATE POLICY tenant_isolation ON docs USING (tenant = current_user);
+SET ROLE scn_tenant_a;
+SELECT id, body FROM docs ORDER BY id;
+SELECT count(*) FROM docs WHERE id = 3;
+SELECT d.id FROM docs d JOIN docs e ON d.id = e.id ORDER BY 1;
+SELECT (SELECT count(*) FROM docs) AS n;
+UPDATE docs SET body = 'hacked' WHERE id = 3;
+DELETE FROM docs WHERE id = 3;
+INSERT INTO docs VALUES (4, 'scn_tenant_b', 'planted');
+INSERT INTO docs VALUES (4, 'scn_tenant_a', 'mine');
+UPDATE docs SET tenant = 'scn_tenant_b' WHERE id = 4;
+SELECT id, tenant, body FROM docs ORDER BY id;
+RESET ROLE;
+SET ROLE scn_tenant_b;
+SELECT id, body FROM docs ORDER BY id;
+RESET ROLE;
+-- name: the owner and superusers bypass RLS unless it is forced
+SELECT count(*) FROM docs;
+-- name: permissive policies OR, restrictive ones AND
+CREATE POLICY public_docs ON docs FOR SELECT USING (body LIKE 'b%');
+SET ROLE scn_tenant_a;
+SELECT id FROM docs ORDER BY id;
+RESET ROLE;
+CREATE POLICY no_b2 ON docs AS RESTRICTIVE FOR SELECT USING (id <> 3);
+SET ROLE scn_tenant_a;
+SELECT id FROM docs ORDER BY id;
+RESET ROLE;
+DROP POLICY no_b2 ON docs;
+DROP POLICY no_b2 ON docs;
+DROP POLICY IF EXISTS no_b2 ON docs;
+-- name: privileges
+REVOKE DELETE ON docs FROM scn_app;
+SET ROLE scn_tenant_a;
+DELETE FROM docs WHERE id = 1;
+DROP TABLE docs;
+SET ROLE scn_tenant_b;
+RESET ROLE;
+DROP TABLE docs;
+DROP ROLE scn_tenant_a;
+DROP ROLE scn_tenant_b;
+DROP ROLE scn_app;
