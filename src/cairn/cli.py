@@ -146,6 +146,12 @@ def _register() -> None:
 
     register_a2ui(cli, bench)
 
+    from cairn.bench.kv import bench_kv
+    from cairn.kv.cli import register as register_kv
+
+    register_kv(cli)
+    bench.add_command(bench_kv, "kv")
+
     from cairn.pgwire.cli import register as register_pgwire
 
     register_pgwire(cli)

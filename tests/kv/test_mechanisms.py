@@ -40,7 +40,8 @@ def test_merkle_exchange_grows_with_differences_not_with_keys():
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.recursive(st.none() | st.integers() | st.text(max_size=5) | st.booleans(),
+@given(st.recursive(st.none() | st.integers() | st.text(max_size=5) | st.booleans()
+                    | st.binary(max_size=4),
                     lambda c: st.lists(c, max_size=3) | st.tuples(c, c)
                     | st.frozensets(st.integers(), max_size=3), max_leaves=8))
 def test_codec_round_trip(x):

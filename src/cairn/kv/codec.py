@@ -1,8 +1,8 @@
 """JSON encoding of protocol messages and CRDT states, for the HTTP transport and the engine.
 
-Tuples, sets and the CRDT dataclasses have no JSON form of their own; they are tagged
-(``{"T": [...]}``, ``{"S": [...]}``, ``{"C": name, "f": [...]}``) so that ``decode(encode(x))``
-gives back an equal value (property-tested).
+Tuples, sets, bytes and the CRDT dataclasses have no JSON form of their own; they are tagged
+(``{"T": [...]}``, ``{"S": [...]}``, ``{"B": hex}``, ``{"C": name, "f": [...]}``) so that
+``decode(encode(x))`` gives back an equal value (property-tested).
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ def encode(x: Any) -> Any:
         return x
     if isinstance(x, tuple):
         return {"T": [encode(v) for v in x]}
+    if isinstance(x, bytes):
+        return {"B": x.hex()}
     if isinstance(x, list):
         return [encode(v) for v in x]
     if isinstance(x, frozenset | set):
@@ -40,6 +42,8 @@ def decode(x: Any) -> Any:
     if isinstance(x, dict):
         if "T" in x:
             return tuple(decode(v) for v in x["T"])
+        if "B" in x:
+            return bytes.fromhex(x["B"])
         if "S" in x:
             return frozenset(decode(v) for v in x["S"])
         if "D" in x:

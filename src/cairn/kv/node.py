@@ -64,6 +64,7 @@ class _Pending:
     need: int
     targets: dict[str, str | None]  # node -> the home node it stands in for (None: itself)
     result: Any = None
+    state: Any = None               # the state a write ships (re-sent to stand-ins)
     replies: dict[str, Any] = field(default_factory=dict)
     done: bool = False
     round: int = 0
@@ -196,26 +197,33 @@ class KVNode:
             self._start_read(rid, origin, key, n, r)
             return
         homes = self.ring.walk(key)[:n]
-        if self.name not in homes:
+        # A last-write-wins put needs no local history (the timestamp is the version), so any
+        # node may coordinate it as a proxy, as Cassandra does; everything else is coordinated
+        # by a home replica, whose copy holds every dot it issued before.
+        proxy = self.name not in homes and cfg.mode == "lww" and op in ("put", "del")
+        if self.name not in homes and not proxy:
             live = [h for h in homes if not self._suspected(h)] or list(homes)
             self.ctx.send(live[0], ("req", rid, origin, op, key, arg, context, opts, hops + 1))
             return
         if not self.store.first_time(rid):
             return  # a duplicated or retransmitted request: applied once already
         try:
-            state, result = self._apply(self.store.get(key), op, arg, context or ())
+            state, result = self._apply(None if proxy else self.store.get(key), op, arg,
+                                        context or ())
         except KVError as e:
             self.ctx.send(origin, ("resp", rid, False, str(e)))
             return
-        self.store.put(key, state)
-        self.digests.pop(key, None)
+        if not proxy:
+            self.store.put(key, state)
+            self.digests.pop(key, None)
         if op in ("put", "del") and cfg.mode == "mv":
             self.obs("dot", key, result, context or ())
         targets = self._targets(key, n, exclude=self.name)
-        p = _Pending("w", origin, rid, key, w, targets, result)
-        p.replies[self.name] = True
+        p = _Pending("w", origin, rid, key, w, targets, result, state)
+        if not proxy:
+            p.replies[self.name] = True
         self.pending[rid] = p
-        if w <= 1:
+        if len(p.replies) >= w:
             self._reply(p, True, result)
         for t, hint in targets.items():
             self.ctx.send(t, ("rep", rid, key, state, hint))
@@ -251,7 +259,7 @@ class KVNode:
         p.replies[src] = True
         if len(p.replies) >= p.need:
             self._reply(p, True, p.result)
-        if len(p.replies) > len(p.targets):
+        if all(t in p.replies for t in p.targets):
             del self.pending[rid]
 
     def _start_read(self, rid: Any, origin: str, key: str, n: int, r: int) -> None:
@@ -337,8 +345,7 @@ class KVNode:
                 p.targets.update(extra)
                 for t, hint in extra.items():
                     if p.kind == "w":
-                        state = self.store.get(p.key)
-                        self.ctx.send(t, ("rep", rid, p.key, state, hint))
+                        self.ctx.send(t, ("rep", rid, p.key, p.state, hint))
                     else:
                         self.ctx.send(t, ("read", rid, p.key, hint))
                 self.ctx.set_timer(self.cfg.timeout_ms, ("to", rid))
