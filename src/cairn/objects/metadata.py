@@ -93,6 +93,7 @@ class ObjectRecord:
     inline: str = ""  # base64 of a small object's bytes, kept in the record (no parts)
     seq: int = 0  # orders the key's versions (nanosecond clock, strictly increasing per key)
     delete_marker: bool = False
+    checksum_type: str = ""  # COMPOSITE or FULL_OBJECT for a multipart object's checksum
 
     def encode(self) -> bytes:
         d = asdict(self)

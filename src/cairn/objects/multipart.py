@@ -22,10 +22,12 @@ import hashlib
 import json
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import BinaryIO
 
 from cairn.objects import metadata as md
+from cairn.objects.checksums import multipart_checksum, upload_type
 from cairn.objects.errors import InvalidArgument, NoSuchUpload, S3Error
 from cairn.objects.metadata import DataRef, ObjectRecord
 from cairn.objects.store import ObjectStore, check_key
@@ -50,6 +52,8 @@ class Upload:
     content_type: str = "binary/octet-stream"
     user_meta: dict[str, str] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
+    checksum_algorithm: str = ""  # lower case, "" for none
+    checksum_type: str = ""
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,7 @@ class Part:
     size: int
     last_modified: float
     ref: DataRef
+    checksums: dict[str, str] = field(default_factory=dict)
 
 
 def upload_key(bucket: str, key: str, upload_id: str) -> bytes:
@@ -93,12 +98,18 @@ class Multipart:
 
     def create(self, bucket: str, key: str, *, content_type: str | None = None,
                user_meta: dict[str, str] | None = None,
-               headers: dict[str, str] | None = None) -> Upload:
+               headers: dict[str, str] | None = None, checksum_algorithm: str = "",
+               checksum_type: str | None = None) -> Upload:
         check_key(key)
         self.store.head_bucket(bucket)
+        algo = checksum_algorithm.lower()
+        kind = upload_type(algo, checksum_type) if algo else ""
+        if checksum_type and not algo:
+            raise _err("InvalidRequest", 400, "x-amz-checksum-type needs "
+                       "x-amz-checksum-algorithm")
         up = Upload(bucket, key, secrets.token_hex(16), time.time(),
                     content_type or "binary/octet-stream", dict(user_meta or {}),
-                    dict(headers or {}))
+                    dict(headers or {}), algo, kind)
         self.store.meta.put(upload_key(bucket, key, up.upload_id),
                             json.dumps(asdict(up)).encode(), sync=True)
         return up
@@ -111,14 +122,17 @@ class Multipart:
         return Upload(**json.loads(raw))
 
     def upload_part(self, bucket: str, key: str, upload_id: str, number: int,
-                    body: BinaryIO | bytes, length: int | None = None) -> Part:
+                    body: BinaryIO | bytes, length: int | None = None,
+                    checksums: Callable[[], dict[str, str]] | None = None) -> Part:
+        """``checksums``: called once the body is read (the verified x-amz-checksum-*)."""
         if not 1 <= number <= MAX_PARTS:
             raise InvalidArgument("Part number must be an integer between 1 and 10000, "
                                   "inclusive", ArgumentName="partNumber")
         self.get(bucket, key, upload_id)
         writer = self.store.write_data(body, length)
         ref = writer.finish()
-        part = Part(number, f'"{writer.md5.hexdigest()}"', ref.length, time.time(), ref)
+        part = Part(number, f'"{writer.md5.hexdigest()}"', ref.length, time.time(), ref,
+                    checksums() if checksums else {})
         pkey = part_key(upload_id, number)
         try:
             with self.store._lock(bucket, key):
@@ -188,12 +202,20 @@ class Multipart:
                 raise _err("EntityTooSmall", 400, "Your proposed upload is smaller than "
                            "the minimum allowed object size.")
             md5s = b"".join(bytes.fromhex(p.etag.strip('"')) for p in parts)
+            sums: dict[str, str] = {}
+            if up.checksum_algorithm:
+                algo = up.checksum_algorithm
+                if any(algo not in p.checksums for p in parts):
+                    raise _err("InvalidRequest", 400, f"A part was uploaded without its "
+                               f"{algo.upper()} checksum")
+                sums[algo] = multipart_checksum(
+                    algo, up.checksum_type, [(p.checksums[algo], p.size) for p in parts])
             rec = ObjectRecord(
                 bucket=bucket, key=key, version_id="null", size=sum(p.size for p in parts),
                 etag=f'"{hashlib.md5(md5s).hexdigest()}-{len(parts)}"',
                 last_modified=time.time(), content_type=up.content_type,
                 user_meta=up.user_meta, parts=tuple(p.ref for p in parts),
-                headers=up.headers)
+                headers=up.headers, checksums=sums, checksum_type=up.checksum_type)
             used = {p.number for p in parts}
             ops: list[Put | Delete] = [Delete(upload_key(bucket, key, upload_id))]
             ops += [Delete(part_key(upload_id, n)) for n in have]

@@ -685,14 +685,21 @@ class S3Server:
 
     # -- multipart --------------------------------------------------------------------------
     def _create_upload(self, bucket: str, key: str, headers: dict[str, str]) -> Response:
+        algo = headers.get("x-amz-checksum-algorithm", "")
         up = self.multipart.create(bucket, key, content_type=headers.get("content-type"),
                                    user_meta=self._user_meta(headers),
-                                   headers=self._kept_headers(headers))
+                                   headers=self._kept_headers(headers),
+                                   checksum_algorithm=checksum_algorithm(algo) if algo else "",
+                                   checksum_type=headers.get("x-amz-checksum-type"))
         root = ET.Element("InitiateMultipartUploadResult", xmlns=XMLNS)
         el(root, "Bucket", bucket)
         el(root, "Key", key)
         el(root, "UploadId", up.upload_id)
-        return xml_response(root)
+        out = {}
+        if up.checksum_algorithm:
+            out["x-amz-checksum-algorithm"] = up.checksum_algorithm.upper()
+            out["x-amz-checksum-type"] = up.checksum_type
+        return xml_response(root, headers=out)
 
     def _upload_op(self, method: str, bucket: str, key: str, headers: dict[str, str],
                    params: dict[str, str], body: Callable[[], VerifyingReader]) -> Response:
@@ -705,8 +712,12 @@ class S3Server:
                             "1 and 10000, inclusive") from None
             if "x-amz-copy-source" in headers:
                 return self._upload_part_copy(bucket, key, upload_id, number, headers)
+            up = self.multipart.get(bucket, key, upload_id)
             reader = body()
-            part = self.multipart.upload_part(bucket, key, upload_id, number, reader)
+            if up.checksum_algorithm and up.checksum_algorithm not in reader.expect:
+                reader.add_checksum(up.checksum_algorithm, None)  # computed here, then
+            part = self.multipart.upload_part(bucket, key, upload_id, number, reader,
+                                              checksums=lambda: dict(reader.computed))
             out = {"ETag": part.etag}
             for algo, value in reader.computed.items():
                 out[f"x-amz-checksum-{algo}"] = value
@@ -728,6 +739,10 @@ class S3Server:
             el(root, "Bucket", bucket)
             el(root, "Key", key)
             el(root, "ETag", rec.etag)
+            for algo, value in rec.checksums.items():
+                el(root, "Checksum" + algo.upper(), value)
+            if rec.checksum_type:
+                el(root, "ChecksumType", rec.checksum_type)
             return xml_response(root, headers=self._version_header(bucket, rec))
         if method == "DELETE":
             self.multipart.abort(bucket, key, upload_id)
@@ -751,12 +766,22 @@ class S3Server:
             el(root, "MaxParts", max_parts)
             el(root, "IsTruncated", "true" if truncated else "false")
             el(root, "StorageClass", "STANDARD")
+            for who in ("Initiator", "Owner"):
+                o = el(root, who)
+                el(o, "ID", "cairn")
+                el(o, "DisplayName", "cairn")
+            up = self.multipart.get(bucket, key, upload_id)
+            if up.checksum_algorithm:
+                el(root, "ChecksumAlgorithm", up.checksum_algorithm.upper())
+                el(root, "ChecksumType", up.checksum_type)
             for p in page:
                 e = el(root, "Part")
                 el(e, "PartNumber", p.number)
                 el(e, "LastModified", iso(p.last_modified))
                 el(e, "ETag", p.etag)
                 el(e, "Size", p.size)
+                for algo, value in p.checksums.items():
+                    el(e, "Checksum" + algo.upper(), value)
             return xml_response(root)
         raise s3err("MethodNotAllowed", 405, "method not allowed on an upload")
 
@@ -982,6 +1007,7 @@ class S3Server:
             for algo, value in rec.checksums.items():
                 if algo != "MD5":
                     base[f"x-amz-checksum-{algo}"] = value
+                    base["x-amz-checksum-type"] = rec.checksum_type or "FULL_OBJECT"
         try:
             rec2, start, end, stream = self.store.open_object(bucket, key, rng, vid)
         except NoSuchKey:
