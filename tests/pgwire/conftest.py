@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from urllib.parse import quote
 
 import pytest
 
@@ -17,8 +18,8 @@ class Running:
     host: str
     port: int
 
-    def dsn(self, user: str = "tester", password: str | None = None, **extra: str) -> str:
-        auth = f"{user}:{password}" if password is not None else user
+    def dsn(self, user: str = "cairn", password: str | None = None, **extra: str) -> str:
+        auth = f"{user}:{quote(password, safe='')}" if password is not None else user
         query = "&".join(f"{k}={v}" for k, v in extra.items())
         return f"postgresql://{auth}@{self.host}:{self.port}/cairn" + (f"?{query}" if query
                                                                         else "")

@@ -16,7 +16,7 @@ def msg(kind: bytes, body: bytes = b"") -> bytes:
     return kind + struct.pack("!i", len(body) + 4) + body
 
 
-def startup_packet(user: str = "tester", database: str = "cairn", version: int = PROTOCOL_3_0,
+def startup_packet(user: str = "cairn", database: str = "cairn", version: int = PROTOCOL_3_0,
                    **extra: str) -> bytes:
     body = struct.pack("!i", version)
     for k, v in {"user": user, "database": database, **extra}.items():

@@ -150,7 +150,7 @@ def test_asyncpg(pg):
 
 def test_pg8000(pg):
     pg8000 = pytest.importorskip("pg8000.native")
-    conn = pg8000.Connection("tester", host=pg.host, port=pg.port, database="cairn")
+    conn = pg8000.Connection("cairn", host=pg.host, port=pg.port, database="cairn")
     try:
         conn.run("CREATE TABLE e (id int PRIMARY KEY, v text)")
         conn.run("INSERT INTO e VALUES (:i, :v)", i=1, v="one")

@@ -48,7 +48,7 @@ def test_startup_sends_parameters_key_and_ready(pg):
         assert name in params
     assert params["TimeZone"] == "Europe/Paris"
     assert params["application_name"] == "rawtest"
-    assert params["session_authorization"] == "tester"
+    assert params["session_authorization"] == "cairn"
     assert "K" in kinds(out)
     assert out[-1] == ("Z", b"I")
     c.send(msg(b"Q", cstr("SET application_name = 'other'")))
@@ -204,7 +204,7 @@ def test_ssl_and_gssenc_refused_then_startup(make_server):
 
 def test_protocol_3_2_is_negotiated_down(pg):
     c = Raw(pg.host, pg.port)
-    body = struct.pack("!i", PROTOCOL_3_2) + cstr("user") + cstr("u") + cstr("database") + \
+    body = struct.pack("!i", PROTOCOL_3_2) + cstr("user") + cstr("cairn") + cstr("database") + \
         cstr("cairn") + cstr("_pq_.x") + \
         cstr("1") + b"\0"
     c.send(struct.pack("!i", len(body) + 4) + body)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import os
 import signal
 import threading
@@ -37,7 +36,7 @@ def serve_command(host: str, port: int, data_dir: str | None, hba_file: str | No
     server = PgServer(sdb, cfg)
     try:
         server.start()
-        user = os.environ.get("PGUSER") or getpass.getuser()
+        user = "cairn"  # the superuser every new database has (and "postgres")
         click.echo(server.dsn(user), nl=True)
         click.echo(f"cairn sql serve: listening on {server.address[0]}:{server.address[1]}"
                    f" ({'TLS offered' if server.tls_context else 'no TLS'}; "

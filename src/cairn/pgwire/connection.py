@@ -246,7 +246,10 @@ class Connection:
         self._authenticate()
         if self.database != self.server.sdb.name:
             raise Fatal("3D000", f'database "{self.database}" does not exist')
-        self.session = self.server.sdb.connect(self.user)
+        try:
+            self.session = self.server.sdb.connect(self.user)  # the role must exist, log in
+        except SqlError as exc:
+            raise Fatal(exc.sqlstate, exc.message, exc.hint) from None
         self._apply_startup_settings(params)
         self.send(p.AUTH_OK)
         self._report_parameters(initial=True)
