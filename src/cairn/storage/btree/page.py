@@ -11,7 +11,8 @@ role of PostgreSQL's data checksums (which also mix in the block number). Page 0
 page, so the id 0 doubles as "no page" in sibling and chain pointers. The layouts after the
 common header are:
 
-* leaf:      ``prev:u32 next:u32`` then ``count`` entries ``klen:u16 vlen:u32 key value``; a
+* leaf:      ``prev:u32 next:u32`` then ``count`` entries ``klen:u16 vlen:u32 key value``
+  (``flags`` bit 0, :data:`FIXED_ENTRIES`: all entries have the same lengths); a
   value stored out of line has ``vlen = 0xFFFFFFFF`` and the 8 bytes ``first:u32 length:u32``
   (its overflow chain) instead of the value;
 * internal:  ``child0:u32`` then ``count`` entries ``klen:u16 key child:u32`` (``child_i`` holds
@@ -52,6 +53,12 @@ LEAF_ENTRY_OVERHEAD = 6  # klen:u16 + vlen:u32
 OVERFLOW_REF = struct.Struct("<II")
 OVERFLOW_MARK = 0xFFFFFFFF
 U32 = struct.Struct("<I")
+
+# Leaf flag: every entry has the same key length and the same inline value length, so entry i
+# starts at LEAF_HEADER.size + i * (6 + klen + vlen). Set by the encoder when it holds; a reader
+# that ignores it (flags were always 0 before) still decodes the page entry by entry, and pages
+# written without it are searched by the general walk: no format version change.
+FIXED_ENTRIES = 1
 
 MIN_PAGE_SIZE = 1024
 MAX_PAGE_SIZE = 65536
@@ -127,9 +134,16 @@ def verify(page: bytes, page_id: int, page_size: int, path: str, offset: int) ->
 
 
 # -- leaf ------------------------------------------------------------------------------------
+def _fixed(keys: list[bytes], vals: list[bytes | OverflowRef]) -> bool:
+    """Do all entries have one key length and one inline value length? (C-level passes.)"""
+    return (bool(keys) and len(set(map(len, keys))) == 1
+            and set(map(type, vals)) == {bytes} and len(set(map(len, vals))) == 1)  # type: ignore[arg-type]
+
+
 def encode_leaf(page_id: int, prev: int, nxt: int, keys: list[bytes],
                 vals: list[bytes | OverflowRef], page_size: int) -> bytes:
-    parts = [LEAF_HEADER.pack(0, LEAF_PAGE, 0, len(keys), page_id, prev, nxt)[4:]]
+    flags = FIXED_ENTRIES if _fixed(keys, vals) else 0
+    parts = [LEAF_HEADER.pack(0, LEAF_PAGE, flags, len(keys), page_id, prev, nxt)[4:]]
     pack = LEAF_ENTRY.pack
     ref = OVERFLOW_REF.pack
     append = parts.append
@@ -163,7 +177,22 @@ def leaf_search(page: bytes, key: bytes, path: str, offset: int
     hit = page.find(key, LEAF_HEADER.size)
     if hit < 0:
         return None
-    count = LEAF_HEADER.unpack_from(page, 0)[3]
+    _crc, _t, flags, count = COMMON.unpack_from(page, 0)[:4]
+    if flags & FIXED_ENTRIES:  # one stride: a hit is an entry's key iff it sits on the grid
+        klen, vlen = LEAF_ENTRY.unpack_from(page, LEAF_HEADER.size)
+        if klen != len(key):
+            return None
+        stride = 6 + klen + vlen
+        first = LEAF_HEADER.size + 6
+        end = LEAF_HEADER.size + count * stride
+        if end > len(page):
+            raise CorruptionError("leaf entries run off their page", path=path,
+                                  offset=offset)
+        while 0 <= hit < end:
+            if (hit - first) % stride == 0:
+                return page[hit + klen:hit + klen + vlen]
+            hit = page.find(key, hit + 1, end)
+        return None
     unpack = LEAF_ENTRY.unpack_from
     klen_wanted = len(key)
     end_of_page = len(page)
@@ -196,7 +225,19 @@ def decode_leaf_sized(page: bytes, path: str, offset: int
                       ) -> tuple[int, int, list[bytes], list[bytes | OverflowRef], int, int]:
     """``(prev, next, keys, values, nbytes, overflow_entries)`` of a verified leaf page: the
     entries' serialized size and out-of-line count come out of the decode for free."""
-    _crc, _t, _f, count, _pid, prev, nxt = LEAF_HEADER.unpack_from(page, 0)
+    _crc, _t, flags, count, _pid, prev, nxt = LEAF_HEADER.unpack_from(page, 0)
+    if flags & FIXED_ENTRIES and count:  # slices on a grid: no per-entry header parse
+        klen, vlen = LEAF_ENTRY.unpack_from(page, LEAF_HEADER.size)
+        stride = 6 + klen + vlen
+        first = LEAF_HEADER.size + 6
+        end = LEAF_HEADER.size + count * stride
+        if end > len(page):
+            raise CorruptionError("leaf entries run off their page", path=path,
+                                  offset=offset)
+        starts = range(first, end, stride)
+        fkeys = [page[p:p + klen] for p in starts]
+        fvals: list[bytes | OverflowRef] = [page[p + klen:p + klen + vlen] for p in starts]
+        return prev, nxt, fkeys, fvals, end - LEAF_HEADER.size, 0
     keys: list[bytes] = []
     vals: list[bytes | OverflowRef] = []
     novf = 0

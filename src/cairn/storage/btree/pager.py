@@ -29,6 +29,7 @@ checkpoint every time the pool fills with dirty pages.
 from __future__ import annotations
 
 import heapq
+import os
 
 from cairn.storage.btree.page import (
     FREELIST_PAGE,
@@ -59,6 +60,10 @@ class Pager:
         self.fresh: set[int] = set()  # allocated since the last checkpoint
         self.pages_read = 0
         self.bytes_written = 0
+        # On the real file system a page read is one os.pread (tree.dat takes no buffered
+        # appends, so there is nothing to flush first); a fault-injecting file system sees every
+        # read through File.read_at.
+        self._direct = type(fs) is FileSystem
         self.spill_path = path.removesuffix(".dat") + ".spill"
         self.spill_file: File | None = None
         self.spilled: dict[int, int] = {}  # page id -> offset of its image in tree.spill
@@ -82,7 +87,12 @@ class Pager:
                                       path=self.spill_path, offset=spilled)
             return ptype, data
         offset = pid * self.page_size
-        data = self.file.read_at(offset, self.page_size)
+        if self._direct:
+            data = os.pread(self.file.fd, self.page_size, offset)
+            if len(data) != self.page_size:  # a short read: let the general path retry it
+                data = self.file.read_at(offset, self.page_size)
+        else:
+            data = self.file.read_at(offset, self.page_size)
         self.pages_read += 1
         ptype = verify(data, pid, self.page_size, self.path, offset)
         if expect is not None and ptype != expect:
