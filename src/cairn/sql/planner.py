@@ -39,6 +39,12 @@ from cairn.sql.expr import (
 _AGGS = {"count", "sum", "avg", "min", "max", "bool_and", "bool_or", "every", "string_agg",
          "array_agg", "json_agg", "jsonb_agg", "json_object_agg", "jsonb_object_agg"}
 _CMP_OPS = {"=", "<", "<=", ">", ">="}
+_SESSION_FUNCS = {"current_database", "pg_get_userbyid", "pg_table_is_visible",
+                  "pg_get_expr", "obj_description", "col_description", "shobj_description",
+                  "pg_get_indexdef", "pg_get_constraintdef", "has_table_privilege",
+                  "pg_backend_pid", "pg_cancel_backend", "pg_terminate_backend",
+                  "format_type", "pg_encoding_to_char", "pg_get_viewdef",
+                  "pg_relation_size", "pg_total_relation_size", "pg_is_in_recovery"}
 _FLIP = {"=": "=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 
 
@@ -223,6 +229,10 @@ class Planner:
 
     def _b_Cast(self, n: a.Cast, scope: Scope, agg: AggContext | None) -> Bound:
         target = type_from_name(n.type)
+        if target.oid == T.REGCLASS.oid and self.session is not None:
+            b = self.bind(n.arg, scope, agg)
+            if b.type.category == "S" or b.type.oid == T.UNKNOWN.oid:
+                return self.session.regclass(b, n.pos)
         b = self.bind(n.arg, scope, agg)
         out = coerce(b, target, "explicit", self.ctx, n.pos)
         if out is b:
@@ -660,6 +670,9 @@ class Planner:
             self.volatile = True
             return Bound(T.TEXT, lambda row, ex: ex.session.set_config(
                 *[f(row, ex) for f in fns]))
+        if name in _SESSION_FUNCS and self.session is not None:
+            args = [self.bind(x, scope, agg) for x in n.args]
+            return self.session.catalog_function(name, args, n.pos)
         if name == "pg_typeof" and len(n.args) == 1:
             b = self.bind(n.args[0], scope, agg)
             shown = b.type.name if b.type.oid != T.UNKNOWN.oid else "unknown"
@@ -1150,6 +1163,14 @@ class Planner:
                     return P.WorkTableScan(cte.recursive_source, item.name), sc, []
                 assert cte.node is not None
                 return cte.node, sc, []
+            sv = _system_view(item) if self.session is not None else None
+            if sv is not None:
+                names = item.col_aliases + [c[0] for c in sv.columns][len(item.col_aliases):]
+                types = [c[1] for c in sv.columns]
+                node = P.FunctionScan(lambda row, ex, sv=sv: sv.rows(ex.session), len(types),
+                                      f"{sv.schema}.{sv.name}", False)
+                return node, Scope([ScopeColumn(alias, n, t) for n, t in
+                                    zip(names, types, strict=True)], outer=outer), []
             rel = self.catalog.resolve(item.schema, item.name, self.search_path, item.pos)
             if self.session is not None:
                 self.session.check_privilege(rel, "select", item.pos)
@@ -1885,6 +1906,14 @@ def _check_alias_clash(scope: Scope, item: a.Node) -> None:
     if name is not None and scope.has_table(name):
         raise SqlError(f'table name "{name}" specified more than once', sqlstate="42712",
                        position=getattr(item, "pos", -2) + 1)
+
+
+def _system_view(item: a.RangeVar) -> Any:
+    """pg_catalog's and information_schema's relations (pg_catalog is searched first)."""
+    from cairn.sql import system_views
+    if item.schema not in (None, "pg_catalog", "information_schema"):
+        return None
+    return system_views.find(item.schema, item.name)
 
 
 def _pk_name(rel: Relation) -> str:

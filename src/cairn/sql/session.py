@@ -10,6 +10,7 @@ message text.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time as time_mod
 from dataclasses import dataclass, field
@@ -145,6 +146,8 @@ class SqlDatabase:
         self.seq_cache: dict[int, list[int]] = {}  # oid -> [next value, last reserved]
         self.plan_cache_size = 256
         self.listeners: dict[str, list[Any]] = {}
+        self.sessions: dict[int, Session] = {}  # pid -> session (pg_stat_activity)
+        self._pids = itertools.count(1000)
         self._bootstrap()
 
     @classmethod
@@ -218,6 +221,11 @@ class Session(DdlMixin, DmlMixin, AlterMixin, RolesMixin):
         self.lastval: int | None = None
         self.describing = False
         self.last_dml_plan: Any = None
+        self.pid = next(sdb._pids)  # PostgreSQL's backend pid: BackendKeyData, pg_stat_activity
+        self.client_addr: str | None = None
+        self.started_at = datetime.now(UTC)
+        self.last_query = ""
+        sdb.sessions[self.pid] = self
         self.cancel_event = threading.Event()
         self.running = False
         self.statement_start = 0.0
@@ -418,6 +426,7 @@ class Session(DdlMixin, DmlMixin, AlterMixin, RolesMixin):
         """Run every statement of ``sql``; parameters ($1...) apply to a single statement."""
         if self.closed:
             raise SqlError("connection is closed", sqlstate="08003")
+        self.last_query = sql
         params = list(params or [])
         types = [python_type(v) for v in params]
         key = (sql, tuple(types), self.sdb.catalog.generation, self.settings["search_path"])
@@ -733,6 +742,162 @@ class Session(DdlMixin, DmlMixin, AlterMixin, RolesMixin):
             self._end_tx(False)
         self.stmt_ListenStmt(a.ListenStmt("*", True), [], [])
         self.closed = True
+        self.sdb.sessions.pop(self.pid, None)
+
+    # -- functions that read the catalog or other sessions ------------------------------
+    def regclass(self, b: Any, pos: int) -> Any:
+        """'name'::regclass: the relation's OID (42P01 if there is none)."""
+        from cairn.sql.expr import Bound, coerce
+
+        f = coerce(b, T.TEXT, "implicit", self.ctx).fn
+
+        def run(row: tuple, ex: Any) -> Any:
+            name = f(row, ex)
+            if name is None:
+                return None
+            parts = [p.strip('"') if p.startswith('"') else p.lower()
+                     for p in str(name).split(".")]
+            view = self.catalog()
+            rel = view.find(parts[0] if len(parts) == 2 else None, parts[-1],
+                            self.search_path())
+            if rel is None:
+                for r in view.all_relations():
+                    for ix in r.indexes:
+                        if ix.name == parts[-1]:
+                            return ix.oid
+                raise SqlError(f'relation "{name}" does not exist', sqlstate="42P01",
+                               position=pos + 1 if pos >= 0 else None)
+            return rel.oid
+        return Bound(T.REGCLASS, run)
+
+    def catalog_function(self, name: str, args: list[Any], pos: int) -> Any:
+        from cairn.sql.expr import Bound
+
+        fns = [b.fn for b in args]
+        view = self.catalog
+
+        def vals(row: tuple, ex: Any) -> list[Any]:
+            return [f(row, ex) for f in fns]
+
+        def rel_of(oid: Any) -> Any:
+            return None if oid is None else view().relation_by_oid(int(oid))
+        if name == "current_database":
+            return Bound(T.NAME, lambda row, ex: self.database_name)
+        if name == "pg_backend_pid":
+            return Bound(T.INT4, lambda row, ex: self.pid)
+        if name == "pg_is_in_recovery":
+            return Bound(T.BOOL, lambda row, ex: False)
+        if name == "pg_get_userbyid":
+            def user(row: tuple, ex: Any) -> Any:
+                oid = vals(row, ex)[0]
+                for r in list(self.sdb.catalog.roles.values()):
+                    if r.oid == oid:
+                        return r.name
+                return f"unknown (OID={oid})"
+            return Bound(T.NAME, user)
+        if name == "pg_table_is_visible":
+            def visible(row: tuple, ex: Any) -> Any:
+                rel = rel_of(vals(row, ex)[0])
+                if rel is None:
+                    return True  # an index or a system view: shown
+                return view().find(None, rel.name, self.search_path()) is rel
+            return Bound(T.BOOL, visible)
+        if name in ("pg_get_expr", "pg_get_viewdef"):
+            def expr(row: tuple, ex: Any) -> Any:
+                v = vals(row, ex)[0]
+                if name == "pg_get_viewdef":
+                    rel = rel_of(v)
+                    return None if rel is None else rel.view_sql
+                return v
+            return Bound(T.TEXT, expr)
+        if name in ("obj_description", "col_description", "shobj_description"):
+            return Bound(T.TEXT, lambda row, ex: None)
+        if name == "format_type":
+            def fmt(row: tuple, ex: Any) -> Any:
+                v = vals(row, ex)
+                if v[0] is None:
+                    return None
+                try:
+                    t = T.by_oid(int(v[0]))
+                except SqlError:
+                    return "???"
+                mod = v[1] if len(v) > 1 and v[1] is not None else -1
+                return (T.with_typmod(t, mod) if mod != -1 else t).name
+            return Bound(T.TEXT, fmt)
+        if name == "pg_encoding_to_char":
+            return Bound(T.NAME, lambda row, ex: "UTF8")
+        if name == "pg_get_indexdef":
+            def indexdef(row: tuple, ex: Any) -> Any:
+                oid = vals(row, ex)[0]
+                for r in view().all_relations():
+                    for ix in r.indexes:
+                        if ix.oid == oid:
+                            u = "UNIQUE " if ix.unique else ""
+                            return (f"CREATE {u}INDEX {ix.name} ON {r.schema}.{r.name} USING "
+                                    f"btree ({', '.join(ix.columns)})")
+                return None
+            return Bound(T.TEXT, indexdef)
+        if name == "pg_get_constraintdef":
+            def condef(row: tuple, ex: Any) -> Any:
+                oid = vals(row, ex)[0]
+                from cairn.sql import system_views as SV
+                for c in SV.pg_constraint(self):
+                    if c[0] == oid:
+                        kind = c[3]
+                        rel = rel_of(c[7])
+                        names = [col.name for col in rel.columns if col.attnum in (c[12] or [])]
+                        if kind in ("p", "u"):
+                            word = "PRIMARY KEY" if kind == "p" else "UNIQUE"
+                            return f"{word} ({', '.join(names)})"
+                        if kind == "c":
+                            return f"CHECK ({c[14]})"
+                        ref = rel_of(c[9])
+                        rnames = [col.name for col in ref.columns
+                                  if col.attnum in (c[13] or [])] if ref else []
+                        return (f"FOREIGN KEY ({', '.join(names)}) REFERENCES "
+                                f"{ref.name if ref else '?'}({', '.join(rnames)})")
+                return None
+            return Bound(T.TEXT, condef)
+        if name == "has_table_privilege":
+            def has(row: tuple, ex: Any) -> Any:
+                v = vals(row, ex)
+                user, table, priv = (self.current_user, v[0], v[1]) if len(v) == 2 else v
+                rel = rel_of(table) if isinstance(table, int) else view().find(
+                    None, str(table), self.search_path())
+                if rel is None:
+                    raise SqlError(f'relation "{table}" does not exist', sqlstate="42P01")
+                saved = self.current_user
+                self.current_user = user
+                try:
+                    self.check_privilege(rel, str(priv).lower().split()[0])
+                    return True
+                except SqlError:
+                    return False
+                finally:
+                    self.current_user = saved
+            return Bound(T.BOOL, has)
+        if name in ("pg_relation_size", "pg_total_relation_size"):
+            def size(row: tuple, ex: Any) -> Any:
+                rel = rel_of(vals(row, ex)[0])
+                if rel is None or not rel.heap:
+                    return 0
+                return self.db.table_stats(rel.heap).bytes
+            return Bound(T.INT8, size)
+        if name in ("pg_cancel_backend", "pg_terminate_backend"):
+            def cancel(row: tuple, ex: Any) -> Any:
+                pid = vals(row, ex)[0]
+                other = self.sdb.sessions.get(pid)
+                if other is None:
+                    return False
+                if other.session_user != self.session_user and not self.is_superuser():
+                    raise SqlError("must be a superuser to cancel other users' queries",
+                                   sqlstate="42501")
+                other.cancel()
+                return True
+            return Bound(T.BOOL, cancel)
+        raise SqlError(f"function {name} is not supported", sqlstate="0A000",
+                       position=pos + 1 if pos >= 0 else None)
+
 
 
 class _DmlNode:
