@@ -97,6 +97,8 @@ CASES = [
         code=2),
     Bad("registry data is a file", ("registry", "serve", "--port", "0", "--data", "{x}"),
         ("afile", "not a folder"), _file),
+    Bad("s3 data is a file", ("s3", "serve", "--port", "0", "--data", "{x}"),
+        ("afile", "not a folder"), _file),
     Bad("serve data is a file", ("serve", "--no-booking", "--s3-port", "0",
                                  "--registry-port", "0", "--data", "{x}"),
         ("afile", "not a folder"), _file),
@@ -121,6 +123,7 @@ def test_bad_input_is_one_line(case: Bad, tmp_path: Path) -> None:
     ("registry", "serve", "--data", "d"),
     ("serve", "--no-booking", "--data", "d", "--registry-port", "0", "--s3-port"),
     ("a2ui", "serve"),
+    ("s3", "serve", "--data", "d"),
 ])
 def test_busy_port_fails_before_printing_an_endpoint(command: tuple[str, ...], busy_port: int,
                                                      tmp_path: Path) -> None:
@@ -147,6 +150,8 @@ def test_debug_flag_and_env_show_the_traceback(tmp_path: Path) -> None:
 def test_describe_names_what_where_and_what_to_do() -> None:
     line = describe(PermissionError(13, "Permission denied", "/srv/data"))
     assert line.startswith("Permission denied: /srv/data; ") and "permission" in line
+    missing = describe(ModuleNotFoundError("No module named 'matplotlib'", name="matplotlib"))
+    assert missing.startswith("matplotlib is not installed") and "make dev" in missing
     bug = describe(ZeroDivisionError("division by zero"))
     assert "unexpected ZeroDivisionError" in bug and "--debug" in bug
 

@@ -60,6 +60,9 @@ def describe(exc: BaseException) -> str:
                      "run with --debug for the traceback")
         line = f"{name}: {_first_line(exc)}"
         return f"{line}; {hint}" if hint else line
+    if isinstance(exc, ImportError) and exc.name and not exc.name.startswith("cairn"):
+        return (f"{exc.name} is not installed: it comes with the benchmark and test extras "
+                "(`make dev`, or `pip install -e '.[dev]'`)")
     if isinstance(exc, OSError):
         what = exc.strerror or _first_line(exc)
         where = exc.filename

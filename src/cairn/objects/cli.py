@@ -181,9 +181,10 @@ def register_server(s3: click.Group) -> None:
     """``cairn s3 serve`` and ``cairn s3 keys``."""
 
     @s3.command("serve")
-    @click.option("--port", default=9000, show_default=True)
+    @click.option("--port", default=9000, show_default=True, type=click.IntRange(0, 65535),
+                  help="0 picks a free port")
     @click.option("--host", default="127.0.0.1", show_default=True)
-    @click.option("--data", "data_dir", default="./cairn-data/s3", show_default=True)
+    @click.option("--data", "data_dir", default="./data/s3", show_default=True)
     @click.option("--drives", default=None,
                   help="comma-separated drive directories, or a count under the data dir")
     @click.option("--k", default=4, show_default=True, help="data shards per stripe")
@@ -200,15 +201,32 @@ def register_server(s3: click.Group) -> None:
               credentials: str | None) -> None:
         """Serve the S3 API. Root credentials: CAIRN_S3_ACCESS_KEY / CAIRN_S3_SECRET_KEY, or
         a 0600 file named by --credentials (created when missing), never the data folder."""
+        import socket
+
         import uvicorn
 
         from cairn.objects.service import open_service
 
+        # Bind first: a busy port fails before any endpoint or credentials are printed.
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            sock.close()
+            raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}; pick "
+                                       "another --port (0 picks a free one)") from None
+        sock.listen(2048)
+        port = sock.getsockname()[1]
         try:
             svc = open_service(data_dir, drives=drives, nodes=nodes, k=k, m=m, domain=domain,
                                node_token=node_token, credentials=credentials)
         except ValueError as exc:
+            sock.close()
             raise click.BadParameter(str(exc)) from None
+        except BaseException:
+            sock.close()
+            raise
         if svc.secret_key is not None:
             kept = (f"kept in {credentials}" if credentials else
                     "not stored anywhere: pass --credentials FILE to keep them")
@@ -216,10 +234,12 @@ def register_server(s3: click.Group) -> None:
                        f"{svc.secret_key}  ({kept})")
         click.echo(f"S3 endpoint: http://{host}:{port}  ({svc.summary})")
         try:
-            uvicorn.run(svc.app, host=host, port=port, log_level="warning", lifespan="off",
-                        http=svc.http_protocol)
+            uvicorn.Server(uvicorn.Config(svc.app, log_level="warning", lifespan="off",
+                                          http=svc.http_protocol, interface="asgi3")
+                           ).run(sockets=[sock])
         finally:
             svc.close()
+            sock.close()
 
     @s3.command("node")
     @click.option("--port", required=True, type=int)
@@ -238,7 +258,7 @@ def register_server(s3: click.Group) -> None:
     def keys_group() -> None:
         """Manage SigV4 access keys (stored in the store's metadata engine)."""
 
-    data_opt = click.option("--data", "data_dir", default="./cairn-data/s3", show_default=True)
+    data_opt = click.option("--data", "data_dir", default="./data/s3", show_default=True)
 
     @keys_group.command("create")
     @data_opt
