@@ -57,6 +57,9 @@ class ScanSpec:
     kind: str = "seq"  # "seq" | "index" | "pk"
     index: str | None = None
     cond_text: str = ""
+    # the primary-key columns' storage keys, when ``where`` fixes each with "=": the scan is
+    # then one ``get`` of that key (no predicate to plan; SSI takes a row lock, not a range)
+    point_keys: list[str] | None = None
 
 
 class TableScan(PlanNode):
@@ -105,6 +108,17 @@ class TableScan(PlanNode):
         if where is False:  # a contradiction (x = NULL): nothing to read
             return
         ex.check()
+        pk = self.spec.point_keys
+        if pk is not None and where is not None and len(where) == len(pk) and not kw.get(
+                "skip_locked"):
+            key = where[pk[0]][1] if len(pk) == 1 else tuple(where[k][1] for k in pk)
+            d = ex.tx.get(self.rel.heap, key, **kw)
+            if d is not None:
+                row = self.decode(d)
+                if self.filt is None or self.filt(row, ex) is True:
+                    self.actual_rows += 1
+                    yield row
+            return
         stored = ex.tx.select(self.rel.heap, where, **kw)
         decode, filt = self.decode, self.filt
         for i, d in enumerate(stored):

@@ -88,6 +88,7 @@ class PlannedQuery:
     node: P.PlanNode
     names: list[str]
     types: list[T.SqlType]
+    volatile: bool = True  # calls a volatile function (set by the session's plan cache)
 
 
 @dataclass
@@ -114,6 +115,8 @@ class Planner:
         self.session = session
         self.ctes: list[dict[str, Cte]] = []
         self.volatile = False
+        # a plan that must not be reused: it read something at plan time that can change
+        self.volatile_plan = False
         self.read_relations: list[Relation] = []
         self.inferred: dict[int, T.SqlType] = {}  # $n (0-based) -> type from its context
         self.clause = ""  # the clause being bound, for "not allowed in WHERE" messages
@@ -1780,6 +1783,8 @@ class ScanBuilder(P.PlanNode):
                 eq_keys = {s[0] for s in usable if s[1] == "="}
                 if pk <= eq_keys:
                     spec.kind, spec.index = "pk", _pk_name(self.rel)
+                    if eq_keys == pk and all(s[1] == "=" for s in usable):
+                        spec.point_keys = self.rel.pk_keys()
                 else:
                     for ix in self.rel.indexes:
                         first = self.rel.column(ix.columns[0])

@@ -205,13 +205,15 @@ class Session(DdlMixin, DmlMixin, AlterMixin, RolesMixin):
         self.current_user = user
         self.database_name = sdb.name
         self.settings: dict[str, str] = dict(DEFAULT_SETTINGS)
+        self._ms_cache: dict[str, tuple[str, int]] = {}
         self.ctx = T.EvalContext()
         self.tx: Any = None
         self.in_block = False  # inside BEGIN ... COMMIT
         self.failed = False
         self.overlay = Overlay()
         self.tx_options: dict[str, Any] = {}
-        self.plan_cache: dict[Any, Any] = {}
+        self.plan_cache: dict[Any, Any] = {}  # statement text -> parse trees
+        self.query_plans: dict[Any, Any] = {}  # parse tree (+ context) -> plan
         self.prepared: dict[str, Any] = {}
         self.notifications: list[tuple[str, str]] = []
         self.pending_notifies: list[tuple[str, str]] = []
@@ -310,6 +312,16 @@ class Session(DdlMixin, DmlMixin, AlterMixin, RolesMixin):
         if local and self.in_block:
             self.tx_options.setdefault("restore", {}).setdefault(name, None)
 
+    def _ms(self, name: str) -> int:
+        """A time setting in milliseconds (parsed once per value)."""
+        text = self.settings[name]
+        hit = self._ms_cache.get(name)
+        if hit is not None and hit[0] == text:
+            return hit[1]
+        ms = _parse_ms(name, text)
+        self._ms_cache[name] = (text, ms)
+        return ms
+
     # -- catalog -------------------------------------------------------------------------
     def catalog(self) -> CatalogView:
         return CatalogView(self.sdb.catalog, self.overlay)
@@ -381,7 +393,7 @@ class Session(DdlMixin, DmlMixin, AlterMixin, RolesMixin):
         method = self.settings["cairn.serializable_method"]
         ro = read_only if read_only is not None else \
             self.settings["default_transaction_read_only"] in ("on", "true")
-        lt = _parse_ms("lock_timeout", self.settings["lock_timeout"])
+        lt = self._ms("lock_timeout")
         self.tx = self.db.begin(level, method, read_only=bool(ro),
                                 deferrable=bool(deferrable) and level == "serializable",
                                 lock_timeout=lt / 1000 if lt else None)
@@ -459,7 +471,14 @@ class Session(DdlMixin, DmlMixin, AlterMixin, RolesMixin):
         autocommit = self.tx is None and not self.in_block
         try:
             if self.tx is None:
-                self._begin_tx()
+                if autocommit and not implicit_block and self._snapshot_only(node, types):
+                    # one statement's snapshot: a read-only snapshot transaction gives the
+                    # same answer at read committed and takes no lock (a virtual xid)
+                    level = self.settings["default_transaction_isolation"]
+                    self._begin_tx("repeatable read" if level == "read committed" else None,
+                                   read_only=True)
+                else:
+                    self._begin_tx()
             self.ctx.statement_timestamp = datetime.now(UTC)
             self.statement_start = time_mod.monotonic()
             self.cancel_event.clear()
@@ -495,18 +514,51 @@ class Session(DdlMixin, DmlMixin, AlterMixin, RolesMixin):
 
     def exec_state(self, params: list[Any], ctx: T.EvalContext | None = None) -> ExecState:
         ex = ExecState(self.tx, params, ctx or self.ctx, self)
-        ms = _parse_ms("statement_timeout", self.settings["statement_timeout"])
+        ms = self._ms("statement_timeout")
         if ms:
             ex.deadline = self.statement_start + ms / 1000
         return ex
 
     def select(self, node: a.Node, params: list[Any], types: list[T.SqlType]) -> Result:
-        pl = self.planner(types)
-        pq = pl.plan_query(node)
+        pq = self._cached_plan(node, types)
         ex = self.exec_state(params)
         rows = list(pq.node.rows(ex))
         cols = [Column(n, t) for n, t in zip(pq.names, pq.types, strict=True)]
         return Result(f"SELECT {len(rows)}", cols, rows)
+
+    def _snapshot_only(self, node: a.Node, types: list[T.SqlType]) -> bool:
+        """A plain query (no FOR UPDATE, no volatile function, nothing but reads)."""
+        if not isinstance(node, a.SelectStmt) or node.locking or node.with_ is not None:
+            return False
+        if self.settings["default_transaction_isolation"] == "serializable" and \
+                self.settings["cairn.serializable_method"] != "ssi":
+            return False
+        try:
+            pq = self._cached_plan(node, types)
+        except SqlError:
+            return False
+        return not pq.volatile
+
+    def _cached_plan(self, node: a.Node, types: list[T.SqlType]) -> Any:
+        """A query's plan, reused while nothing it depends on changed: the catalog
+        (generation), search_path, the role (row security) and TimeZone (folded constants).
+        A transaction with uncommitted DDL plans afresh."""
+        if self.overlay:
+            return self.planner(types).plan_query(node)
+        key = (id(node), tuple(types), self.sdb.catalog.generation,
+               self.settings["search_path"], self.current_user, self.ctx.timezone)
+        hit = self.query_plans.get(key)
+        if hit is not None and hit[0] is node:
+            return hit[1]
+        pl = self.planner(types)
+        pq = pl.plan_query(node)
+        pq.volatile = pl.volatile  # nextval(), random(), now() ...: not read-only safe
+        if pl.volatile_plan:
+            return pq
+        if len(self.query_plans) >= self.sdb.plan_cache_size:
+            self.query_plans.clear()
+        self.query_plans[key] = (node, pq)  # the node is kept: its id stays its own
+        return pq
 
     def stmt_ExplainStmt(self, st: a.ExplainStmt, params: list[Any],
                          types: list[T.SqlType]) -> Result:
@@ -705,6 +757,7 @@ class Session(DdlMixin, DmlMixin, AlterMixin, RolesMixin):
                          types: list[T.SqlType]) -> Result:
         if st.what in ("all", "plans"):
             self.plan_cache.clear()
+            self.query_plans.clear()
         if st.what == "all":
             if self.in_block:
                 raise SqlError("DISCARD ALL cannot run inside a transaction block",
