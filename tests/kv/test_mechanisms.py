@@ -150,3 +150,30 @@ def test_counters_and_sets_through_the_cluster_and_wrong_type():
     assert c.call("n4", "get", "s")[1][0] == ("b",)
     ok, why = c.call("n1", "put", "hits", "x")
     assert not ok and why.startswith("WRONGTYPE")
+
+
+def test_adding_and_removing_nodes_moves_data_while_requests_continue():
+    c = SimCluster(nodes=4, config=KVConfig(n=3, r=2, w=2, ae_ms=0))
+    keys = [f"k{i}" for i in range(120)]
+    for k in keys:
+        assert c.call("n1", "put", k, f"{k}.1")[0]
+    old = c.ring
+    sent = c.change_membership(["n1", "n2", "n3", "n4", "n5"])
+    expected = moved_keys(old, c.ring, keys, 3)
+    assert sent == sum(len(v) for v in expected.values()) and 0 < sent < len(keys) * 3
+    # Requests go on while the copies are in flight.
+    for k in keys[:40]:
+        ok, (values, ctx) = c.call("n5", "get", k)
+        assert ok and values == (f"{k}.1",)
+        assert c.call("n2", "put", k, f"{k}.2", ctx)[0]
+    c.settle(50)
+    for k in keys:
+        for home in c.homes(k):
+            assert c.replicas(k)[home] is not None, (k, home)
+    # Removing a node: its keys get a new third replica before it stops.
+    sent = c.change_membership(["n1", "n2", "n3", "n5"])
+    c.settle(100)
+    assert sent > 0 and not c.sim.is_up("n4")
+    for k in keys:
+        want = f"{k}.2" if k in keys[:40] else f"{k}.1"
+        assert c.call("n1", "get", k, opts=(3, 3, 2))[1][0] == (want,)

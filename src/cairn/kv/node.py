@@ -357,6 +357,32 @@ class KVNode:
             self._repair(p)
         del self.pending[rid]
 
+    # --- membership ---------------------------------------------------------------------------
+    def change_ring(self, ring: Ring) -> int:
+        """Adopt a new ring (a node added or removed) and copy each key this node is
+        responsible for sending to its new owners, while requests go on. One holder sends
+        each key: the first node of the old preference list that stays a replica (or the old
+        first replica when none stays). Returns the number of (key, node) copies sent."""
+        old, self.ring = self.ring, ring
+        n = self.cfg.n
+        sent = 0
+        for key in self.store.stored_keys():
+            before = old.walk(key)[:n] if self.name in old.nodes else ()
+            after = ring.walk(key)[:n]
+            gained = [x for x in after if x not in before and x != self.name]
+            if not gained:
+                continue
+            staying = [x for x in before if x in after]
+            sender = staying[0] if staying else (before[0] if before else None)
+            if sender != self.name:
+                continue
+            state = self.store.get(key)
+            for x in gained:
+                self.ctx.send(x, ("handoff", key, state))
+                sent += 1
+        self.obs("moved", self.name, sent)
+        return sent
+
     # --- hinted handoff ----------------------------------------------------------------------
     def _offer_hints(self) -> None:
         for (home, key), state in self.store.hint_items():

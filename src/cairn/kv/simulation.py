@@ -400,3 +400,22 @@ class SimCluster:
 
     def homes(self, key: str) -> tuple[str, ...]:
         return self.ring.preference(key, self.config.n)
+
+    def change_membership(self, names: list[str]) -> int:
+        """Add and remove nodes: new nodes start empty, every node adopts the new ring and
+        copies keys to their new owners (removed nodes hand theirs over first, then stop).
+        Returns the number of (key, node) copies sent."""
+        self.ring = self.ring.with_nodes(names)
+        for name in names:
+            if name not in self.names:
+                self.names.append(name)
+                self.sim.add(name, lambda ctx: KVNode(ctx, self.ring, self.config,
+                                                      MemoryStore(ctx.disk), self._observe))
+        sent = 0
+        for name in list(self.names):
+            if self.sim.is_up(name):
+                sent += self.sim.process(name).change_ring(self.ring)
+        for name in [x for x in self.names if x not in names]:
+            self.sim.after(50.0, lambda name=name: self.sim.crash(name), f"decommission {name}")
+            self.names.remove(name)
+        return sent
