@@ -152,6 +152,10 @@ def _register() -> None:
     register_kv(cli)
     bench.add_command(bench_kv, "kv")
 
+    from cairn.sql.cli import register as register_sql
+
+    register_sql(cli)
+
     from cairn.pgwire.cli import register as register_pgwire
 
     register_pgwire(cli)

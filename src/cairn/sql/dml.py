@@ -262,6 +262,9 @@ class DmlMixin:
             positions = []
         elif isinstance(st.query, a.SelectStmt) and st.query.values is not None and \
                 not st.query.order_by and st.query.limit is None:
+            if len({len(r) for r in st.query.values}) > 1:
+                raise SqlError("VALUES lists must all be the same length", sqlstate="42601",
+                               position=st.query.pos + 1)
             for r in st.query.values:
                 if len(r) > len(targets):
                     raise SqlError("INSERT has more expressions than target columns",
