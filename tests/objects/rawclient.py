@@ -33,11 +33,15 @@ class Reply:
 def signed(url: str, method: str, path: str, *, query: str = "",
            headers: list[tuple[str, str]] | None = None, body: bytes = b"",
            region: str = "us-east-1", access: str = ACCESS, secret: str = SECRET,
-           presign: int | None = None) -> tuple[str, list[tuple[str, str]]]:
+           presign: int | None = None,
+           trailer: bool = False) -> tuple[str, list[tuple[str, str]]]:
     """(target, headers) of a request signed by botocore (in the header, or presigned for
-    ``presign`` seconds)."""
+    ``presign`` seconds). ``trailer``: an aws-chunked body with trailing checksums
+    (STREAMING-UNSIGNED-PAYLOAD-TRAILER, boto3's default for uploads)."""
     full = url + path + (("?" + query) if query else "")
     req = AWSRequest(method=method, url=full, data=body)
+    if trailer:
+        req.context["checksum"] = {"request_algorithm": {"in": "trailer"}}
     for k, v in headers or []:
         req.headers[k] = v  # an email.message: repeated names are kept, in order
     creds = Credentials(access, secret)
@@ -54,7 +58,9 @@ def signed(url: str, method: str, path: str, *, query: str = "",
 
 
 def send(url: str, method: str, target: str, headers: list[tuple[str, str]],
-         body: bytes = b"") -> Reply:
+         body: bytes = b"", utf8_headers: bool = False) -> Reply:
+    """``utf8_headers``: send header values as UTF-8 bytes (as Go and Java SDKs do), not
+    Latin-1 (http.client's and so botocore's way)."""
     parts = urllib.parse.urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
     try:
@@ -63,7 +69,7 @@ def send(url: str, method: str, target: str, headers: list[tuple[str, str]],
         if "host" not in names:
             conn.putheader("Host", parts.netloc)
         for k, v in headers:
-            conn.putheader(k, v)
+            conn.putheader(k, v.encode() if utf8_headers else v)
         if "content-length" not in names:
             conn.putheader("Content-Length", str(len(body)))
         conn.endheaders(body)
@@ -75,10 +81,10 @@ def send(url: str, method: str, target: str, headers: list[tuple[str, str]],
 
 def request(url: str, method: str, path: str, *, query: str = "",
             headers: list[tuple[str, str]] | None = None, body: bytes = b"",
-            **kw: object) -> Reply:
+            utf8_headers: bool = False, **kw: object) -> Reply:
     target, hs = signed(url, method, path, query=query, headers=headers, body=body,
                         **kw)  # type: ignore[arg-type]
-    return send(url, method, target, hs, body)
+    return send(url, method, target, hs, body, utf8_headers)
 
 
 def amz_now() -> str:

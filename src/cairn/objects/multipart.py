@@ -176,9 +176,22 @@ class Multipart:
             self.store.meta.write_batch(ops, sync=True)
 
     def complete(self, bucket: str, key: str, upload_id: str,
-                 chosen: list[tuple[int, str]]) -> ObjectRecord:
-        """Stitch the listed ``(part number, etag)`` into the object, validating as S3 does."""
-        up = self.get(bucket, key, upload_id)
+                 chosen: list[tuple[int, str]], *, if_none_match: str | None = None,
+                 if_match: str | None = None) -> ObjectRecord:
+        """Stitch the listed ``(part number, etag)`` into the object, validating as S3 does.
+        ``if_none_match`` (``*``) / ``if_match``: a conditional write, as for PutObject.
+
+        A retried Complete of an upload that already completed answers as the first one did
+        while the key still holds that object (its ETag follows from the listed parts)."""
+        try:
+            up = self.get(bucket, key, upload_id)
+        except NoSuchUpload:
+            done = self._completed(bucket, key, chosen)
+            if done is None:
+                raise
+            return done
+        if if_none_match is not None and if_none_match != "*":
+            raise InvalidArgument("If-None-Match accepts only '*'")
         if not chosen:
             raise _err("MalformedXML", 400, "The XML you provided was not well-formed or did "
                        "not validate against our published schema.")
@@ -222,4 +235,15 @@ class Multipart:
             ops += self._unref([p.ref for n, p in have.items() if n not in used])
             return rec, ops
 
-        return self.store._commit_built(bucket, key, build)
+        return self.store._commit_built(bucket, key, build, if_none_match=if_none_match,
+                                        if_match=if_match)
+
+    def _completed(self, bucket: str, key: str,
+                   chosen: list[tuple[int, str]]) -> ObjectRecord | None:
+        try:
+            md5s = b"".join(bytes.fromhex(e.strip().strip('"')) for _, e in chosen)
+            cur = self.store.head_object(bucket, key)
+        except (ValueError, S3Error):
+            return None
+        etag = f'"{hashlib.md5(md5s).hexdigest()}-{len(chosen)}"'
+        return cur if chosen and cur.etag == etag else None

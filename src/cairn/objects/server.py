@@ -184,6 +184,30 @@ def _refuse_unbuilt_headers(headers: dict[str, str]) -> None:
                     "STANDARD)")
 
 
+def _utf8(value: str) -> str:
+    """A header value's bytes (held Latin-1 decoded) read as UTF-8, which clients send."""
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return value
+
+
+def _encode_token(after: str) -> str:
+    return base64.urlsafe_b64encode(after.encode()).decode()
+
+
+def _decode_token(token: str) -> str:
+    """The name a continuation token stands for; 400 for one this server did not make."""
+    try:
+        after = base64.b64decode(token.encode(), altchars=b"-_", validate=True).decode()
+        if _encode_token(after) != token:
+            raise ValueError(token)
+    except (ValueError, UnicodeDecodeError):
+        raise s3err("InvalidArgument", 400,
+                    "The continuation token provided is incorrect") from None
+    return after
+
+
 def _header_value(name: str, value: str) -> str:
     """A value from the query string that becomes a response header: no control characters
     (a CRLF would split the response) and Latin-1 only, as HTTP headers are."""
@@ -306,6 +330,10 @@ class S3Server:
             bucket, key = self._address(raw_path, headers.get("host", ""))
             resource = "/" + bucket + ("/" + key if key else "") if bucket else "/"
             query = request.scope.get("query_string", b"").decode("latin-1")
+            if request.method == "POST" and bucket and not key and headers.get(
+                    "content-type", "").startswith("multipart/form-data"):
+                raise s3err("NotImplemented", 501, "POST Object (HTML form uploads with a "
+                            "signed policy) is not implemented")
             verified = sigv4.verify(request.method, raw_path, query, headers, self.keys,
                                     region=self.region)
             params = dict(urllib.parse.parse_qsl(query, keep_blank_values=True))
@@ -369,9 +397,10 @@ class S3Server:
         _refuse_unbuilt_headers(headers)
         if not bucket:
             if method == "GET":
-                return self._list_buckets()
+                return self._list_buckets(params)
             raise s3err("MethodNotAllowed", 405, "not allowed on the service")
         body = lambda: self._body(pull, verified, headers)  # noqa: E731
+        upload = lambda: self._body(pull, verified, headers, need_length=True)  # noqa: E731
         if not key:
             if "versioning" in params:
                 return self._versioning(method, bucket, body)
@@ -403,13 +432,14 @@ class S3Server:
         if "uploads" in params and method == "POST":
             return self._create_upload(bucket, key, headers)
         if "uploadId" in params:
-            return self._upload_op(method, bucket, key, headers, params, body)
+            return self._upload_op(method, bucket, key, headers, params,
+                                   upload if method == "PUT" else body)
         if "partNumber" in params and method not in ("GET", "HEAD"):
             raise s3err("InvalidRequest", 400, "partNumber needs an uploadId")
         if method == "PUT":
             if "x-amz-copy-source" in headers:
                 return self._copy(bucket, key, headers)
-            return self._put(bucket, key, headers, body())
+            return self._put(bucket, key, headers, upload())
         if method in ("GET", "HEAD"):
             return self._get(bucket, key, headers, params, head=method == "HEAD")
         if method == "DELETE":
@@ -521,11 +551,23 @@ class S3Server:
         return xml_response(root)
 
     def _body(self, pull: Reader, verified: sigv4.Verified,
-              headers: dict[str, str]) -> VerifyingReader:
+              headers: dict[str, str], need_length: bool = False) -> VerifyingReader:
+        """``need_length``: an object or part upload, which S3 refuses without a length."""
         payload = verified.payload_hash
         length_h = headers.get("content-length")
         if length_h is None and "chunked" not in headers.get("transfer-encoding", ""):
+            if need_length:
+                raise s3err("MissingContentLength", 411, "You must provide the "
+                            "Content-Length HTTP header.")
             length_h = "0"
+        md5 = headers.get("content-md5")
+        if md5 is not None:
+            try:
+                if len(base64.b64decode(md5, validate=True)) != 16:
+                    raise ValueError(md5)
+            except ValueError:
+                raise s3err("InvalidDigest", 400, "The Content-MD5 you specified was "
+                            "invalid.") from None
         try:
             length = int(length_h) if length_h is not None else None
         except ValueError:
@@ -566,16 +608,38 @@ class S3Server:
         return bytes(data)
 
     # -- buckets ----------------------------------------------------------------------------
-    def _list_buckets(self) -> Response:
+    def _list_buckets(self, params: dict[str, str]) -> Response:
+        """ListBuckets, paginated as S3 does: ``max-buckets`` (1-10000), ``continuation-token``
+        (the last name of the previous page, opaque to clients), ``prefix``."""
+        prefix = params.get("prefix", "")
+        try:
+            limit = int(params.get("max-buckets", "10000"))
+        except ValueError:
+            limit = 0
+        if not 1 <= limit <= 10000:
+            raise s3err("InvalidArgument", 400, "max-buckets must be an integer between 1 "
+                        "and 10000")
+        after = ""
+        token = params.get("continuation-token")
+        if token is not None:
+            after = _decode_token(token)
+        names = [b for b in self.store.list_buckets()
+                 if b.name.startswith(prefix) and b.name > after]
+        page, more = names[:limit], len(names) > limit
         root = ET.Element("ListAllMyBucketsResult", xmlns=XMLNS)
         owner = el(root, "Owner")
         el(owner, "ID", "cairn")
         el(owner, "DisplayName", "cairn")
         buckets = el(root, "Buckets")
-        for b in self.store.list_buckets():
+        for b in page:
             e = el(buckets, "Bucket")
             el(e, "Name", b.name)
             el(e, "CreationDate", iso(b.created))
+            el(e, "BucketRegion", self.region)
+        if more:
+            el(root, "ContinuationToken", _encode_token(page[-1].name))
+        if prefix:
+            el(root, "Prefix", prefix)
         return xml_response(root)
 
     def _list(self, bucket: str, params: dict[str, str]) -> Response:
@@ -594,14 +658,7 @@ class S3Server:
             raise s3err("InvalidArgument", 400, "max-keys must be non-negative")
         token = params.get("continuation-token")
         if v2 and token is not None:
-            try:
-                after = base64.b64decode(token.encode(), altchars=b"-_",
-                                         validate=True).decode()
-                if base64.urlsafe_b64encode(after.encode()).decode() != token:
-                    raise ValueError(token)  # not a token this server made
-            except (ValueError, UnicodeDecodeError):
-                raise s3err("InvalidArgument", 400,
-                            "The continuation token provided is incorrect") from None
+            after = _decode_token(token)
         elif v2:
             after = params.get("start-after", "")
         else:
@@ -630,8 +687,7 @@ class S3Server:
         el(root, "IsTruncated", "true" if page.is_truncated else "false")
         if page.is_truncated and page.next_marker is not None:
             if v2:
-                el(root, "NextContinuationToken",
-                   base64.urlsafe_b64encode(page.next_marker.encode()).decode())
+                el(root, "NextContinuationToken", _encode_token(page.next_marker))
             elif delimiter:
                 el(root, "NextMarker", enc(page.next_marker))
         for rec in page.contents:
@@ -733,7 +789,9 @@ class S3Server:
                                    part.findtext(ns + "ETag") or ""))
                 except ValueError:
                     raise s3err("MalformedXML", 400, "bad PartNumber") from None
-            rec = self.multipart.complete(bucket, key, upload_id, chosen)
+            rec = self.multipart.complete(bucket, key, upload_id, chosen,
+                                          if_none_match=headers.get("if-none-match"),
+                                          if_match=headers.get("if-match"))
             root = ET.Element("CompleteMultipartUploadResult", xmlns=XMLNS)
             el(root, "Location", f"/{bucket}/{urllib.parse.quote(key)}")
             el(root, "Bucket", bucket)
@@ -915,7 +973,7 @@ class S3Server:
 
     @staticmethod
     def _user_meta(headers: dict[str, str]) -> dict[str, str]:
-        meta = {k[len("x-amz-meta-"):]: v for k, v in headers.items()
+        meta = {k[len("x-amz-meta-"):]: _utf8(v) for k, v in headers.items()
                 if k.startswith("x-amz-meta-")}
         if sum(len(k) + len(v) for k, v in meta.items()) > MAX_USER_META:
             raise s3err("MetadataTooLarge", 400, "Your metadata headers exceed the maximum "
@@ -983,7 +1041,9 @@ class S3Server:
                 **self._version_header(bucket, rec)}
         base.update({k.title(): v for k, v in rec.headers.items()})
         for k, v in rec.user_meta.items():
-            base[f"x-amz-meta-{k}"] = v
+            # Non-ASCII values go out RFC 2047 encoded, as S3 returns them.
+            base[f"x-amz-meta-{k}"] = v if v.isascii() else \
+                "=?UTF-8?B?" + base64.b64encode(v.encode()).decode() + "?="
         overrides = {"response-content-type": "Content-Type",
                      "response-content-disposition": "Content-Disposition",
                      "response-cache-control": "Cache-Control",

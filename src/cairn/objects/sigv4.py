@@ -199,6 +199,13 @@ def verify(method: str, raw_path: str, raw_query: str, headers: Mapping[str, str
                          hashlib.sha256(canonical.encode()).hexdigest()])
     key = signing_key(secret, date, region, service)
     expected = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, signature) and not canonical.isascii():
+        # Header values arrive as bytes (held here Latin-1 decoded). SDKs that send UTF-8
+        # bytes (Go, Java) sign those bytes; botocore signs the UTF-8 of what it then sends as
+        # Latin-1. Both are the client's real signature of what it sent.
+        to_sign = "\n".join([ALGORITHM, amz_date, scope,
+                             hashlib.sha256(canonical.encode("latin-1")).hexdigest()])
+        expected = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected, signature):
         raise signature_mismatch()
     return Verified(access_key, amz_date, scope, signature, key, payload)
