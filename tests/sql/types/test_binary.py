@@ -11,23 +11,54 @@ from cairn.sql.errors import SqlError
 from tests.sql.types.difftest import DSN
 
 CASES = [
-    ("integer", "42"), ("integer", "-2147483648"), ("bigint", "-5"), ("smallint", "7"),
-    ("oid", "4294967295"), ("double precision", "0.1"), ("double precision", "-Infinity"),
-    ("double precision", "NaN"), ("real", "1.5"), ("numeric", "0"), ("numeric", "0.00"),
-    ("numeric", "-12345.678900"), ("numeric", "1e20"), ("numeric", "NaN"),
-    ("numeric", "Infinity"), ("numeric", "-Infinity"), ("numeric", "0.0001"),
-    ("numeric", "123456789.000000001"), ("numeric", "-0.5"), ("boolean", "t"),
-    ("boolean", "f"), ("text", "héllo"), ("character varying", ""), ("character(3)", "ab"),
-    ("name", "pg_class"), ("bytea", "\\x0001ff"), ("bytea", "\\x"),
-    ("uuid", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"), ("date", "2024-02-29"),
-    ("date", "1999-12-31"), ("date", "infinity"), ("date", "-infinity"),
-    ("time", "12:34:56.789"), ("time", "00:00:00"),
-    ("timestamp", "2024-01-02 03:04:05.123456"), ("timestamp", "1970-01-01"),
-    ("timestamp", "infinity"), ("timestamp with time zone", "2024-01-02 03:04:05+02"),
-    ("interval", "1 year 2 mons 3 days 04:05:06.5"), ("interval", "-1 days +02:03"),
-    ("jsonb", '{"b": [1, 2.50], "a": null}'), ("jsonb", "null"), ("json", '{"a" : 1}'),
-    ("integer[]", "{1,NULL,3}"), ("text[]", "{{a,b},{c,NULL}}"), ("numeric[]", "{}"),
-    ("date[]", "{2024-01-02,infinity}"), ("interval[]", '{"1 day"}'),
+    ("integer", "42"),
+    ("integer", "-2147483648"),
+    ("bigint", "-5"),
+    ("smallint", "7"),
+    ("oid", "4294967295"),
+    ("double precision", "0.1"),
+    ("double precision", "-Infinity"),
+    ("double precision", "NaN"),
+    ("real", "1.5"),
+    ("numeric", "0"),
+    ("numeric", "0.00"),
+    ("numeric", "-12345.678900"),
+    ("numeric", "1e20"),
+    ("numeric", "NaN"),
+    ("numeric", "Infinity"),
+    ("numeric", "-Infinity"),
+    ("numeric", "0.0001"),
+    ("numeric", "123456789.000000001"),
+    ("numeric", "-0.5"),
+    ("boolean", "t"),
+    ("boolean", "f"),
+    ("text", "héllo"),
+    ("character varying", ""),
+    ("character(3)", "ab"),
+    ("name", "pg_class"),
+    ("bytea", "\\x0001ff"),
+    ("bytea", "\\x"),
+    ("uuid", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"),
+    ("date", "2024-02-29"),
+    ("date", "1999-12-31"),
+    ("date", "infinity"),
+    ("date", "-infinity"),
+    ("time", "12:34:56.789"),
+    ("time", "00:00:00"),
+    ("timestamp", "2024-01-02 03:04:05.123456"),
+    ("timestamp", "1970-01-01"),
+    ("timestamp", "infinity"),
+    ("timestamp with time zone", "2024-01-02 03:04:05+02"),
+    ("interval", "1 year 2 mons 3 days 04:05:06.5"),
+    ("interval", "-1 days +02:03"),
+    ("jsonb", '{"b": [1, 2.50], "a": null}'),
+    ("jsonb", "null"),
+    ("json", '{"a" : 1}'),
+    ("integer[]", "{1,NULL,3}"),
+    ("text[]", "{{a,b},{c,NULL}}"),
+    ("numeric[]", "{}"),
+    ("date[]", "{2024-01-02,infinity}"),
+    ("interval[]", '{"1 day"}'),
 ]
 
 
@@ -46,8 +77,7 @@ def test_binary_matches_postgres(cur, typename, literal):
     value = T.parse_input(t, literal, T.EvalContext())
     assert T.send_binary(t, value) == raw
     back = T.recv_binary(t, raw)
-    assert T.format_output(t, back, T.EvalContext()) == T.format_output(t, value,
-                                                                         T.EvalContext())
+    assert T.format_output(t, back, T.EvalContext()) == T.format_output(t, value, T.EvalContext())
 
 
 def _split(typename: str) -> tuple:

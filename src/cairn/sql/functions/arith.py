@@ -279,7 +279,11 @@ def numeric_div(a: Decimal, b: Decimal, ctx) -> Decimal:
     if b.is_infinite():
         return Decimal(0)
     scale = div_scale(a, b)
-    return _num_result(N.numeric_round(DEC.divide(a, b), scale))
+    # only as many digits as the result keeps (+ guard digits), not the context's maximum
+    digits = max(a.adjusted() - b.adjusted(), 0) + scale + 8
+    ctx = DEC.copy()
+    ctx.prec = digits
+    return _num_result(N.numeric_round(ctx.divide(a, b), scale))
 
 
 def numeric_mod(a: Decimal, b: Decimal, ctx) -> Decimal:

@@ -20,7 +20,7 @@ from cairn.sql.functions.registry import ANY, ANYELEMENT, FUNCTIONS, OPERATORS
 from cairn.sql.types import datetimes as DT
 from cairn.sql.types import jsontypes as J
 from cairn.sql.types import sqltype as T
-from cairn.sql.types.compare import jsonb_key
+from cairn.sql.types.compare import jsonb_key, jsonb_top_key
 from cairn.sql.types.io import output_function
 
 JSONB, JSON, TEXT, INT4, BOOL = T.JSONB, T.JSON, T.TEXT, T.INT4, T.BOOL
@@ -28,7 +28,7 @@ TEXTARR = T.TEXT_ARRAY
 F = FUNCTIONS.add
 OP = OPERATORS.add
 
-add_comparisons(JSONB, JSONB, jsonb_key)
+add_comparisons(JSONB, JSONB, jsonb_top_key)
 
 
 def _parse_json(text: str) -> Any:

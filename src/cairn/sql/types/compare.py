@@ -58,8 +58,19 @@ def jsonb_key(v: Any) -> Any:
         return (2, _numeric_key(Decimal(v)) if not isinstance(v, Decimal) else _numeric_key(v))
     if isinstance(v, list):
         return (4, len(v), [jsonb_key(x) for x in v])
+    # pairs in jsonb's storage order (shorter keys first); keys then compare as strings
     items = sorted(v.items(), key=lambda kv: (len(kv[0].encode()), kv[0].encode()))
-    return (5, len(v), [((len(k.encode()), k.encode()), jsonb_key(x)) for k, x in items])
+    return (5, len(v), [(k, jsonb_key(x)) for k, x in items])
+
+
+def jsonb_top_key(v: Any) -> Any:
+    """Order of whole jsonb values: PostgreSQL stores a top-level scalar as a one-element
+    "raw scalar" array, so it sorts among arrays (after [], before [x]) not by type alone."""
+    if isinstance(v, dict):
+        return jsonb_key(v)
+    if isinstance(v, list):
+        return (4, len(v), 1, [jsonb_key(x) for x in v])
+    return (4, 1, 0, jsonb_key(None if type(v).__name__ == "JsonNull" else v))
 
 
 _KEYS: dict[int, Key] = {
@@ -71,7 +82,7 @@ _KEYS: dict[int, Key] = {
     T.TIMESTAMP.oid: _time_key,
     T.TIMESTAMPTZ.oid: _time_key,
     T.INTERVAL.oid: _interval_key,
-    T.JSONB.oid: jsonb_key,
+    T.JSONB.oid: jsonb_top_key,
 }
 
 
@@ -116,7 +127,7 @@ _HASH: dict[int, Key] = {
     T.FLOAT8.oid: _float_hash,
     T.NUMERIC.oid: _numeric_hash,
     T.BPCHAR.oid: _bpchar_key,
-    T.JSONB.oid: lambda v: repr(jsonb_key(v)),
+    T.JSONB.oid: lambda v: repr(jsonb_top_key(v)),
     T.JSON.oid: _identity,
 }
 

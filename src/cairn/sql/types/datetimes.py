@@ -100,7 +100,7 @@ _TIME = (
 )
 _TZ = r"(?P<tz>z\b|[+-]\d{1,2}(?::?\d{2}){0,2}\b|[a-z][a-z0-9_/+-]*)"
 _DATES = [
-    r"(?P<y>\d{4,})-(?P<m>\d{1,2})-(?P<d>\d{1,2})",
+    r"(?P<y>\d{3,})-(?P<m>\d{1,2})-(?P<d>\d{1,2})",
     r"(?P<y>\d{4,})/(?P<m>\d{1,2})/(?P<d>\d{1,2})",
     r"(?P<m>\d{1,2})[/-](?P<d>\d{1,2})[/-](?P<y>\d{1,4})",
     r"(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})",
@@ -154,7 +154,7 @@ def _parse(text: str, typename: str) -> _Parsed:
             continue
         g = m.groupdict()
         y = int(g["y"])
-        if len(g["y"]) <= 2 and rx.pattern.find("(?P<m>\\d{1,2})[/-]") >= 0:
+        if len(g["y"]) <= 2:  # two-digit years: 70..99 -> 19xx, 00..69 -> 20xx
             y += 2000 if y < 70 else 1900
         if g.get("mn") is not None:
             mon = _MONTHS.get(g["mn"].lower())
@@ -353,9 +353,12 @@ def time_in(text: str, ctx: Any = None) -> time:
         if p.special or p.hms is None:
             raise InvalidDatetimeFormat("")
         h, mi, s_ = p.hms
-        if h > 23 or mi > 59 or s_ > 59:
+        us = ((h * 60 + mi) * 60 + s_) * USECS_PER_SEC + p.fsec
+        if mi > 59 or s_ > 60 or us > USECS_PER_DAY:
             raise DatetimeFieldOverflow("")
-        return time(h, mi, s_, p.fsec)
+        if us == USECS_PER_DAY:  # 24:00:00 is valid in PostgreSQL, not in Python's time
+            raise DatetimeFieldOverflow("time 24:00:00 is not supported by cairn", sqlstate="22008")
+        return micros_to_time(us)
 
     return _errors("time without time zone", text, go)
 

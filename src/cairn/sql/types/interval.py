@@ -212,8 +212,10 @@ def interval_in(text: str) -> Interval:
             return _iso_interval(s, text)
         acc = _Acc()
         pos, ago, seen = 0, False, False
+        fields: set[str] = set()  # PostgreSQL's fmask: each field at most once
         if s.startswith("@"):
             pos = 1
+        toks = []
         while pos < len(s):
             m = _TOKEN.match(s, pos)
             if m is None or m.end() == pos:
@@ -221,7 +223,17 @@ def interval_in(text: str) -> Interval:
                     break
                 raise InvalidDatetimeFormat("")
             pos = m.end()
+            toks.append(m)
+        for k, m in enumerate(toks):
             seen = True
+            nxt = toks[k + 1] if k + 1 < len(toks) else None
+
+            def mark(*names: str) -> None:
+                for n in names:
+                    if n in fields:
+                        raise InvalidDatetimeFormat("")
+                    fields.add(n)
+
             if m.group("ym"):
                 y, mo = (
                     m.group("ym").lstrip("+").split("-")
@@ -230,21 +242,28 @@ def interval_in(text: str) -> Interval:
                 )
                 sign = -1 if m.group("ym").startswith("-") else 1
                 acc.months += int(y) * 12 + sign * int(mo)
+                mark("mon")
             elif m.group("time"):
                 acc.micros += _time_micros(m.group("time"))
+                mark("h", "min", "s")
             elif m.group("num") is not None:
                 num = float(m.group("num"))
                 unit = m.group("unit")
-                if unit is None:
+                if unit is None or unit == "ago":
+                    if nxt is not None and nxt.group("time"):
+                        acc.add_days(num)  # "1 02:00:00" is a day and a time
+                        mark("d")
+                        continue
+                    if nxt is not None and not (nxt.group("word") == "ago"):
+                        raise InvalidDatetimeFormat("")
                     acc.micros += num * USECS_PER_SEC
-                    continue
-                if unit == "ago":
-                    acc.micros += num * USECS_PER_SEC
-                    ago = True
+                    mark("s")
+                    ago = ago or unit == "ago"
                     continue
                 u = _UNITS.get(unit)
                 if u is None:
                     raise InvalidDatetimeFormat("")
+                mark(u)
                 _apply(acc, u, num)
             else:
                 w = m.group("word")

@@ -27,11 +27,12 @@ INT8_MIN, INT8_MAX = INT_RANGES["bigint"]
 
 # Numeric arithmetic needs far more than decimal's default 28 digits (PostgreSQL keeps up to
 # 131072 digits before the point and 16383 after).
-DEC = Context(prec=4000, rounding=ROUND_HALF_UP, Emax=10**6, Emin=-(10**6), traps=[])
+DEC = Context(prec=150000, rounding=ROUND_HALF_UP, Emax=10**6, Emin=-(10**6), traps=[])
 NUMERIC_MAX_DISPLAY_SCALE = 1000
 NUMERIC_MIN_SIG_DIGITS = 16
 
 _INT_RE = re.compile(r"\s*([+-]?\d+)\s*\Z")
+_INT_PREFIX = re.compile(r"\s*([+-]?\d+)")
 
 
 def make_int_input(typename: str):
@@ -42,6 +43,9 @@ def make_int_input(typename: str):
     def int_in(text: str) -> int:
         m = match(text)
         if m is None:
+            p = _INT_PREFIX.match(text)  # PostgreSQL notices overflow before trailing junk
+            if p is not None and not lo <= int(p.group(1)) <= hi:
+                raise NumericValueOutOfRange(f'value "{text}" is out of range for type {typename}')
             raise InvalidTextRepresentation(f'invalid input syntax for type {typename}: "{text}"')
         v = int(m.group(1))
         if v < lo or v > hi:
@@ -59,6 +63,7 @@ _FLOAT_RE = re.compile(
     r"\s*([+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf(?:inity)?|nan))\s*\Z", re.I
 )
 _F4 = struct.Struct("<f")
+_FLOAT_PREFIX = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 
 
 def to_float4(v: float) -> float:
@@ -72,6 +77,14 @@ def make_float_input(typename: str):
     def float_in(text: str) -> float:
         m = _FLOAT_RE.match(text)
         if m is None:
+            p = _FLOAT_PREFIX.match(text)  # strtod's prefix: overflow wins over junk
+            if p is not None:
+                try:
+                    float_in(p.group(0))
+                except NumericValueOutOfRange:
+                    raise NumericValueOutOfRange(
+                        f'"{text}" is out of range for type {typename}'
+                    ) from None
             raise InvalidTextRepresentation(f'invalid input syntax for type {typename}: "{text}"')
         s = m.group(1)
         v = float(s)
@@ -127,6 +140,16 @@ def _split_repr(r: str) -> tuple[str, int]:
     return digits, exp10
 
 
+def _inside(d: Decimal, a: float) -> bool:
+    """Whether decimal ``d`` lies strictly inside the rounding interval of double ``a``."""
+    exact = Decimal(a)
+    if d == exact:
+        return True
+    up = Decimal(math.ulp(a))
+    down = up / 2 if math.frexp(a)[0] == 0.5 else up
+    return (d - exact) * 2 < up if d > exact else (exact - d) * 2 < down
+
+
 def float8_out(v: float) -> str:
     if v != v:
         return "NaN"
@@ -136,7 +159,17 @@ def float8_out(v: float) -> str:
         return "-Infinity"
     if v == 0.0:
         return "-0" if math.copysign(1.0, v) < 0 else "0"
-    digits, exp10 = _split_repr(repr(abs(v)))
+    a = abs(v)
+    r = repr(a)
+    if not _inside(Decimal(r), a):
+        # Python's repr may pick a digit string on the edge of the rounding interval;
+        # PostgreSQL's (Ryu-based) output never does: take the next length that is inside.
+        for p in range(len(_split_repr(r)[0]) + 1, 18):
+            cand = f"{a:.{p - 1}e}"
+            if _inside(Decimal(cand), a):
+                r = cand
+                break
+    digits, exp10 = _split_repr(r)
     return _format_shortest(digits, exp10, v < 0, 15)
 
 
@@ -150,9 +183,20 @@ def float4_out(v: float) -> str:
     if v == 0.0:
         return "-0" if math.copysign(1.0, v) < 0 else "0"
     a = abs(v)
+    bits = struct.unpack("<I", _F4.pack(a))[0]
+    exact = Decimal(a)
+    nxt = struct.unpack("<f", struct.pack("<I", bits + 1))[0]
+    down = (
+        exact - Decimal(struct.unpack("<f", struct.pack("<I", bits - 1))[0])
+        if bits > 1
+        else Decimal(nxt) - exact
+    )
+    up = Decimal(nxt) - exact if not math.isinf(nxt) else down
     for p in range(1, 10):
         r = f"{a:.{p - 1}e}"
-        if to_float4(float(r)) == a:
+        d = Decimal(r)
+        # strictly inside the rounding interval (PostgreSQL's Ryu never picks its edge)
+        if (d - exact) * 2 < up if d >= exact else (exact - d) * 2 < down:
             break
     digits, exp10 = _split_repr(r)
     return _format_shortest(digits, exp10, v < 0, 6)

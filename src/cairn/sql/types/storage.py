@@ -34,6 +34,7 @@ where PostgreSQL would not).
 
 from __future__ import annotations
 
+import math
 import uuid as _uuid
 from collections.abc import Callable
 from decimal import Decimal
@@ -104,7 +105,13 @@ def _uuid_from(s: str) -> _uuid.UUID:
     return _uuid.UUID(hex=s)
 
 
+def _float_to(v: float) -> float:
+    return v if v == v else math.nan  # one NaN, positive: the key codec sorts it last
+
+
 _TO: dict[int, Callable[[Any], Any]] = {
+    T.FLOAT4.oid: _float_to,
+    T.FLOAT8.oid: _float_to,
     T.NUMERIC.oid: numeric_to_storage,
     T.BYTEA.oid: _bytes_to,
     T.UUID.oid: _uuid_to,
