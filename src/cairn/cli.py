@@ -156,6 +156,10 @@ def _register() -> None:
 
     register_sql(cli)
 
+    from cairn.bench.sql import bench_sql
+
+    bench.add_command(bench_sql, "sql")
+
     from cairn.pgwire.cli import register as register_pgwire
 
     register_pgwire(cli)

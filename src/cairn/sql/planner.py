@@ -10,6 +10,7 @@ locks taken, are those of the chosen access path.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -89,6 +90,7 @@ class PlannedQuery:
     names: list[str]
     types: list[T.SqlType]
     volatile: bool = True  # calls a volatile function (set by the session's plan cache)
+    columns: list[Any] | None = None  # the result's Column records, made once
 
 
 @dataclass
@@ -97,6 +99,17 @@ class Cte:
     planned: PlannedQuery | None
     node: P.PlanNode | None = None  # Materialize or WorkTableScan
     recursive_source: P.RecursiveUnion | None = None
+
+
+@functools.lru_cache(maxsize=4096)
+def _resolve_operator(op: str, left: T.SqlType | None, right: T.SqlType) -> Any:
+    """Operator resolution depends only on the name and the argument types: memoized."""
+    return T.resolve_operator(op, left, right)
+
+
+@functools.lru_cache(maxsize=4096)
+def _resolve_function(name: str, args: tuple[T.SqlType, ...]) -> Any:
+    return T.resolve_function(name, list(args))
 
 
 def _hasher(t: T.SqlType) -> Callable[[Any], Any]:
@@ -256,7 +269,7 @@ class Planner:
 
     def operator(self, op: str, left: Bound | None, right: Bound, pos: int = -1) -> Bound:
         try:
-            o = T.resolve_operator(op, left.type if left else None, right.type)
+            o = _resolve_operator(op, left.type if left else None, right.type)
         except SqlError as exc:
             if exc.position is None and pos >= 0:
                 exc.position = pos + 1
@@ -590,7 +603,7 @@ class Planner:
 
     def function(self, name: str, args: list[Bound], pos: int = -1) -> Bound:
         try:
-            fn = T.resolve_function(name, [b.type for b in args])
+            fn = _resolve_function(name, tuple(b.type for b in args))
         except SqlError as exc:
             if exc.position is None and pos >= 0:
                 exc.position = pos + 1
@@ -1972,6 +1985,9 @@ def _conjuncts(e: a.Node) -> list[a.Node]:
         for x in e.args:
             out.extend(_conjuncts(x))
         return out
+    if isinstance(e, a.Between) and not e.negated and not e.symmetric:
+        # x BETWEEN a AND b is x >= a AND x <= b: two conditions an index range can take
+        return [a.BinOp(">=", e.arg, e.low, e.pos), a.BinOp("<=", e.arg, e.high, e.pos)]
     return [e]
 
 

@@ -523,8 +523,10 @@ class Session(DdlMixin, DmlMixin, AlterMixin, RolesMixin):
         pq = self._cached_plan(node, types)
         ex = self.exec_state(params)
         rows = list(pq.node.rows(ex))
-        cols = [Column(n, t) for n, t in zip(pq.names, pq.types, strict=True)]
-        return Result(f"SELECT {len(rows)}", cols, rows)
+        cols = pq.columns
+        if cols is None:
+            cols = pq.columns = [Column(n, t) for n, t in zip(pq.names, pq.types, strict=True)]
+        return Result(f"SELECT {len(rows)}", list(cols), rows)
 
     def _snapshot_only(self, node: a.Node, types: list[T.SqlType]) -> bool:
         """A plain query (no FOR UPDATE, no volatile function, nothing but reads)."""
@@ -545,7 +547,7 @@ class Session(DdlMixin, DmlMixin, AlterMixin, RolesMixin):
         A transaction with uncommitted DDL plans afresh."""
         if self.overlay:
             return self.planner(types).plan_query(node)
-        key = (id(node), tuple(types), self.sdb.catalog.generation,
+        key = (id(node), *types, self.sdb.catalog.generation,
                self.settings["search_path"], self.current_user, self.ctx.timezone)
         hit = self.query_plans.get(key)
         if hit is not None and hit[0] is node:
