@@ -278,10 +278,34 @@ def test_any_seats_in_a_section(srv: LiveServer) -> None:
         assert len(seats) == 3 and all(s.startswith("Circle ") for s in seats)
 
 
+def test_cheapest_and_price_limits_choose_the_section(srv: LiveServer) -> None:
+    """The seeded hall: Balcony €45, Circle €65, Stalls €90."""
+    with srv.client() as c:
+        jsonl_turn(c, {"text": "seats for friday"})
+        lines = jsonl_turn(c, {"text": "two of the cheapest seats"})
+        seats = surface_data(lines, "hold", "/")["hold"]["seats"][len("Seats: "):].split(", ")
+        assert len(seats) == 2 and all(s.startswith("Balcony ") for s in seats)
+        lines = jsonl_turn(c, {"text": "release"})
+        lines = jsonl_turn(c, {"text": "2 seats under 30"})
+        assert any("Nothing at €30.00 or less" in t and "Balcony at €45.00" in t
+                   for t in texts_of(lines))
+
+
+def test_what_events_are_on_and_cancel_lead_somewhere(srv: LiveServer) -> None:
+    with srv.client() as c:
+        lines = jsonl_turn(c, {"text": "what events are on?"})
+        assert any("upcoming events" in t for t in texts_of(lines))
+        lines = jsonl_turn(c, {"text": "I want a refund"})
+        assert any("Cancel and refund" in t for t in texts_of(lines))
+        assert any("createSurface" in m and m["createSurface"]["surfaceId"] == "orders"
+                   for m in a2ui_of(lines))
+
+
 @pytest.mark.parametrize("text,needle", [
     ("seats for tuesday", "no event on a Tuesday"),
     ("two seats together in the box", "no such section"),
-    ("blorp", "did not understand"),
+    ("blorp", "did not catch that"),
+    ("blorp", "What events are on?"),
 ])
 def test_unhappy_requests(srv: LiveServer, text: str, needle: str) -> None:
     with srv.client() as c:

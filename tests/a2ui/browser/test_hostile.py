@@ -132,6 +132,6 @@ def test_user_text_is_shown_as_text(open_client: Any, demo_server: Any) -> None:
     client.say("<img src=x onerror=\"window.__pwned=10\">")
     expect(client.page.locator("#log .msg.user")).to_have_text(
         "<img src=x onerror=\"window.__pwned=10\">")
-    client.agent_says("did not understand")
+    client.agent_says("did not catch that")
     assert client.page.evaluate("() => window.__pwned") is None
     assert client.page.locator("#log img").count() == 0

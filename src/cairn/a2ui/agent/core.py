@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Callable
@@ -28,7 +29,7 @@ from starlette.concurrency import run_in_threadpool
 from cairn.a2ui import builder as b
 from cairn.a2ui.agent import demo
 from cairn.a2ui.agent import surfaces as S
-from cairn.a2ui.agent.router import WEEKDAYS, Intent, route
+from cairn.a2ui.agent.router import SUGGESTIONS, WEEKDAYS, Intent, route
 from cairn.a2ui.messages import ActionMessage, ErrorMessage
 from cairn.a2ui.session import Session
 
@@ -205,9 +206,12 @@ class DeterministicAgent:
                 "chart", "Demo chart", ["a", "b", "c"], [{"name": "demo", "values": [1, 3, 2]}]))
             session.say("text", "A demo chart.")
             return
-        if intent.name in ("help", "unknown"):
-            prefix = "" if intent.name == "help" else "I did not understand that. "
-            session.say("text", prefix + HELP)
+        if intent.name == "help":
+            session.say("text", HELP)
+            return
+        if intent.name == "unknown":  # never a dead end: say what does work
+            session.say("text", "I did not catch that. You could ask: "
+                        + ", ".join(f"\u201c{s}\u201d" for s in SUGGESTIONS) + ".")
             return
         if not self.need_booking(session):
             return
@@ -216,6 +220,7 @@ class DeterministicAgent:
             "show_seats": self.show_seats_for,
             "hold_seats": self.hold_from_text,
             "my_orders": self.my_orders,
+            "cancel_order": self.cancel_hint,
             "release": self.release_current,
             "checkout": self.checkout_hint,
         }[intent.name]
@@ -239,7 +244,11 @@ class DeterministicAgent:
                     else "There are no events yet.")
 
     async def resolve_event(self, session: Session, intent: Intent) -> Any | None:
-        """The event the user means: by id, weekday and name words, or the current one."""
+        """The event the user means: by id, weekday (or today/tomorrow) and name words, or
+        the current one."""
+        if intent.day_offset is not None and intent.weekday is None:
+            day = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=intent.day_offset)
+            intent = dataclasses.replace(intent, weekday=day.weekday())
         events = await self.tool(self.booking.list_events)
         if not events:
             session.say("text", "There are no events yet.")
@@ -321,6 +330,17 @@ class DeterministicAgent:
                 w in ("balcony", "stalls", "circle", "box", "floor") for w in intent.words):
             session.say("text", f"{ev.name} has no such section; it has {', '.join(sections)}.")
             return
+        if section is None and (intent.cheapest or intent.max_price is not None):
+            price = {s.section: s.price_cents for s in seats}
+            fits = [sec for sec in sections if intent.max_price is None
+                    or price[sec] <= intent.max_price * 100]
+            if not fits:
+                cheapest = min(sections, key=price.__getitem__)
+                session.say("text", f"Nothing at {money(intent.max_price * 100)} or less "
+                                    f"for {ev.name}: the cheapest seats are in the "
+                                    f"{cheapest} at {money(price[cheapest])}.")
+                return
+            section = min(fits, key=price.__getitem__)
         count = intent.count or 2
         if session.state.get("seatmap", {}).get("event_id") != ev.id:
             await self.show_seats(session, ev.id, ev)
@@ -457,6 +477,11 @@ class DeterministicAgent:
             session.state.pop("hold", None)
         self.drop_surface(session, S.HOLD)
         session.say("text", "Released. The seats are free again.")
+
+    async def cancel_hint(self, session: Session, intent: Intent | None = None) -> None:
+        await self.my_orders(session, intent)
+        session.say("text", "Pick the order to cancel: each paid order has a Cancel and refund "
+                            "button.")
 
     async def checkout_hint(self, session: Session, intent: Intent | None = None) -> None:
         if S.HOLD in session.surfaces:
