@@ -2042,40 +2042,52 @@ def _has_aggregate(e: Any) -> bool:
 
 def _column_name(e: a.Node) -> str:
     """PostgreSQL's FigureColname: the name a select-list item gets without AS."""
+    name, _strength = _figure_colname(e)
+    return name or "?column?"
+
+
+def _figure_colname(e: Any) -> tuple[str | None, int]:
+    """(name, strength): 2 for a column or function name, 1 for a type name or "case", 0
+    for nothing (parse_target.c's FigureColnameInternal)."""
     if isinstance(e, a.ColumnRef):
-        return e.fields[-1]
+        return e.fields[-1], 2
     if isinstance(e, a.FuncCall):
-        return e.name[-1]
+        return e.name[-1], 2
     if isinstance(e, a.Cast):
-        inner = _column_name(e.arg)
-        if inner != "?column?":
-            return inner
-        return e.type.names[-1] if e.type.names[-1] not in ("varying",) else "varchar"
+        name, strength = _figure_colname(e.arg)
+        if strength <= 1:
+            last = e.type.names[-1]
+            return {"varying": "varchar", "precision": "float8"}.get(last, last), 1
+        return name, strength
     if isinstance(e, a.Case):
-        return "case"
+        name, strength = _figure_colname(e.default) if e.default is not None else (None, 0)
+        if strength <= 1:
+            return "case", 1
+        return name, strength
     if isinstance(e, a.Coalesce):
-        return "coalesce"
+        return "coalesce", 2
     if isinstance(e, a.NullIf):
-        return "nullif"
+        return "nullif", 2
     if isinstance(e, a.MinMax):
-        return e.op
+        return e.op, 2
     if isinstance(e, a.SubLink):
         if e.kind == "exists":
-            return "exists"
+            return "exists", 2
         if e.kind == "array":
-            return "array"
+            return "array", 2
         if e.kind == "expr" and isinstance(e.query, a.SelectStmt) and e.query.targets:
-            return _column_name(e.query.targets[0].expr) if not e.query.targets[0].name \
-                else e.query.targets[0].name
+            t = e.query.targets[0]
+            return (t.name, 2) if t.name else _figure_colname(t.expr)
+        return None, 0
     if isinstance(e, a.ArrayExpr):
-        return "array"
+        return "array", 2
     if isinstance(e, a.SQLValue):
-        return {"user": "current_user", "current_role": "current_role"}.get(e.name, e.name)
+        return {"user": "current_user"}.get(e.name, e.name), 2
     if isinstance(e, a.RowExpr):
-        return "row"
+        return "row", 2
     if isinstance(e, a.Subscript):
-        return _column_name(e.arg)
-    return "?column?"
+        return _figure_colname(e.arg)
+    return None, 0
 
 
 def _mentions(q: Any, name: str) -> bool:
