@@ -10,6 +10,7 @@ from cairn.sql.functions import (  # noqa: F401  (declare the built-ins)
     arrayfns,
     comparison,
     datetime_fns,
+    formatting,
     jsonfns,
     mathfns,
     misc,
