@@ -2,16 +2,19 @@
 
 Design (docs/transactions.md explains the why):
 
-* **Heap in memory, engine on disk.** Every table's version chains live in memory
-  (:mod:`cairn.db.heap`); the ordered storage engine (``lsm`` or ``btree``) holds the image of
-  them as of the last checkpoint, one key per version: ``("v", table, *pk, xmin)`` ->
-  ``{xmax, lsn, row}``, plus ``("c", table)`` catalog entries.
+* **Chains cached, engine on disk.** Each table's version chains are cached in memory
+  (:mod:`cairn.db.heap`, bounded by ``cache_bytes``, :mod:`cairn.db.pager`); the ordered
+  storage engine (``lsm`` or ``btree``) holds their image as of the last checkpoint, one
+  value per chain: ``("v", table, *pk)`` -> ``[[xmin, xmax, lsn, row], ...]``, plus index
+  entries ``("i", table, index, *values, *pk)``, the dead-version map ``("d", table, *pk)``
+  and ``("c", table)`` catalog entries. A miss reads the chain with one point read.
 * **The WAL is the source of truth.** A commit appends one record with the transaction's net
   row changes and waits for it to be fsynced (group commit); only then does the transaction
-  become visible. The engine is written with ``sync=False`` by checkpoints, which end with a
-  durable engine write and a ``CHECKPOINT`` file naming the redo LSN; recovery loads the
-  engine image and replays the WAL from there. Replay is idempotent (a version is keyed by its
-  creator's xid), so a checkpoint may include changes past its redo point.
+  become visible. Checkpoints write the engine with ``sync=False`` in short steps (fuzzy, as
+  PostgreSQL's), and end with a durable engine write and a ``CHECKPOINT`` file naming the redo
+  LSN; opening reads the catalog and replays the WAL from there (chains page in on demand).
+  Replay is idempotent (a version is identified by its creator's xid), so a checkpoint may
+  include changes past its redo point.
 * **Rollback undoes in place.** A rolled-back transaction removes its versions and clears the
   ``xmax`` it set, so any xid found in a chain is committed or running: visibility needs no
   commit-log lookup, and no aborted versions wait for vacuum.
@@ -47,8 +50,8 @@ from cairn.db.pager import (
     VERSION_OVERHEAD,
     MemoryStore,
     Pager,
-    chain_prefix,
-    encode_version,
+    chain_key,
+    encode_chain,
 )
 from cairn.db.partitions import SerialPartitions
 from cairn.db.stats import DatabaseStats, TableStats, Tally, VacuumResult
@@ -88,7 +91,7 @@ MARKER = "CAIRN-DB"
 COMMIT_DELAY = 4 * DEFAULT_COMMIT_DELAY
 CHECKPOINT = "CHECKPOINT"
 CHECKPOINT_BATCH = 256  # chains per checkpoint step (one short mutex hold each)
-FORMAT = 1
+FORMAT = 2  # 2: a chain is one engine value (cairn.db.pager)
 _NAME_MAX = 128
 
 
@@ -1141,32 +1144,27 @@ class Database:
                     for v in chain if v.xmin not in running and v.lsn <= durable],
                     pkb in heap.unflushed))
         self._note_hold(t0)
-        eng = self._pager.store
         ops: list[Put | Delete] = []
         sizes: list[int] = []
         name = heap.name
         dprefix = pack(("d", name))
         for pkb, versions, fresh in copies:
-            prefix = chain_prefix(name, pkb)
-            want: dict[bytes, bytes] = {}
-            size = CHAIN_OVERHEAD
-            dead = False
-            for xmin, xmax, row, lsn in versions:
-                value = encode_version(xmax, row, lsn)
-                want[prefix + pack((xmin,))] = value
-                size += VERSION_OVERHEAD + JSON_FACTOR * len(value)
-                dead = dead or bool(xmax)
-            if not fresh:  # the store may hold versions this chain no longer has
-                ops.extend(Delete(k) for k, _ in eng.scan(prefix, prefix_end(prefix))
-                           if k not in want)
-            ops.extend(Put(k, v) for k, v in want.items())
+            key = chain_key(name, pkb)
+            if versions:
+                value = encode_chain(versions)
+                ops.append(Put(key, value))
+                sizes.append(CHAIN_OVERHEAD + VERSION_OVERHEAD * len(versions)
+                             + JSON_FACTOR * len(value))
+            else:
+                if not fresh:
+                    ops.append(Delete(key))
+                sizes.append(CHAIN_OVERHEAD)
             # the dead-version map: vacuum visits only chains listed here (and resident ones)
-            if dead:
+            if any(xmax for _xmin, xmax, _row, _lsn in versions):
                 ops.append(Put(dprefix + pkb, b""))
             elif not fresh:
                 ops.append(Delete(dprefix + pkb))
-            sizes.append(size)
-        eng.write_batch(ops, sync=False)
+        self._pager.store.write_batch(ops, sync=False)
         pager = self._pager
         with pager.lock:
             pager.gen += 1  # a load that read the store before this write must read again
@@ -1183,8 +1181,6 @@ class Database:
                         heap.chains.pop(pkb, None)
                         heap.unflushed.discard(pkb)
                         pager.forget(heap, pkb)
-            if pager.over:
-                pager.evict(self._active)
         self._note_hold(t0)
 
     def _drop_storage(self, table: str, heap: Heap | None) -> None:
@@ -1283,14 +1279,27 @@ class Database:
                 raise
 
     def _flush_due(self) -> None:
-        """A memory database with a chain cache has no checkpointer thread: the client whose
-        commit filled the cache writes the dirty chains to the store (unless another is)."""
-        if (self.path is None and self._pager.store is not None and not self._stop.is_set()
-                and self._ckpt_due.is_set() and self._ckpt_lock.acquire(False)):
-            try:
-                self._checkpoint()
-            finally:
-                self._ckpt_lock.release()
+        """The client whose commit found the cache full of dirty chains helps clean it (as a
+        PostgreSQL backend writes dirty buffers itself when the background writer lags). A
+        memory database has no checkpointer thread: the client writes the dirty chains to the
+        store unless another is. On disk the checkpointer does it; a client waits for it only
+        once the cache is at twice its size, so writers cannot outrun it without bound."""
+        pager = self._pager
+        if pager.store is None or self._stop.is_set() or not self._ckpt_due.is_set():
+            return
+        if self.path is None:
+            if self._ckpt_lock.acquire(False):
+                try:
+                    self._checkpoint()
+                finally:
+                    self._ckpt_lock.release()
+        elif pager.budget is not None and pager.resident > 2 * pager.budget:
+            with self._ckpt_lock:
+                if pager.resident > 2 * pager.budget and not self._stop.is_set():
+                    with self._mu:
+                        self._evict()
+                    if self._ckpt_due.is_set():
+                        self._checkpoint()
 
     # -- close --------------------------------------------------------------------------------
     def close(self) -> None:

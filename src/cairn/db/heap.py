@@ -25,7 +25,7 @@ from typing import Any
 from sortedcontainers import SortedList
 
 from cairn.db.pager import CHAIN_OVERHEAD, Pager, decode_chain
-from cairn.storage.keycodec import KeyCodecError, pack, prefix_end, unpack
+from cairn.storage.keycodec import KeyCodecError, pack, prefix_end
 from cairn.txn.errors import DataError, NotNullViolation
 from cairn.txn.mvcc import Version
 
@@ -382,20 +382,5 @@ class Heap:
 
     def _store_chains(self, lo: bytes) -> Iterator[tuple[bytes, list[Version]]]:
         n = len(self.vprefix)
-        group: list[tuple[bytes, bytes]] = []
-        cur = None
         for k, v in self.store.scan(self.vprefix + lo, prefix_end(self.vprefix)):
-            pkb = k[n:len(k) - _xmin_len(k)]
-            if pkb != cur:
-                if group:
-                    yield cur, decode_chain(group)[0]  # type: ignore[misc]
-                group = []
-                cur = pkb
-            group.append((k, v))
-        if group:
-            yield cur, decode_chain(group)[0]  # type: ignore[misc]
-
-
-def _xmin_len(key: bytes) -> int:
-    """Length of the packed xmin that ends a version key."""
-    return len(pack((unpack(key)[-1],)))
+            yield k[n:], decode_chain(v)[0]

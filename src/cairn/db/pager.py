@@ -2,8 +2,10 @@
 
 PostgreSQL keeps heap pages in ``shared_buffers`` and reads a missing page from the relation
 file; cairn.db keeps *version chains* (every version of one row, :mod:`cairn.txn.mvcc`) in a
-cache bounded by ``cache_bytes`` and reads a missing chain from the engine with one prefix
-scan: the key layout ``("v", table, *pk, xmin)`` puts a row's versions next to each other.
+cache bounded by ``cache_bytes`` and reads a missing chain from the engine with one point
+read: a chain is one engine value under ``("v", table, *pk)`` (a JSON list of its versions),
+so a miss is one point read (the engines' Bloom filters answer a missing key cheaply) and a
+checkpoint writes one value per changed chain.
 
 * **Clean chains are evicted, dirty ones are pinned.** A chain changed since the last
   checkpoint (or holding a running transaction's version or xmax) exists only in memory and in
@@ -33,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from sortedcontainers import SortedDict
 
 from cairn.storage import Delete, Put
-from cairn.storage.keycodec import pack, prefix_end, unpack
+from cairn.storage.keycodec import pack
 from cairn.txn.mvcc import Version
 
 if TYPE_CHECKING:
@@ -48,29 +50,20 @@ CHAIN_OVERHEAD = 120
 JSON_FACTOR = 3
 
 
-def version_key(table: str, pkb: bytes, xmin: int) -> bytes:
-    return pack(("v", table)) + pkb + pack((xmin,))
-
-
-def chain_prefix(table: str, pkb: bytes) -> bytes:
+def chain_key(table: str, pkb: bytes) -> bytes:
     return pack(("v", table)) + pkb
 
 
-def encode_version(xmax: int, row: dict[str, Any], lsn: int) -> bytes:
-    return json.dumps({"x": xmax, "l": lsn, "r": row}, separators=(",", ":")).encode()
+def encode_chain(versions: Iterable[tuple[int, int, dict[str, Any], int]]) -> bytes:
+    """A chain as the engine stores it: one value, a JSON list of [xmin, xmax, lsn, row]."""
+    return json.dumps([[xmin, xmax, lsn, row] for xmin, xmax, row, lsn in versions],
+                      separators=(",", ":")).encode()
 
 
-def decode_chain(items: Iterable[tuple[bytes, bytes]]) -> tuple[list[Version], int]:
-    """Versions from engine items of one chain, in commit (LSN) order, and their size."""
-    chain: list[Version] = []
-    size = CHAIN_OVERHEAD
-    for k, v in items:
-        meta = json.loads(v)
-        chain.append(Version(unpack(k)[-1], meta["x"], meta["r"], meta["l"]))  # type: ignore[arg-type]
-        size += VERSION_OVERHEAD + JSON_FACTOR * len(v)
-    if len(chain) > 1:
-        chain.sort(key=lambda v: v.lsn)
-    return chain, size
+def decode_chain(value: bytes) -> tuple[list[Version], int]:
+    """The versions of a stored chain (in commit order, as written) and the size estimate."""
+    chain = [Version(xmin, xmax, row, lsn) for xmin, xmax, lsn, row in json.loads(value)]
+    return chain, CHAIN_OVERHEAD + VERSION_OVERHEAD * len(chain) + JSON_FACTOR * len(value)
 
 
 def estimate(chain: list[Version]) -> int:
@@ -134,8 +127,8 @@ class Pager:
     def read_chain(self, table: str, pkb: bytes) -> tuple[list[Version], int]:
         if self.store is None:
             return [], 0
-        prefix = chain_prefix(table, pkb)
-        return decode_chain(self.store.scan(prefix, prefix_end(prefix)))
+        value = self.store.get(chain_key(table, pkb))
+        return decode_chain(value) if value is not None else ([], 0)
 
     def admit(self, heap: Heap, pkb: bytes, size: int) -> None:
         """Count a chain that just became resident (pager lock held)."""
