@@ -134,6 +134,10 @@ def _register() -> None:
 
     bench.add_command(bench_txn, "txn")
 
+    from cairn.bench.txn_db import bench_db
+
+    bench.add_command(bench_db, "db")
+
     from cairn.bench.serial import bench_serial
 
     bench.add_command(bench_serial, "serial")
