@@ -27,6 +27,7 @@ import importlib
 import os
 import shutil
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -126,6 +127,10 @@ class Store(ABC):
     def flush(self) -> None:  # noqa: B027 - optional: most peers need nothing here
         """Push buffers to files (before measuring disk size)."""
 
+    def settle(self) -> None:  # noqa: B027 - optional: only LSM-trees have background work
+        """Wait until background work the load caused (compactions) is done; the load's
+        time includes it."""
+
     @abstractmethod
     def close(self) -> None: ...
 
@@ -203,6 +208,10 @@ class HashStore(CairnStore):
 
 class LsmStore(CairnStore):
     name = kind = "lsm"
+
+    def settle(self) -> None:
+        self.engine.wait_for_compactions()
+
     memory_note = ("block cache = --cache-mib; + 64 MiB memtable, index and bloom blocks "
                    "pinned outside it (as rocksdict)")
 
@@ -430,6 +439,19 @@ class RocksDictStore(Store):
 
     def sync_put(self, key: bytes, value: bytes) -> None:
         self.db.put(key, value, self._sync_opts)
+
+    def settle(self) -> None:
+        """Poll RocksDB until no compaction is pending or running (10 minutes at most)."""
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            busy = 0
+            for prop in ("rocksdb.compaction-pending", "rocksdb.num-running-compactions",
+                         "rocksdb.num-running-flushes"):
+                with contextlib.suppress(Exception):
+                    busy += self.db.property_int_value(prop) or 0
+            if not busy:
+                return
+            time.sleep(0.02)
 
     def flush(self) -> None:
         self.db.flush()

@@ -173,12 +173,14 @@ def _capped(m: Measurement, asked: int) -> Measurement:
 
 
 def _load(store: Store, data: DataSet, order: list[int] | range) -> Measurement:
-    """The load, timed up to the end of the ``flush()`` that follows it: a checkpoint or a
-    memtable flush left for later is work the load caused, on every system alike."""
+    """The load, timed up to the end of the ``flush()`` that follows it and of the background
+    compactions it caused (``settle``): a checkpoint, a memtable flush or a compaction left for
+    later is work the load caused, on every system alike."""
     keys, values = data.keys, data.values
     t0 = time.perf_counter()
     store.load((keys[i], values[i]) for i in order)
     store.flush()
+    store.settle()  # compactions the load caused (LSM-trees), on both sides
     return Measurement(ops=len(order), seconds=time.perf_counter() - t0)
 
 
