@@ -502,7 +502,27 @@ class DmlMixin:
         pl.target_command = "update" if isinstance(st, a.UpdateStmt) else "delete"
         node, scope = pl.from_where([rv, *extra_from], st.where, [], None, emit_row=True)
         self.last_dml_plan = node  # EXPLAIN shows it (with its counts after ANALYZE)
+        assert pl.target_scan is not None and pl.target_scan.built is not None
+        self.target_scan = pl.target_scan.built
         return node, scope, rel
+
+    def _lock_current(self, rel: Relation, row: tuple, width: int, ex: ExecState
+                      ) -> tuple | None:
+        """Lock the row and re-read it (PostgreSQL's EvalPlanQual): if another transaction
+        changed it since our snapshot and committed, read committed works on the new version
+        if it still meets the target's conditions, and skips it if not; repeatable read and
+        serializable fail with 40001 (raised by the lock). None: skip the row."""
+        stored = row[width]
+        d = self.tx.get(rel.heap, _stored_pk(rel, stored), for_update=True)
+        if d is None:
+            return None  # deleted meanwhile
+        if d == stored:
+            return row
+        scan = self.target_scan
+        new = scan.decode(d)
+        if scan.filt is not None and scan.filt(new, ex) is not True:
+            return None
+        return new + row[width + 1:]
 
     def stmt_UpdateStmt(self, st: a.UpdateStmt, params: list[Any],
                         types: list[T.SqlType]) -> Any:
@@ -530,6 +550,10 @@ class DmlMixin:
             if id(stored) in seen:
                 continue
             seen.add(id(stored))
+            locked = self._lock_current(rel, row, width, ex)
+            if locked is None:
+                continue
+            row, stored = locked, locked[width]
             old = row[:width]
             new = list(old)
             for i, f in sets:
@@ -570,6 +594,10 @@ class DmlMixin:
             if id(stored) in seen:
                 continue
             seen.add(id(stored))
+            locked = self._lock_current(rel, row, width, ex)
+            if locked is None:
+                continue
+            row, stored = locked, locked[width]
             old = row[:width]
             self._referenced(rel, old, ex)
             if self.tx.delete(rel.heap, _stored_pk(rel, stored)):

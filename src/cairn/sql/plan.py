@@ -130,6 +130,46 @@ class TableScan(PlanNode):
                 yield row
 
 
+class LockRows(PlanNode):
+    """SELECT ... FOR UPDATE/SHARE: lock each row as it leaves the sort, before LIMIT counts
+    it (PostgreSQL's LockRows), so that SKIP LOCKED skips only rows another transaction holds
+    and LIMIT 1 locks one row. A row changed since the snapshot is re-read: read committed
+    re-checks the scan's conditions on the new version and returns it (EvalPlanQual)."""
+
+    name = "LockRows"
+
+    def __init__(self, child: PlanNode, scan: TableScan, slot: int, strength: str, wait: str,
+                 outputs: list[Fn]):
+        self.child, self.scan, self.slot = child, scan, slot
+        self.strength, self.wait, self.outputs = strength, wait, outputs
+        self.width = child.width
+
+    def children(self) -> list[PlanNode]:
+        return [self.child]
+
+    def rows(self, ex: Any) -> Iterator[tuple]:
+        self.loops += 1
+        rel = self.scan.rel
+        keys = rel.pk_keys()
+        upd = self.strength in ("update", "no key update")
+        for r in self.child.rows(ex):
+            stored = r[self.slot]
+            where = {k: ("=", stored[k]) for k in keys}
+            got = ex.tx.select(rel.heap, where, for_update=upd, for_share=not upd,
+                               nowait=self.wait == "nowait",
+                               skip_locked=self.wait == "skip locked", limit=1)
+            if not got:
+                continue  # locked by another (SKIP LOCKED), or deleted meanwhile
+            d = got[0]
+            if d != stored:
+                raw = self.scan.decode(d)
+                if self.scan.filt is not None and self.scan.filt(raw, ex) is not True:
+                    continue
+                r = tuple(f(raw, ex) for f in self.outputs)
+            self.actual_rows += 1
+            yield r
+
+
 class Result(PlanNode):
     """A single row with no input (SELECT without FROM)."""
 

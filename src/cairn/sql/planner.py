@@ -139,6 +139,7 @@ class Planner:
         # the command whose row-level security policies the next base-table scan takes
         # (an UPDATE/DELETE target); every other scan takes the SELECT policies
         self.target_command: str | None = None
+        self.target_scan: ScanBuilder | None = None  # the DML target's scan (from_where)
         # subqueries being planned: (the scope outside them, [correlated?])
         self.sublinks: list[tuple[Scope, list[bool]]] = []
 
@@ -1440,7 +1441,20 @@ class Planner:
         if q.into is not None:
             raise SqlError("SELECT ... INTO is not supported; use CREATE TABLE ... AS",
                            sqlstate="0A000", position=q.pos + 1)
-        node, fscope = self.from_where(q.from_, q.where, q.locking, outer)
+        # FOR UPDATE on one table locks rows above the sort (LockRows); otherwise the scans
+        # lock what they read
+        lock_late = bool(q.locking) and len(q.from_) == 1 and isinstance(
+            q.from_[0], a.RangeVar) and self._find_cte(q.from_[0].name) is None
+        self.target_scan = None
+        node, fscope = self.from_where(q.from_, q.where, [] if lock_late else q.locking,
+                                       outer, emit_row=lock_late)
+        lock_scan = self.target_scan if lock_late else None
+        self.target_scan = None
+        if q.locking and (q.group_by or q.having is not None or q.distinct or any(
+                _has_aggregate(t.expr) for t in q.targets)):
+            raise SqlError(f"FOR {q.locking[0].strength.upper()} is not allowed with "
+                           "aggregate functions or DISTINCT", sqlstate="0A000",
+                           position=q.pos + 1)
         # grouping
         has_aggs = bool(q.group_by) or q.having is not None or any(
             _has_aggregate(t.expr) for t in q.targets) or any(
@@ -1475,12 +1489,13 @@ class Planner:
         self.windows = []
         self.window_defs = {w.name: w for w in q.windows if w.name}
         try:
-            return self._select_targets(q, node, fscope, agg, outer)
+            return self._select_targets(q, node, fscope, agg, outer, lock_scan)
         finally:
             self.windows, self.window_defs = saved_windows, saved_defs
 
     def _select_targets(self, q: a.SelectStmt, node: P.PlanNode, fscope: Scope,
-                        agg: AggContext | None, outer: Scope | None) -> PlannedQuery:
+                        agg: AggContext | None, outer: Scope | None,
+                        lock_scan: ScanBuilder | None = None) -> PlannedQuery:
         names: list[str] = []
         outs: list[Bound] = []
         for t in q.targets:
@@ -1542,22 +1557,20 @@ class Planner:
         if self.windows:
             node = P.WindowAgg(node, [lambda rows, ex, wf=wf: W.compute(wf, rows, ex)
                                       for wf in self.windows])
-        # project outputs (+ hidden sort columns)
+        # project outputs (+ hidden sort columns, + the stored row LockRows locks by)
+        lock_slot = None
+        if lock_scan is not None:
+            width = lock_scan.width - 1
+            extra.append(Bound(T.RECORD, lambda row, ex, i=width: row[i]))
+            lock_slot = len(outs) + len(extra) - 1
         all_outs = outs + extra
         srf = [b.retset for b in all_outs]
         if any(srf):
             node = P.ProjectSet(node, [b.fn for b in all_outs], srf)
         else:
             node = P.Project(node, [b.fn for b in all_outs])
+        # an untyped literal in the select list is text (its value is already a str)
         types = [b.type if b.type.oid != T.UNKNOWN.oid else T.TEXT for b in outs]
-        if any(b.type.oid == T.UNKNOWN.oid for b in outs):
-            conv = [coerce(b, T.TEXT, "implicit", self.ctx).fn if b.type.oid ==
-                    T.UNKNOWN.oid else None for b in all_outs]
-            if any(conv):
-                node = P.Project(node, [
-                    (lambda row, ex, i=i, c=c: c((row[i],), ex) if c is not None
-                     else row[i]) if c is None else
-                    (lambda row, ex, i=i: row[i]) for i, c in enumerate(conv)])
         # DISTINCT
         if q.distinct:
             if extra:
@@ -1583,6 +1596,11 @@ class Planner:
                                    "expressions", sqlstate="42P10", position=q.pos + 1)
                 keys.append((lambda row, ex, i=found: row[i], db.type))
             node = P.Unique(node, [k[0] for k in keys], [_hasher(k[1]) for k in keys])
+        if lock_slot is not None and lock_scan is not None:
+            assert lock_scan.built is not None
+            lc = q.locking[-1]
+            node = P.LockRows(node, lock_scan.built, lock_slot, lc.strength, lc.wait,
+                              [b.fn for b in all_outs])
         if extra:
             n = len(outs)
             node = P.Project(node, [lambda row, ex, i=i: row[i] for i in range(n)])
@@ -1603,6 +1621,7 @@ class Planner:
         else:
             node, fscope, scans = self._from_item(from_[0], outer, locking)
             if emit_row and isinstance(node, ScanBuilder):
+                self.target_scan = node
                 node.emit_row = True
                 node.width += 1
                 fscope.columns.append(ScopeColumn(None, "\x00row", T.RECORD, hidden=True))
