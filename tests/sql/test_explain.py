@@ -77,3 +77,30 @@ def test_unknown_option_is_a_syntax_error(session) -> None:
     with pytest.raises(SqlError) as e:
         session.execute("EXPLAIN (BOGUS) SELECT 1")
     assert e.value.sqlstate == "42601"
+
+
+def test_vacuum_and_analyze(session) -> None:
+    session.execute("DELETE FROM t WHERE id > 60")
+    assert session.execute("VACUUM VERBOSE t")[0].tag == "VACUUM"
+    assert any("40 dead versions removed" in n[2] for n in session.notices)
+    assert session.execute("ANALYZE t")[0].tag == "ANALYZE"
+    rows = session.execute("SELECT attname, n_distinct FROM pg_stats WHERE tablename = 't' "
+                           "ORDER BY attname")[0].rows
+    assert rows == [("g", 10.0), ("id", -1.0), ("v", -1.0)]
+    assert session.execute("SELECT reltuples FROM pg_class WHERE relname = 't'")[0].rows == [
+        (60.0,)]
+    session.execute("BEGIN")
+    with pytest.raises(SqlError) as e:
+        session.execute("VACUUM t")
+    assert e.value.sqlstate == "25001"
+    session.execute("ROLLBACK")
+
+
+def test_set_transaction_before_the_first_query(session) -> None:
+    session.execute("BEGIN")
+    session.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+    assert session.execute("SHOW transaction_isolation")[0].rows == [("repeatable read",)]
+    with pytest.raises(SqlError) as e:
+        session.execute("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE")
+    assert e.value.sqlstate == "25001"
+    session.execute("ROLLBACK")

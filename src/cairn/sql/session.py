@@ -147,6 +147,7 @@ class SqlDatabase:
         self.plan_cache_size = 256
         self.listeners: dict[str, list[Any]] = {}
         self.sessions: dict[int, Session] = {}  # pid -> session (pg_stat_activity)
+        self.statistics: dict[int, Any] = {}  # relation oid -> ANALYZE's TableStats
         self._pids = itertools.count(1000)
         self._bootstrap()
 
@@ -223,6 +224,8 @@ class Session(DdlMixin, DmlMixin, AlterMixin, RolesMixin):
         self.lastval: int | None = None
         self.describing = False
         self.last_dml_plan: Any = None
+        # (severity, sqlstate, message) the client should see as NoticeResponse messages
+        self.notices: list[tuple[str, str, str]] = []
         self.pid = next(sdb._pids)  # PostgreSQL's backend pid: BackendKeyData, pg_stat_activity
         self.client_addr: str | None = None
         self.started_at = datetime.now(UTC)
@@ -468,6 +471,13 @@ class Session(DdlMixin, DmlMixin, AlterMixin, RolesMixin):
         if self.failed:
             raise SqlError("current transaction is aborted, commands ignored until end of "
                            "transaction block", sqlstate="25P02")
+        if isinstance(node, a.VacuumStmt) and not node.analyze_only:
+            # VACUUM runs outside any transaction: one of its own would hold back the
+            # horizon it cleans up to
+            if self.in_block or implicit_block:
+                raise SqlError("VACUUM cannot run inside a transaction block",
+                               sqlstate="25001")
+            return self.vacuum(node)
         autocommit = self.tx is None and not self.in_block
         try:
             if self.tx is None:
@@ -481,6 +491,7 @@ class Session(DdlMixin, DmlMixin, AlterMixin, RolesMixin):
                     self._begin_tx()
             self.ctx.statement_timestamp = datetime.now(UTC)
             self.statement_start = time_mod.monotonic()
+            self.tx_options["used"] = True
             self.cancel_event.clear()
             self.running = True
             try:
@@ -609,7 +620,8 @@ class Session(DdlMixin, DmlMixin, AlterMixin, RolesMixin):
         def table_rows(rel: Any) -> tuple[int, int]:
             try:
                 s = stats(rel.heap)
-                return s.rows, s.bytes
+                analyzed = self.sdb.statistics.get(rel.oid)
+                return (int(analyzed.reltuples) if analyzed else s.rows), s.bytes
             except Exception:  # a heap dropped since: no estimate
                 return 0, 0
         est = Estimator(table_rows)
@@ -651,9 +663,21 @@ class Session(DdlMixin, DmlMixin, AlterMixin, RolesMixin):
                 self._begin_tx()
             return Result("ROLLBACK" if failed or k == "rollback" else "COMMIT")
         if k == "set transaction":
-            if self.tx is not None and self.in_block and st.isolation is not None:
-                raise SqlError("SET TRANSACTION ISOLATION LEVEL must be called before any "
-                               "query", sqlstate="25001")
+            if not self.in_block:
+                self.notices.append(("WARNING", "25P01", "SET TRANSACTION can only be used "
+                                     "in transaction blocks"))
+                return Result("SET")
+            if self.tx_options.get("used"):
+                if st.isolation is not None:
+                    raise SqlError("SET TRANSACTION ISOLATION LEVEL must be called before any "
+                                   "query", sqlstate="25001")
+            else:  # nothing ran yet: begin again with the new characteristics
+                iso = st.isolation or self.tx_options.get("isolation")
+                ro = st.read_only if st.read_only is not None else \
+                    self.tx_options.get("read_only")
+                self.tx.rollback()
+                self.tx = None
+                self._begin_tx(iso, ro, st.deferrable)
             return Result("SET")
         if k == "set session characteristics":
             if st.isolation:
@@ -717,6 +741,61 @@ class Session(DdlMixin, DmlMixin, AlterMixin, RolesMixin):
         shown = {"timezone": "TimeZone", "datestyle": "DateStyle",
                  "intervalstyle": "IntervalStyle"}.get(name, name)
         return Result("SHOW", [Column(shown, T.TEXT)], [(v,)])
+
+    def _tables_for(self, rvs: list[a.RangeVar]) -> list[Any]:
+        view = self.catalog()
+        if rvs:
+            return [view.resolve(rv.schema, rv.name, self.search_path(), rv.pos, kinds="r")
+                    for rv in rvs]
+        return [r for r in view.all_relations() if r.kind == "r" and (
+            self.is_superuser() or r.owner in self.roles_of(self.current_user))]
+
+    def vacuum(self, st: a.VacuumStmt) -> Result:
+        from cairn.sql.errors import SqlError as _E
+        for rel in self._tables_for(st.tables):
+            try:
+                self.check_owner(rel)
+            except _E:
+                self.notices.append(("WARNING", "42501", f'permission denied to vacuum '
+                                     f'"{rel.name}", skipping it'))
+                continue
+            for res in self.db.vacuum(rel.heap):
+                if st.verbose:
+                    self.notices.append(("INFO", "00000", f'vacuuming "{self.database_name}.'
+                                         f'{rel.schema}.{rel.name}"'))
+                    self.notices.append(("INFO", "00000",
+                                         f'finished vacuuming "{self.database_name}.'
+                                         f'{rel.schema}.{rel.name}": {res.removed} dead '
+                                         f"versions removed, {res.kept_dead} dead versions "
+                                         f"not yet removable, oldest xmin: {res.horizon}"))
+        if st.analyze:
+            self._begin_tx()
+            try:
+                self.analyze(st.tables, st.verbose)
+                self._end_tx(True)
+            except BaseException:
+                self._end_tx(False)
+                raise
+        return Result("VACUUM")
+
+    def analyze(self, rvs: list[a.RangeVar], verbose: bool = False) -> None:
+        from cairn.sql.dml import _decode
+        from cairn.sql.statistics import analyze
+
+        for rel in self._tables_for(rvs):
+            rows = [_decode(rel, d) for d in self.tx.select(rel.heap)]
+            cols = rel.live_columns
+            self.sdb.statistics[rel.oid] = analyze(rows, [c.name for c in cols],
+                                                   [c.type for c in cols], len(rows))
+            if verbose:
+                self.notices.append(("INFO", "00000", f'analyzing "{rel.schema}.{rel.name}"'))
+                self.notices.append(("INFO", "00000", f'"{rel.name}": {len(rows)} live rows '
+                                     f"sampled, {len(rows)} estimated total rows"))
+
+    def stmt_VacuumStmt(self, st: a.VacuumStmt, params: list[Any],
+                        types: list[T.SqlType]) -> Result:
+        self.analyze(st.tables, st.verbose)  # ANALYZE alone: inside a transaction is fine
+        return Result("ANALYZE")
 
     def stmt_ListenStmt(self, st: a.ListenStmt, params: list[Any],
                         types: list[T.SqlType]) -> Result:

@@ -94,8 +94,10 @@ def pg_class(s: Any) -> list[tuple]:
     for r in _relations(s):
         ns = _ns_oid(s, r.schema)
         owner = _role_oid(s, r.owner)
+        st = s.sdb.statistics.get(r.oid)
         out.append((r.oid, r.name, ns, 0, owner, 2 if r.kind == "r" else 0, r.oid, 0,
-                    -1.0, bool(r.indexes), "p", _RELKIND[r.kind], len(r.live_columns),
+                    st.reltuples if st is not None else -1.0, bool(r.indexes), "p",
+                    _RELKIND[r.kind], len(r.live_columns),
                     len(r.checks), r.kind == "v", False, r.rls, r.rls_forced, False, None,
                     _acl(r)))
         for ix in r.indexes:
@@ -367,6 +369,30 @@ def pg_policy(s: Any) -> list[tuple]:
     cmds = {"all": "*", "select": "r", "insert": "a", "update": "w", "delete": "d"}
     return [(p.name, r.oid, cmds[p.command], p.permissive, p.roles or ["public"], p.using,
              p.check) for r in _relations(s) for p in r.policies]
+
+
+@view("pg_catalog", "pg_stats", [
+    ("schemaname", NAME), ("tablename", NAME), ("attname", NAME), ("null_frac", FLOAT4),
+    ("n_distinct", FLOAT4), ("most_common_vals", TEXT), ("most_common_freqs", T.array_of(FLOAT4)),
+    ("histogram_bounds", TEXT)])
+def pg_stats(s: Any) -> list[tuple]:
+    out = []
+    for r in _relations(s):
+        st = s.sdb.statistics.get(r.oid)
+        if st is None:
+            continue
+        for c in r.live_columns:
+            cs = st.columns.get(c.name)
+            if cs is None:
+                continue
+
+            def arr(vals: list[Any], t: T.SqlType = c.type) -> str | None:
+                if not vals:
+                    return None
+                return T.format_output(T.array_of(t.base), list(vals), s.ctx)
+            out.append((r.schema, r.name, c.name, cs.null_frac, cs.n_distinct, arr(cs.mcv),
+                        cs.mcf or None, arr(cs.histogram)))
+    return out
 
 
 @view("pg_catalog", "pg_tables", [("schemaname", NAME), ("tablename", NAME),
