@@ -1404,19 +1404,38 @@ class Planner:
         return self._make_join(kind, left, right, cond)
 
     def _equi_pair(self, c: a.Node, scope: Scope, nl: int) -> tuple[Bound, Bound] | None:
-        """``left_col = right_col`` with one side per input, of one hashable type."""
+        """``left_expr = right_expr`` where each side reads one input only (``a.id =
+        b.id + 1`` too), both of one hashable type: a hash-join key pair."""
         if not (isinstance(c, a.BinOp) and c.op == "="):
             return None
-        x, y = self.bind(c.left, scope), self.bind(c.right, scope)
-        if x.column is None or y.column is None:
+        sides = [self._side(c.left, scope, nl), self._side(c.right, scope, nl)]
+        if sides == ["right", "left"]:
+            first, second = c.right, c.left
+        elif sides == ["left", "right"]:
+            first, second = c.left, c.right
+        else:
             return None
-        if x.column >= nl > y.column:
-            x, y = y, x
-        if not (x.column < nl <= y.column):
-            return None
-        if x.type.base != y.type.base:
+        x, y = self.bind(first, scope), self.bind(second, scope)
+        if x.type.base != y.type.base or x.type.oid == T.UNKNOWN.oid:
             return None
         return x, y
+
+    def _side(self, e: a.Node, scope: Scope, nl: int) -> str | None:
+        """"left" or "right" when every column ``e`` reads is of that input; None if it
+        reads both, neither, an outer query or a subquery."""
+        refs = _column_refs(e)
+        if not refs:
+            return None
+        sides = set()
+        for f in refs:
+            try:
+                hit = scope.find(f, -1)
+            except SqlError:
+                return None
+            if hit is None:
+                return None
+            sides.add("left" if hit[0] < nl else "right")
+        return sides.pop() if len(sides) == 1 else None
 
     def _make_join(self, kind: str, left: P.PlanNode, right: P.PlanNode, cond: Any,
                    eqs_info: Any = None, ls: Scope | None = None,
