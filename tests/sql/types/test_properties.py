@@ -23,7 +23,7 @@ from tests.sql.types.difftest import DSN
 
 CTX = T.EvalContext()
 SETTINGS = settings(
-    max_examples=150,
+    max_examples=100,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

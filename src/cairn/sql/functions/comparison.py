@@ -44,9 +44,24 @@ _ints = (T.INT2, T.INT4, T.INT8)
 for _a in _ints:
     for _b in _ints:
         add_comparisons(_a, _b)
+
+
+def _float_op(op: str):
+    f = _PY[op]
+    k = sort_key(T.FLOAT8)
+
+    def cmp(a: float, b: float, ctx) -> bool:
+        if a == a and b == b:  # no NaN: Python's comparison (and -0 = 0) is PostgreSQL's
+            return f(a, b)
+        return f(k(a), k(b))
+
+    return cmp
+
+
 for _a in (T.FLOAT4, T.FLOAT8):
     for _b in (T.FLOAT4, T.FLOAT8):
-        add_comparisons(_a, _b, sort_key(T.FLOAT8))
+        for _op in _PY:
+            OPERATORS.add(_op, (_a, _b), T.BOOL, _float_op(_op))
 add_comparisons(T.NUMERIC, T.NUMERIC, sort_key(T.NUMERIC))
 for _t in (T.TEXT, T.NAME, T.BOOL, T.BYTEA, T.UUID, T.OID):
     add_comparisons(_t, _t)

@@ -383,10 +383,8 @@ def time_out(v: time) -> str:
 def timestamp_out(v: datetime | float) -> str:
     if isinstance(v, float):
         return "infinity" if v > 0 else "-infinity"
-    return (
-        f"{v.year:04d}-{v.month:02d}-{v.day:02d} {v.hour:02d}:{v.minute:02d}:"
-        f"{v.second:02d}{_frac(v.microsecond)}"
-    )
+    s = v.isoformat(" ")  # C-implemented; PostgreSQL trims the fraction's trailing zeros
+    return s.rstrip("0") if v.microsecond else s
 
 
 def offset_text(seconds: int) -> str:
@@ -404,11 +402,17 @@ def offset_text(seconds: int) -> str:
 def timestamptz_out(v: datetime | float, ctx: Any = None) -> str:
     if isinstance(v, float):
         return "infinity" if v > 0 else "-infinity"
-    local = v.astimezone(_session_zone(ctx))
+    local = v.astimezone(ctx.tzinfo if ctx is not None else UTC)
     off = local.utcoffset()
-    return timestamp_out(local.replace(tzinfo=None)) + offset_text(
-        int(off.total_seconds()) if off is not None else 0
-    )
+    secs = off.days * 86400 + off.seconds if off is not None else 0
+    text = _OFFSETS.get(secs)
+    if text is None:
+        text = _OFFSETS[secs] = offset_text(secs)
+    s = local.replace(tzinfo=None).isoformat(" ")
+    return (s.rstrip("0") if v.microsecond else s) + text
+
+
+_OFFSETS: dict[int, str] = {}  # offset seconds -> "+05:30" (a few dozen entries at most)
 
 
 # --- numeric forms (binary protocol, storage, keys) -------------------------------------------

@@ -41,6 +41,16 @@ def make_int_input(typename: str):
     match = _INT_RE.match
 
     def int_in(text: str) -> int:
+        # fast path: Python's int() agrees with PostgreSQL on ASCII digits with a sign and
+        # surrounding blanks, but also takes underscores and non-ASCII digits, so guard it
+        if text.isascii() and "_" not in text:
+            try:
+                v = int(text)
+            except ValueError:
+                pass
+            else:
+                if lo <= v <= hi:
+                    return v
         m = match(text)
         if m is None:
             p = _INT_PREFIX.match(text)  # PostgreSQL notices overflow before trailing junk
@@ -140,14 +150,19 @@ def _split_repr(r: str) -> tuple[str, int]:
     return digits, exp10
 
 
-def _inside(d: Decimal, a: float) -> bool:
-    """Whether decimal ``d`` lies strictly inside the rounding interval of double ``a``."""
-    exact = Decimal(a)
-    if d == exact:
+def _inside(r: str, a: float) -> bool:
+    """Whether the decimal text ``r`` lies strictly inside the rounding interval of the
+    double ``a`` (a >= 2^52, so ``a`` and its neighbours are integers: exact int arithmetic)."""
+    digits, exp10 = _split_repr(r)
+    shift = exp10 - (len(digits) - 1)
+    d2 = int(digits) * 10**shift * 2 if shift >= 0 else None
+    exact = int(a)
+    up = int(math.ulp(a))
+    down = up // 2 if math.frexp(a)[0] == 0.5 else up
+    if d2 is None:  # a fraction: only possible next to 2^52, never on an edge there
         return True
-    up = Decimal(math.ulp(a))
-    down = up / 2 if math.frexp(a)[0] == 0.5 else up
-    return (d - exact) * 2 < up if d > exact else (exact - d) * 2 < down
+    diff2 = d2 - 2 * exact
+    return diff2 < up if diff2 >= 0 else -diff2 < down
 
 
 def float8_out(v: float) -> str:
@@ -159,14 +174,18 @@ def float8_out(v: float) -> str:
         return "-Infinity"
     if v == 0.0:
         return "-0" if math.copysign(1.0, v) < 0 else "0"
+    r = repr(v)
+    if "e" not in r and 1e-4 <= abs(v) < 1e15:  # fast path: fixed notation as Python's
+        return r[:-2] if r.endswith(".0") else r
     a = abs(v)
     r = repr(a)
-    if not _inside(Decimal(r), a):
+    # only from 2^52 up can a short digit string sit exactly on a rounding-interval edge
+    if a >= 4503599627370496.0 and not math.isinf(a) and not _inside(r, a):
         # Python's repr may pick a digit string on the edge of the rounding interval;
         # PostgreSQL's (Ryu-based) output never does: take the next length that is inside.
         for p in range(len(_split_repr(r)[0]) + 1, 18):
             cand = f"{a:.{p - 1}e}"
-            if _inside(Decimal(cand), a):
+            if _inside(cand, a):
                 r = cand
                 break
     digits, exp10 = _split_repr(r)
