@@ -122,12 +122,19 @@ def _numeric_hash(v: Decimal) -> Any:
     return "NaN" if v.is_nan() else v
 
 
+def _freeze(k: Any) -> Any:
+    """A sort key made hashable (lists -> tuples); Decimal hashes by value (2.0 = 2)."""
+    if isinstance(k, (list, tuple)):
+        return tuple(_freeze(x) for x in k)
+    return k
+
+
 _HASH: dict[int, Key] = {
     T.FLOAT4.oid: _float_hash,
     T.FLOAT8.oid: _float_hash,
     T.NUMERIC.oid: _numeric_hash,
     T.BPCHAR.oid: _bpchar_key,
-    T.JSONB.oid: lambda v: repr(jsonb_top_key(v)),
+    T.JSONB.oid: lambda v: _freeze(jsonb_top_key(v)),
     T.JSON.oid: _identity,
 }
 
