@@ -70,6 +70,7 @@ class SizeResult:
     p99_ms: dict[str, float] = field(default_factory=dict)
     checkpoint: dict[str, float] = field(default_factory=dict)
     reopen_s: float = 0.0
+    vacuum: dict[str, Any] = field(default_factory=dict)
     recovery: list[dict[str, Any]] = field(default_factory=list)
     cache: dict[str, Any] = field(default_factory=dict)
 
@@ -261,6 +262,10 @@ def run_size(rows: int, cfg: DbBenchConfig, root: str, progress: Progress) -> Si
                           f"(p99 {res.p99_ms[wl]} ms), RSS {rss_mib():.0f} MiB")
         res.checkpoint = _checkpoint_stall(db, rows, cfg)
         progress.line(f"  checkpoint: {res.checkpoint}")
+        t0 = time.monotonic()
+        (vac,) = db.vacuum(TABLE)
+        res.vacuum = {"seconds": round(time.monotonic() - t0, 3), "removed": vac.removed}
+        progress.line(f"  vacuum: {res.vacuum}")
         res.cache = db.stats().cache if rows <= 100_000 else dict(db._pager.stats())
         res.rss_mib = round(max(res.rss_mib, rss_mib()), 1)
     finally:
@@ -320,6 +325,9 @@ def table(result: DbBenchResult) -> str:
         [f"{s.checkpoint.get('max_txn_ms_outside', 0):.1f}" for s in result.sizes])
     row("longest checkpoint mutex hold (ms)",
         [f"{s.checkpoint.get('longest_mutex_hold_ms', 0):.1f}" for s in result.sizes])
+    row("vacuum after the runs (s)", [f"{s.vacuum.get('seconds', 0):.2f}"
+                                      for s in result.sizes])
+    row("  dead versions removed", [f"{s.vacuum.get('removed', 0):,}" for s in result.sizes])
     row("clean reopen (s)", [f"{s.reopen_s:.3f}" for s in result.sizes])
     for i, n in enumerate(cfg.recovery_commits):
         row(f"recovery, {n:,} commits (s)",

@@ -50,7 +50,6 @@ from cairn.db.pager import (
     VERSION_OVERHEAD,
     MemoryStore,
     Pager,
-    chain_key,
     encode_chain,
 )
 from cairn.db.partitions import SerialPartitions
@@ -90,7 +89,7 @@ MARKER = "CAIRN-DB"
 # rounds stay at ~14 commits. A lone committer never waits either way.
 COMMIT_DELAY = 4 * DEFAULT_COMMIT_DELAY
 CHECKPOINT = "CHECKPOINT"
-CHECKPOINT_BATCH = 256  # chains per checkpoint step (one short mutex hold each)
+CHECKPOINT_BATCH = 64  # chains per checkpoint step (one short mutex hold each)
 FORMAT = 2  # 2: a chain is one engine value (cairn.db.pager)
 _NAME_MAX = 128
 
@@ -130,6 +129,22 @@ def _check_name(kind: str, name: Any) -> str:
     if not isinstance(name, str) or not name or len(name) > _NAME_MAX or "\x00" in name:
         raise InvalidParameter(f"bad {kind} name {name!r}")
     return name
+
+
+def _engine_memory(engine: str, cache_bytes: int,
+                   options: dict[str, Any] | None) -> dict[str, Any]:
+    """The engine's memory, sized from the database's ``cache_bytes`` unless given: a block
+    cache (lsm) or page pool (btree) of a quarter of it, and lsm memtables of an eighth (one
+    immutable at most), so the process stays near 1.5x ``cache_bytes`` plus its baseline."""
+    opts = dict(options or {})
+    quarter = max(1 << 20, cache_bytes // 4)
+    if engine == "lsm":
+        opts.setdefault("block_cache_bytes", quarter)
+        opts.setdefault("memtable_bytes", max(1 << 20, cache_bytes // 8))
+        opts.setdefault("max_immutable", 1)
+    else:
+        opts.setdefault("pool_bytes", quarter)
+    return opts
 
 
 def _abort_cause(exc: BaseException | None) -> str:
@@ -252,12 +267,12 @@ class Database:
             self._claim(path, engine, write=False)  # refuse a foreign directory untouched
             self._lock_fd = self._lock_directory(path)
             self._claim(path, engine, write=True)
+            budget = DEFAULT_CACHE_BYTES if cache_bytes is None else cache_bytes
             self._engine = open_engine(engine, os.path.join(path, "data"), fs=fs,
-                                       **(engine_options or {}))
+                                       **_engine_memory(engine, budget, engine_options))
             self._wal = Wal(path, fs, sync=durable, segment_bytes=wal_segment_bytes,
                             commit_delay=commit_delay)
-            self._pager = Pager(self._engine, DEFAULT_CACHE_BYTES if cache_bytes is None
-                                else cache_bytes)
+            self._pager = Pager(self._engine, budget)
             self._recover()
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
@@ -1084,7 +1099,7 @@ class Database:
             wal_end = self._wal.end_lsn
             redo = min(self._committing.values(), default=wal_end)
             next_xid = self._next_xid
-            work: list[tuple[Heap, list[bytes], list[tuple[Any, list, set]]]] = []
+            work: list[tuple[Heap, set[bytes], list[tuple[Any, Any]]]] = []
             catalog: list[Put | Delete] = []
             for heap in self._heaps.values():
                 catalog.append(Put(pack(("c", heap.name)), json.dumps({
@@ -1092,19 +1107,23 @@ class Database:
                     "indexes": [{"name": i.name, "columns": list(i.columns),
                                  "unique": i.unique} for i in heap.indexes.values()]
                 }).encode()))
+                # swaps only (checkpoints run one at a time, so nothing is flushing now):
+                # the sorting and copying happen after the mutex is released
                 dirty, heap.dirty = heap.dirty, set()
-                heap.flushing |= dirty
-                work.append((heap, sorted(dirty), [(idx, *idx.take_delta())
-                                                    for idx in heap.indexes.values()]))
+                heap.flushing = dirty
+                work.append((heap, dirty, [(idx, idx.take_delta())
+                                           for idx in heap.indexes.values()]))
         self._note_hold(t0)
         # With early lock release a commit may be visible before its record is durable:
         # make the log durable up to here, and leave out anything later (see _write_chains).
         self._wal.flush_to(wal_end)
         eng = self._pager.store
-        for heap, keys, deltas in work:
+        for heap, dirty, deltas in work:
+            keys = sorted(dirty)
             for i in range(0, len(keys), CHECKPOINT_BATCH):
                 self._write_chains(heap, keys[i:i + CHECKPOINT_BATCH])
-            for idx, added, removed in deltas:
+            for idx, (entries, _members, gone) in deltas:
+                added, removed = list(entries), list(gone)
                 ops: list[Put | Delete] = [Delete(idx.prefix + vb + pkb) for vb, pkb in removed]
                 ops.extend(Put(idx.prefix + vb + pkb, pkb) for vb, pkb in added)
                 for k in range(0, len(ops), 4096):
@@ -1149,7 +1168,7 @@ class Database:
         name = heap.name
         dprefix = pack(("d", name))
         for pkb, versions, fresh in copies:
-            key = chain_key(name, pkb)
+            key = heap.vprefix + pkb  # chain_key(name, pkb)
             if versions:
                 value = encode_chain(versions)
                 ops.append(Put(key, value))
@@ -1174,7 +1193,8 @@ class Database:
                 heap.flushing.discard(pkb)
                 chain = heap.chains.get(pkb)
                 if versions:
-                    heap.unflushed.discard(pkb)
+                    with pager.lock:
+                        heap.unflushed.discard(pkb)
                     pager.resize(heap, pkb, size)
                 elif not chain and pkb not in heap.dirty:
                     with pager.lock:
@@ -1320,6 +1340,8 @@ class Database:
         self._closed = True
         self._wal.close()
         if self._engine is not None:
+            if self._failed is None:
+                self._engine.flush()  # a clean reopen then replays no engine log either
             self._engine.close()
         self._unlock_directory()
 

@@ -126,13 +126,14 @@ class Index:
         if self.store is not None:
             self.removed.add(e)
 
-    def take_delta(self) -> tuple[list[tuple[bytes, bytes]], set[tuple[bytes, bytes]]]:
+    def take_delta(self) -> tuple[SortedList, set, set]:
         """Start a checkpoint of this index (database mutex held): the current delta becomes
-        the one being written; returns (added, removed)."""
+        the one being written, unchanged from now on; returns it (added entries, their set,
+        removed entries)."""
         delta = (self.entries, self.members, self.removed)
         self.flushing = delta
         self.entries, self.members, self.removed = SortedList(), set(), set()
-        return list(delta[0]), set(delta[2])
+        return delta
 
     def _present(self, e: tuple[bytes, bytes]) -> bool | None:
         """Is ``e`` in the index by the deltas (None: as the store says)."""
@@ -248,7 +249,7 @@ class Heap:
             if b is not None:
                 return b
             b = self._pack_key(key)
-            if len(self._pk_cache) > 200_000:
+            if len(self._pk_cache) > 50_000:
                 self._pk_cache.clear()
             self._pk_cache[ck] = b
             return b
@@ -304,7 +305,7 @@ class Heap:
         pager.misses += 1
         while True:
             gen = pager.gen
-            chain, size = pager.read_chain(self.name, pkb)
+            chain, size = pager.read_chain(self.vprefix + pkb)
             with pager.lock:
                 c = self.chains.get(pkb)
                 if c is not None:
@@ -355,9 +356,10 @@ class Heap:
         that is not resident cannot change meanwhile (only a checkpoint writes it, and only
         chains that stay resident until it is done)."""
         chains = self.chains
-        mem = self.unflushed.irange(lo or None, None)
+        with self.pager.lock:  # inserters add to it under the pager lock only
+            mem = iter(list(self.unflushed.irange(lo or None, None)))
         if self.store is None:
-            for pkb in list(mem):
+            for pkb in mem:
                 c = chains.get(pkb)
                 if c:
                     yield pkb, c

@@ -119,15 +119,17 @@ class Pager:
         self.hits = 0
         self.misses = 0
         self.evictions = 0
+        self._stuck = -1  # gen at which eviction last found only pinned chains
 
     @property
     def over(self) -> bool:
         return self.budget is not None and self.resident > self.budget
 
-    def read_chain(self, table: str, pkb: bytes) -> tuple[list[Version], int]:
+    def read_chain(self, key: bytes) -> tuple[list[Version], int]:
+        """The chain stored under ``key`` (:func:`chain_key`), or an empty one."""
         if self.store is None:
             return [], 0
-        value = self.store.get(chain_key(table, pkb))
+        value = self.store.get(key)
         return decode_chain(value) if value is not None else ([], 0)
 
     def admit(self, heap: Heap, pkb: bytes, size: int) -> None:
@@ -158,6 +160,8 @@ class Pager:
         held). False when what is left is pinned: a checkpoint must clean some first."""
         if self.budget is None or self.store is None:
             return True
+        if self._stuck == self.gen:
+            return False  # nothing was written since the last walk found only pinned chains
         with self.lock:
             over = self.resident - self.budget
             if over <= 0:
@@ -165,7 +169,7 @@ class Pager:
             lru = self.lru
             # Look at a bounded number of entries: pinned ones move to the young end, so the
             # next call does not walk past them again.
-            for _ in range(min(len(lru), 4096)):
+            for _ in range(min(len(lru), 1024)):
                 # popitem is one step: readers move entries to the end without this lock
                 key, size = lru.popitem(last=False)
                 heap, pkb = key
@@ -173,16 +177,21 @@ class Pager:
                 if chain is None:
                     self.resident -= size
                     continue
-                if (pkb in heap.dirty or pkb in heap.flushing or pkb in heap.unflushed
-                        or _holds_running(chain, running)):
+                if pkb in heap.dirty or pkb in heap.flushing or _holds_running(chain, running):
                     lru[key] = size
                     continue
+                if pkb in heap.unflushed:
+                    if chain:
+                        lru[key] = size  # only memory has it: pinned until written
+                        continue
+                    heap.unflushed.discard(pkb)  # an insert's empty chain that stayed empty
                 del heap.chains[pkb]
                 self.resident -= size
                 self.evictions += 1
                 over -= size
                 if over <= 0:
                     return True
+            self._stuck = self.gen
             return False
 
     def stats(self) -> dict[str, Any]:

@@ -514,7 +514,9 @@ class Transaction:
             row = dict(row)
             pkb = self._pk(heap, heap.row_pk(row))
             if heap.store is not None:
-                heap.chain(pkb)  # a miss reads the engine before the mutex
+                # a miss reads the engine before the mutex; a new key gets its (empty) chain
+                # now, so the steps under the mutex find it resident
+                heap.chain_for_insert(pkb)
             with db._mu:
                 if self._per_tx_snapshot:
                     self._snapshot()
