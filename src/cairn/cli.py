@@ -91,6 +91,21 @@ def _fit_short_helps(group: click.Group) -> None:
             _fit_short_helps(cmd)
 
 
+def registry_stores() -> Any:
+    """The storage engines the schema registry runs on (encoding imports no other layer, so
+    the command line hands them in)."""
+    from cairn.encoding.cli import Stores
+    from cairn.storage import ENGINES, open_engine
+
+    def bind(host: str, port: int) -> Any:
+        from cairn.serve import bind  # uvicorn is imported only by a command that serves
+
+        return bind(host, port)
+
+    default = "lsm" if "lsm" in ENGINES else "log"
+    return Stores(open_engine, tuple(ENGINES), default, bind)
+
+
 def _register() -> None:
     # Commands live next to the code they exercise; imported here so that `cairn --help`
     # lists them all.
@@ -110,11 +125,7 @@ def _register() -> None:
 
     from cairn.encoding.cli import register as register_encoding
 
-    register_encoding(cli, bench)
-
-    from cairn.cli_registry import register as register_registry
-
-    register_registry(cli)
+    register_encoding(cli, bench, registry_stores())
     bench.add_command(bench_storage, "storage")
     bench.add_command(bench_memtable, "memtable")
 
@@ -141,6 +152,10 @@ def _register() -> None:
     from cairn.bench.serial import bench_serial
 
     bench.add_command(bench_serial, "serial")
+
+    from cairn.bench.commit import bench_commit
+
+    bench.add_command(bench_commit, "commit")
 
     from cairn.bench.a2ui import bench_a2ui
 

@@ -117,10 +117,11 @@ def _s3(data_dir: str, sock: socket.socket) -> Service:
 
 
 def _registry(data_dir: str, sock: socket.socket) -> Service:
-    from cairn.cli_registry import open_registry
+    from cairn.encoding.cli import open_registry
     from cairn.encoding.registry_http import create_app
+    from cairn.storage import open_engine
 
-    registry, store = open_registry(os.path.join(data_dir, "registry"), "lsm")
+    registry, store = open_registry(os.path.join(data_dir, "registry"), "lsm", open_engine)
     return Service("schema registry", create_app(registry), sock,
                    note="Confluent REST API (Avro)", closers=[store.close])
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cairn.cli_registry import dataflow
+from cairn.encoding.cli import dataflow
 from cairn.encoding.dataflow import messages_demo, rewrite_demo, rpc_demo
 from cairn.encoding.registry import MemoryStore, SchemaRegistry
+from cairn.storage import open_engine
 
 
 def test_all_three_modes_on_a_cairn_engine(tmp_path: Path) -> None:
-    out = dataflow(str(tmp_path), "log")
+    out = dataflow(str(tmp_path), "log", open_engine)
     db = out["database"]
     assert db["records"][0]["read_by_v2"]["photoURL"] is None  # default filled in
     assert db["records"][1]["read_by_v1"] == {"userName": "Ada", "favoriteNumber": None,

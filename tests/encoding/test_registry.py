@@ -21,8 +21,8 @@ from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerialize
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 from confluent_kafka.serialization import MessageField, SerializationContext
 
-from cairn.cli_registry import open_registry
 from cairn.encoding.avsc import parse_schema
+from cairn.encoding.cli import open_registry
 from cairn.encoding.errors import (
     IncompatibleSchema,
     InvalidCompatibilityLevel,
@@ -35,6 +35,7 @@ from cairn.encoding.header import Reader, Writer, frame, unframe
 from cairn.encoding.registry import MemoryStore, SchemaRegistry
 from cairn.encoding.registry_http import create_app
 from cairn.encoding.schema import Schema as SchemaModel
+from cairn.storage import open_engine
 
 V1 = {"type": "record", "name": "Person", "fields": [
     {"name": "userName", "type": "string"},
@@ -97,12 +98,12 @@ def test_deletes_and_not_found_errors() -> None:
 
 @pytest.mark.parametrize("engine", ["log", "lsm"])
 def test_registry_survives_restart_on_a_cairn_engine(tmp_path: Path, engine: str) -> None:
-    reg, store = open_registry(str(tmp_path), engine)
+    reg, store = open_registry(str(tmp_path), engine, open_engine)
     id1 = reg.register("people-value", json.dumps(V1))
     id2 = reg.register("people-value", json.dumps(V2))
     reg.set_level("FULL", "people-value")
     store.close()
-    reg, store = open_registry(str(tmp_path), engine)
+    reg, store = open_registry(str(tmp_path), engine, open_engine)
     try:
         assert reg.versions("people-value") == [1, 2]
         assert reg.get_version("people-value", 2).id == id2
@@ -133,7 +134,7 @@ def test_data_outlives_code() -> None:
 
 @pytest.fixture()
 def server(tmp_path: Path) -> Iterator[str]:
-    reg, store = open_registry(str(tmp_path), "log")
+    reg, store = open_registry(str(tmp_path), "log", open_engine)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]

@@ -1,14 +1,81 @@
-"""``cairn encode ...``, ``cairn bench encoding`` and ``cairn registry ...`` commands."""
+"""``cairn encode ...``, ``cairn bench encoding`` and ``cairn registry ...`` commands.
+
+The schema registry and the dataflow demo keep their data in a cairn storage engine, but
+``cairn.encoding`` imports no other layer: the command line hands in a :class:`Stores` (how to
+open an engine directory, the engine kinds, how to bind a port), so the wiring lives here and
+the storage layer stays out of the import graph.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import click
 
 from cairn.encoding.formats import FORMATS
+
+
+@dataclass(frozen=True)
+class Stores:
+    """What the registry commands need from below: ``open(kind, path)`` opens (creating) an
+    engine directory, ``kinds`` lists the engines with ``default`` first choice, ``bind(host,
+    port)`` returns a listening socket (or fails with one line)."""
+
+    open: Callable[[str, str], Any]
+    kinds: tuple[str, ...]
+    default: str
+    bind: Callable[[str, int], socket.socket]
+
+
+def open_registry(data_dir: str, engine: str, open_store: Callable[[str, str], Any]
+                  ) -> tuple[Any, Any]:
+    """Open (creating) the engine directory and a registry on it: (registry, engine)."""
+    from cairn.encoding.registry import SchemaRegistry
+
+    os.makedirs(data_dir, exist_ok=True)
+    store = open_store(engine, os.path.join(data_dir, f"registry-{engine}"))
+    return SchemaRegistry(store), store
+
+
+def serve_registry(data_dir: str, engine: str, sock: socket.socket,
+                   open_store: Callable[[str, str], Any]) -> None:
+    """Serve the registry on the bound ``sock`` until Ctrl-C."""
+    import uvicorn
+
+    from cairn.encoding.registry_http import create_app
+
+    registry, store = open_registry(data_dir, engine, open_store)
+    try:
+        host, port = sock.getsockname()[:2]
+        click.echo(f"schema registry on http://{host}:{port}/ (engine {engine}, data "
+                   f"{os.path.abspath(data_dir)})")
+        server = uvicorn.Server(uvicorn.Config(create_app(registry), log_level="warning"))
+        server.run(sockets=[sock])
+    finally:
+        store.close()
+        sock.close()
+
+
+def dataflow(data_dir: str, engine: str, open_store: Callable[[str, str], Any]
+             ) -> dict[str, Any]:
+    """The three dataflow modes of DDIA ch. 4 on a real engine (see cairn.encoding.dataflow)."""
+    from cairn.encoding import dataflow as df
+
+    registry, store = open_registry(data_dir, engine, open_store)
+    try:
+        return {"engine": engine,
+                "database": df.database_demo(store, registry),
+                "rewrite_by_old_code": df.rewrite_demo(),
+                "messages": df.messages_demo(store, registry),
+                "rpc": df.rpc_demo(registry)}
+    finally:
+        store.close()
 
 
 def _load_schema(path: str) -> Any:
@@ -18,7 +85,7 @@ def _load_schema(path: str) -> Any:
         return parse_schema(fh.read())
 
 
-def register(cli_root: click.Group, bench_group: click.Group) -> None:
+def register(cli_root: click.Group, bench_group: click.Group, stores: Stores) -> None:
     @cli_root.group("encode", short_help="Encodings (DDIA ch. 4): demo, explain, export, convert")
     def encode() -> None:
         """Encodings (DDIA ch. 4): the book's example, annotated bytes, schema export."""
@@ -109,7 +176,39 @@ def register(cli_root: click.Group, bench_group: click.Group) -> None:
             fh.write(data)
         click.echo(f"{len(data)} bytes of {dst} written to {out_path}")
 
+    _register_registry(cli_root, encode, stores)
     _register_bench(bench_group)
+
+
+def _register_registry(cli_root: click.Group, encode: click.Group, stores: Stores) -> None:
+    engine_opt = click.option("--engine", default=stores.default, show_default=True,
+                              type=click.Choice(list(stores.kinds)),
+                              help="cairn storage engine kind for the schemas")
+
+    @encode.command("dataflow")
+    @click.option("--data", "data_dir", default="./data/encoding-dataflow", show_default=True)
+    @engine_opt
+    def dataflow_cmd(data_dir: str, engine: str) -> None:
+        """Database, RPC and message dataflow between schema v1 and v2 code."""
+        click.echo(json.dumps(dataflow(data_dir, engine, stores.open), indent=2, default=str))
+
+    @cli_root.group("registry",
+                    short_help="Schema registry: Confluent REST API on a cairn engine")
+    def registry() -> None:
+        """Schema registry (Confluent-compatible REST API, Avro) on a cairn engine."""
+
+    @registry.command("serve")
+    @click.option("--port", default=8081, show_default=True, type=click.IntRange(0, 65535),
+                  help="0 picks a free port")
+    @click.option("--host", default="127.0.0.1", show_default=True)
+    @click.option("--data", "data_dir", default="./data", show_default=True,
+                  help="cairn's data folder (as for cairn serve: the schemas go in "
+                       "DATA/registry)")
+    @engine_opt
+    def serve_cmd(port: int, host: str, data_dir: str, engine: str) -> None:
+        """Serve the schema registry alone until Ctrl-C."""
+        sock = stores.bind(host, port)  # bind first: a busy port fails before any output
+        serve_registry(os.path.join(data_dir, "registry"), engine, sock, stores.open)
 
 
 def _register_bench(bench_group: click.Group) -> None:
