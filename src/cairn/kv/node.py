@@ -141,6 +141,8 @@ class KVNode:
 
     # --- helpers -----------------------------------------------------------------------------
     def _suspected(self, node: str) -> bool:
+        if not self.suspect:
+            return False
         until = self.suspect.get(node)
         if until is None:
             return False
@@ -169,6 +171,8 @@ class KVNode:
         when quorums are sloppy."""
         walk = self.ring.walk(key)
         homes = walk[:n]
+        if not self.suspect or not self.cfg.sloppy:
+            return {h: None for h in homes if h != exclude}
         targets: dict[str, str | None] = {}
         spare = [f for f in walk[n:] if not self._suspected(f)]
         for h in homes:

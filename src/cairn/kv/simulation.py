@@ -215,17 +215,20 @@ class _Run:
             return
         if key[0] != "k":
             return
+        keep_history = self.scenario.config.mode == "lww" and self.scenario.linearizability
         if op == "get":
-            if ok:
+            if ok and keep_history:
                 values = msg[3][0]
                 value = values[0] if len(values) == 1 else (values if values else None)
                 self.history.append(Op(client, "read", key, value, started, now))
             return
         ret = now if ok else INFINITY  # a failed or timed-out write may still take effect
-        w = Op(client, "write", key, arg, started, ret)
-        self.history.append(w)
-        if arg is not None:
-            self.writes[arg] = w
+        if self.scenario.config.mode == "lww":
+            w = Op(client, "write", key, arg, started, ret)
+            if keep_history:
+                self.history.append(w)
+            if arg is not None:
+                self.writes[arg] = w
         if ok:
             wid = msg[3] if self.scenario.config.mode == "mv" else arg
             self.acked.append(AckedWrite(key, wid, started, now))

@@ -80,8 +80,12 @@ class Simulator:
         self.seed = seed
         self.net = net or NetConfig()
         self.rng = random.Random(seed)
+        self._random = self.rng.random
+        self._exp: dict = {}  # Delay -> (is exponential, base, mean): the hot path's view
         self.now = 0.0
-        self.detail = detail  # log message contents, not only their kinds
+        self.detail = detail
+        # detail: log every message with its contents (replay tests compare the digests);
+        # without it only drops, faults, starts and crashes are logged (speed runs).
         self.log: list[tuple] = []
         self.sent = self.delivered = self.dropped = self.duplicated = self.timers = 0
         self._queue: list[tuple] = []
@@ -167,29 +171,33 @@ class Simulator:
     # --- messages and events -----------------------------------------------------------------
     def send(self, src: str, dst: str, msg: tuple) -> None:
         net = self.net
-        rng = self.rng
+        rand = self._random
         self.sent += 1
         if self.detail:
             self.log.append((self.now, "send", src, dst, repr(msg)))
         blocked = self._blocked
-        if (net.loss and rng.random() < net.loss) or (blocked and (src, dst) in blocked):
+        if (net.loss and rand() < net.loss) or (blocked and (src, dst) in blocked):
             self.dropped += 1
-            self.log.append((self.now, "drop", src, dst, msg[0]))
+            if self.detail:
+                self.log.append((self.now, "drop", src, dst, msg[0]))
             return
         delay = net.delays.get(msg[0], net.delay) if net.delays else net.delay
-        if delay.kind == "exponential":  # the common case, inlined: -mean * ln(1 - U)
-            d = delay.base - delay.a * _log(1.0 - rng.random())
+        fast = self._exp.get(delay)
+        if fast is None:
+            fast = self._exp[delay] = (delay.kind == "exponential", delay.base, delay.a)
+        if fast[0]:  # the common case inlined: base - mean * ln(1 - U), as expovariate
+            d = fast[1] - fast[2] * _log(1.0 - rand())
         else:
-            d = delay.draw(rng)
-        if net.reorder and rng.random() < net.reorder:
-            d += rng.uniform(0.0, net.reorder_ms)
+            d = delay.draw(self.rng)
+        if net.reorder and rand() < net.reorder:
+            d += self.rng.uniform(0.0, net.reorder_ms)
         self._seq += 1
         heapq.heappush(self._queue, (self.now + d, self._seq, _DELIVER, src, dst, msg))
-        if net.duplicate and rng.random() < net.duplicate:
+        if net.duplicate and rand() < net.duplicate:
             self.duplicated += 1
             self._seq += 1
-            heapq.heappush(self._queue, (self.now + delay.draw(rng), self._seq, _DELIVER, src,
-                                         dst, msg))
+            heapq.heappush(self._queue, (self.now + delay.draw(self.rng), self._seq, _DELIVER,
+                                         src, dst, msg))
 
     @property
     def stats(self) -> dict[str, int]:
@@ -212,6 +220,7 @@ class Simulator:
         queue = self._queue
         slots = self._slots
         log = self.log
+        detail = self.detail
         blocked = self._blocked
         n = 0
         pop = heapq.heappop
@@ -229,20 +238,24 @@ class Simulator:
                 # A partition that starts while a message is in flight also stops it.
                 if not slot.up or (blocked and (a, b) in blocked):
                     self.dropped += 1
-                    log.append((t, "lost", a, b, c[0]))
+                    if detail:
+                        log.append((t, "lost", a, b, c[0]))
                     continue
                 self.delivered += 1
-                log.append((t, "recv", a, b, c[0]))
+                if detail:
+                    log.append((t, "recv", a, b, c[0]))
                 slot.process.on_message(a, c)
             elif kind == _TIMER:
                 slot = slots[a]
                 if not slot.up or slot.incarnation != b:
                     continue
                 self.timers += 1
-                log.append((t, "timer", a, repr(c) if self.detail else None))
+                if detail:
+                    log.append((t, "timer", a, repr(c)))
                 slot.process.on_timer(c)
             else:
-                log.append((t, a))
+                if detail:
+                    log.append((t, a))
                 b()
         else:
             if until is not None:
