@@ -131,3 +131,10 @@ def test_polymorphic_binding():
     assert app.call(["{1}", 2], CTX) == [1, 2]
     typeof = resolve_function("pg_typeof", [T.parse_type("varchar", [3])])
     assert T.format_output(typeof.result, typeof.call(["x"], CTX)) == "character varying"
+
+
+def test_extra_float_digits_zero_is_postgres_g_format():
+    old = T.EvalContext(extra_float_digits=0)
+    assert T.format_output(T.FLOAT8, 0.1 + 0.2, old) == "0.3"
+    assert T.format_output(T.FLOAT8, 0.1 + 0.2, CTX) == "0.30000000000000004"
+    assert T.format_output(T.FLOAT4, 1.0 / 3.0, T.EvalContext(extra_float_digits=-2)) == "0.3333"

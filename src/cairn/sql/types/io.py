@@ -151,6 +151,19 @@ def _register_builtin() -> None:
         text_out=T.regtype_name,
     )
     register(T.VOID.oid, text_in=lambda s: None, text_out=lambda v: "")
+
+    def float_out(shortest, digits: int):
+        def out(v: float, ctx: EvalContext | None) -> str:
+            if ctx is None or ctx.extra_float_digits > 0:
+                return shortest(v)
+            return N.float_out_digits(v, digits + ctx.extra_float_digits)
+
+        return out
+
+    _PLAIN_OUT.pop(T.FLOAT8.oid)
+    _PLAIN_OUT.pop(T.FLOAT4.oid)
+    register(T.FLOAT8.oid, ctx_out=float_out(N.float8_out, 15))
+    register(T.FLOAT4.oid, ctx_out=float_out(N.float4_out, 6))
     register(T.RECORD.oid, text_in=str, text_out=str)
 
 

@@ -85,6 +85,14 @@ def make_float_input(typename: str):
     single = typename == "real"
 
     def float_in(text: str) -> float:
+        if not single and text.isascii() and "_" not in text:
+            try:  # fast path: a finite non-zero double parses the same in Python and PG
+                v = float(text)
+            except ValueError:
+                pass
+            else:
+                if v != 0.0 and v - v == 0.0:
+                    return v
         m = _FLOAT_RE.match(text)
         if m is None:
             p = _FLOAT_PREFIX.match(text)  # strtod's prefix: overflow wins over junk
@@ -219,6 +227,15 @@ def float4_out(v: float) -> str:
             break
     digits, exp10 = _split_repr(r)
     return _format_shortest(digits, exp10, v < 0, 6)
+
+
+def float_out_digits(v: float, digits: int) -> str:
+    """extra_float_digits <= 0: PostgreSQL's %.*g with DBL_DIG/FLT_DIG + extra digits."""
+    if v != v:
+        return "NaN"
+    if math.isinf(v):
+        return "Infinity" if v > 0 else "-Infinity"
+    return f"{v:.{max(digits, 1)}g}"
 
 
 # --- numeric ---------------------------------------------------------------------------------
