@@ -181,6 +181,11 @@ for _s in _STRINGS:
             )
 
 
+# boolean -> text is a function cast in PostgreSQL (booltext): 'true'/'false', not 't'/'f'
+for _d in (T.TEXT.oid, T.VARCHAR.oid, T.BPCHAR.oid):
+    register(T.BOOL.oid, _d, "a", lambda v, c: "true" if v else "false")
+
+
 def _io_cast(src: T.SqlType, dst: T.SqlType) -> Callable[[Any, Any], Any]:
     out = output_function(src)
     inp = input_function(dst.base)

@@ -749,3 +749,34 @@ to_char(123.456::real, '999.99')
 to_char('NaN'::numeric, '999.99')
 to_char(99.999, '99.99')
 to_char(100, '99')
+# --- casts to and from text, between arrays
+true::text
+false::varchar(3)
+true::char(2)
+1.50::text
+'1 day'::interval::text
+'{1,2}'::int[]::text
+'{"a":1}'::jsonb::text
+'ab'::char(4)::text
+'ab'::char(4)::varchar
+'ab'::char(4) || '|'
+'yes'::text::boolean
+'{1,2}'::int[]::bigint[]
+'{1.5,2.5}'::numeric[]::int[]
+'{a,bcd}'::text[]::varchar(2)[]
+'{1,NULL}'::int[]::text[]
+'12'::text::integer
+(12)::text::integer + 1
+'2024-01-02'::date::text
+1e300::float8::real
+'NaN'::numeric::float8
+'Infinity'::float8::numeric
+(2147483647::bigint + 1)::integer
+32768::smallint
+'1'::jsonb::integer
+'"x"'::jsonb::text
+'{"a":1}'::jsonb::json
+'{"a":  1}'::json::text
+'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid::text
+'\x41'::bytea::text
+'abc'::text::bytea
