@@ -214,7 +214,7 @@ class _HeldFsync:
 @pytest.mark.parametrize("level", ["repeatable read", SER])
 def test_read_only_snapshot_leaves_out_commits_not_yet_durable(tmp_path: Path, bg,
                                                                 level: str) -> None:
-    db = Database.open(str(tmp_path), autovacuum=False)
+    db = Database.open(str(tmp_path), autovacuum=False, early_lock_release=True)
     try:
         db.create_table("t")
         with db.transaction() as tx:
@@ -244,7 +244,7 @@ def test_read_only_audits_under_concurrent_transfers_and_vacuum(tmp_path: Path) 
     """Lock-free read-only reads against writers, rollbacks and vacuum: every audit sees the
     total unchanged, on disk with early lock release and group commit."""
     db = Database.open(str(tmp_path), autovacuum=True, autovacuum_naptime=0.01,
-                       autovacuum_threshold=5)
+                       autovacuum_threshold=5, early_lock_release=True)
     try:
         db.create_table("acc")
         with db.transaction() as tx:
@@ -334,7 +334,7 @@ def test_read_only_snapshot_keeps_a_possible_pivot_that_is_not_durable(tmp_path:
     T3, which committed first) is visible but not yet durable. A durable-prefix snapshot would
     see T3 without T2, the anomaly's report; so the reader takes the usual snapshot, sees both,
     and waits for T2's fsync at commit."""
-    db = Database.open(str(tmp_path), autovacuum=False)
+    db = Database.open(str(tmp_path), autovacuum=False, early_lock_release=True)
     try:
         db.create_table("acct")
         with db.transaction() as tx:

@@ -222,15 +222,15 @@ def powercut_scenario(engine: str = "lsm", seed: int = 0, transfers: int = 40,
 
     def release(st: dict[str, Any]) -> None:
         db: Database | None = st.get("db")
-        if db is None or getattr(db, "_closed", False):
+        if db is None:
             return
-        # The power went, maybe inside the constructor: stop the background thread and let
-        # go of the directory lock, as the death of the process would.
+        # The power went, maybe inside the constructor or close(): stop the background
+        # thread and let go of the directory lock, as the death of the process would.
         stop = getattr(db, "_stop", None)
         worker = getattr(db, "_worker", None)
         if stop is not None:
             stop.set()
-            if worker is not None:
+            if worker is not None and worker.is_alive():
                 worker.join()
         db._closed = True
         if getattr(db, "_lock_fd", None) is not None:

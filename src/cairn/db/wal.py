@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from cairn.storage.checksum import crc32c, mask
-from cairn.storage.errors import CorruptionError
+from cairn.storage.errors import CorruptionError, DurabilityError
 from cairn.storage.fileio import REAL_FS, File, FileSystem
 from cairn.storage.groupcommit import DEFAULT_COMMIT_DELAY, GroupCommit
 from cairn.storage.record import ScanResult, scan_frames
@@ -51,9 +51,19 @@ class Wal:
 
     def __init__(self, directory: str | None, fs: FileSystem = REAL_FS, *, sync: bool = True,
                  segment_bytes: int = SEGMENT_BYTES,
-                 commit_delay: float = DEFAULT_COMMIT_DELAY):
+                 commit_delay: float = DEFAULT_COMMIT_DELAY,
+                 writer_delay: float | None = None):
+        """``sync``: a commit waits for its fsync (PostgreSQL's ``synchronous_commit=on``).
+        Without it, ``writer_delay`` seconds starts a WAL writer thread that fsyncs the log
+        that often (asynchronous commit, ``wal_writer_delay``: a power cut loses at most the
+        commits of the last delay and the fsync after it); ``None`` never fsyncs the
+        commits (``durable=False``: only a checkpoint or a clean close does)."""
         self.fs = fs
         self.sync_commits = sync
+        self.writer_delay = None if sync else writer_delay
+        self._writer: threading.Thread | None = None
+        self._writer_stop = threading.Event()
+        self._writer_error: BaseException | None = None
         self.segment_bytes = segment_bytes
         self._lock = threading.Lock()
         self._memory: list[tuple[int, bytes]] | None = None
@@ -86,6 +96,24 @@ class Wal:
         self._end = self._seg_start + self._recover_tail()
         self._recovered_end = self._end  # what survived on disk is durable
         self._gc = GroupCommit(self._flush_and_fsync, lambda: self._end, commit_delay)
+        if self.writer_delay is not None:
+            if not 0 < self.writer_delay <= 10:
+                raise ValueError(f"wal_writer_delay must be in (0, 10] seconds, not "
+                                 f"{self.writer_delay!r}")
+            self._writer = threading.Thread(target=self._write_behind, name="cairn-wal-writer",
+                                            daemon=True)
+            self._writer.start()
+
+    def _write_behind(self) -> None:
+        """The WAL writer of asynchronous commit: every ``writer_delay`` it makes the log
+        durable up to its end. A failed fsync is remembered and fails every later commit."""
+        assert self._gc is not None
+        while not self._writer_stop.wait(self.writer_delay):
+            try:
+                self._gc.sync_to(self._end)
+            except BaseException as exc:  # a simulated crash ends it too
+                self._writer_error = exc
+                return
 
     def _path(self, start: int) -> str:
         assert self.dir is not None
@@ -195,15 +223,30 @@ class Wal:
         return removed
 
     def flush_to(self, end: int) -> None:
-        """Make every record before ``end`` durable (shares fsyncs with concurrent callers)."""
+        """A commit's wait: make every record before ``end`` durable (shares fsyncs with
+        concurrent callers); without ``sync``, hand it to the OS and return (the WAL writer,
+        if any, fsyncs it soon)."""
         if self._gc is None:
             return
         if self.sync_commits:
             self._gc.sync_to(end)
+            return
+        if self._writer_error is not None:
+            raise DurabilityError(5, f"the WAL writer failed: {self._writer_error}")
+        with self._lock:
+            assert self._file is not None
+            self._file.flush()  # in the OS: survives a process kill, not a power loss
+
+    def flush_durable(self, end: int) -> None:
+        """Make every record before ``end`` durable whatever the commit mode (a checkpoint:
+        the engine image must never be ahead of the log on disk); only ``durable=False``
+        skips the fsync."""
+        if self._gc is None:
+            return
+        if self.sync_commits or self.writer_delay is not None:
+            self._gc.sync_to(end)
         else:
-            with self._lock:
-                assert self._file is not None
-                self._file.flush()  # in the OS: survives a process kill, not a power loss
+            self.flush_to(end)
 
     def sync_all(self) -> None:
         if self._gc is not None:
@@ -258,10 +301,14 @@ class Wal:
         return self._gc.max_batch if self._gc else 0
 
     def close(self) -> None:
+        if self._writer is not None:
+            self._writer_stop.set()
+            self._writer.join()
+            self._writer = None
         if self._file is not None and not self._file.closed:
             with self._lock:
                 self._file.flush()
-            if self.sync_commits:
+            if self.sync_commits or self.writer_delay is not None:
                 self._file.fsync()
             self._file.close()
         for old in self._retired:

@@ -35,6 +35,7 @@ closed files are made with :func:`flip_bit`.
 from __future__ import annotations
 
 import errno
+import linecache
 import os
 import random
 import shutil
@@ -157,14 +158,22 @@ class FaultyFileSystem(FileSystem):
             self.sync_points.append(n)
 
     def _site(self) -> str:
-        """The engine code that asked for this fsync: ``module.py:function:line``."""
+        """The engine code that asked for this fsync, as ``module.py:function `line`
+        [#n]`` (the n-th line of that text in the function): stable while others edit the
+        file, unlike a line number."""
         frame = sys._getframe(1)
         while frame is not None and (frame.f_code.co_name in _PLUMBING
                                      or frame.f_code.co_filename == __file__):
             frame = frame.f_back
         if frame is None:
             return "?"
-        return f"{_rel(frame.f_code.co_filename)}:{frame.f_code.co_name}:{frame.f_lineno}"
+        code, lineno = frame.f_code, frame.f_lineno
+        lines = linecache.getlines(code.co_filename)
+        text = lines[lineno - 1].split("  #")[0].strip() if 0 < lineno <= len(lines) else "?"
+        nth = 1 + sum(1 for line in lines[code.co_firstlineno - 1:lineno - 1]
+                      if line.split("  #")[0].strip() == text)
+        return (f"{_rel(code.co_filename)}:{code.co_name} `{text}`"
+                + (f" #{nth}" if nth > 1 else ""))
 
     def _skip(self, what: str) -> bool:
         """Note the call site of an fsync; True if that site's fsync is switched off."""
