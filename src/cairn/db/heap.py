@@ -288,16 +288,16 @@ class Heap:
         """The chain of ``pkb``, from the cache or loaded from the store (None: no versions;
         an empty list is a chain whose versions are all gone, until a checkpoint)."""
         c = self.chains.get(pkb)
+        if self.store is None:
+            return c  # everything is resident: no cache to keep
         if c is not None:
             pager = self.pager
             pager.hits += 1
             try:  # noqa: SIM105 - the hot path: cheaper than contextlib.suppress
                 pager.lru.move_to_end((self, pkb))
-            except KeyError:
+            except KeyError:  # evicted meanwhile
                 pass
             return c
-        if self.store is None:
-            return None
         return self._load(pkb, False)
 
     def _load(self, pkb: bytes, create: bool) -> list[Version] | None:
@@ -328,7 +328,6 @@ class Heap:
                 with self.pager.lock:
                     chain = self.chains[pkb] = []
                     self.unflushed.add(pkb)
-                    self.pager.admit(self, pkb, CHAIN_OVERHEAD)
             else:
                 chain = self._load(pkb, True)
                 assert chain is not None

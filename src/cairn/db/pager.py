@@ -119,7 +119,8 @@ class Pager:
         self.hits = 0
         self.misses = 0
         self.evictions = 0
-        self._stuck = -1  # gen at which eviction last found only pinned chains
+        self.admitted = 0
+        self._stuck = (-1, -1)  # (gen, admitted) when eviction last found only pinned chains
 
     @property
     def over(self) -> bool:
@@ -135,6 +136,7 @@ class Pager:
     def admit(self, heap: Heap, pkb: bytes, size: int) -> None:
         """Count a chain that just became resident (pager lock held)."""
         key = (heap, pkb)
+        self.admitted += 1
         old = self.lru.pop(key, None)
         if old is not None:
             self.resident -= old
@@ -160,16 +162,19 @@ class Pager:
         held). False when what is left is pinned: a checkpoint must clean some first."""
         if self.budget is None or self.store is None:
             return True
-        if self._stuck == self.gen:
-            return False  # nothing was written since the last walk found only pinned chains
+        if self._stuck == (self.gen, self.admitted):
+            return False  # nothing written or loaded since a walk found only pinned chains
         with self.lock:
             over = self.resident - self.budget
             if over <= 0:
                 return True
             lru = self.lru
-            # Look at a bounded number of entries: pinned ones move to the young end, so the
-            # next call does not walk past them again.
-            for _ in range(min(len(lru), 1024)):
+            # Pinned entries move to the young end, so successive walks go round the list
+            # instead of re-reading the same pinned ones; a long run of pinned ones ends it.
+            streak = 0
+            for _ in range(len(lru)):
+                if streak >= 2048:
+                    break
                 # popitem is one step: readers move entries to the end without this lock
                 key, size = lru.popitem(last=False)
                 heap, pkb = key
@@ -179,10 +184,12 @@ class Pager:
                     continue
                 if pkb in heap.dirty or pkb in heap.flushing or _holds_running(chain, running):
                     lru[key] = size
+                    streak += 1
                     continue
                 if pkb in heap.unflushed:
                     if chain:
                         lru[key] = size  # only memory has it: pinned until written
+                        streak += 1
                         continue
                     heap.unflushed.discard(pkb)  # an insert's empty chain that stayed empty
                 del heap.chains[pkb]
@@ -191,7 +198,7 @@ class Pager:
                 over -= size
                 if over <= 0:
                     return True
-            self._stuck = self.gen
+            self._stuck = (self.gen, self.admitted)
             return False
 
     def stats(self) -> dict[str, Any]:
