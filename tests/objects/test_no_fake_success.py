@@ -37,7 +37,6 @@ def code(exc: pytest.ExceptionInfo[ClientError]) -> tuple[int, str]:
     ({"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "k"}, 501, "NotImplemented"),
     ({"ACL": "public-read"}, 501, "NotImplemented"),
     ({"GrantRead": 'id="someone"'}, 501, "NotImplemented"),
-    ({"Tagging": "a=b"}, 501, "NotImplemented"),
     ({"StorageClass": "GLACIER"}, 501, "NotImplemented"),
     ({"StorageClass": "BOGUS"}, 400, "InvalidStorageClass"),
     ({"WebsiteRedirectLocation": "/x"}, 501, "NotImplemented"),

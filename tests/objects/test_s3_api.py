@@ -311,7 +311,7 @@ def test_hostile_requests_get_s3_errors(s3: Any, url: str) -> None:
     status, body = _raw_signed(s3, url, "/api/x", {"x-amz-meta-big": "v" * 9000})
     assert status == 400 and b"RequestHeaderSectionTooLarge" in body
     with pytest.raises(ClientError) as e:
-        s3.get_object_tagging(Bucket="api", Key="once")
+        s3.get_object_acl(Bucket="api", Key="once")
     assert code(e) == "NotImplemented"
 
 

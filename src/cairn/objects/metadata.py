@@ -94,6 +94,7 @@ class ObjectRecord:
     seq: int = 0  # orders the key's versions (nanosecond clock, strictly increasing per key)
     delete_marker: bool = False
     checksum_type: str = ""  # COMPOSITE or FULL_OBJECT for a multipart object's checksum
+    tags: dict[str, str] = field(default_factory=dict)  # object tagging (S3 TagSet)
 
     def encode(self) -> bytes:
         d = asdict(self)

@@ -54,6 +54,7 @@ class Upload:
     headers: dict[str, str] = field(default_factory=dict)
     checksum_algorithm: str = ""  # lower case, "" for none
     checksum_type: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,8 @@ class Multipart:
     def create(self, bucket: str, key: str, *, content_type: str | None = None,
                user_meta: dict[str, str] | None = None,
                headers: dict[str, str] | None = None, checksum_algorithm: str = "",
-               checksum_type: str | None = None) -> Upload:
+               checksum_type: str | None = None,
+               tags: dict[str, str] | None = None) -> Upload:
         check_key(key)
         self.store.head_bucket(bucket)
         algo = checksum_algorithm.lower()
@@ -109,7 +111,7 @@ class Multipart:
                        "x-amz-checksum-algorithm")
         up = Upload(bucket, key, secrets.token_hex(16), time.time(),
                     content_type or "binary/octet-stream", dict(user_meta or {}),
-                    dict(headers or {}), algo, kind)
+                    dict(headers or {}), algo, kind, dict(tags or {}))
         self.store.meta.put(upload_key(bucket, key, up.upload_id),
                             json.dumps(asdict(up)).encode(), sync=True)
         return up
@@ -228,7 +230,8 @@ class Multipart:
                 etag=f'"{hashlib.md5(md5s).hexdigest()}-{len(parts)}"',
                 last_modified=time.time(), content_type=up.content_type,
                 user_meta=up.user_meta, parts=tuple(p.ref for p in parts),
-                headers=up.headers, checksums=sums, checksum_type=up.checksum_type)
+                headers=up.headers, checksums=sums, checksum_type=up.checksum_type,
+                tags=up.tags)
             used = {p.number for p in parts}
             ops: list[Put | Delete] = [Delete(upload_key(bucket, key, upload_id))]
             ops += [Delete(part_key(upload_id, n)) for n in have]

@@ -50,7 +50,7 @@ MAX_HEADER_BYTES = 8 * 1024
 MAX_XML_BODY = 1024 * 1024
 MAX_USER_META = 2 * 1024
 PULL_BYTES = 1024 * 1024  # body bytes moved from the event loop to the store per hop
-SUBRESOURCES_NOT_BUILT = {"tagging", "acl",
+SUBRESOURCES_NOT_BUILT = {"acl",
                           "policy", "cors", "website", "encryption", "replication",
                           "notification", "logging", "object-lock", "retention", "legal-hold",
                           "attributes", "torrent", "restore", "select"}
@@ -158,7 +158,7 @@ HEADERS_NOT_BUILT = (
     "x-amz-object-lock-mode", "x-amz-object-lock-retain-until-date",
     "x-amz-object-lock-legal-hold", "x-amz-website-redirect-location",
     "x-amz-grant-read", "x-amz-grant-write", "x-amz-grant-read-acp", "x-amz-grant-write-acp",
-    "x-amz-grant-full-control", "x-amz-tagging",
+    "x-amz-grant-full-control",
 )
 # Canned ACLs that say what cairn does anyway (one owner, nothing shared).
 ACLS_KEPT = {"private", "bucket-owner-full-control"}
@@ -182,6 +182,38 @@ def _refuse_unbuilt_headers(headers: dict[str, str]) -> None:
                         "valid")
         raise s3err("NotImplemented", 501, f"Storage class {sc} is not implemented (only "
                     "STANDARD)")
+
+
+MAX_TAGS = 10
+
+
+def _check_tags(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """S3's tag rules: at most 10, unique keys of 1-128 and values of 0-256 characters."""
+    if len(pairs) > MAX_TAGS:
+        raise s3err("BadRequest", 400, "Object tags cannot be greater than 10")
+    tags: dict[str, str] = {}
+    for k, v in pairs:
+        if not 1 <= len(k) <= 128 or len(v) > 256:
+            raise s3err("InvalidTag", 400, "The TagKey or TagValue you have provided is too "
+                        "long or empty")
+        if k in tags:
+            raise s3err("InvalidTag", 400, "Cannot provide multiple Tags with the same key")
+        tags[k] = v
+    return tags
+
+
+def _header_tags(headers: dict[str, str]) -> dict[str, str]:
+    """``x-amz-tagging: k1=v1&k2=v2`` (URL query encoding)."""
+    raw = headers.get("x-amz-tagging")
+    if not raw:
+        return {}
+    try:
+        pairs = urllib.parse.parse_qsl(raw, keep_blank_values=True, strict_parsing=True)
+    except ValueError:
+        raise s3err("InvalidArgument", 400, "The header 'x-amz-tagging' shall be encoded as "
+                    "UTF-8 then URLEncoded URL query parameters without tag name "
+                    "duplicates.") from None
+    return _check_tags(pairs)
 
 
 def _utf8(value: str) -> str:
@@ -401,6 +433,10 @@ class S3Server:
             raise s3err("MethodNotAllowed", 405, "not allowed on the service")
         body = lambda: self._body(pull, verified, headers)  # noqa: E731
         upload = lambda: self._body(pull, verified, headers, need_length=True)  # noqa: E731
+        if "tagging" in params:
+            if not key:
+                raise s3err("NotImplemented", 501, "bucket tagging is not implemented yet")
+            return self._tagging(method, bucket, key, params, body)
         if not key:
             if "versioning" in params:
                 return self._versioning(method, bucket, body)
@@ -746,7 +782,8 @@ class S3Server:
                                    user_meta=self._user_meta(headers),
                                    headers=self._kept_headers(headers),
                                    checksum_algorithm=checksum_algorithm(algo) if algo else "",
-                                   checksum_type=headers.get("x-amz-checksum-type"))
+                                   checksum_type=headers.get("x-amz-checksum-type"),
+                                   tags=_header_tags(headers))
         root = ET.Element("InitiateMultipartUploadResult", xmlns=XMLNS)
         el(root, "Bucket", bucket)
         el(root, "Key", key)
@@ -935,6 +972,33 @@ class S3Server:
         return xml_response(root)
 
     # -- objects ----------------------------------------------------------------------------
+    def _tagging(self, method: str, bucket: str, key: str, params: dict[str, str],
+                 body: Callable[[], VerifyingReader]) -> Response:
+        """Get/Put/DeleteObjectTagging (of the current version or ``versionId``)."""
+        vid = params.get("versionId")
+        if method == "GET":
+            rec = self.store.head_object(bucket, key, vid)
+            root = ET.Element("Tagging", xmlns=XMLNS)
+            tagset = el(root, "TagSet")
+            for k, v in rec.tags.items():
+                t = el(tagset, "Tag")
+                el(t, "Key", k)
+                el(t, "Value", v)
+            return xml_response(root, headers=self._version_header(bucket, rec))
+        if method == "PUT":
+            doc = _parse_xml(self._drain(body()), "Tagging")
+            ns = doc.tag[: doc.tag.index("}") + 1] if doc.tag.startswith("{") else ""
+            pairs = [(t.findtext(ns + "Key"), t.findtext(ns + "Value") or "")
+                     for t in doc.iterfind(f"{ns}TagSet/{ns}Tag")]
+            if any(k is None for k, _ in pairs):
+                raise s3err("MalformedXML", 400, "a Tag without a Key")
+            rec = self.store.set_tags(bucket, key, vid, _check_tags(pairs))  # type: ignore[arg-type]
+            return Response(b"", 200, headers=self._version_header(bucket, rec))
+        if method == "DELETE":
+            rec = self.store.set_tags(bucket, key, vid, {})
+            return Response(b"", 204, headers=self._version_header(bucket, rec))
+        raise s3err("MethodNotAllowed", 405, "method not allowed on tagging")
+
     def _put(self, bucket: str, key: str, headers: dict[str, str],
              reader: VerifyingReader) -> Response:
         meta = self._user_meta(headers)
@@ -943,7 +1007,7 @@ class S3Server:
             bucket, key, reader, None, content_type=headers.get("content-type"),
             user_meta=meta, if_none_match=headers.get("if-none-match"),
             if_match=headers.get("if-match"), headers=keep,
-            checksums=lambda: dict(reader.computed))
+            checksums=lambda: dict(reader.computed), tags=_header_tags(headers))
         out = {"ETag": rec.etag, **self._version_header(bucket, rec)}
         for algo, value in rec.checksums.items():
             if algo != "MD5":
@@ -993,11 +1057,15 @@ class S3Server:
                         "trying to copy an object to itself without changing the object's "
                         "metadata, storage class, website redirect location or encryption "
                         "attributes.")
+        tagging = headers.get("x-amz-tagging-directive", "COPY")
+        if tagging not in ("COPY", "REPLACE"):
+            raise s3err("InvalidArgument", 400, "Unknown tagging directive.")
         new = self.store.put_object(
             bucket, key, _IterReader(stream), rec.size,
             content_type=headers.get("content-type") if replace else rec.content_type,
             user_meta=self._user_meta(headers) if replace else rec.user_meta,
-            headers=self._kept_headers(headers) if replace else rec.headers)
+            headers=self._kept_headers(headers) if replace else rec.headers,
+            tags=_header_tags(headers) if tagging == "REPLACE" else rec.tags)
         root = ET.Element("CopyObjectResult", xmlns=XMLNS)
         el(root, "LastModified", iso(new.last_modified))
         el(root, "ETag", new.etag)
@@ -1040,6 +1108,8 @@ class S3Server:
                 "Accept-Ranges": "bytes", "Content-Type": rec.content_type,
                 **self._version_header(bucket, rec)}
         base.update({k.title(): v for k, v in rec.headers.items()})
+        if rec.tags:
+            base["x-amz-tagging-count"] = str(len(rec.tags))
         for k, v in rec.user_meta.items():
             # Non-ASCII values go out RFC 2047 encoded, as S3 returns them.
             base[f"x-amz-meta-{k}"] = v if v.isascii() else \

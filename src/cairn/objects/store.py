@@ -307,7 +307,8 @@ class ObjectStore:
                    length: int | None = None, *, content_type: str | None = None,
                    user_meta: dict[str, str] | None = None, if_none_match: str | None = None,
                    if_match: str | None = None, headers: dict[str, str] | None = None,
-                   checksums: Callable[[], dict[str, str]] | None = None) -> ObjectRecord:
+                   checksums: Callable[[], dict[str, str]] | None = None,
+                   tags: dict[str, str] | None = None) -> ObjectRecord:
         """Store an object. ``checksums`` is called after the body has been read (a
         verifying reader's computed CRC32/CRC32C/SHA-256 values, base64) to record them."""
         check_key(key)
@@ -318,7 +319,8 @@ class ObjectStore:
         common = {"bucket": bucket, "key": key, "version_id": "null",
                   "last_modified": self.clock(),
                   "content_type": content_type or "binary/octet-stream",
-                  "user_meta": dict(user_meta or {}), "headers": dict(headers or {})}
+                  "user_meta": dict(user_meta or {}), "headers": dict(headers or {}),
+                  "tags": dict(tags or {})}
         if rest is None:  # small: inline in the record, one metadata fsync and no blobs
             md5 = hashlib.md5(head)
             rec = ObjectRecord(size=len(head), etag=f'"{md5.hexdigest()}"',
@@ -512,6 +514,20 @@ class ObjectStore:
                 err.headers.update(_marker_headers(latest[1]))
             raise err
         return ObjectRecord.decode(raw)
+
+    def set_tags(self, bucket: str, key: str, version_id: str | None,
+                  tags: dict[str, str]) -> ObjectRecord:
+        """Replace the tag set of the current version (or of ``version_id``) in place: tags
+        are metadata about a version, not a new version (PutObjectTagging)."""
+        with self._lock(bucket, key):
+            rec = replace(self.head_object(bucket, key, version_id), tags=dict(tags))
+            okey = md.object_key(bucket, key)
+            cur = self._current(bucket, key)
+            if cur is not None and cur.seq == rec.seq and cur.version_id == rec.version_id:
+                self.meta.put(okey, rec.encode(), sync=True)
+            else:  # a noncurrent version: its record lives under its V key
+                self.meta.put(md.version_key(bucket, key, rec.seq), rec.encode(), sync=True)
+        return rec
 
     def open_object(self, bucket: str, key: str, byte_range: tuple[int | None, int | None]
                     | None = None, version_id: str | None = None,
