@@ -81,7 +81,9 @@ class Simulator:
         self.net = net or NetConfig()
         self.rng = random.Random(seed)
         self._random = self.rng.random
-        self._exp: dict = {}  # Delay -> (is exponential, base, mean): the hot path's view
+        # message kind -> (is exponential, base, mean, Delay): the hot path's view of the
+        # network's (fixed) delay configuration
+        self._by_kind: dict[str, tuple] = {}
         self.now = 0.0
         self.detail = detail
         # detail: log every message with its contents (replay tests compare the digests);
@@ -181,10 +183,12 @@ class Simulator:
             if self.detail:
                 self.log.append((self.now, "drop", src, dst, msg[0]))
             return
-        delay = net.delays.get(msg[0], net.delay) if net.delays else net.delay
-        fast = self._exp.get(delay)
+        fast = self._by_kind.get(msg[0])
         if fast is None:
-            fast = self._exp[delay] = (delay.kind == "exponential", delay.base, delay.a)
+            delay = net.delays.get(msg[0], net.delay) if net.delays else net.delay
+            fast = self._by_kind[msg[0]] = (delay.kind == "exponential", delay.base, delay.a,
+                                            delay)
+        delay = fast[3]
         if fast[0]:  # the common case inlined: base - mean * ln(1 - U), as expovariate
             d = fast[1] - fast[2] * _log(1.0 - rand())
         else:
