@@ -81,16 +81,30 @@ class Parser:
 
     def expr(self) -> Node:
         left = self.unary()
-        t = self.peek()
-        if t is not None and (
-            t[0] == "op" or (t[0] == "name" and t[1].lower() in ("like", "ilike"))
-        ):
+        while True:  # left-associative chain of binary operators
+            t = self.peek()
+            if t is None or not (
+                t[0] == "op" or (t[0] == "name" and t[1].lower() in ("like", "ilike", "similar"))
+            ):
+                return left
             self.take()
-            op = {"like": "~~", "ilike": "~~*"}.get(t[1].lower(), t[1])
+            word = t[1].lower()
+            if word == "similar":
+                self.expect_word("to")
+            op = {"like": "~~", "ilike": "~~*", "similar": "~"}.get(word, t[1])
             right = self.unary()
+            nxt = self.peek()
+            if word == "similar" or (nxt is not None and nxt[1].lower() == "escape"):
+                esc = None
+                if nxt is not None and nxt[1].lower() == "escape":
+                    self.take()
+                    esc = self.unary()
+                fname = "similar_to_escape" if word == "similar" else "like_escape"
+                args = [right] if esc is None else [right, esc]
+                f = F.resolve_function(fname, [a.type for a in args])
+                right = Node(f.result, f.call([a.value for a in args], self.ctx))
             o = F.resolve_operator(op, left.type, right.type)
-            return Node(o.result, o.call(left.value, right.value, self.ctx))
-        return left
+            left = Node(o.result, o.call(left.value, right.value, self.ctx))
 
     def unary(self) -> Node:
         t = self.peek()
@@ -174,7 +188,9 @@ class Parser:
                         sep = self.take()[1]
                         if sep == ")":
                             break
-                        if sep.lower() not in (",", "from", "in", "placing", "for"):
+                        if sep.lower() == "for" and len(args) == 1 and low == "substring":
+                            args.append(Node(T.INT4, 1))  # substring(x FOR n): from 1
+                        elif sep.lower() not in (",", "from", "in", "placing", "for"):
                             raise ValueError(f"unexpected {sep!r} in call")
                 else:
                     self.take()

@@ -99,9 +99,18 @@ def _arrow(fn):
 
 
 OP("->", (JSONB, TEXT), JSONB, _arrow(get_field))
-OP("->", (JSONB, INT4), JSONB, _arrow(get_index))
+
+
+def top_index(v: Any, i: int) -> Any:
+    """jsonb -> int: a top-level scalar is a one-element array to PostgreSQL."""
+    if not isinstance(v, (list, dict)) and i in (0, -1):
+        return v
+    return get_index(v, i)
+
+
+OP("->", (JSONB, INT4), JSONB, _arrow(top_index))
 OP("->>", (JSONB, TEXT), TEXT, lambda a, k, ctx: as_text(get_field(a, k)))
-OP("->>", (JSONB, INT4), TEXT, lambda a, i, ctx: as_text(get_index(a, i)))
+OP("->>", (JSONB, INT4), TEXT, lambda a, i, ctx: as_text(top_index(a, i)))
 OP("#>", (JSONB, TEXTARR), JSONB, _arrow(get_path))
 OP("#>>", (JSONB, TEXTARR), TEXT, lambda a, p, ctx: as_text(get_path(a, p)))
 

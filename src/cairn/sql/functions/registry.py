@@ -168,12 +168,7 @@ def _bind(
         if elem is None:
             elem = e
         elif elem != e:
-            if can_coerce(e, elem, "implicit"):
-                continue
-            if can_coerce(elem, e, "implicit"):
-                elem = e
-                continue
-            return None
+            return None  # anyelement/anyarray must all be the same type (no coercion)
     if elem is None:
         elem = T.TEXT
     out = []

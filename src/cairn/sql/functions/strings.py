@@ -147,6 +147,48 @@ OPERATORS.add("!~", (TEXT, TEXT), BOOL, lambda s, p, ctx: regex(p).search(s) is 
 OPERATORS.add("!~*", (TEXT, TEXT), BOOL, lambda s, p, ctx: regex(p, "i").search(s) is None)
 
 
+def similar_to_escape(pat: str, esc: str | None = "\\", ctx=None) -> str:
+    """SQL's SIMILAR TO pattern as the POSIX regex PostgreSQL matches it against (anchored):
+    ``%`` and ``_`` are wildcards, ``| * + ? {m,n} ( ) [ ]`` are regex syntax, the rest is
+    literal; ``esc`` quotes the next character."""
+    if esc is not None and len(esc) > 1:
+        raise InvalidEscapeSequence(
+            "invalid escape string", hint="Escape string must be empty or one character."
+        )
+    out = ["^(?:"]
+    i, n, in_class = 0, len(pat), False
+    while i < n:
+        c = pat[i]
+        if esc and c == esc:
+            if i + 1 >= n:
+                raise InvalidEscapeSequence("invalid escape string")
+            out.append(re.escape(pat[i + 1]))
+            i += 2
+            continue
+        if in_class:
+            out.append(c)
+            in_class = c != "]"
+        elif c == "[":
+            out.append(c)
+            in_class = True
+        elif c == "%":
+            out.append(".*")
+        elif c == "_":
+            out.append(".")
+        elif c in "|*+?{}()0123456789,":
+            out.append(c)
+        else:
+            out.append(re.escape(c))
+        i += 1
+    out.append(")$")
+    return "".join(out)
+
+
+F("similar_to_escape", (TEXT,), TEXT, lambda p, ctx: similar_to_escape(p))
+F("similar_to_escape", (TEXT, TEXT), TEXT, similar_to_escape)
+F("similar_escape", (TEXT, TEXT), TEXT, similar_to_escape, strict=False)
+
+
 def _pg_replacement(rep: str) -> str:
     """PostgreSQL's \\1..\\9 and \\& in a replacement -> Python's \\g<n>."""
     out, i = [], 0
@@ -168,8 +210,27 @@ def _pg_replacement(rep: str) -> str:
 
 
 def regexp_replace(s: str, p: str, rep: str, flags: str = "", ctx=None) -> str:
-    count = 0 if "g" in flags else 1
-    return regex(p, flags).sub(_pg_replacement(rep), s, count=count)
+    rx = regex(p, flags)
+    template = _pg_replacement(rep)
+    if "g" not in flags:
+        return rx.sub(template, s, count=1)
+    # PostgreSQL's scan: after an empty match the next character is copied and skipped
+    # (Python's re.sub would also try a non-empty match at the same position)
+    out, pos, n = [], 0, len(s)
+    while pos <= n:
+        m = rx.search(s, pos)
+        if m is None:
+            break
+        out.append(s[pos : m.start()])
+        out.append(m.expand(template))
+        if m.end() == m.start():
+            if m.start() < n:
+                out.append(s[m.start()])
+            pos = m.start() + 1
+        else:
+            pos = m.end()
+    out.append(s[pos:])
+    return "".join(out)
 
 
 def _groups(m: re.Match) -> list[str | None]:

@@ -780,3 +780,92 @@ true::char(2)
 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid::text
 '\x41'::bytea::text
 'abc'::text::bytea
+# --- more edge cases
+'a%c' LIKE 'a\%c'
+'a%c' LIKE 'a!%c' ESCAPE '!'
+like_escape('a!%c', '!')
+'abc' LIKE 'a%' ESCAPE ''
+'a.c' ~ 'a\.c'
+'ABC' ~ '[[:upper:]]+'
+'foo bar' ~ '\mbar'
+'abc' SIMILAR TO 'a%'
+regexp_replace('aaa', 'a*?', 'X', 'g')
+regexp_replace('abc', '(b)', '[\1]')
+regexp_replace('abc', 'b', '\\')
+regexp_match('abc', '(a)(x)?')
+split_part('abc', '', 1)
+replace('abc', '', 'x')
+lpad('abc', 0)
+rpad('', 3, 'ab')
+substring('hello' from 2 for 2)
+substring('hello' for 2)
+'2024-01-31'::date + '1 mon'::interval
+'2023-12-31 23:59:59.999999'::timestamp + '1 microsecond'::interval
+'2024-02-29'::date - '1 year'::interval
+'2024-01-01'::timestamp - '2023-01-01'::timestamp
+'2024-01-01 00:00'::timestamp - '2024-01-01 00:00:00.5'::timestamp
+age('2024-01-01'::timestamp, '2024-01-01'::timestamp)
+age('2024-02-29'::timestamp, '2023-02-28'::timestamp)
+age('2024-01-15 10:00'::timestamp, '2023-11-20 12:30'::timestamp)
+'2024-01-02 03:04:05.999999'::timestamp(2)
+'12:34:56.789'::time(1)
+'1 day 25 hours'::interval
+'-0.5 days'::interval
+'0.5 mons'::interval
+'1.5 weeks'::interval
+'1 year 6 mons'::interval * 2
+'1 hour'::interval / 3
+'1 day'::interval * 0.1
+'35 days'::interval > '1 mon'::interval
+'Jan 2, 2024'::date
+'January 2nd 2024'::date
+'2024.01.02'::date
+'Tue Jan 2 2024'::date
+'2024-01-02 03:04:05.123456789'::timestamp
+'2024-01-02T03:04'::timestamp
+'2024-01-02 3:4:5'::timestamp
+'2024-1-2'::date
+'1/2/3'::date
+' 2024-01-02 '::date
+'2024-01-02 03:04:05 -3'::timestamptz
+'2024-01-02 03:04:05+0530'::timestamptz
+'2024-01-02 03:04:05 Europe/Paris'::timestamptz
+'2024-06-02 03:04:05 CEST'::timestamptz
+'today'::date < 'tomorrow'::date
+date_trunc('week', '2024-01-07 10:00'::timestamp)
+date_trunc('day', 'infinity'::timestamp)
+extract(dow from 'infinity'::timestamp)
+extract(epoch from '-1 day'::interval)
+make_interval(0, 0, 0, 0, 0, 0, 1.5)
+to_timestamp(-1.5)
+justify_hours('-50 hours'::interval)
+justify_days('-65 days'::interval)
+'{"a": [1, {"b": null}]}'::jsonb #> '{a,1,b}'
+'{"a": [1, {"b": null}]}'::jsonb #>> '{a,1,b}'
+'[{"a": 1}, {"a": 2}]'::jsonb @> '[{"a": 1}]'
+'{"a": {"b": 1, "c": 2}}'::jsonb @> '{"a": {"b": 1}}'
+'{"a": 1}'::jsonb @> '{}'
+'[]'::jsonb @> '[]'
+'{"b": 2, "a": 1}'::jsonb = '{"a": 1, "b": 2}'
+jsonb_typeof('[]')
+'{"a":[1,2,3]}'::jsonb -> 'a' -> 2
+('{"a":[1,2,3]}'::jsonb -> 'a') ->> 0
+'"abc"'::jsonb ->> 0
+'[1,2]'::jsonb ->> 'a'
+'{"a": "x"}'::json ->> 'a'
+'{"a": {"b": 2}}'::json -> 'a'
+jsonb_build_object('a', 1.50, 'b', 'x'::text, 'c', true, 'd', '{"e": 1}'::json)
+to_jsonb('a\b'::text)
+to_jsonb(E'a\nb'::text)
+to_jsonb('{1.5,NULL}'::numeric[])
+json_build_array()
+jsonb_build_object()
+'{1,2,3}'::int[] = '{1,2,3}'::bigint[]
+'{1,2}'::int[] <> '{1,2,NULL}'::int[]
+array_to_string('{a,b}'::text[], NULL)
+array_length('{{1},{2},{3}}'::int[], 1)
+cardinality('{NULL}'::int[])
+'{a,b}'::text[] || 'c'
+'{}'::text[] || '{}'::text[]
+array_cat('{}'::int[], '{1}')
+'{1,2,3}'::int[] && '{}'
