@@ -25,7 +25,7 @@ import hmac
 import re
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -341,8 +341,6 @@ def metrics_text(svc: BookingService, http: HttpMetrics) -> str:
 
 # -- the app -------------------------------------------------------------------------------
 
-Handler = Callable[[Request], Awaitable[Response]]
-
 
 def create_app(
     config: BookingConfig | None = None, service: BookingService | None = None
@@ -352,79 +350,102 @@ def create_app(
     closes one from ``config``."""
     if config is None and service is None:
         raise ValueError("create_app needs a config or a service")
-    holder: dict[str, BookingService] = {}
+    api = BookingApi(config, service)
+    app = Starlette(
+        routes=api.routes(),
+        lifespan=api.lifespan,
+        exception_handlers={
+            BookingError: on_booking_error,
+            HTTPException: on_http_error,
+            Exception: on_crash,
+        },
+    )
+    app.add_middleware(MetricsMiddleware, metrics=api.http)  # type: ignore[arg-type]
     if service is not None:
-        holder["svc"] = service
-    http = HttpMetrics()
+        app.state.service = service
+    return app
+
+
+def respond(status: int, payload: object, replayed: bool = False) -> JSONResponse:
+    headers = {"Idempotency-Replayed": "true"} if replayed else None
+    return JSONResponse(payload, status, headers=headers)
+
+
+class BookingApi:
+    """The endpoints over one :class:`BookingService`: each handler parses and checks its
+    request, then calls the service in a worker thread (psycopg is synchronous)."""
+
+    def __init__(self, config: BookingConfig | None, service: BookingService | None) -> None:
+        self.config = config
+        self._service = service
+        self.http = HttpMetrics()
+
+    @property
+    def svc(self) -> BookingService:
+        assert self._service is not None, "the service starts with the app's lifespan"
+        return self._service
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
         owned = None
-        if "svc" not in holder:
-            assert config is not None
-            owned = await run_in_threadpool(BookingService, config)
+        if self._service is None:
+            assert self.config is not None
+            owned = await run_in_threadpool(BookingService, self.config)
             owned.start()
-            holder["svc"] = owned
-        app.state.service = holder["svc"]
+            self._service = owned
+        app.state.service = self._service
         try:
             yield
         finally:
             if owned is not None:
                 await run_in_threadpool(owned.close)
 
-    def svc() -> BookingService:
-        return holder["svc"]
-
-    def user_of(request: Request) -> User:
+    def user_of(self, request: Request) -> User:
         auth = request.headers.get("authorization", "")
         scheme, _, token = auth.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("send Authorization: Bearer <api token>")
-        return svc().authenticate(token.strip())
-
-    def respond(status: int, payload: object, replayed: bool = False) -> JSONResponse:
-        headers = {"Idempotency-Replayed": "true"} if replayed else None
-        return JSONResponse(payload, status, headers=headers)
+        return self.svc.authenticate(token.strip())
 
     async def mutate(
-        request: Request, run: Callable[[User, dict[str, Any], Any], tuple[int, object]]
+        self, request: Request, run: Callable[[User, dict[str, Any], Any], tuple[int, object]]
     ) -> Response:
         """Authenticate, parse, then run once per Idempotency-Key (in a worker thread)."""
         body = await _json_body(request)
 
         def work() -> tuple[int, object, bool]:
-            user = user_of(request)
+            user = self.user_of(request)
             key = request.headers.get("idempotency-key")
             if key is None:
                 raise BadRequest("Idempotency-Key header is required on mutating requests")
             check_key(key)
-            return svc().idempotent(
+            return self.svc.idempotent(
                 user, key, request.method, request.url.path, body, lambda rec: run(user, body, rec)
             )
 
         status, payload, replayed = await run_in_threadpool(work)
         return respond(status, payload, replayed)
 
-    async def read(request: Request, run: Callable[[User], object]) -> Response:
+    async def read(self, request: Request, run: Callable[[User], object]) -> Response:
         def work() -> object:
-            return run(user_of(request))
+            return run(self.user_of(request))
 
         return JSONResponse(await run_in_threadpool(work))
 
     # -- handlers ----------------------------------------------------------------------
 
-    async def health(request: Request) -> Response:
-        h = await run_in_threadpool(svc().health)
+    async def health(self, request: Request) -> Response:
+        h = await run_in_threadpool(self.svc.health)
         return JSONResponse(h, 200 if h["database"] else 503)
 
-    async def metrics(request: Request) -> Response:
-        text = await run_in_threadpool(metrics_text, svc(), http)
+    async def metrics(self, request: Request) -> Response:
+        text = await run_in_threadpool(metrics_text, self.svc, self.http)
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
-    async def openapi(request: Request) -> Response:
+    async def openapi(self, request: Request) -> Response:
         return JSONResponse(openapi_document())
 
-    async def index(request: Request) -> Response:
+    async def index(self, request: Request) -> Response:
         return JSONResponse(
             {
                 "service": "cairn booking API",
@@ -437,22 +458,22 @@ def create_app(
             }
         )
 
-    async def docs(request: Request) -> Response:
+    async def docs(self, request: Request) -> Response:
         return HTMLResponse(docs_html(openapi_document()))
 
-    async def me(request: Request) -> Response:
-        return await read(request, lambda u: dataclasses.asdict(u))
+    async def me(self, request: Request) -> Response:
+        return await self.read(request, lambda u: dataclasses.asdict(u))
 
-    async def create_user(request: Request) -> Response:
+    async def create_user(self, request: Request) -> Response:
         def run(user: User, body: dict[str, Any], rec: Any) -> tuple[int, object]:
             name = _field(body, "name", str)
             is_admin = _field(body, "is_admin", bool, required=False) or False
-            made, token = svc().create_user(user, name, is_admin=is_admin)
+            made, token = self.svc.create_user(user, name, is_admin=is_admin)
             return 201, dataclasses.asdict(made) | {"token": token}
 
-        return await mutate(request, run)
+        return await self.mutate(request, run)
 
-    async def create_venue(request: Request) -> Response:
+    async def create_venue(self, request: Request) -> Response:
         def run(user: User, body: dict[str, Any], rec: Any) -> tuple[int, object]:
             name = _field(body, "name", str)
             sections = []
@@ -470,11 +491,11 @@ def create_app(
                         _field(raw, "seats_per_row", int),
                     )
                 )
-            return 201, venue_json(svc().create_venue(user, name, tuple(sections)))
+            return 201, venue_json(self.svc.create_venue(user, name, tuple(sections)))
 
-        return await mutate(request, run)
+        return await self.mutate(request, run)
 
-    async def create_event(request: Request) -> Response:
+    async def create_event(self, request: Request) -> Response:
         def run(user: User, body: dict[str, Any], rec: Any) -> tuple[int, object]:
             venue_id = _field(body, "venue_id", int)
             name = _field(body, "name", str)
@@ -485,24 +506,24 @@ def create_app(
             prices = _field(body, "prices", dict)
             if any(type(v) is not int for v in prices.values()):
                 raise ValidationFailed("prices are integers (cents)")
-            event = svc().create_event(user, venue_id, name, starts_at, prices)
+            event = self.svc.create_event(user, venue_id, name, starts_at, prices)
             return 201, event_json(event)
 
-        return await mutate(request, run)
+        return await self.mutate(request, run)
 
-    async def list_events(request: Request) -> Response:
-        return await read(request, lambda u: [event_json(e) for e in svc().list_events()])
+    async def list_events(self, request: Request) -> Response:
+        return await self.read(request, lambda u: [event_json(e) for e in self.svc.list_events()])
 
-    async def get_event(request: Request) -> Response:
+    async def get_event(self, request: Request) -> Response:
         event_id = _event_id(request)
-        return await read(request, lambda u: event_json(svc().get_event(event_id)))
+        return await self.read(request, lambda u: event_json(self.svc.get_event(event_id)))
 
-    async def seat_map(request: Request) -> Response:
+    async def seat_map(self, request: Request) -> Response:
         event_id = _event_id(request)
         section = request.query_params.get("section")
 
         def run(u: User) -> object:
-            seats = svc().seat_map(event_id, section)
+            seats = self.svc.seat_map(event_id, section)
             summary: dict[str, int] = {"free": 0, "held": 0, "sold": 0}
             for s in seats:
                 summary[s.status] = summary.get(s.status, 0) + 1
@@ -512,9 +533,9 @@ def create_app(
                 "seats": [seat_json(s) for s in seats],
             }
 
-        return await read(request, run)
+        return await self.read(request, run)
 
-    async def create_hold(request: Request) -> Response:
+    async def create_hold(self, request: Request) -> Response:
         event_id = _event_id(request)
 
         def run(user: User, body: dict[str, Any], ctx: IdemContext) -> tuple[int, object]:
@@ -525,9 +546,9 @@ def create_app(
                 if "section" in body or "count" in body:
                     raise ValidationFailed("give either seat_ids, or section and count")
                 seats = _int_list(body, "seat_ids")
-                hold = svc().hold(user, event_id, seat_ids=seats, ttl_ms=ttl, in_txn=store)
+                hold = self.svc.hold(user, event_id, seat_ids=seats, ttl_ms=ttl, in_txn=store)
             else:
-                hold = svc().hold(
+                hold = self.svc.hold(
                     user,
                     event_id,
                     section=_field(body, "section", str),
@@ -537,51 +558,54 @@ def create_app(
                 )
             return 201, hold_json(hold)
 
-        return await mutate(request, run)
+        return await self.mutate(request, run)
 
-    async def get_hold(request: Request) -> Response:
+    async def get_hold(self, request: Request) -> Response:
         hold_id = _path_id(request, "hold_id")
-        return await read(request, lambda u: hold_json(svc().get_hold(u, hold_id)))
+        return await self.read(request, lambda u: hold_json(self.svc.get_hold(u, hold_id)))
 
-    async def release_hold(request: Request) -> Response:
+    async def release_hold(self, request: Request) -> Response:
         hold_id = _path_id(request, "hold_id")
-        return await mutate(
+        return await self.mutate(
             request,
-            lambda u, b, ctx: (200, hold_json(svc().release(u, hold_id, ctx.hook(200, hold_json)))),
+            lambda u, b, ctx: (
+                200,
+                hold_json(self.svc.release(u, hold_id, ctx.hook(200, hold_json))),
+            ),
         )
 
-    async def checkout(request: Request) -> Response:
+    async def checkout(self, request: Request) -> Response:
         hold_id = _path_id(request, "hold_id")
-        return await mutate(
-            request, lambda u, b, ctx: (201, order_json(svc().checkout(u, hold_id, ctx.record)))
+        return await self.mutate(
+            request, lambda u, b, ctx: (201, order_json(self.svc.checkout(u, hold_id, ctx.record)))
         )
 
-    async def list_orders(request: Request) -> Response:
-        return await read(request, lambda u: [order_json(o) for o in svc().list_orders(u)])
+    async def list_orders(self, request: Request) -> Response:
+        return await self.read(request, lambda u: [order_json(o) for o in self.svc.list_orders(u)])
 
-    async def get_order(request: Request) -> Response:
+    async def get_order(self, request: Request) -> Response:
         order_id = _path_id(request, "order_id")
-        return await read(request, lambda u: order_json(svc().get_order(u, order_id)))
+        return await self.read(request, lambda u: order_json(self.svc.get_order(u, order_id)))
 
-    async def cancel_order(request: Request) -> Response:
+    async def cancel_order(self, request: Request) -> Response:
         order_id = _path_id(request, "order_id")
-        return await mutate(
-            request, lambda u, b, r: (200, order_json(svc().cancel_order(u, order_id)))
+        return await self.mutate(
+            request, lambda u, b, r: (200, order_json(self.svc.cancel_order(u, order_id)))
         )
 
-    async def admin_stats(request: Request) -> Response:
+    async def admin_stats(self, request: Request) -> Response:
         def run(u: User) -> object:
             if not u.is_admin:
                 raise Forbidden("admin role required")
-            return svc().stats()
+            return self.svc.stats()
 
-        return await read(request, run)
+        return await self.read(request, run)
 
-    async def webhook(request: Request) -> Response:
+    async def webhook(self, request: Request) -> Response:
         raw = await request.body()
         if len(raw) > MAX_BODY:
             raise PayloadTooLarge("webhook body too large")
-        expected = sign(svc().config.webhook_secret, raw)
+        expected = sign(self.svc.config.webhook_secret, raw)
         if not hmac.compare_digest(expected, request.headers.get("x-signature", "")):
             raise Unauthorized("bad webhook signature")
         try:
@@ -590,78 +614,70 @@ def create_app(
             amount = int(body["amount_cents"])
         except (ValueError, KeyError, TypeError) as exc:
             raise BadRequest(f"malformed webhook: {exc}") from exc
-        first = await run_in_threadpool(svc().record_webhook, *args, amount)
+        first = await run_in_threadpool(self.svc.record_webhook, *args, amount)
         return JSONResponse({"received": True, "duplicate": not first})
 
-    # -- errors ------------------------------------------------------------------------
+    def routes(self) -> list[Route]:
+        return [
+            Route("/", self.index, methods=["GET"]),
+            Route("/docs", self.docs, methods=["GET"]),
+            Route("/health", self.health, methods=["GET"]),
+            Route("/metrics", self.metrics, methods=["GET"]),
+            Route("/openapi.json", self.openapi, methods=["GET"]),
+            Route("/me", self.me, methods=["GET"]),
+            Route("/users", self.create_user, methods=["POST"]),
+            Route("/venues", self.create_venue, methods=["POST"]),
+            Route("/events", self.list_events, methods=["GET"]),
+            Route("/events", self.create_event, methods=["POST"]),
+            Route("/events/{event_id}", self.get_event, methods=["GET"]),
+            Route("/events/{event_id}/seats", self.seat_map, methods=["GET"]),
+            Route("/events/{event_id}/holds", self.create_hold, methods=["POST"]),
+            Route("/holds/{hold_id}", self.get_hold, methods=["GET"]),
+            Route("/holds/{hold_id}", self.release_hold, methods=["DELETE"]),
+            Route("/holds/{hold_id}/checkout", self.checkout, methods=["POST"]),
+            Route("/orders", self.list_orders, methods=["GET"]),
+            Route("/orders/{order_id}", self.get_order, methods=["GET"]),
+            Route("/orders/{order_id}/cancel", self.cancel_order, methods=["POST"]),
+            Route("/admin/stats", self.admin_stats, methods=["GET"]),
+            Route("/webhooks/payments", self.webhook, methods=["POST"]),
+        ]
 
-    async def on_booking_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, BookingError)
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return JSONResponse(problem(exc), exc.status, headers=headers)
 
-    async def on_http_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, HTTPException)
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return JSONResponse(
-            {
-                "type": f"https://cairn.dev/problems/{code}",
-                "title": code.replace("_", " "),
-                "status": exc.status_code,
-                "detail": str(exc.detail),
-                "code": code,
-            },
-            exc.status_code,
-        )
+# -- errors ------------------------------------------------------------------------
 
-    async def on_crash(request: Request, exc: Exception) -> Response:
-        return JSONResponse(
-            {
-                "type": "https://cairn.dev/problems/internal_error",
-                "title": "internal error",
-                "status": 500,
-                "detail": type(exc).__name__,
-                "code": "internal_error",
-            },
-            500,
-        )
 
-    routes = [
-        Route("/", index, methods=["GET"]),
-        Route("/docs", docs, methods=["GET"]),
-        Route("/health", health, methods=["GET"]),
-        Route("/metrics", metrics, methods=["GET"]),
-        Route("/openapi.json", openapi, methods=["GET"]),
-        Route("/me", me, methods=["GET"]),
-        Route("/users", create_user, methods=["POST"]),
-        Route("/venues", create_venue, methods=["POST"]),
-        Route("/events", list_events, methods=["GET"]),
-        Route("/events", create_event, methods=["POST"]),
-        Route("/events/{event_id}", get_event, methods=["GET"]),
-        Route("/events/{event_id}/seats", seat_map, methods=["GET"]),
-        Route("/events/{event_id}/holds", create_hold, methods=["POST"]),
-        Route("/holds/{hold_id}", get_hold, methods=["GET"]),
-        Route("/holds/{hold_id}", release_hold, methods=["DELETE"]),
-        Route("/holds/{hold_id}/checkout", checkout, methods=["POST"]),
-        Route("/orders", list_orders, methods=["GET"]),
-        Route("/orders/{order_id}", get_order, methods=["GET"]),
-        Route("/orders/{order_id}/cancel", cancel_order, methods=["POST"]),
-        Route("/admin/stats", admin_stats, methods=["GET"]),
-        Route("/webhooks/payments", webhook, methods=["POST"]),
-    ]
-    app = Starlette(
-        routes=routes,
-        lifespan=lifespan,
-        exception_handlers={
-            BookingError: on_booking_error,
-            HTTPException: on_http_error,
-            Exception: on_crash,
+async def on_booking_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, BookingError)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    return JSONResponse(problem(exc), exc.status, headers=headers)
+
+
+async def on_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    return JSONResponse(
+        {
+            "type": f"https://cairn.dev/problems/{code}",
+            "title": code.replace("_", " "),
+            "status": exc.status_code,
+            "detail": str(exc.detail),
+            "code": code,
         },
+        exc.status_code,
     )
-    app.add_middleware(MetricsMiddleware, metrics=http)  # type: ignore[arg-type]
-    if service is not None:
-        app.state.service = service
-    return app
+
+
+async def on_crash(request: Request, exc: Exception) -> Response:
+    return JSONResponse(
+        {
+            "type": "https://cairn.dev/problems/internal_error",
+            "title": "internal error",
+            "status": 500,
+            "detail": type(exc).__name__,
+            "code": "internal_error",
+        },
+        500,
+    )
 
 
 def _event_id(request: Request) -> int:
