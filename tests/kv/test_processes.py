@@ -77,3 +77,30 @@ def test_strict_quorum_unavailable_when_too_few_replicas(cluster):
     with pytest.raises(Unavailable):
         for i in range(20):
             client.put(f"q{i}", "v", n=4, w=4)
+
+
+def test_bad_input_gets_typed_errors_and_loses_nothing(cluster):
+    import http.client
+    import json
+
+    url = cluster.urls["n1"]
+    client = KVClient(url)
+    client.put("keep", "v")
+    port = int(url.rsplit(":", 1)[1])
+    for method, path, body, status, code in [
+        ("PUT", "/kv/keep", b"{}", 400, "InvalidRequest"),            # no value
+        ("PUT", "/kv/keep", b"not json", 400, "InvalidRequest"),
+        ("GET", "/kv/keep?r=x", None, 400, "InvalidRequest"),
+        ("GET", "/kv/keep?n=3&r=4", None, 400, "InvalidRequest"),     # r > n
+        ("PATCH", "/kv/keep", b"{}", 501, None),
+        ("GET", "/nowhere", None, 404, "NoSuchEndpoint"),
+    ]:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request(method, path, body)
+        resp = conn.getresponse()
+        payload = resp.read()
+        conn.close()
+        assert resp.status == status, (method, path, resp.status, payload)
+        if code:
+            assert json.loads(payload)["code"] == code
+    assert client.get("keep").value == "v"

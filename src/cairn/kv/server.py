@@ -262,7 +262,7 @@ class NodeServer:
                 parts = url.path[4:].split("/")
                 key = unquote(parts[0])
                 action = parts[1] if len(parts) > 1 else None
-                q = {k: int(v[0]) for k, v in parse_qs(url.query).items() if k in "nrw"}
+                q = {k: int(v[0]) for k, v in parse_qs(url.query).items() if k in ("n", "r", "w")}
                 opts = None
                 if q:
                     cfg = server.node.cfg if server.node else KVConfig()
