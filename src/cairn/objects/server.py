@@ -29,7 +29,7 @@ import defusedxml.ElementTree as defused_et
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from cairn.objects import sigv4
+from cairn.objects import cors, sigv4
 from cairn.objects.body import (
     CHECKSUM_CONTROL,
     AwsChunkedReader,
@@ -51,7 +51,7 @@ MAX_XML_BODY = 1024 * 1024
 MAX_USER_META = 2 * 1024
 PULL_BYTES = 1024 * 1024  # body bytes moved from the event loop to the store per hop
 SUBRESOURCES_NOT_BUILT = {"acl",
-                          "policy", "cors", "website", "encryption", "replication",
+                          "policy", "website", "encryption", "replication",
                           "notification", "logging", "object-lock", "retention", "legal-hold",
                           "attributes", "torrent", "restore", "select"}
 
@@ -362,6 +362,8 @@ class S3Server:
             bucket, key = self._address(raw_path, headers.get("host", ""))
             resource = "/" + bucket + ("/" + key if key else "") if bucket else "/"
             query = request.scope.get("query_string", b"").decode("latin-1")
+            if request.method == "OPTIONS":  # a CORS preflight is never signed
+                return await loop.run_in_executor(self.pool, self._preflight, bucket, headers)
             if request.method == "POST" and bucket and not key and headers.get(
                     "content-type", "").startswith("multipart/form-data"):
                 raise s3err("NotImplemented", 501, "POST Object (HTML form uploads with a "
@@ -375,7 +377,11 @@ class S3Server:
                 await pull.prefill(self.limits.prebuffer)
 
             def run() -> Response:
-                return self._dispatch(request, pull, verified, headers, params, bucket, key)
+                response = self._dispatch(request, pull, verified, headers, params, bucket,
+                                          key)
+                if "origin" in headers and bucket:
+                    self._cors_actual(response, bucket, request.method, headers["origin"])
+                return response
 
             return await loop.run_in_executor(self.pool, run)
         except S3Error as e:
@@ -442,6 +448,8 @@ class S3Server:
                 return self._versioning(method, bucket, body)
             if "lifecycle" in params:
                 return self._lifecycle(method, bucket, body)
+            if "cors" in params:
+                return self._cors(method, bucket, body)
             if method == "GET" and "versions" in params:
                 return self._list_versions(bucket, params)
             if method == "PUT":
@@ -531,6 +539,65 @@ class S3Server:
         rules = lifecycle.parse_xml(doc)
         self.store.put_bucket_config(bucket, "lifecycle", lifecycle.encode(rules))
         return Response(b"", 200)
+
+    def _cors(self, method: str, bucket: str,
+              body: Callable[[], VerifyingReader]) -> Response:
+        if method == "GET":
+            raw = self.store.get_bucket_config(bucket, "cors")
+            if raw is None:
+                raise s3err("NoSuchCORSConfiguration", 404, "The CORS configuration does not "
+                            "exist")
+            return xml_response(cors.to_xml(cors.decode(raw), XMLNS))
+        if method == "DELETE":
+            self.store.put_bucket_config(bucket, "cors", None)
+            return Response(b"", 204)
+        if method != "PUT":
+            raise s3err("MethodNotAllowed", 405, "method not allowed on cors")
+        rules = cors.parse_xml(_parse_xml(self._drain(body()), "CORSConfiguration"))
+        self.store.put_bucket_config(bucket, "cors", cors.encode(rules))
+        return Response(b"", 200)
+
+    def _cors_rules(self, bucket: str) -> list[cors.Rule] | None:
+        try:
+            raw = self.store.get_bucket_config(bucket, "cors")
+        except S3Error:
+            return None
+        return cors.decode(raw) if raw is not None else None
+
+    def _preflight(self, bucket: str, headers: dict[str, str]) -> Response:
+        """OPTIONS: answered from the bucket's CORS rules, without a signature."""
+        origin = headers.get("origin")
+        method = headers.get("access-control-request-method")
+        if not bucket:
+            raise s3err("MethodNotAllowed", 405, "OPTIONS needs a bucket")
+        if origin is None:
+            raise s3err("BadRequest", 400, "Insufficient information. Origin request header "
+                        "needed.")
+        if method is None:
+            raise s3err("BadRequest", 400, "Invalid Access-Control-Request-Method: null")
+        rules = self._cors_rules(bucket)
+        if rules is None:
+            raise s3err("AccessForbidden", 403, "CORSResponse: CORS is not enabled for this "
+                        "bucket.")
+        wanted = [h.strip() for h in headers.get("access-control-request-headers", "")
+                  .split(",") if h.strip()]
+        rule = cors.match(rules, origin, method, wanted)
+        if rule is None:
+            raise s3err("AccessForbidden", 403, "CORSResponse: This CORS request is not "
+                        "allowed. This is usually because the evalution of Origin, request "
+                        "method / Access-Control-Request-Method or Access-Control-Request-"
+                        "Headers are not whitelisted by the resource's CORS spec.")
+        return Response(b"", 200, headers=cors.response_headers(
+            rule, origin, preflight=True, request_headers=wanted))
+
+    def _cors_actual(self, response: Response, bucket: str, method: str,
+                     origin: str) -> None:
+        rules = self._cors_rules(bucket)
+        rule = cors.match(rules, origin, method, []) if rules else None
+        if rule is not None:
+            for k, v in cors.response_headers(rule, origin, preflight=False,
+                                              request_headers=[]).items():
+                response.headers[k] = v
 
     def _list_versions(self, bucket: str, params: dict[str, str]) -> Response:
         prefix, delimiter = params.get("prefix", ""), params.get("delimiter", "")
