@@ -111,3 +111,41 @@ def test_a_key_with_a_newline_is_an_s3_key(url: str) -> None:
     s3.put_object(Bucket="bkt", Key="line\none", Body=b"nl")
     assert s3.get_object(Bucket="bkt", Key="line\none")["Body"].read() == b"nl"
     assert [o["Key"] for o in s3.list_objects_v2(Bucket="bkt")["Contents"]] == ["line\none"]
+
+
+def _sign_with_date_header(url: str, date: str, extra: dict[str, str]) -> list[tuple[str, str]]:
+    """A SigV4 header signature whose timestamp is the Date header (no X-Amz-Date), written
+    from the specification: canonical request, string to sign, HMAC chain."""
+    import hashlib
+    import hmac
+
+    host = urllib.parse.urlsplit(url).netloc
+    stamp = dt.datetime.strptime(date, "%a, %d %b %Y %H:%M:%S GMT").strftime(
+        "%Y%m%dT%H%M%SZ")
+    hs = {"date": date, "host": host, "x-amz-content-sha256": hashlib.sha256(b"").hexdigest(),
+          **extra}
+    names = sorted(hs)
+    canonical = "\n".join(["GET", "/", "", "".join(f"{n}:{hs[n]}\n" for n in names),
+                           ";".join(names), hs["x-amz-content-sha256"]])
+    scope = f"{stamp[:8]}/us-east-1/s3/aws4_request"
+    to_sign = "\n".join(["AWS4-HMAC-SHA256", stamp, scope,
+                         hashlib.sha256(canonical.encode()).hexdigest()])
+    key = ("AWS4" + SECRET).encode()
+    for part in (stamp[:8], "us-east-1", "s3", "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    sig = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+    auth = (f"AWS4-HMAC-SHA256 Credential={ACCESS}/{scope}, SignedHeaders={';'.join(names)}, "
+            f"Signature={sig}")
+    return [(k, v) for k, v in hs.items() if k != "host"] + [("Authorization", auth)]
+
+
+def test_date_header_in_place_of_x_amz_date(url: str) -> None:
+    import email.utils
+
+    now = email.utils.formatdate(usegmt=True)
+    assert send(url, "GET", "/", _sign_with_date_header(url, now, {})).status == 200
+    old = email.utils.formatdate(dt.datetime.now(dt.UTC).timestamp() - 3600, usegmt=True)
+    r = send(url, "GET", "/", _sign_with_date_header(url, old, {}))
+    assert r.status == 403 and r.code == "RequestTimeTooSkewed"
+    r = send(url, "GET", "/", [("Authorization", "AWS4-HMAC-SHA256 Credential=x")])
+    assert r.status == 400 and r.code == "AuthorizationHeaderMalformed"

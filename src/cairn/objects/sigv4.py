@@ -10,6 +10,7 @@ secret of the claimed access key, and compares in constant time.
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
 import functools
 import hashlib
 import hmac
@@ -107,6 +108,19 @@ def only_one_auth() -> S3Error:
                 "Authorization header should be specified")
 
 
+def _from_http_date(value: str | None) -> str:
+    """An RFC 7231 ``Date`` as SigV4's ISO 8601 basic time, or '' when absent or invalid."""
+    if not value:
+        return ""
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return ""
+    if when.tzinfo is None:
+        return ""
+    return when.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
 def verify(method: str, raw_path: str, raw_query: str, headers: Mapping[str, str],
            secrets: Mapping[str, str], now: dt.datetime | None = None,
            region: str | None = None) -> Verified:
@@ -135,9 +149,11 @@ def verify(method: str, raw_path: str, raw_query: str, headers: Mapping[str, str
         except KeyError:
             raise _err("AuthorizationHeaderMalformed", 400,
                        "the authorization header is malformed") from None
-        amz_date = headers.get("x-amz-date") or ""
+        # X-Amz-Date wins; without it SigV4 takes the (signed) Date header's time.
+        amz_date = headers.get("x-amz-date") or _from_http_date(headers.get("date"))
         if not amz_date:
-            raise access_denied("missing X-Amz-Date")
+            raise access_denied("AWS authentication requires a valid Date or x-amz-date "
+                                "header")
         payload = headers.get("x-amz-content-sha256", EMPTY_SHA256)
         cquery = canonical_query(raw_query)
         expires = None
