@@ -115,9 +115,10 @@ def _register() -> None:
 
     register_storage(storage, cli)
 
-    from cairn.db.crashtest import fsync_check_command
+    from cairn.db.crashtest import fsync_check_command, powercut_command
 
     storage.add_command(fsync_check_command())  # engines and the database: above storage
+    storage.add_command(powercut_command())
 
     from cairn.serve import serve
 

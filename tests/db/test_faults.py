@@ -228,7 +228,7 @@ def test_power_cut_sweep_many_cuts(tmp_path: Path, engine: str) -> None:
 
     seed = random.randrange(1 << 30)
     for i, subset in enumerate([False, True]):
-        result = sweep(powercut_scenario(engine, seed=seed + i), str(tmp_path), cuts=50,
+        result = sweep(powercut_scenario(engine, seed=seed + i), str(tmp_path), cuts=30,
                        seed=seed + i, subset=subset)
         assert result.violations == [], f"seed {seed + i}"
 
