@@ -19,7 +19,7 @@ import json
 import os
 import struct
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from cairn.storage.checksum import crc32c, mask
@@ -52,12 +52,14 @@ class Wal:
     def __init__(self, directory: str | None, fs: FileSystem = REAL_FS, *, sync: bool = True,
                  segment_bytes: int = SEGMENT_BYTES,
                  commit_delay: float = DEFAULT_COMMIT_DELAY,
-                 writer_delay: float | None = None):
+                 writer_delay: float | None = None,
+                 blocked: Callable[[], int] | None = None):
         """``sync``: a commit waits for its fsync (PostgreSQL's ``synchronous_commit=on``).
         Without it, ``writer_delay`` seconds starts a WAL writer thread that fsyncs the log
         that often (asynchronous commit, ``wal_writer_delay``: a power cut loses at most the
         commits of the last delay and the fsync after it); ``None`` never fsyncs the
-        commits (``durable=False``: only a checkpoint or a clean close does)."""
+        commits (``durable=False``: only a checkpoint or a clean close does). ``blocked``
+        counts committers waiting for a lock (see :class:`GroupCommit`)."""
         self.fs = fs
         self.sync_commits = sync
         self.writer_delay = None if sync else writer_delay
@@ -95,7 +97,8 @@ class Wal:
             fs.sync_dir(os.path.dirname(os.path.abspath(directory)))
         self._end = self._seg_start + self._recover_tail()
         self._recovered_end = self._end  # what survived on disk is durable
-        self._gc = GroupCommit(self._flush_and_fsync, lambda: self._end, commit_delay)
+        self._gc = GroupCommit(self._flush_and_fsync, lambda: self._end, commit_delay,
+                               blocked)
         if self.writer_delay is not None:
             if not 0 < self.writer_delay <= 10:
                 raise ValueError(f"wal_writer_delay must be in (0, 10] seconds, not "

@@ -48,12 +48,17 @@ class _Waiter:
 
 class GroupCommit:
     def __init__(self, do_sync: Callable[[], None], current_position: Callable[[], int],
-                 commit_delay: float = DEFAULT_COMMIT_DELAY):
+                 commit_delay: float = DEFAULT_COMMIT_DELAY,
+                 blocked: Callable[[], int] | None = None):
         """``do_sync`` flushes the log's buffer under the engine's write lock, then fsyncs
         outside it. ``current_position`` is the log's logical end: a number that only grows
         (cumulative bytes across log files), so a rotation does not reset it; an engine that
         rotates its log fsyncs the old file before switching. ``commit_delay`` 0 turns the
-        delay off (a leader fsyncs at once)."""
+        delay off (a leader fsyncs at once). ``blocked``: how many writers are waiting for a
+        lock right now (a database's lock manager): they cannot join the group, so the
+        delay does not wait for them, as PostgreSQL's ``commit_siblings`` does not count
+        backends waiting for a lock (a hot row's writers otherwise paid the whole delay on
+        every commit: 4x fewer commits/s at 8 writers)."""
         if not 0 <= commit_delay <= 1:
             raise ValueError(f"commit_delay must be in [0, 1] seconds, not {commit_delay!r}")
         self._do_sync = do_sync
@@ -68,6 +73,7 @@ class GroupCommit:
         self._failed: DurabilityError | None = None
         self.commit_delay = commit_delay
         self._window = 20 * commit_delay
+        self._blocked = blocked
         self.fsyncs = 0
         self.commits = 0
         self.max_batch = 0
@@ -159,6 +165,8 @@ class GroupCommit:
     def _delay(self, now: float) -> None:
         """Leader, holding the mutex: wait for the other active writers' records (see above)."""
         want = self._active_writers(now)
+        if self._blocked is not None:
+            want -= self._blocked()
         if want <= 1 or len(self._pending) + 1 >= want:
             return
         deadline = now + self.commit_delay

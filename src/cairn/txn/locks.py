@@ -170,6 +170,9 @@ class LockManager:
         self.deadlock_timeout = deadlock_timeout
         self.locks: dict[tuple, LockState] = {}
         self.stats = LockStats()
+        # Requests waiting right now: group commit does not wait for committers blocked on a
+        # lock (PostgreSQL's commit_siblings leaves out backends waiting for a lock).
+        self.blocked = 0
         # Fast path: table tag -> owners holding ACCESS SHARE outside the lock table (sets are
         # never removed, so a reader never adds itself to a set nobody looks at), and table
         # tag -> ACCESS EXCLUSIVE requests granted or waiting.
@@ -298,6 +301,7 @@ class LockManager:
         state.queue.append(req)
         owner.waiting = req
         self.stats.waits += 1
+        self.blocked += 1
         deadline = None if timeout is None else req.since + timeout
         try:
             next_check = 0.0  # check at once, then every deadlock_timeout
@@ -330,6 +334,7 @@ class LockManager:
             raise
         finally:
             owner.waiting = None
+            self.blocked -= 1
             self.stats.wait_seconds += time.monotonic() - req.since
 
     def _wake(self, state: LockState) -> None:
