@@ -194,12 +194,18 @@ class Database:
                  autovacuum_scale_factor: float = 0.2, lock_timeout: float | None = None,
                  deadlock_timeout: float = 0.2, checkpoint_interval: float = 30.0,
                  checkpoint_wal_bytes: int = 16 << 20, wal_segment_bytes: int = 16 << 20,
-                 wal_keep_bytes: int = 64 << 20, early_lock_release: bool = True,
+                 wal_keep_bytes: int = 64 << 20, early_lock_release: bool = False,
+                 synchronous_commit: str = "on", wal_writer_delay: float = 0.2,
                  commit_delay: float = COMMIT_DELAY, serial_partitions: int = 1,
                  cache_bytes: int | None = None,
                  engine_options: dict[str, Any] | None = None):
         if engine not in ("lsm", "btree"):
             raise InvalidParameter(f"engine must be 'lsm' or 'btree', not {engine!r}")
+        if synchronous_commit not in ("on", "off"):
+            raise InvalidParameter(f'invalid value for parameter "synchronous_commit": '
+                                   f'"{synchronous_commit}" (on or off)')
+        if not 0 < wal_writer_delay <= 10:
+            raise InvalidParameter("wal_writer_delay must be in (0, 10] seconds")
         if cache_bytes is not None and (type(cache_bytes) is not int or cache_bytes < 0):
             raise InvalidParameter("cache_bytes must be a non-negative integer")
         self.path = path
@@ -212,6 +218,11 @@ class Database:
         self.checkpoint_interval = checkpoint_interval
         self.checkpoint_wal_bytes = checkpoint_wal_bytes
         self.wal_keep_bytes = wal_keep_bytes
+        # synchronous_commit "on": a commit is visible and acknowledged once its record is
+        # durable; "off" (PostgreSQL's asynchronous commit): both at once, the WAL writer
+        # fsyncs within wal_writer_delay. early_lock_release (Aether): visible at append,
+        # acknowledged once durable (docs/transactions.md, "Visible before durable").
+        self.synchronous_commit = synchronous_commit
         self.early_lock_release = early_lock_release
         self._mu = threading.Lock()
         self._heaps: dict[str, Heap] = {}
@@ -1120,7 +1131,8 @@ class Database:
         self._note_hold(t0)
         # With early lock release a commit may be visible before its record is durable:
         # make the log durable up to here, and leave out anything later (see _write_chains).
-        self._wal.flush_to(wal_end)
+        # With asynchronous commit too: the image must never be ahead of the log on disk.
+        self._wal.flush_durable(wal_end)
         eng = self._pager.store
         for heap, dirty, deltas in work:
             keys = sorted(dirty)
