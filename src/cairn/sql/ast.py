@@ -506,6 +506,7 @@ class CreateIndexStmt(Node):
     if_not_exists: bool = False
     concurrently: bool = False
     method: str = "btree"
+    where_text: str | None = None
     pos: int = -1
 
 

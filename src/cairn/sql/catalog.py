@@ -72,14 +72,21 @@ class IndexDef:
     primary: bool = False
     constraint: bool = False  # made by a PRIMARY KEY / UNIQUE constraint
     db_name: str = ""  # the cairn.db index (empty for the primary key: it is the heap's key)
+    predicate: str | None = None  # a partial index's WHERE (SQL text)
+    # a partial UNIQUE index: the row key holding the index key where the predicate holds
+    # (NULL elsewhere, and NULLs never clash), which cairn.db's unique index enforces
+    hidden: str | None = None
+    include: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "oid": self.oid, "cols": self.columns, "u": self.unique,
-                "p": self.primary, "c": self.constraint, "db": self.db_name}
+                "p": self.primary, "c": self.constraint, "db": self.db_name,
+                "pred": self.predicate, "hid": self.hidden, "inc": self.include}
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> IndexDef:
-        return cls(d["name"], d["oid"], d["cols"], d["u"], d["p"], d["c"], d["db"])
+        return cls(d["name"], d["oid"], d["cols"], d["u"], d["p"], d["c"], d["db"],
+                   d.get("pred"), d.get("hid"), d.get("inc", []))
 
 
 @dataclass

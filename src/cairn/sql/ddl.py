@@ -14,6 +14,7 @@ block of 32 reserved durably in one short transaction of its own, so a crash may
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from cairn.sql import ast as a
@@ -70,6 +71,33 @@ class DdlMixin:
                                position=rv.pos + 1)
             return rv.schema
         return self.creation_schema()  # type: ignore[attr-defined]
+
+    def _duplicate_detail(self, rel: Relation, cols: list[str]) -> str | None:
+        """PostgreSQL's DETAIL for a unique index that cannot be built: the first key (in
+        the index's order) that two rows share."""
+        from cairn.sql.dml import _decode
+        idx = [rel.live_columns.index(rel.column(n)) for n in cols]  # type: ignore[arg-type]
+        types = [rel.live_columns[i].type for i in idx]
+        keys = [tuple(r[i] for i in idx) for r in (_decode(rel, d)
+                                                 for d in self.tx.select(rel.heap))]
+        keys = [k for k in keys if None not in k]
+        sk = [T.sort_key(t) for t in types]
+        keys.sort(key=lambda k: tuple(f(v) for f, v in zip(sk, k, strict=True)))
+        for a_, b_ in itertools.pairwise(keys):
+            if a_ == b_:
+                shown = ", ".join(T.format_output(t, v, self.ctx)  # type: ignore[attr-defined]
+                                  for t, v in zip(types, a_, strict=True))
+                return f"Key ({', '.join(cols)})=({shown}) is duplicated."
+        return None
+
+    def _no_own_table_lock(self, rel: Relation) -> None:
+        """cairn.db builds an index under a SHARE lock of its own, which would wait forever
+        for this transaction's own write lock on the table: refuse instead of hanging."""
+        me = f"transaction {self.tx.xid}"
+        if any(li.owner == me and li.tag[:2] == ("table", rel.heap)
+               for li in self.db.locks()):
+            raise SqlError("CREATE INDEX on a table this transaction has already written to "
+                           "or locked is not supported yet; commit first", sqlstate="0A000")
 
     def _lock_exclusive(self, rel: Relation) -> None:
         if rel.heap:
@@ -269,9 +297,6 @@ class DdlMixin:
         self.check_owner(rel)  # type: ignore[attr-defined]
         if st.method != "btree":
             raise SqlError(f'access method "{st.method}" is not supported', sqlstate="0A000")
-        if st.where is not None or st.include:
-            raise SqlError("partial indexes and INCLUDE are not supported yet",
-                           sqlstate="0A000", position=st.pos + 1)
         cols: list[str] = []
         for el in st.columns:
             if not isinstance(el.expr, a.ColumnRef) or len(el.expr.fields) != 1:
@@ -288,18 +313,35 @@ class DdlMixin:
             if st.if_not_exists:
                 return Result("CREATE INDEX")
             raise SqlError(f'relation "{name}" already exists', sqlstate="42P07")
+        for n in st.include:
+            if rel.column(n) is None:
+                raise SqlError(f'column "{n}" does not exist', sqlstate="42703")
         keys = [rel.column(n).key for n in cols]  # type: ignore[union-attr]
+        oid = self.sdb.catalog.alloc_oid()
+        ix = IndexDef(name, oid, cols, st.unique, False, False, name,
+                      include=list(st.include))
+        rel = rel.copy()
+        if st.where is not None:
+            from cairn.sql.parser import Parser
+            ix.predicate = st.where_text or ""
+            self._partial_predicate(rel, ix.predicate, Parser(ix.predicate).expr())  # type: ignore[attr-defined]
+        self._no_own_table_lock(rel)
         try:
-            self.db.create_index(rel.heap, keys, unique=st.unique, name=name)
+            if st.unique and ix.predicate is not None:
+                # the index first (every row's key is still NULL), then each row's key
+                # through this transaction: a duplicate fails as the index would
+                ix.hidden = f"u{oid}"
+                self.db.create_index(rel.heap, [ix.hidden], unique=True, name=name)
+                self._backfill_partial(rel, ix)  # type: ignore[attr-defined]
+            else:
+                self.db.create_index(rel.heap, keys, unique=st.unique, name=name)
         except Exception as exc:
             from cairn.txn.errors import UniqueViolation
             if isinstance(exc, UniqueViolation):
-                raise SqlError(f'could not create unique index "{name}"', sqlstate="23505")\
-                    from exc
+                raise SqlError(f'could not create unique index "{name}"', sqlstate="23505",
+                               detail=self._duplicate_detail(rel, cols)) from exc
             raise
-        rel = rel.copy()
-        rel.indexes.append(IndexDef(name, self.sdb.catalog.alloc_oid(), cols, st.unique,
-                                    False, False, name))
+        rel.indexes.append(ix)
         self._write_rel(rel, False)
         self._save_oid_counter()
         return Result("CREATE INDEX")

@@ -23,8 +23,6 @@ from cairn.sql.planner import ExecState, PlannedQuery, _column_name
 from cairn.txn.errors import NotNullViolation as DbNotNull
 from cairn.txn.errors import UniqueViolation
 
-_ROWIDS = itertools.count(1)
-
 
 class DmlMixin:
     """Session methods for DML (mixed into :class:`cairn.sql.session.Session`)."""
@@ -163,22 +161,71 @@ class DmlMixin:
                 d[c.key] = None  # an explicit NULL: a missing key would read the old default
         if rel.pk is None:
             d[ROWID] = self._next_rowid(rel)
+        d.update(self._partial_keys(rel, vals))
         return d
 
+    # -- partial unique indexes -------------------------------------------------------------
+    def _partial_predicate(self, rel: Relation, text: str, node: Any = None) -> Any:
+        """A partial index's WHERE compiled on the table's row (cached per catalog state)."""
+        from cairn.sql.parser import Parser
+
+        cache = self.__dict__.setdefault("_partial_cache", {})
+        key = (rel.oid, text, self.sdb.catalog.generation, id(rel))
+        fn = cache.get(key)
+        if fn is None:
+            pl = self.planner([], track=False)  # type: ignore[attr-defined]
+            b = pl.bind(node if node is not None else Parser(text).expr(),
+                        self._row_scope(rel, rel.name))
+            if pl.volatile:
+                raise SqlError("functions in index predicate must be marked IMMUTABLE",
+                               sqlstate="42P17")
+            fn = cache[key] = to_bool(b, pl.ctx, "WHERE", -1).fn
+        return fn
+
+    def _partial_keys(self, rel: Relation, vals: list[Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for ix in rel.indexes:
+            if ix.hidden is None:
+                continue
+            row = tuple(vals)
+            ok = self._partial_predicate(rel, ix.predicate or "")(row, self.exec_state([]))  # type: ignore[attr-defined]
+            key = None
+            if ok is True:
+                parts = []
+                for n in ix.columns:
+                    c = rel.column(n)
+                    assert c is not None
+                    v = vals[rel.live_columns.index(c)]
+                    if v is None:
+                        parts = []
+                        break
+                    parts.append(T.to_storage(c.type, v))
+                key = parts or None
+            out[ix.hidden] = key
+        return out
+
+    def _backfill_partial(self, rel: Relation, ix: Any) -> None:
+        """CREATE UNIQUE INDEX ... WHERE on a table with rows: give each its key."""
+        rel2 = rel.copy()
+        rel2.indexes = [*rel.indexes, ix]
+        for d in self.tx.select(rel.heap):
+            vals = list(_decode(rel, d))
+            keys = self._partial_keys(rel2, vals)
+            self.tx.update(rel.heap, _stored_pk(rel, d), {ix.hidden: keys[ix.hidden]})
+
     def _next_rowid(self, rel: Relation) -> int:
-        # unique across the process and ordered by insertion; a reopened database starts
-        # above every row id it holds (seeded from the heap's largest on first use)
-        seeds = self.sdb.__dict__.setdefault("_rowid_seeded", set())
-        if rel.heap not in seeds:
-            seeds.add(rel.heap)
-            with self.db.transaction("read committed") as tx:  # type: ignore[attr-defined]
-                top = max((r.get(ROWID, 0) for r in tx.select(rel.heap)), default=0)
-            while True:
-                n = next(_ROWIDS)
-                if n > top:
-                    break
-            return n
-        return next(_ROWIDS)
+        """The hidden row id of a table without a primary key: ordered by insertion, and a
+        reopened database continues above the largest id the heap holds (read once)."""
+        counters = self.sdb.rowids
+        counter = counters.get(rel.heap)
+        if counter is None:
+            with self.sdb.seq_lock:
+                counter = counters.get(rel.heap)
+                if counter is None:
+                    with self.db.transaction("read committed") as tx:  # type: ignore[attr-defined]
+                        top = max((r.get(ROWID, 0) for r in tx.select(rel.heap)), default=0)
+                    counter = counters[rel.heap] = itertools.count(top + 1)
+        return next(counter)
 
     def _insert_stored(self, rel: Relation, vals: list[Any]) -> dict[str, Any]:
         d = self._store(rel, vals)
@@ -476,8 +523,9 @@ class DmlMixin:
             if c.key in pk_keys and sv != stored.get(c.key):
                 moved = True
             changes[c.key] = sv
-        if not changes:
-            changes = {}
+        for hidden, key in self._partial_keys(rel, new).items():
+            if stored.get(hidden) != key:
+                changes[hidden] = key
         self._check_fkeys(rel, new)
         if moved:
             # a new primary key is a new row: delete and insert (PostgreSQL's

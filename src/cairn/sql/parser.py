@@ -527,7 +527,9 @@ class Parser(ExprParser):
             while not self.accept_op(")"):
                 self.next()
         if self.accept_kw("where"):
+            start = self.tok.pos
             stmt.where = self.expr()
+            stmt.where_text = self.sql[start:self.tok.pos].strip()
         return stmt
 
     def _create_view(self, pos: int, or_replace: bool) -> a.CreateViewStmt:

@@ -148,6 +148,7 @@ class SqlDatabase:
         self.listeners: dict[str, list[Any]] = {}
         self.sessions: dict[int, Session] = {}  # pid -> session (pg_stat_activity)
         self.statistics: dict[int, Any] = {}  # relation oid -> ANALYZE's TableStats
+        self.rowids: dict[str, Any] = {}  # heap -> next hidden row id (tables without a key)
         self._pids = itertools.count(1000)
         self._bootstrap()
 
