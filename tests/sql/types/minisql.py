@@ -110,6 +110,18 @@ class Parser:
         t = self.peek()
         if t is not None and t[0] == "op":
             self.take()
+            nxt = self.peek()
+            after = self.toks[self.i + 1] if self.i + 1 < len(self.toks) else None
+            if (
+                t[1] == "-"
+                and nxt is not None
+                and nxt[0] == "num"
+                and (after is None or after[0] != "cast")
+            ):
+                # PostgreSQL's grammar folds "-" into a numeric constant (-2147483648 is int4),
+                # but not into a cast: -1::int is -(1::int)
+                self.take()
+                return self._number("-" + nxt[1])
             arg = self.unary()
             o = F.resolve_operator(t[1], None, arg.type)
             return Node(o.result, o.call(None, arg.value, self.ctx))
@@ -118,6 +130,15 @@ class Parser:
             self.take()
             n = self.cast(n, self.typename())
         return n
+
+    def _number(self, v: str) -> Node:
+        if re.fullmatch(r"-?\d+", v):
+            iv = int(v)
+            if -(2**31) <= iv <= 2**31 - 1:
+                return Node(T.INT4, iv)
+            if -(2**63) <= iv <= 2**63 - 1:
+                return Node(T.INT8, iv)
+        return Node(T.NUMERIC, T.parse_input(T.NUMERIC, v))
 
     def typename(self) -> T.SqlType:
         words = [self.take()[1].lower()]
@@ -157,13 +178,7 @@ class Parser:
                 body = body.encode().decode("unicode_escape")
             return Node(T.UNKNOWN, body)
         if kind == "num":
-            if re.fullmatch(r"\d+", v):
-                iv = int(v)
-                if iv <= 2**31 - 1:
-                    return Node(T.INT4, iv)
-                if iv <= 2**63 - 1:
-                    return Node(T.INT8, iv)
-            return Node(T.NUMERIC, T.parse_input(T.NUMERIC, v))
+            return self._number(v)
         if kind == "punct" and v == "(":
             n = self.expr()
             self.expect(")")

@@ -325,7 +325,12 @@ def test_text_io_matches_postgres(pg, typename, texts):
     @given(texts)
     def check(text: str) -> None:
         assume("\x00" not in text)
-        assert ours(t, text) == pg_text(pg, typename, text), text
+        theirs = pg_text(pg, typename, text)
+        if typename == "time" and theirs == ("ok", "24:00:00"):
+            # documented departure: Python's time has no 24:00:00
+            assert ours(t, text) == ("error", "22008")
+            return
+        assert ours(t, text) == theirs, text
 
     check()
 

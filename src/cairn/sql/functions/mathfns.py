@@ -61,8 +61,8 @@ def numeric_sqrt(x: Decimal, ctx=None) -> Decimal:
         raise SqlError("cannot take square root of a negative number", sqlstate="2201F")
     if x.is_infinite():
         return x
-    if x.is_zero():
-        return N.numeric_round(Decimal(0), _clamp(MIN_SIG, x))
+    if x.is_zero():  # weight 0: (0 + 1) * 4 / 2 - 1 = 1 -> 15 digits
+        return N.numeric_round(Decimal(0), _clamp(MIN_SIG - 1, x))
     sweight = int((_weight(x) + 1) * 4 / 2) - 1
     rscale = _clamp(MIN_SIG - sweight, x)
     r = x.sqrt(context=_ctx_for(rscale, x.adjusted()))
@@ -179,14 +179,25 @@ def _num_integral(rounding: str):
     return f
 
 
+def _signed(fn):
+    """C's rint/ceil/trunc keep the sign of a zero result (round(-0.4) is -0)."""
+
+    def f(a: float, ctx=None) -> float:
+        if not math.isfinite(a):
+            return a
+        return math.copysign(float(fn(a)), a)
+
+    return f
+
+
 for _name in ("ceil", "ceiling"):
-    F(_name, (F8,), F8, lambda a, ctx: float(math.ceil(a)) if math.isfinite(a) else a)
+    F(_name, (F8,), F8, _signed(math.ceil))
     F(_name, (NU,), NU, _num_integral(ROUND_CEILING))
 F("floor", (F8,), F8, lambda a, ctx: float(math.floor(a)) if math.isfinite(a) else a)
 F("floor", (NU,), NU, _num_integral(ROUND_FLOOR))
-F("round", (F8,), F8, lambda a, ctx: float(round(a)) if math.isfinite(a) else a)
+F("round", (F8,), F8, _signed(round))
 F("round", (NU,), NU, lambda a, ctx: N.numeric_round(a, 0))
-F("trunc", (F8,), F8, lambda a, ctx: float(math.trunc(a)) if math.isfinite(a) else a)
+F("trunc", (F8,), F8, _signed(math.trunc))
 F("trunc", (NU,), NU, _num_integral(ROUND_DOWN))
 
 
@@ -429,7 +440,7 @@ F("lcm", (NU, NU), NU, _num_lcm)
 
 def factorial(n: int, ctx=None) -> Decimal:
     if n < 0:
-        raise SqlError("factorial of a negative number is undefined", sqlstate="2201F")
+        raise SqlError("factorial of a negative number is undefined", sqlstate="22003")
     if n > 32177:
         raise NumericValueOutOfRange("value overflows numeric format")
     return Decimal(math.factorial(n))

@@ -334,10 +334,20 @@ def split_part(s: str, delim: str, n: int, ctx=None) -> str:
     return parts[n - 1] if n <= len(parts) else ""
 
 
+def _per_char(s: str, fn) -> str:
+    """Case mapping one character to one (PostgreSQL's towupper/towlower per character)."""
+    out = []
+    for c in s:
+        m = fn(c)
+        out.append(m if len(m) == 1 else c)
+    return "".join(out)
+
+
 def initcap(s: str, ctx=None) -> str:
     out, prev_alnum = [], False
     for c in s:
-        out.append(c.lower() if prev_alnum else c.upper())
+        m = c.lower() if prev_alnum else c.upper()
+        out.append(m if len(m) == 1 else c)
         prev_alnum = c.isalnum()
     return "".join(out)
 
@@ -408,8 +418,8 @@ def overlay(s: str, rep: str, start: int, count: int | None = None, ctx=None) ->
 
 S = ((TEXT,), TEXT)
 for name, fn in (
-    ("lower", lambda s, ctx: s.lower()),
-    ("upper", lambda s, ctx: s.upper()),
+    ("lower", lambda s, ctx: s.lower() if s.isascii() else _per_char(s, str.lower)),
+    ("upper", lambda s, ctx: s.upper() if s.isascii() else _per_char(s, str.upper)),
     ("initcap", initcap),
     ("reverse", lambda s, ctx: s[::-1]),
     ("md5", lambda s, ctx: hashlib.md5(s.encode()).hexdigest()),

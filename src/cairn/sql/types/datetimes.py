@@ -183,7 +183,7 @@ def _time_fields(p: _Parsed, g: dict[str, Any]) -> None:
         fsec = round(float("0." + frac) * 1e6) if frac else 0
         ampm = (g.get("ampm") or "").lower().replace(".", "")
         if ampm:
-            if h < 1 or h > 12:
+            if h > 12:
                 raise DatetimeFieldOverflow("")
             h = h % 12 + (12 if ampm == "pm" else 0)
         if fsec == 1_000_000:

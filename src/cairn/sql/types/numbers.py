@@ -31,8 +31,8 @@ DEC = Context(prec=150000, rounding=ROUND_HALF_UP, Emax=10**6, Emin=-(10**6), tr
 NUMERIC_MAX_DISPLAY_SCALE = 1000
 NUMERIC_MIN_SIG_DIGITS = 16
 
-_INT_RE = re.compile(r"\s*([+-]?\d+)\s*\Z")
-_INT_PREFIX = re.compile(r"\s*([+-]?\d+)")
+_INT_RE = re.compile(r"\s*([+-]?\d+)\s*\Z", re.ASCII)  # ASCII digits only, as PG
+_INT_PREFIX = re.compile(r"\s*([+-]?\d+)", re.ASCII)
 
 
 def make_int_input(typename: str):
@@ -70,10 +70,10 @@ def int_out(v: int) -> str:
 
 
 _FLOAT_RE = re.compile(
-    r"\s*([+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf(?:inity)?|nan))\s*\Z", re.I
+    r"\s*([+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf(?:inity)?|nan))\s*\Z", re.I | re.A
 )
 _F4 = struct.Struct("<f")
-_FLOAT_PREFIX = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_FLOAT_PREFIX = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.A)
 
 
 def to_float4(v: float) -> float:
@@ -241,7 +241,7 @@ def float_out_digits(v: float, digits: int) -> str:
 # --- numeric ---------------------------------------------------------------------------------
 
 _NUMERIC_RE = re.compile(
-    r"\s*([+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf(?:inity)?|nan))\s*\Z", re.I
+    r"\s*([+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf(?:inity)?|nan))\s*\Z", re.I | re.A
 )
 NUMERIC_NAN = Decimal("NaN")
 NUMERIC_INF = Decimal("Infinity")
@@ -314,13 +314,13 @@ def float_to_numeric(v: float) -> Decimal:
         return NUMERIC_NAN
     if math.isinf(v):
         return NUMERIC_INF if v > 0 else NUMERIC_NINF
-    return normalize_numeric(Decimal(repr(v)))
+    return normalize_numeric(Decimal(f"{v:.15g}"))  # PostgreSQL's float8_numeric: DBL_DIG
 
 
 def float4_to_numeric(v: float) -> Decimal:
     if v != v or math.isinf(v):
         return float_to_numeric(v)
-    return normalize_numeric(Decimal(float4_out(v)))
+    return normalize_numeric(Decimal(f"{v:.6g}"))  # float4_numeric: FLT_DIG digits
 
 
 def numeric_to_float(d: Decimal, typename: str = "double precision") -> float:

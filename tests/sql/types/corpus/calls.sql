@@ -869,3 +869,103 @@ cardinality('{NULL}'::int[])
 '{}'::text[] || '{}'::text[]
 array_cat('{}'::int[], '{1}')
 '{1,2,3}'::int[] && '{}'
+# --- numeric and float edge cases
+0.1 + 0.2
+1.0 / 3.0
+2.0 / 3
+100 / 3.0
+1 / 7.0
+22 / 7::numeric(10,4)
+0.5::numeric(2,0)
+1.5::numeric(2,0)
+-0.5::numeric(2,0)
+99.5::numeric(2,0)
+0.0001 * 0.0001
+123.456 - 123.456
+-(0.0)
+1e-20::numeric * 1e-20
+9999999999999999999::numeric + 1
+(9223372036854775807::numeric + 1)::bigint
+(-9223372036854775808)::bigint
+-9223372036854775808::bigint
+2147483647::integer * 2
+-2147483648::integer * -1
+(-32768)::smallint / (-1)::smallint
+7::smallint % 3::bigint
+4 # 1
+1 << 33
+1::bigint << 33
+round(0.5::float8)
+round(1.5::float8)
+round(-0.5::float8)
+round(2.675, 2)
+round(-2.675, 2)
+trunc(2.675, 2)
+sqrt(0::numeric)
+sqrt(2.0000)
+exp(0::numeric)
+ln(1::numeric)
+power(2::numeric, -2)
+power(-2::numeric, 3)
+power(1.5::float8, 2::float8)
+10::float8 ^ 308::float8
+10::float8 ^ 309::float8
+0.1::float8 * 3::float8
+1e-300::float8 * 1e-300::float8
+(1::float8 / 3::float8)::numeric
+123456789.123456789::float8
+'0.1'::real::float8
+1::real / 3::real
+16777217::real
+'1.175494e-38'::real
+mod(10, 0)
+div(10::numeric, 0)
+gcd(0, 0)
+gcd(-2147483648, 0)
+lcm(2147483647, 2)
+factorial(0)
+factorial(-1)
+abs(-32768::smallint)
+'  -0012  '::integer
+'+5'::smallint
+'5 5'::integer
+''::integer
+'0x10'::integer
+'1_000'::integer
+'١٢'::integer
+'١٢'::numeric
+'1e-5'::numeric
+'.5e1'::numeric
+'5.'::numeric
+'-.0'::numeric
+'1e+2'::numeric
+# --- strings with unicode and edge cases
+upper('ß')
+lower('ÀÉÎ')
+initcap('élan vital')
+length('日本語')
+octet_length('日本語')
+substring('日本語テキスト', 2, 3)
+left('日本語', 2)
+reverse('日本語')
+lpad('日本', 5, '*')
+repeat('日', 3)
+strpos('日本語', '語')
+position('' IN 'abc')
+split_part('日,本,語', ',', 2)
+ascii('日')
+chr(26085)
+md5('日本語')
+quote_literal('日本')
+quote_ident('日本')
+quote_ident('a"b')
+format('%I', 'a"b')
+format('%-10s|', '日本')
+concat_ws('', 'a', 'b')
+concat_ws(NULL, 'a', 'b')
+'日本語' < 'abc'
+'abc' || '日本'
+translate('日本語', '本', 'X')
+btrim('  日本  ')
+to_char(1234.5, 'FM9,999.00')
+encode('日本'::bytea, 'hex')
