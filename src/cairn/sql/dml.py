@@ -341,15 +341,26 @@ class DmlMixin:
                                       "is of type {src}"))
                 source_rows.append(row)
         else:
-            pq: PlannedQuery = pl.plan_query(st.query)
+            pl.unknown_outputs = True
+            try:
+                pq: PlannedQuery = pl.plan_query(st.query)
+            finally:
+                pl.unknown_outputs = False
             if len(pq.types) > len(targets):
                 raise SqlError("INSERT has more expressions than target columns",
                                sqlstate="42601", position=st.pos + 1)
             convs = []
             for i, (t, c) in enumerate(zip(pq.types, targets, strict=False)):
-                b = coerce(Bound(t, lambda row, ex, i=i: row[i]), c.type, "assignment",
-                           pl.ctx, -1, f'column "{c.name}" is of type {{dst}} but expression '
-                           "is of type {src}")
+                src = Bound(t, lambda row, ex, i=i: row[i])
+                if t.oid == T.UNKNOWN.oid:  # an untyped literal or parameter: read as c's type
+                    parse = T.input_function(c.type.base)
+                    src = Bound(c.type.base, lambda row, ex, i=i, p=parse: None if row[i] is None
+                                else (p(row[i], ex.ctx) if isinstance(row[i], str) else row[i]))
+                    hook = pq.infers[i] if pq.infers else None
+                    if hook is not None:
+                        hook(c.type)
+                b = coerce(src, c.type, "assignment", pl.ctx, -1, f'column "{c.name}" is of '
+                           "type {dst} but expression is of type {src}")
                 convs.append(b)
             positions = positions[:len(pq.types)]
             for qrow in list(pq.node.rows(ex)):

@@ -91,6 +91,8 @@ class PlannedQuery:
     types: list[T.SqlType]
     volatile: bool = True  # calls a volatile function (set by the session's plan cache)
     columns: list[Any] | None = None  # the result's Column records, made once
+    # untyped outputs' parameter inference hooks (INSERT ... SELECT $1 learns $1's type)
+    infers: list[Any] | None = None
 
 
 @dataclass
@@ -140,6 +142,10 @@ class Planner:
         # (an UPDATE/DELETE target); every other scan takes the SELECT policies
         self.target_command: str | None = None
         self.target_scan: ScanBuilder | None = None  # the DML target's scan (from_where)
+        self.depth = 0  # nesting of plan_query
+        # INSERT ... SELECT: the top query's untyped outputs ('5', $1) stay unknown, so that
+        # the target columns give them their types (PostgreSQL's rule), not text
+        self.unknown_outputs = False
         # subqueries being planned: (the scope outside them, [correlated?])
         self.sublinks: list[tuple[Scope, list[bool]]] = []
 
@@ -1016,6 +1022,7 @@ class Planner:
     def plan_query(self, q: a.Node, outer: Scope | None = None) -> PlannedQuery:
         scope = outer if outer is not None else Scope()
         with_ = getattr(q, "with_", None)
+        self.depth += 1
         if with_ is not None:
             self.ctes.append(self._plan_ctes(with_, scope))
         try:
@@ -1030,6 +1037,7 @@ class Planner:
                 return self.session.plan_dml_in_query(self, q, scope)
             raise SqlError(f"{type(q).__name__} is not allowed here", sqlstate="0A000")
         finally:
+            self.depth -= 1
             if with_ is not None:
                 self.ctes.pop()
 
@@ -1589,7 +1597,9 @@ class Planner:
         else:
             node = P.Project(node, [b.fn for b in all_outs])
         # an untyped literal in the select list is text (its value is already a str)
-        types = [b.type if b.type.oid != T.UNKNOWN.oid else T.TEXT for b in outs]
+        keep = self.unknown_outputs and self.depth == 1
+        types = [b.type if b.type.oid != T.UNKNOWN.oid or keep else T.TEXT for b in outs]
+        infers = [b.infer for b in outs] if keep else None
         # DISTINCT
         if q.distinct:
             if extra:
@@ -1626,7 +1636,7 @@ class Planner:
         if q.limit is not None or q.offset is not None:
             node = P.Limit(node, self._limit_expr(q.limit, "LIMIT"),
                            self._limit_expr(q.offset, "OFFSET"))
-        return PlannedQuery(node, names, types)
+        return PlannedQuery(node, names, types, infers=infers)
 
     def from_where(self, from_: list[a.Node], where: a.Node | None,
                    locking: list[a.LockingClause], outer: Scope | None,
