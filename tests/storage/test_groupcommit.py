@@ -103,3 +103,20 @@ def test_a_failed_fsync_fails_every_waiter_and_every_later_commit() -> None:
 def test_commit_delay_out_of_range_is_refused() -> None:
     with pytest.raises(ValueError, match="commit_delay"):
         GroupCommit(lambda: None, lambda: 0, commit_delay=2)
+
+
+@pytest.mark.parametrize("blocked", [0, 3])
+def test_commit_delay_leaves_out_writers_blocked_on_a_lock(blocked: int) -> None:
+    """Three other writers committed recently but now wait for a lock (held by the leader,
+    say): they cannot join the group, so the leader does not wait for them (PostgreSQL's
+    commit_siblings leaves out backends waiting for a lock). Counted, not timed: ``delays``
+    is the number of leader waits that ran out."""
+    end = [0]
+    gc = GroupCommit(lambda: None, lambda: end[0], commit_delay=0.05,
+                     blocked=lambda: blocked)
+    now = time.monotonic()
+    gc._recent.update({-1: now, -2: now, -3: now})  # three recently active writers
+    end[0] = 10
+    gc.sync_to(10)
+    assert gc.durable_position == 10
+    assert gc.delays == (0 if blocked else 1)
