@@ -161,6 +161,22 @@ class Cursor:
         self._set(res)
         return self
 
+    def copy(self, sql: str, data: str | None = None) -> str | None:
+        """COPY ... FROM STDIN reading ``data`` (text or CSV), or COPY ... TO STDOUT returning
+        its output; ``rowcount`` is the rows copied."""
+        conn = self.connection
+        if conn.closed:
+            raise InterfaceError(SqlError("the connection is closed", sqlstate="08003"))
+        s = conn.session
+        try:
+            if not conn.autocommit and not s.in_block:
+                s.execute("BEGIN")
+            res, out = s.copy(sql, data)
+        except SqlError as exc:
+            raise wrap(exc) from exc
+        self._set(res)
+        return out
+
     def executemany(self, sql: str, seq: Sequence[Any]) -> None:
         total = 0
         for params in seq:

@@ -224,6 +224,8 @@ class Session(DdlMixin, DmlMixin, AlterMixin, RolesMixin):
         self.currval: dict[int, int] = {}
         self.lastval: int | None = None
         self.describing = False
+        self._copy_data: str | None = None  # COPY FROM STDIN's input, handed by copy()
+        self._copy_out: str | None = None  # COPY TO STDOUT's output
         self.last_dml_plan: Any = None
         # (severity, sqlstate, message) the client should see as NoticeResponse messages
         self.notices: list[tuple[str, str, str]] = []
@@ -797,6 +799,85 @@ class Session(DdlMixin, DmlMixin, AlterMixin, RolesMixin):
                         types: list[T.SqlType]) -> Result:
         self.analyze(st.tables, st.verbose)  # ANALYZE alone: inside a transaction is fine
         return Result("ANALYZE")
+
+    def copy(self, sql: str, data: str | None = None) -> tuple[Result, str | None]:
+        """COPY ... FROM STDIN with ``data`` (text or CSV), or COPY ... TO STDOUT, whose
+        output comes back as the second element. As ``execute``, in its own transaction
+        outside BEGIN."""
+        stmts = parse(sql)
+        if len(stmts) != 1 or not isinstance(stmts[0].node, a.CopyStmt):
+            raise SqlError("copy() takes one COPY statement", sqlstate="42601")
+        st = stmts[0].node
+        if st.is_from and data is None:
+            raise SqlError("COPY FROM STDIN needs the data to read", sqlstate="57014")
+        self._copy_data = data
+        try:
+            res = self._run(st, [], [])
+        finally:
+            self._copy_data = None
+        out, self._copy_out = self._copy_out, None
+        return res, out
+
+    def stmt_CopyStmt(self, st: a.CopyStmt, params: list[Any],
+                      types: list[T.SqlType]) -> Result:
+        from cairn.sql.copy import CopyOptions, format_rows, parse_rows
+
+        o = CopyOptions.from_statement(st.options)
+        if not st.is_from:
+            if st.table is not None:
+                rel = self.catalog().resolve(st.table.schema, st.table.name,
+                                             self.search_path(), st.table.pos)
+                cols = ", ".join(f'"{c}"' for c in (st.columns or [
+                    c.name for c in rel.live_columns]))
+                q = parse(f'SELECT {cols} FROM "{rel.schema}"."{rel.name}"')[0].node
+            else:
+                q = st.query  # type: ignore[assignment]
+            res = self.select(q, params, types)
+            assert res.columns is not None
+            rows = [[None if v is None else T.format_output(c.type, v, self.ctx)
+                     for v, c in zip(r, res.columns, strict=True)] for r in res.rows]
+            self._copy_out = format_rows(rows, [c.name for c in res.columns], o)
+            return Result(f"COPY {len(rows)}")
+        if st.table is None:
+            raise SqlError("COPY FROM needs a table", sqlstate="42601")
+        rel = self._target(st.table)
+        self.check_privilege(rel, "insert", st.table.pos)
+        names = st.columns or [c.name for c in rel.live_columns]
+        cols = []
+        for n in names:
+            c = rel.column(n)
+            if c is None:
+                raise SqlError(f'column "{n}" of relation "{rel.name}" does not exist',
+                               sqlstate="42703")
+            cols.append(c)
+        data = getattr(self, "_copy_data", None) or ""
+        fields = parse_rows(data, o, [c.name for c in cols])
+        inputs = [T.input_function(c.type.base) for c in cols]
+        defaults = self._defaults(rel)
+        checks = self._checks(rel)
+        rls = self._rls_check(rel, "insert")
+        ex = self.exec_state([])
+        positions = [rel.live_columns.index(c) for c in cols]
+        n = 0
+        for line, r in enumerate(fields, 1):
+            vals: list[Any] = [None] * len(rel.live_columns)
+            for i, d in enumerate(defaults):
+                if i not in positions and d is not None:
+                    vals[i] = d.fn((), ex)
+            try:
+                for p, f, c, fn in zip(positions, r, cols, inputs, strict=True):
+                    if f is not None:
+                        vals[p] = T.coerce_typmod(fn(f, self.ctx), c.type, False, self.ctx)
+            except SqlError as exc:
+                exc.detail = f"COPY {rel.name}, line {line}"
+                raise
+            self._check_row(rel, vals, checks, ex)
+            if rls is not None:
+                rls(tuple(vals), ex)
+            self._check_fkeys(rel, vals)
+            self._insert_stored(rel, vals)
+            n += 1
+        return Result(f"COPY {n}")
 
     def stmt_ListenStmt(self, st: a.ListenStmt, params: list[Any],
                         types: list[T.SqlType]) -> Result:
