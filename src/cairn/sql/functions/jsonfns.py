@@ -14,7 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from cairn.sql.errors import InvalidParameterValue
+from cairn.sql.errors import InvalidParameterValue, InvalidTextRepresentation
 from cairn.sql.functions.comparison import add_comparisons
 from cairn.sql.functions.registry import ANY, ANYELEMENT, FUNCTIONS, OPERATORS
 from cairn.sql.types import datetimes as DT
@@ -222,7 +222,7 @@ def delete_path(a: Any, path: list, ctx=None) -> Any:
         try:
             i = int(last)
         except ValueError:
-            raise InvalidParameterValue(
+            raise InvalidTextRepresentation(
                 f'path element at position {len(path)} is not an integer: "{last}"'
             ) from None
         if i < 0:
@@ -283,7 +283,7 @@ def jsonb_set(
             try:
                 i = int(p)
             except ValueError:
-                raise InvalidParameterValue(
+                raise InvalidTextRepresentation(
                     f'path element at position {depth + 1} is not an integer: "{p}"'
                 ) from None
             n = len(cur)

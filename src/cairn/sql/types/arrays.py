@@ -127,7 +127,7 @@ def _check_rect(v: list, text: str) -> None:
         )
     if kinds == {True}:
         shapes = {_shape(x) for x in v}
-        if len(shapes) > 1 or () in shapes:
+        if len(shapes) > 1 or any(not x for x in v):
             raise _malformed(
                 text, "Multidimensional arrays must have sub-arrays with matching dimensions."
             )

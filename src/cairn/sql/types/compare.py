@@ -92,10 +92,22 @@ def sort_key(t: T.SqlType) -> Key:
         ek = sort_key(t.element)
 
         def array_key(v: list) -> Any:
-            return [
-                (1,) if x is None else (0, array_key(x) if isinstance(x, list) else ek(x))
-                for x in v
-            ]
+            # PostgreSQL's array_cmp: elements in storage order (NULL last), then the
+            # number of elements (a prefix sorts first), then dimensionality and shape
+            flat: list = []
+            shape: list[int] = []
+
+            def walk(x: list, depth: int) -> None:
+                if len(shape) <= depth:
+                    shape.append(len(x))
+                for y in x:
+                    if isinstance(y, list):
+                        walk(y, depth + 1)
+                    else:
+                        flat.append((1,) if y is None else (0, ek(y)))
+
+            walk(v, 0)
+            return (flat, len(shape) if v else 0, shape)
 
         return array_key
     return _KEYS.get(t.oid, _identity)

@@ -969,3 +969,87 @@ translate('日本語', '本', 'X')
 btrim('  日本  ')
 to_char(1234.5, 'FM9,999.00')
 encode('日本'::bytea, 'hex')
+# --- more date/time, json and array edge cases
+SET timezone = 'Europe/Berlin'
+'2024-03-31 02:30'::timestamptz
+'2024-10-27 02:30'::timestamptz
+'2024-03-30 12:00'::timestamptz + '1 day'::interval
+'2024-03-31 12:00'::timestamptz - '2024-03-30 12:00'::timestamptz
+date_trunc('day', '2024-03-31 12:00+00'::timestamptz)
+date_trunc('hour', '2024-10-27 02:30+00'::timestamptz)
+extract(timezone_minute from '2024-01-02 03:04:05+00'::timestamptz)
+to_char('2024-07-02 03:04:05+00'::timestamptz, 'HH24:MI TZ TZH:TZM')
+age('2024-03-31 12:00+00'::timestamptz, '2024-01-31 12:00+00'::timestamptz)
+make_timestamptz(2024, 7, 1, 12, 0, 0)
+'2024-07-01'::date::timestamptz
+'2024-07-01 00:00'::timestamp::timestamptz::date
+timezone('UTC', '2024-07-01 12:00+02'::timestamptz)
+SET timezone = 'UTC'
+'0001-01-01'::date
+'9999-12-31'::date
+'2024-12-31'::date - '2024-01-01'::date
+'2024-01-01'::date - '2024-12-31'::date
+'2024-02-29'::date + '1 year'::interval
+'2024-01-01'::date + '-1 day'::interval
+'00:00:00'::time - '00:00:01'::time
+'23:59:59.999999'::time + '1 microsecond'::interval
+extract(week from '2021-01-03'::date)
+extract(isoyear from '2021-01-03'::date)
+extract(doy from '2024-12-31'::date)
+date_part('month', '1 year 14 months'::interval)
+date_part('day', '-3 days'::interval)
+to_char('2024-12-30'::date, 'IYYY-IW-ID')
+to_char('2024-01-02 00:00:00'::timestamp, 'HH12 AM')
+to_char('2024-01-02 12:00:00'::timestamp, 'HH12 PM')
+'1 mon'::interval - '1 day'::interval
+'-1 mon'::interval
+'1 mon -30 days'::interval = '0'::interval
+'2 years 3 mons'::interval / 2
+'1 year'::interval * 1.5
+'1 day'::interval * -1
+'1 hour'::interval * 'NaN'::float8
+'178000000 years'::interval
+'-178000000 years'::interval
+jsonb_array_length('[]')
+'[1, 2, 3]'::jsonb - 5
+'{"a": 1}'::jsonb - 0
+'{"a": {"b": 1}}'::jsonb #- '{a,b,c}'
+'[1, [2, 3]]'::jsonb #- '{1,0}'
+'[1, 2]'::jsonb #- '{x}'
+jsonb_set('[1, 2]', '{x}', '3')
+jsonb_set('{"a": null}', '{a}', 'null')
+jsonb_insert('[1, 2]', '{0}', '0')
+jsonb_insert('[1, 2]', '{-1}', '9', true)
+jsonb_strip_nulls('[null, 1]')
+jsonb_pretty('[]')
+jsonb_pretty('"x"')
+'{"a": 1, "b": 2}'::jsonb ?| '{}'
+'{"a": 1, "b": 2}'::jsonb ?& '{}'
+'{"a": [1, 2]}'::jsonb @> '{"a": []}'
+'[[1, 2]]'::jsonb @> '[1]'
+'{"a": 1}'::jsonb || '[2]'
+'"a"'::jsonb || '"b"'
+'[]'::jsonb || '[]'
+to_jsonb(12345678901234567890)
+to_jsonb(1e-5::float8)
+to_jsonb('-Infinity'::numeric)
+to_jsonb('{{1,NULL},{3,4}}'::int[])
+to_jsonb('{"a": 1}'::json)
+to_jsonb('"x"'::jsonb)
+jsonb_build_array('{1,2}'::int[], '{}'::text[])
+'{1,2,3}'::int[] @> '{}'
+'{}'::int[] <@ '{1}'
+'{1,2}'::int[] || NULL::int[]
+NULL::int[] || '{1}'::int[]
+array_append(NULL::int[], 1)
+array_remove('{}'::int[], 1)
+array_position('{}'::int[], 1)
+array_replace('{{1,2},{1,3}}'::int[], 1, 0)
+array_to_string('{{a,b},{c,d}}'::text[], '-')
+string_to_array('a||b', '||')
+string_to_array('abc', '')
+cardinality('{{}}'::int[])
+'{{1,2},{3,4}}'::int[] = '{1,2,3,4}'::int[]
+'{1,2,3,4}'::int[] < '{{1,2},{3,4}}'::int[]
+'{{1,2}}'::int[] < '{{1,3}}'::int[]
+'{a,B,c}'::text[] < '{a,b}'::text[]
