@@ -879,6 +879,52 @@ class Session(DdlMixin, DmlMixin, AlterMixin, RolesMixin):
             n += 1
         return Result(f"COPY {n}")
 
+    # -- SQL-level prepared statements ---------------------------------------------------
+    def stmt_PrepareStmt(self, st: a.PrepareStmt, params: list[Any],
+                         types: list[T.SqlType]) -> Result:
+        from cairn.sql.expr import type_from_name
+
+        if st.name in self.prepared:
+            raise SqlError(f'prepared statement "{st.name}" already exists',
+                           sqlstate="42P05")
+        ptypes = [type_from_name(t) for t in st.types]
+        n = max(_max_param(st.stmt), len(ptypes))
+        given: list[Any] = ptypes + [None] * (n - len(ptypes))
+        if isinstance(st.stmt, (a.SelectStmt, a.SetOperation)):
+            pl = self.planner(given)
+            pl.plan_query(st.stmt)  # errors now, as PostgreSQL reports them at PREPARE
+            for i, t in enumerate(given):
+                if t is None:
+                    given[i] = pl.inferred.get(i, T.TEXT)
+        self.prepared[st.name] = (st.stmt, [t or T.TEXT for t in given])
+        return Result("PREPARE")
+
+    def stmt_ExecuteStmt(self, st: a.ExecuteStmt, params: list[Any],
+                         types: list[T.SqlType]) -> Result:
+        from cairn.sql.expr import Scope, coerce
+
+        got = self.prepared.get(st.name)
+        if got is None:
+            raise SqlError(f'prepared statement "{st.name}" does not exist', sqlstate="26000")
+        node, ptypes = got
+        if len(st.params) != len(ptypes):
+            raise SqlError(f'wrong number of parameters for prepared statement "{st.name}"',
+                           sqlstate="42601", detail=f"Expected {len(ptypes)} parameters but "
+                                                    f"got {len(st.params)}.")
+        pl = self.planner([], track=False)
+        ex = self.exec_state(params)
+        values = [coerce(pl.bind(e, Scope()), t, "assignment", self.ctx).fn((), ex)
+                  for e, t in zip(st.params, ptypes, strict=True)]
+        return self._dispatch(node, values, ptypes)
+
+    def stmt_DeallocateStmt(self, st: a.DeallocateStmt, params: list[Any],
+                            types: list[T.SqlType]) -> Result:
+        if st.name is None:
+            self.prepared.clear()
+        elif self.prepared.pop(st.name, None) is None:
+            raise SqlError(f'prepared statement "{st.name}" does not exist', sqlstate="26000")
+        return Result("DEALLOCATE ALL" if st.name is None else "DEALLOCATE")
+
     def stmt_ListenStmt(self, st: a.ListenStmt, params: list[Any],
                         types: list[T.SqlType]) -> Result:
         if st.unlisten:

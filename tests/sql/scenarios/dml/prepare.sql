@@ -1,0 +1,15 @@
+CREATE TABLE kv (k int PRIMARY KEY, v text);
+PREPARE put (int, text) AS INSERT INTO kv VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = excluded.v RETURNING k, v;
+EXECUTE put(1, 'one');
+EXECUTE put(1, 'uno');
+EXECUTE put('2', 'two');
+PREPARE get AS SELECT v FROM kv WHERE k = $1;
+EXECUTE get(1);
+EXECUTE get(3);
+EXECUTE get(1, 2);
+EXECUTE nope(1);
+PREPARE get AS SELECT 1;
+DEALLOCATE get;
+EXECUTE get(1);
+DEALLOCATE get;
+DEALLOCATE ALL;
