@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 
 import click
@@ -37,7 +38,8 @@ def serve_command(host: str, port: int, data_dir: str | None, hba_file: str | No
     try:
         server.start()
         user = "cairn"  # the superuser every new database has (and "postgres")
-        click.echo(server.dsn(user), nl=True)
+        click.echo(server.dsn(user))
+        sys.stdout.flush()  # a pipe is block-buffered: the DSN is what a caller waits for
         click.echo(f"cairn sql serve: listening on {server.address[0]}:{server.address[1]}"
                    f" ({'TLS offered' if server.tls_context else 'no TLS'}; "
                    f"data {'in ' + data_dir if data_dir else 'in memory'}); Ctrl-C stops",

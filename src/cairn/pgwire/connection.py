@@ -20,6 +20,7 @@ import os
 import select
 import socket
 import struct
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +49,7 @@ REPORTED = {
 }
 UTF8_NAMES = {"utf8", "utf-8", "unicode"}
 NOTIFY_POLL = 0.05  # seconds between looks at a listening session's queue while idle
+CANCEL_WAIT = 5.0  # seconds a CancelRequest waits for a received command to start
 
 
 class Closed(Exception):
@@ -90,7 +92,8 @@ class Connection:
         self.cfg = server.config
         self.sock: Any = sock
         self.addr = addr
-        self.pid = pid
+        self.conn_id = pid  # the server's own number for this socket
+        self.pid = pid  # BackendKeyData's process ID: the session's pid once there is one
         self.secret = os.urandom(4)
         self.inbuf = bytearray()
         self.out: list[bytes] = []
@@ -201,6 +204,10 @@ class Connection:
             with contextlib.suppress(Exception):
                 self.session.close()  # rolls back an open transaction
         self.server.release(self)
+        if self.ssl:  # close_notify, as PostgreSQL: libpq reads a bare EOF as an SSL error
+            with contextlib.suppress(OSError, ValueError):
+                self.sock.settimeout(1.0)
+                self.sock = self.sock.unwrap()
         with contextlib.suppress(OSError):
             self.sock.close()
 
@@ -250,6 +257,10 @@ class Connection:
             self.session = self.server.sdb.connect(self.user)  # the role must exist, log in
         except SqlError as exc:
             raise Fatal(exc.sqlstate, exc.message, exc.hint) from None
+        if hasattr(self.session, "client_addr"):
+            self.session.client_addr = self.addr  # pg_stat_activity.client_addr
+        # the session's pid is the one pg_stat_activity shows: BackendKeyData names it too
+        self.pid = getattr(self.session, "pid", self.pid)
         self._apply_startup_settings(params)
         self.send(p.AUTH_OK)
         self._report_parameters(initial=True)
@@ -632,9 +643,18 @@ class Connection:
         """A CancelRequest naming this connection: cancels the running statement, if any."""
         if not hmac.compare_digest(secret, self.secret):
             return False
-        cancel = getattr(self.session, "cancel", None)
-        if self.busy and cancel is not None:
-            cancel()
+        s = self.session
+        # The command was received (busy) but the session may not have started it yet
+        # (parsing): PostgreSQL would still cancel it, so wait for it to start, briefly. This
+        # runs on the CancelRequest's own connection thread.
+        deadline = time.monotonic() + CANCEL_WAIT
+        while self.busy and s is not None:
+            if getattr(s, "running", True):
+                s.cancel()
+                break
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.001)
         return True
 
 

@@ -122,7 +122,7 @@ class PgServer:
                 pid = self._next_pid
                 self._next_pid += 1
                 conn = Connection(self, client, addr[0], pid)
-                self._conns[pid] = conn
+                self._conns[conn.conn_id] = conn
                 t = threading.Thread(target=self._serve, args=(conn,), name=f"pgwire-{pid}",
                                      daemon=True)
                 self._threads.add(t)
@@ -173,8 +173,9 @@ class PgServer:
 
     def release(self, conn: Connection) -> None:
         with self._lock:
-            self._conns.pop(conn.pid, None)
-            self._registered.pop(conn.pid, None)
+            self._conns.pop(conn.conn_id, None)
+            if self._registered.get(conn.pid) is conn:
+                del self._registered[conn.pid]
             if conn.admitted:
                 self.admitted -= 1
                 conn.admitted = False
