@@ -103,12 +103,12 @@ def array_prepend(x: Any, a: list | None, ctx=None) -> list:
     return [x, *a]
 
 
-OP("||", (ANYARRAY, ANYARRAY), ANYARRAY, array_cat, strict=False)
-OP("||", (ANYARRAY, ANYELEMENT), ANYARRAY, array_append, strict=False)
-OP("||", (ANYELEMENT, ANYARRAY), ANYARRAY, array_prepend, strict=False)
-F("array_cat", (ANYARRAY, ANYARRAY), ANYARRAY, array_cat, strict=False)
-F("array_append", (ANYARRAY, ANYELEMENT), ANYARRAY, array_append, strict=False)
-F("array_prepend", (ANYELEMENT, ANYARRAY), ANYARRAY, array_prepend, strict=False)
+OP("||", (ANYARRAY, ANYARRAY), ANYARRAY, array_cat, strict=False, compatible=True)
+OP("||", (ANYARRAY, ANYELEMENT), ANYARRAY, array_append, strict=False, compatible=True)
+OP("||", (ANYELEMENT, ANYARRAY), ANYARRAY, array_prepend, strict=False, compatible=True)
+F("array_cat", (ANYARRAY, ANYARRAY), ANYARRAY, array_cat, strict=False, compatible=True)
+F("array_append", (ANYARRAY, ANYELEMENT), ANYARRAY, array_append, strict=False, compatible=True)
+F("array_prepend", (ANYELEMENT, ANYARRAY), ANYARRAY, array_prepend, strict=False, compatible=True)
 
 
 def array_length(a: list, d: int, ctx=None) -> int | None:
@@ -199,7 +199,14 @@ def _positions_factory(bound):
     return positions
 
 
-F("array_remove", (ANYARRAY, ANYELEMENT), ANYARRAY, factory=_remove_factory, strict=False)
+F(
+    "array_remove",
+    (ANYARRAY, ANYELEMENT),
+    ANYARRAY,
+    factory=_remove_factory,
+    strict=False,
+    compatible=True,
+)
 F(
     "array_replace",
     (ANYARRAY, ANYELEMENT, ANYELEMENT),
@@ -207,9 +214,30 @@ F(
     factory=_replace_factory,
     strict=False,
 )
-F("array_position", (ANYARRAY, ANYELEMENT), INT4, factory=_position_factory, strict=False)
-F("array_position", (ANYARRAY, ANYELEMENT, INT4), INT4, factory=_position_factory, strict=False)
-F("array_positions", (ANYARRAY, ANYELEMENT), T.INT4_ARRAY, factory=_positions_factory, strict=False)
+F(
+    "array_position",
+    (ANYARRAY, ANYELEMENT),
+    INT4,
+    factory=_position_factory,
+    strict=False,
+    compatible=True,
+)
+F(
+    "array_position",
+    (ANYARRAY, ANYELEMENT, INT4),
+    INT4,
+    factory=_position_factory,
+    strict=False,
+    compatible=True,
+)
+F(
+    "array_positions",
+    (ANYARRAY, ANYELEMENT),
+    T.INT4_ARRAY,
+    factory=_positions_factory,
+    strict=False,
+    compatible=True,
+)
 
 
 def _to_string_factory(bound):

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from cairn.sql.errors import AmbiguousFunction, SqlError, UndefinedFunction
+from cairn.sql.errors import AmbiguousFunction, DatatypeMismatch, SqlError, UndefinedFunction
 from cairn.sql.types import sqltype as T
 from cairn.sql.types.casts import can_coerce, find_cast
 from cairn.sql.types.io import input_function
@@ -44,6 +44,7 @@ class Signature:
     variadic: T.SqlType | None = None  # the last arg repeats (VARIADIC); ANY for "any"
     result_fn: Callable[[tuple[T.SqlType, ...]], T.SqlType] | None = None
     columns: tuple[tuple[str, T.SqlType], ...] | None = None  # an SRF's output columns
+    compatible: bool = False  # polymorphic args are anycompatible (unified by casts)
 
 
 Converter = Callable[[Any, Any], Any] | None
@@ -150,9 +151,14 @@ def _expand(sig: Signature, n: int) -> tuple[T.SqlType, ...] | None:
 
 
 def _bind(
-    sig_args: tuple[T.SqlType, ...], actual: tuple[T.SqlType, ...]
+    sig_args: tuple[T.SqlType, ...], actual: tuple[T.SqlType, ...], compatible: bool = False
 ) -> tuple[T.SqlType, ...] | None:
-    """Bind anyelement/anyarray to the actual types (None if inconsistent)."""
+    """Bind anyelement/anyarray to the actual types (None if inconsistent).
+
+    ``compatible`` is PostgreSQL's anycompatible family (array_append, ||, ...): the
+    arguments are unified to a common type through implicit casts, and all-unknown means
+    text. Plain anyelement/anyarray need one exact type; all-unknown stays UNKNOWN, which
+    ``resolve_*`` reports as 42804."""
     elem: T.SqlType | None = None
     for d, a in zip(sig_args, actual, strict=False):
         if a.oid == T.UNKNOWN.oid:
@@ -168,8 +174,22 @@ def _bind(
         if elem is None:
             elem = e
         elif elem != e:
-            return None  # anyelement/anyarray must all be the same type (no coercion)
+            if not compatible:
+                return None  # anyelement/anyarray must all be the same type
+            if can_coerce(e, elem, "implicit"):
+                continue
+            if can_coerce(elem, e, "implicit"):
+                elem = e
+                continue
+            return None
     if elem is None:
+        if not compatible:
+            return tuple(
+                T.UNKNOWN
+                if d.oid in (ANYELEMENT.oid, ANYNONARRAY.oid, ANYARRAY.oid)
+                else (a if d.oid == ANY.oid else d)
+                for d, a in zip(sig_args, actual, strict=False)
+            )
         elem = T.TEXT
     out = []
     for d, a in zip(sig_args, actual, strict=False):
@@ -181,7 +201,7 @@ def _bind(
             except SqlError:
                 return None
         elif d.oid == ANY.oid:
-            out.append(T.TEXT if a.oid == T.UNKNOWN.oid else a)
+            out.append(a)  # "any" keeps the actual type (pg_typeof('x') is unknown)
         else:
             out.append(d)
     return tuple(out)
@@ -265,13 +285,14 @@ def resolve(catalog: Catalog, name: str, actual: tuple[T.SqlType, ...], *, is_op
         if args is None:
             continue
         if all(_accepts(a, d) for a, d in zip(actual, args, strict=False)):
-            bound = _bind(args, actual)
+            bound = _bind(args, actual, sig.compatible)
             if bound is not None:
                 cands.append((sig, bound))
     if not cands:
         return None
     base = tuple(a.base for a in actual)
-    exact = [c for c in cands if c[1] == base]
+    has_unknown = any(a.oid == T.UNKNOWN.oid for a in actual)
+    exact = [] if has_unknown else [c for c in cands if c[1] == base]
     if exact:
         return exact[0]
     if is_operator and len(actual) == 2:
@@ -311,6 +332,15 @@ def _impl(sig: Signature, bound: tuple[T.SqlType, ...]) -> Impl:
     return sig.fn
 
 
+def _check_resolved(sig: Signature, bound: tuple[T.SqlType, ...], n: int) -> None:
+    declared = _expand(sig, n) or ()
+    for d, b in zip(declared, bound, strict=False):
+        if d.oid in (ANYELEMENT.oid, ANYNONARRAY.oid, ANYARRAY.oid) and b.oid == T.UNKNOWN.oid:
+            raise DatatypeMismatch(
+                "could not determine polymorphic type because input has type unknown"
+            )
+
+
 FUNCTIONS = Catalog()
 OPERATORS = Catalog()
 PREFIX = Catalog()
@@ -337,6 +367,7 @@ def resolve_function(name: str, args: list[T.SqlType]) -> Function:
             "You might need to add explicit type casts.",
         )
     sig, bound = r
+    _check_resolved(sig, bound, len(actual))
     return Function(
         sig.name,
         bound,
@@ -372,6 +403,7 @@ def resolve_operator(op: str, left: T.SqlType | None, right: T.SqlType) -> Opera
             "You might need to add explicit type casts.",
         )
     sig, bound = r
+    _check_resolved(sig, bound, len(actual))
     return Operator(
         op,
         None if left is None else bound[0],

@@ -288,7 +288,7 @@ def timestamp_in(text: str, ctx: Any = None) -> datetime | float:
         v, _ = _build(p, text, "timestamp")
         return v
 
-    return _errors("timestamp without time zone", text, go)
+    return _errors("timestamp", text, go)
 
 
 def timestamptz_in(text: str, ctx: Any = None) -> datetime | float:
@@ -361,7 +361,7 @@ def time_in(text: str, ctx: Any = None) -> time:
             raise DatetimeFieldOverflow("time 24:00:00 is not supported by cairn", sqlstate="22008")
         return micros_to_time(us)
 
-    return _errors("time without time zone", text, go)
+    return _errors("time", text, go)
 
 
 # --- output ----------------------------------------------------------------------------------

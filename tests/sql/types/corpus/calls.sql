@@ -1053,3 +1053,51 @@ cardinality('{{}}'::int[])
 '{1,2,3,4}'::int[] < '{{1,2},{3,4}}'::int[]
 '{{1,2}}'::int[] < '{{1,3}}'::int[]
 '{a,B,c}'::text[] < '{a,b}'::text[]
+# --- resolution with literals and mixed types
+round(1, 2)
+round(1.5::float8)
+round('2.5')
+1 = 1.0
+1.5 = '1.5'
+'1' = 1.5
+'a'::char(3) = 'a'::varchar
+'a '::varchar = 'a'::char(3)
+'a'::name = 'a'
+'2024-01-01'::date + '1 day'
+'2024-01-01'::date - '2023-12-31'
+'2024-01-01 10:00'::timestamp - '1 hour'
+'1 hour'::interval + '2024-01-01'::date
+1 + NULL
+NULL + NULL
+'a' || NULL
+1.5 || 'x'
+'{1,2}' || 3
+3 || '{1,2}'
+'{1,2}'::int[] || '{3}'
+array_length('{1,2}', 1)
+pg_typeof('abc')
+pg_typeof(NULL)
+pg_typeof(1 + 1.5)
+pg_typeof(1::smallint + 1)
+pg_typeof(1::real + 1)
+pg_typeof(1::real + 1.5)
+pg_typeof(1::numeric + 1::float8)
+pg_typeof('1 day'::interval * 2)
+pg_typeof('2024-01-01'::date - 1)
+pg_typeof(now())
+pg_typeof(2 ^ 2)
+pg_typeof(2::numeric ^ 2)
+pg_typeof(|/ 4)
+pg_typeof(@ -4)
+pg_typeof(-2::smallint)
+pg_typeof('{1}'::int[] || 2::bigint)
+lower(1)
+length(1::text)
+substr(12345::text, 2, 2)
+concat(1.50, '|', 2::real)
+5 / 2.0
+5::float8 / 2
+'5' / 2
+2 * '3.5'
+'abc' || 1::bytea
+'\x01'::bytea || '\x02'::bytea
