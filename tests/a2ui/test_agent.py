@@ -396,3 +396,35 @@ def test_listener_loss_is_healed_by_a_resync(booking_server: tuple[LiveServer, A
             assert agent.reconnects >= 1
         finally:
             watch.stop()
+
+
+def test_first_screen_shows_chips_and_event_cards_without_typing(srv: LiveServer) -> None:
+    """Opening the console (its first stream) fills the screen: suggestion chips and the
+    seeded events as cards; a chip sends its text as if typed. A resumed stream does not
+    repeat it."""
+    from cairn.a2ui.agent.router import SUGGESTIONS
+
+    with srv.client() as c:
+        c.get("/")  # the page: the session cookie
+        first = SseCollector(c)
+        try:
+            first.wait_for(lambda m: m.get("createSurface", {}).get("surfaceId") == "welcome")
+            cards = first.wait_for(lambda m: m.get("updateDataModel", {}).get("path")
+                                   == "/events")
+            assert len(cards["json"]["updateDataModel"]["value"]) == 3
+        finally:
+            first.stop()
+        lines = jsonl_turn(c, action("welcome", "chip0", "suggest", {"text": SUGGESTIONS[0]}))
+        assert any("upcoming events" in t for t in texts_of(lines))
+        forged = jsonl_turn(c, action("welcome", "chip0", "suggest", {"text": "DROP TABLE"}))
+        assert texts_of(forged)  # answered, nothing run
+        again = SseCollector(c, last_id="999999", deadline_s=3)
+        try:
+            time.sleep(1.5)
+        finally:
+            again.stop()
+        created = [e for e in again.events if e["event"] == "a2ui"
+                   and "createSurface" in e["json"]]
+        # the resume re-creates the live surfaces once; no second welcome turn adds more
+        assert len([e for e in created
+                    if e["json"]["createSurface"]["surfaceId"] == "welcome"]) <= 1

@@ -185,7 +185,8 @@ def create_app(agent: Agent | None = None, *, validator: Validator | None = None
     def session_of(request: Request) -> Session:
         return request.scope["state"]["session"]
 
-    async def run_turn(session: Session, coro: Awaitable[None], turn: int) -> None:
+    async def run_turn(session: Session, coro: Awaitable[None], turn: int,
+                       quiet: bool = False) -> None:
         async with session.turn_lock:
             try:
                 await coro
@@ -195,7 +196,8 @@ def create_app(agent: Agent | None = None, *, validator: Validator | None = None
                 log.exception("agent turn failed")
                 session.say("error", f"Something went wrong: {type(exc).__name__}: {exc}")
             finally:
-                session.say("done", "", turn=turn)
+                if not quiet:  # the first screen is no turn a client waits for
+                    session.say("done", "", turn=turn)
 
     async def parse_request(request: Request) -> tuple[Session, Awaitable[None]]:
         session = session_of(request)
@@ -230,9 +232,9 @@ def create_app(agent: Agent | None = None, *, validator: Validator | None = None
                                  "/a2ui/error/surfaceId")
         return session, agent.on_client_error(session, msg)
 
-    def start_turn(session: Session, coro: Awaitable[None]) -> int:
+    def start_turn(session: Session, coro: Awaitable[None], quiet: bool = False) -> int:
         turn = session.seq + 1  # the id of the first event this turn may produce
-        task = asyncio.get_running_loop().create_task(run_turn(session, coro, turn))
+        task = asyncio.get_running_loop().create_task(run_turn(session, coro, turn, quiet))
         tasks.add(task)
         task.add_done_callback(tasks.discard)
         return turn
@@ -277,6 +279,11 @@ def create_app(agent: Agent | None = None, *, validator: Validator | None = None
         session = session_of(request)
         last = request.headers.get("last-event-id") or request.query_params.get("lastEventId")
         sub, backlog = session.attach(last)
+        connect = getattr(agent, "on_connect", None)
+        if connect is not None and not session.state.get("connected") and not session.surfaces:
+            # The first stream of a fresh session: the agent may fill the first screen.
+            session.state["connected"] = True
+            start_turn(session, connect(session), quiet=True)
 
         async def events() -> AsyncIterator[bytes]:
             try:

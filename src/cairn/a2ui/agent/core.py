@@ -563,9 +563,24 @@ class DeterministicAgent:
 
     # -- actions -----------------------------------------------------------------------------
 
+    async def on_connect(self, session: Session) -> None:
+        """The first screen, before anything is typed: suggestion chips and the events as
+        cards (the transport calls this once per session, when its first stream opens)."""
+        if self.booking is None:
+            return
+        self.replace_surface(session, S.welcome(SUGGESTIONS))
+        await self.list_events(session)
+
     async def on_action(self, session: Session, action: ActionMessage) -> None:
         ctx = action.context
         name = action.name
+        if name == "suggest":
+            text = ctx.get("text")
+            if text in SUGGESTIONS:
+                await self.on_text(session, str(text))
+            else:
+                session.say("text", "That is not one of the suggestions.")
+            return
         if name == "greet":
             session.say("text", f"Hello, {str(ctx.get('name') or 'stranger')[:100]}!")
             return

@@ -18,6 +18,21 @@ SEATS = "seats"
 HOLD = "hold"
 CONFIRMATION = "confirmation"
 ORDERS = "orders"
+WELCOME = "welcome"
+
+
+def welcome(suggestions: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The first screen's suggestion chips: each sends its text as if it had been typed."""
+    chips = [f"chip{i}" for i in range(len(suggestions))]
+    comps: list[dict[str, Any]] = [
+        b.column("root", ["title", "chips"]),
+        b.text("title", "Book seats by asking, or pick one of these:", "caption"),
+        b.row("chips", chips),
+    ]
+    for chip, text in zip(chips, suggestions, strict=True):
+        comps.append(b.button(chip, f"{chip}_label", "suggest", {"text": text}))
+        comps.append(b.text(f"{chip}_label", text))
+    return [b.create(WELCOME, CAIRN_CATALOG_ID), b.components(WELCOME, comps)]
 
 
 def events_list() -> list[dict[str, Any]]:
