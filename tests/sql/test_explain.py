@@ -104,3 +104,30 @@ def test_set_transaction_before_the_first_query(session) -> None:
         session.execute("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE")
     assert e.value.sqlstate == "25001"
     session.execute("ROLLBACK")
+
+
+def test_six_table_join_is_ordered_by_cost() -> None:
+    """Written in a bad order, a six-table join still avoids cross products and starts from
+    the selective scan (part filtered by size)."""
+    from pathlib import Path
+
+    sdb = SqlDatabase.open(None)
+    s = sdb.connect()
+    try:
+        setup = Path(__file__).parent / "scenarios" / "queries" / "join_order.sql"
+        for line in setup.read_text().splitlines()[:13]:
+            s.execute(line)
+        lines = plan(s, "EXPLAIN (COSTS OFF) SELECT r.rname, count(*) FROM lineitem l, "
+                        "orders o, customer c, nation n, region r, part p WHERE l.oid = o.oid "
+                        "AND o.cid = c.cid AND c.nid = n.nid AND n.rid = r.rid "
+                        "AND l.pid = p.pid AND p.size = 3 GROUP BY r.rname")
+        assert not any("Nested Loop" in ln for ln in lines), lines
+        assert sum("Hash Join" in ln for ln in lines) == 5
+        scans = [ln.strip() for ln in lines if "Scan on" in ln]
+        deepest = max((ln for ln in lines if "Scan on" in ln), key=lambda ln: len(ln) -
+                      len(ln.lstrip()))
+        assert "part p" in deepest or "lineitem l" in deepest, lines
+        assert len(scans) == 6
+    finally:
+        s.close()
+        sdb.close()

@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from cairn.sql import ast as a
+from cairn.sql import joinorder as JO
 from cairn.sql import plan as P
 from cairn.sql import types as T
 from cairn.sql import window as W
@@ -1645,6 +1646,12 @@ class Planner:
         filter. ``emit_row``: the first (DML target) scan appends its stored row dict."""
         node: P.PlanNode
         scans: list[ScanBuilder] = []
+        items, on_conds = _flatten_inner(from_)
+        if len(items) >= 3 and not emit_row and not locking and not any(
+                _is_lateral(i) for i in items) and not (
+                where is not None and (_has_aggregate(where) or _has_window(where))):
+            conds = on_conds + (_conjuncts(where) if where is not None else [])
+            return self._join_search(items, conds, outer)
         if not from_:
             node, fscope = P.Result(), Scope([], outer=outer)
         else:
@@ -1682,6 +1689,168 @@ class Planner:
         else:
             node = _materialize_scans(node)
         return node, fscope
+
+    # -- join order -----------------------------------------------------------------------
+    def _join_search(self, items: list[a.Node], conds: list[a.Node], outer: Scope | None
+                     ) -> tuple[P.PlanNode, Scope]:
+        """Three or more inner-joined relations: the cheapest join tree (joinorder.py)."""
+        parts: list[tuple[P.PlanNode, Scope]] = []
+        cols: list[ScopeColumn] = []
+        offsets: list[int] = []
+        for item in items:
+            if parts:
+                _check_alias_clash(Scope(cols), item)
+            node_i, sc_i, _scans = self._from_item(item, outer, [])
+            offsets.append(len(cols))
+            cols += sc_i.columns
+            parts.append((node_i, sc_i))
+        fscope = Scope(cols, outer=outer)
+
+        def item_of(col: int) -> int:
+            return max(i for i, off in enumerate(offsets) if off <= col)
+
+        def items_used(c: a.Node) -> set[int] | None:
+            refs = _column_refs(c)
+            if refs is None:
+                return None
+            used = set()
+            for f in refs:
+                try:
+                    hit = fscope.find(f, -1)
+                except SqlError:
+                    return None
+                if hit is not None:
+                    used.add(item_of(hit[0]))
+            return used
+
+        top: list[a.Node] = []
+        own: dict[int, list[a.Node]] = {}
+        multi: list[tuple[set[int], a.Node]] = []
+        edges: list[JO.Edge] = []
+        for c in conds:
+            used = items_used(c)
+            if used is None or not used:
+                top.append(c)
+            elif len(used) == 1:
+                i = used.pop()
+                node_i = parts[i][0]
+                if isinstance(node_i, ScanBuilder):
+                    node_i.add_condition(c)
+                else:
+                    own.setdefault(i, []).append(c)
+            else:
+                edge = self._edge(c, used, items_used)
+                if edge is not None:
+                    edges.append(edge)
+                else:
+                    multi.append((used, c))
+        rels = [JO.Rel(i, self._estimate_rows(parts[i][0]), parts[i][1].columns.__len__())
+                for i in range(len(items))]
+        for e in edges:
+            e.selectivity = self._edge_selectivity(e, parts)
+        best = JO.search(rels, edges)
+        full = (1 << len(items)) - 1
+        applied: set[int] = set()
+
+        def scope_of(order: list[int]) -> Scope:
+            return Scope([c for i in order for c in parts[i][1].columns], outer=outer)
+
+        def build(mask: int) -> tuple[P.PlanNode, list[int]]:
+            b = best[mask]
+            if b.left is None or b.right is None:
+                i = mask.bit_length() - 1
+                node = _materialize_scans(parts[i][0])
+                if own.get(i):
+                    bs = [to_bool(self.bind(c, parts[i][1]), self.ctx, "WHERE", -1)
+                          for c in own[i]]
+                    node = P.Filter(node, and_fn([x.fn for x in bs]) if len(bs) > 1
+                                    else bs[0].fn, " AND ".join(x.text for x in bs))
+                return node, [i]
+            lnode, lorder = build(b.left)
+            rnode, rorder = build(b.right)
+            order = lorder + rorder
+            ls, rs, js = scope_of(lorder), scope_of(rorder), scope_of(order)
+            lkeys, rkeys, hashers, texts, extra = [], [], [], [], []
+            for e in b.edges:
+                (ia, ea), (_ib, eb) = zip(e.rels, e.exprs, strict=True)
+                lx, rx = (ea, eb) if ia in lorder else (eb, ea)
+                kl, kr = self.bind(lx, ls), self.bind(rx, rs)
+                if kl.type.base != kr.type.base or kl.type.oid == T.UNKNOWN.oid:
+                    extra.append(to_bool(self.operator("=", self.bind(lx, js),
+                                                       self.bind(rx, js)), self.ctx, "WHERE",
+                                         -1))
+                    continue
+                lkeys.append(kl.fn)
+                rkeys.append(kr.fn)
+                hashers.append(_hasher(kl.type))
+                texts.append(f"({kl.text} = {kr.text})")
+            for k, (used, c) in enumerate(multi):
+                if k not in applied and used <= set(order):
+                    applied.add(k)
+                    extra.append(to_bool(self.bind(c, js), self.ctx, "WHERE", -1))
+            ef = (and_fn([x.fn for x in extra]) if len(extra) > 1 else extra[0].fn) \
+                if extra else None
+            if lkeys:
+                node: P.PlanNode = P.HashJoin("inner", lnode, rnode, lkeys, rkeys, hashers,
+                                             ef, " AND ".join(texts))
+            else:
+                node = P.NestedLoop("inner", lnode, rnode, ef,
+                                    " AND ".join(x.text for x in extra))
+            return node, order
+
+        node, order = build(full)
+        if order != list(range(len(items))):
+            # back to FROM order, which the select list was bound to
+            pos, at = {}, 0
+            for i in order:
+                pos[i] = at
+                at += len(parts[i][1].columns)
+            idx = [pos[i] + k for i in range(len(items)) for k in range(len(parts[i][1].columns))]
+            node = _Reorder(node, idx)
+        if top:
+            bs = [to_bool(self.bind(c, fscope), self.ctx, "WHERE", -1) for c in top]
+            node = P.Filter(node, and_fn([x.fn for x in bs]) if len(bs) > 1 else bs[0].fn,
+                            " AND ".join(x.text for x in bs))
+        return node, fscope
+
+    def _edge(self, c: a.Node, used: set[int], items_used: Any) -> JO.Edge | None:
+        if not (isinstance(c, a.BinOp) and c.op == "=") or len(used) != 2:
+            return None
+        ul, ur = items_used(c.left), items_used(c.right)
+        if not ul or not ur or len(ul) != 1 or len(ur) != 1 or ul == ur:
+            return None
+        return JO.Edge((next(iter(ul)), next(iter(ur))), (c.left, c.right), 0.005)
+
+    def _estimate_rows(self, node: P.PlanNode) -> float:
+        if not isinstance(node, ScanBuilder):
+            return 1000.0
+        rel = node.rel
+        st = self.session.sdb.statistics.get(rel.oid) if self.session is not None else None
+        if st is not None:
+            rows = st.reltuples
+        else:
+            try:
+                rows = float(self.session.db.table_stats(rel.heap).rows) \
+                    if self.session is not None else 1000.0
+            except Exception:  # a heap not there: no estimate
+                rows = 1000.0
+        for c in node.conds:
+            rows *= 0.005 if isinstance(c, a.BinOp) and c.op == "=" else 0.33
+        return max(rows, 1.0)
+
+    def _edge_selectivity(self, e: JO.Edge, parts: list[tuple[P.PlanNode, Scope]]) -> float:
+        nds = []
+        for i, ex in zip(e.rels, e.exprs, strict=True):
+            node = parts[i][0]
+            nd = JO.DEFAULT_DISTINCT
+            if isinstance(node, ScanBuilder) and isinstance(ex, a.ColumnRef) and \
+                    self.session is not None:
+                st = self.session.sdb.statistics.get(node.rel.oid)
+                cs = st.columns.get(ex.fields[-1]) if st is not None else None
+                if cs is not None and cs.n_distinct:
+                    nd = cs.n_distinct if cs.n_distinct > 0 else -cs.n_distinct * st.reltuples
+            nds.append(max(nd, 1.0))
+        return 1.0 / max(nds)
 
     def _expand_star(self, table: list[str] | None, scope: Scope, pos: int,
                      agg: AggContext | None) -> list[tuple[str, Bound]]:
@@ -1956,6 +2125,51 @@ def _sarg_storage(t: T.SqlType) -> Callable[[Any, str], Any]:
             return _NO_MATCH
         return to(r)
     return numeric
+
+
+class _Reorder(P.PlanNode):
+    """Puts a reordered join's columns back in FROM order (shown as its input in EXPLAIN)."""
+
+    transparent = True
+
+    def __init__(self, node: P.PlanNode, idx: list[int]):
+        self.node, self.idx = node, idx
+        self.width = len(idx)
+        self.name = node.name
+
+    def label(self) -> str:
+        return self.node.label()
+
+    def children(self) -> list[P.PlanNode]:
+        return self.node.children()
+
+    def details(self) -> list[str]:
+        return self.node.details()
+
+    def rows(self, ex: Any) -> Any:
+        idx = self.idx
+        for r in self.node.rows(ex):
+            yield tuple(r[i] for i in idx)
+
+
+def _flatten_inner(from_: list[a.Node]) -> tuple[list[a.Node], list[a.Node]]:
+    """The relations of a FROM list with its inner joins opened up (as PostgreSQL's
+    join_collapse_limit does), and their ON conditions."""
+    items: list[a.Node] = []
+    conds: list[a.Node] = []
+
+    def walk(n: a.Node) -> None:
+        if isinstance(n, a.JoinExpr) and n.kind in ("inner", "cross") and not n.natural \
+                and n.using is None and n.alias is None:
+            walk(n.left)
+            walk(n.right)
+            if n.on is not None:
+                conds.extend(_conjuncts(n.on))
+        else:
+            items.append(n)
+    for f in from_:
+        walk(f)
+    return items, conds
 
 
 def _item_alias(item: a.Node) -> str | None:

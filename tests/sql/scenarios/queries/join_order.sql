@@ -1,0 +1,18 @@
+CREATE TABLE region (rid int PRIMARY KEY, rname text);
+CREATE TABLE nation (nid int PRIMARY KEY, rid int, nname text);
+CREATE TABLE customer (cid int PRIMARY KEY, nid int, cname text);
+CREATE TABLE orders (oid int PRIMARY KEY, cid int, total int);
+CREATE TABLE lineitem (lid int PRIMARY KEY, oid int, pid int, qty int);
+CREATE TABLE part (pid int PRIMARY KEY, pname text, size int);
+INSERT INTO region SELECT i, 'r' || i FROM generate_series(1, 3) i;
+INSERT INTO nation SELECT i, i % 3 + 1, 'n' || i FROM generate_series(1, 9) i;
+INSERT INTO customer SELECT i, i % 9 + 1, 'c' || i FROM generate_series(1, 60) i;
+INSERT INTO orders SELECT i, i % 60 + 1, i * 7 % 100 FROM generate_series(1, 300) i;
+INSERT INTO lineitem SELECT i, i % 300 + 1, i % 40 + 1, i % 5 + 1 FROM generate_series(1, 1200) i;
+INSERT INTO part SELECT i, 'p' || i, i % 7 FROM generate_series(1, 40) i;
+ANALYZE;
+SELECT r.rname, count(*), sum(l.qty) FROM lineitem l, orders o, customer c, nation n, region r, part p WHERE l.oid = o.oid AND o.cid = c.cid AND c.nid = n.nid AND n.rid = r.rid AND l.pid = p.pid AND p.size = 3 GROUP BY r.rname ORDER BY r.rname;
+SELECT n.nname, count(DISTINCT c.cid) FROM part p JOIN lineitem l ON l.pid = p.pid JOIN orders o ON o.oid = l.oid JOIN customer c ON c.cid = o.cid JOIN nation n ON n.nid = c.nid WHERE p.pname = 'p7' AND o.total > 50 GROUP BY n.nname ORDER BY 1;
+SELECT count(*) FROM region r, nation n, customer c WHERE r.rid = n.rid AND c.nid = n.nid AND r.rname = 'r2' AND c.cid + n.nid > 20;
+SELECT count(*) FROM region r, part p, nation n WHERE r.rid = n.rid;
+SELECT c.cname FROM customer c, orders o, lineitem l WHERE c.cid = o.cid AND o.oid = l.oid AND l.lid = 7;
