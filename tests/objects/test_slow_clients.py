@@ -146,3 +146,32 @@ def test_per_client_concurrency_is_bounded(tmp_path: Path) -> None:
         finally:
             for sock in held:
                 sock.close()
+
+
+def test_listening_socket_gives_connections_tcp_nodelay() -> None:
+    """Without TCP_NODELAY on accepted connections every small response waits for the
+    client's delayed ACK (~40 ms): the served GET 4 KiB rate fell from ~120 to ~18 ops/s."""
+    import asyncio
+
+    from cairn.objects.guard import listening_socket
+
+    async def main() -> int:
+        sock = listening_socket("127.0.0.1", 0)
+        seen: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            s = writer.get_extra_info("socket")
+            seen.set_result(s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            writer.close()
+
+        server = await asyncio.start_server(handle, sock=sock)
+        port = sock.getsockname()[1]
+        _, w = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            return await asyncio.wait_for(seen, 10)
+        finally:
+            w.close()
+            server.close()
+            await server.wait_closed()
+
+    assert asyncio.run(main()) != 0

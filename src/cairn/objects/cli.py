@@ -201,22 +201,17 @@ def register_server(s3: click.Group) -> None:
               credentials: str | None) -> None:
         """Serve the S3 API. Root credentials: CAIRN_S3_ACCESS_KEY / CAIRN_S3_SECRET_KEY, or
         a 0600 file named by --credentials (created when missing), never the data folder."""
-        import socket
-
         import uvicorn
 
+        from cairn.objects.guard import listening_socket
         from cairn.objects.service import open_service
 
         # Bind first: a busy port fails before any endpoint or credentials are printed.
-        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind((host, port))
+            sock = listening_socket(host, port)
         except OSError as exc:
-            sock.close()
             raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}; pick "
                                        "another --port (0 picks a free one)") from None
-        sock.listen(2048)
         port = sock.getsockname()[1]
         try:
             svc = open_service(data_dir, drives=drives, nodes=nodes, k=k, m=m, domain=domain,

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import socket
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,6 +101,24 @@ class BodyClock:
                 self.received < self.limits.min_rate * elapsed:
             raise request_timeout()
         return chunk
+
+
+def listening_socket(host: str, port: int, backlog: int = 2048) -> socket.socket:
+    """A bound, listening TCP socket for ``uvicorn.Server.run(sockets=[...])``.
+
+    ``proto=IPPROTO_TCP`` matters: asyncio sets TCP_NODELAY on accepted connections only when
+    the socket names its protocol. Without it Nagle's algorithm meets the client's delayed
+    ACKs and every small response waits ~40 ms (GET 4 KiB fell from ~120 to ~18 ops/s)."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET,
+                         socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(backlog)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 def protocol(header_timeout: float) -> type[asyncio.Protocol]:
