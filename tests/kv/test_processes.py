@@ -106,3 +106,22 @@ def test_bad_input_gets_typed_errors_and_loses_nothing(cluster):
         if code:
             assert json.loads(payload)["code"] == code
     assert client.get("keep").value == "v"
+
+
+def test_adding_and_removing_a_node_moves_data_while_requests_continue(tmp_path):
+    with LocalCluster(3, tmp_path, config={"timeout_ms": 500.0}) as c:
+        client = KVClient(c.urls["n1"])
+        for i in range(40):
+            client.put(f"m{i}", f"a{i}")
+        name, moved = c.add_node()
+        assert name == "n4" and 0 < moved < 40 * 3
+        for i in range(40):  # requests during and after the move
+            got = client.get(f"m{i}")
+            client.put(f"m{i}", f"b{i}", got.context)
+        newcomer = KVClient(c.urls["n4"])
+        assert wait_for(lambda: newcomer.status()["keys"] == moved)  # one copy per key
+        assert all(newcomer.get(f"m{i}", r=3).value == f"b{i}" for i in range(40))
+        moved = c.remove_node("n2")
+        assert moved > 0
+        c.kill("n2")
+        assert all(client.get(f"m{i}", r=3).value == f"b{i}" for i in range(40))

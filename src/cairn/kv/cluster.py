@@ -53,19 +53,45 @@ class LocalCluster:
         self.procs[name] = proc
         self.ports[name] = int(line.split()[1])
 
-    def _configure(self, names: list[str]) -> None:
-        body = json.dumps({"nodes": self.urls, "config": self.config}).encode()
+    def _configure(self, names: list[str], members: list[str] | None = None) -> int:
+        """Send the cluster map (of ``members``, default every node) to ``names``; returns
+        the number of (key, node) copies the nodes started for a membership change."""
+        urls = self.urls
+        members = members if members is not None else list(self.names)
+        body = json.dumps({"nodes": {m: urls[m] for m in members},
+                           "config": self.config}).encode()
+        moved = 0
         for name in names:
-            req = urllib.request.Request(self.urls[name] + "/admin/cluster", body,
+            req = urllib.request.Request(urls[name] + "/admin/cluster", body,
                                          {"Content-Type": "application/json"})
-            with urllib.request.urlopen(req, timeout=10) as resp:
-                resp.read()
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                moved += json.loads(resp.read()).get("moved", 0)
+        return moved
+
+    def add_node(self) -> tuple[str, int]:
+        """Start one more node and give every node the new map: data moves to the new node
+        while requests continue. Returns its name and the number of key copies sent."""
+        number = len(self.names) + 1
+        while f"n{number}" in self.ports:
+            number += 1
+        name = f"n{number}"
+        self._spawn(name)
+        self.names.append(name)
+        self._configure([name])  # starts it with the new map
+        return name, self._configure([n for n in self.names if n != name])
+
+    def remove_node(self, name: str) -> int:
+        """Give every node (the leaving one too) the map without ``name``; the remaining
+        replicas copy its keys to their new owners. The process keeps running until
+        ``stop`` (or ``kill``) so that requests in flight finish. Returns the copies sent."""
+        self.names.remove(name)
+        return self._configure([*self.names, name], list(self.names))
 
     def start(self) -> LocalCluster:
         try:
             for name in self.names:
                 self._spawn(name)
-            self._configure(self.names)
+            self._configure(self.names, self.names)
         except BaseException:
             self.stop()
             raise
@@ -87,7 +113,7 @@ class LocalCluster:
                 if attempt == 49:
                     raise
                 time.sleep(0.1)  # the old socket may linger a moment
-        self._configure([name])
+        self._configure([name], self.names)
 
     def stop(self) -> None:
         for name in list(self.procs):

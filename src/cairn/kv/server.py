@@ -121,23 +121,32 @@ class NodeServer:
         self.stopped = False
 
     # --- cluster map -------------------------------------------------------------------------
-    def configure(self, nodes: dict[str, str], config: dict[str, Any]) -> None:
+    def configure(self, nodes: dict[str, str], config: dict[str, Any]) -> int:
+        """Adopt the cluster map. The first map starts the node; a later one is a membership
+        change: peers are added and dropped, and the node copies the keys it must send to their
+        new owners (returns how many (key, node) copies it sent)."""
         with self.lock:
-            for peer in self.peers.values():
-                peer.q.put(None)
-            self.peers = {}
+            wanted = {}
             for name, url in nodes.items():
                 if name != self.name:
-                    host, port = urlsplit(url).hostname, urlsplit(url).port
+                    parts = urlsplit(url)
+                    wanted[name] = (parts.hostname, parts.port)
+            for name, peer in list(self.peers.items()):
+                if wanted.get(name) != (peer.host, peer.port):
+                    peer.q.put(None)
+                    del self.peers[name]
+            for name, (host, port) in wanted.items():
+                if name not in self.peers:
                     self.peers[name] = _Peer(self.name, host, port)
                     self.peers[name].start()
+            if self.node is not None:
+                return self.node.change_ring(Ring(sorted(nodes), self.node.cfg.vnodes))
             cfg = KVConfig(**{**REAL_CONFIG, **config})
-            first = self.node is None
             self.node = KVNode(RealContext(self.name, self), Ring(sorted(nodes), cfg.vnodes),
                                cfg, self.store)
-            if first:
-                threading.Thread(target=self._timer_loop, daemon=True).start()
+            threading.Thread(target=self._timer_loop, daemon=True).start()
             self.node.start()
+            return 0
 
     # --- transport ---------------------------------------------------------------------------
     def send(self, dst: str, msg: tuple) -> None:
@@ -247,8 +256,8 @@ class NodeServer:
                         server.receive(body["src"], [decode(m) for m in body["msgs"]])
                         self._send(200, {})
                     elif url.path == "/admin/cluster" and method == "POST":
-                        server.configure(body["nodes"], body.get("config", {}))
-                        self._send(200, {"ok": True})
+                        moved = server.configure(body["nodes"], body.get("config", {}))
+                        self._send(200, {"ok": True, "moved": moved})
                     elif url.path == "/admin/status":
                         self._send(200, server.status())
                     elif url.path.startswith("/kv/"):
