@@ -13,10 +13,10 @@ import contextlib
 import hmac
 import os
 import socket
+import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from cairn.pgwire import tls
@@ -67,13 +67,12 @@ class PgServer:
             return None
         if c.tls_cert and c.tls_key:
             return tls.server_context(c.tls_cert, c.tls_key)
-        directory = Path(c.data_dir) if c.data_dir else None
-        if directory is None:
-            import tempfile
-
-            directory = Path(tempfile.mkdtemp(prefix="cairn-pgwire-tls-"))
-        cert, key = tls.ensure_certificate(directory)
-        return tls.server_context(cert, key)
+        if c.data_dir:
+            cert, key = tls.ensure_certificate(c.data_dir)
+            return tls.server_context(cert, key)
+        with tempfile.TemporaryDirectory(prefix="cairn-pgwire-tls-") as d:
+            cert, key = tls.ensure_certificate(d)  # in memory: a throwaway certificate
+            return tls.server_context(cert, key)
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> tuple[str, int]:
