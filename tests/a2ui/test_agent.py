@@ -189,6 +189,12 @@ def test_booking_flow_with_live_updates(srv: LiveServer) -> None:
             rows_ = surface_data(orders, "orders", "/orders")
             assert len(rows_) == 1 and rows_[0]["status"] == "paid"
             assert rows_[0]["event"] == "Friday Night Concert"
+            assert rows_[0]["seats"] == "2 seats, 2 tickets"
+            code = rows_[0]["code"]  # a short code a person can read out, not the UUID
+            assert len(code) == 8 and code == rows_[0]["id"].replace("-", "")[:8].upper()
+            assert any("1 order." in t for t in texts_of(orders))  # not "1 orders"
+            summary = surface_data(good, "confirmation", "/")["summary"]
+            assert f"(order {code})" in summary and rows_[0]["id"] not in summary
             # B has booked nothing
             assert surface_data(jsonl_turn(b, {"text": "my orders"}), "orders",
                                 "/orders") == []

@@ -47,6 +47,16 @@ HELP = ("Try: \"list events\", \"show me seats for Friday's concert\", \"two sea
         "in the balcony\", \"what did I book?\", or \"demo\".")
 
 
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``1 order``, ``2 orders``: a count with its noun in the right number."""
+    return f"{n} {word if n == 1 else many or word + 's'}"
+
+
+def order_code(order_id: str) -> str:
+    """The short code a person reads and quotes (the first 8 hex digits of the order's id)."""
+    return order_id.replace("-", "")[:8].upper()
+
+
 def money(cents: int) -> str:
     return f"€{cents / 100:,.2f}"
 
@@ -239,8 +249,9 @@ class DeterministicAgent:
                          "prices": span})
         session.emit(b.data(S.EVENTS, "/events", rows))
         session.emit(b.data(S.EVENTS, "/status",
-                            f"{len(rows)} events" if rows else "No events yet."))
-        session.say("text", f"There are {len(rows)} upcoming events." if rows
+                            plural(len(rows), "event") if rows else "No events yet."))
+        session.say("text", ("There is 1 upcoming event." if len(rows) == 1 else
+                             f"There are {len(rows)} upcoming events.") if rows
                     else "There are no events yet.")
 
     async def resolve_event(self, session: Session, intent: Intent) -> Any | None:
@@ -522,11 +533,11 @@ class DeterministicAgent:
                    for t, s in zip(order.tickets, order.seat_ids, strict=False)]
         self.replace_surface(session, S.confirmation())
         session.emit(b.data(S.CONFIRMATION, "/", {
-            "summary": f"{ev.name}, {_when(ev.starts_at)}: {len(tickets)} tickets, "
-                       f"{money(order.amount_cents)} paid (order {order.id}). "
+            "summary": f"{ev.name}, {_when(ev.starts_at)}: {plural(len(tickets), 'ticket')}, "
+                       f"{money(order.amount_cents)} paid (order {order_code(order.id)}). "
                        f"Confirmation sent to {str(ctx.get('email'))[:254]}.",
             "tickets": tickets}))
-        session.say("text", f"Done: {len(tickets)} tickets for {ev.name}.")
+        session.say("text", f"Done: {plural(len(tickets), 'ticket')} for {ev.name}.")
 
     async def my_orders(self, session: Session, intent: Intent | None = None) -> None:
         self.replace_surface(session, S.orders())
@@ -538,12 +549,14 @@ class DeterministicAgent:
         for o in orders:
             ev = events.get(o.event_id)
             rows.append({"id": o.id, "event": ev.name if ev else f"event {o.event_id}",
-                         "seats": f"{len(o.seat_ids)} seats, {len(o.tickets)} tickets",
+                         "code": order_code(o.id),
+                         "seats": f"{plural(len(o.seat_ids), 'seat')}, "
+                                  f"{plural(len(o.tickets), 'ticket')}",
                          "status": o.status, "amount": money(o.amount_cents)})
         session.emit(b.data(S.ORDERS, "/orders", rows))
-        session.emit(b.data(S.ORDERS, "/status", f"{len(rows)} orders" if rows
+        session.emit(b.data(S.ORDERS, "/status", plural(len(rows), "order") if rows
                             else "You have not booked anything yet."))
-        session.say("text", f"You have {len(rows)} orders." if rows
+        session.say("text", f"You have {plural(len(rows), 'order')}." if rows
                     else "You have not booked anything yet.")
 
     async def cancel_order(self, session: Session, order_id: Any) -> None:

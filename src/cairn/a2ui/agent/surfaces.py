@@ -152,9 +152,11 @@ def orders() -> list[dict[str, Any]]:
         b.row("order_row", ["order_status", "order_cancel"], justify="spaceBetween",
               align="center"),
         b.text("order_status", b.call("formatString", "string",
-                                      value="${status} · ${amount}"), "caption"),
+                                      value="Order ${code} · ${status} · ${amount}"),
+               "caption"),
+        # a real button (was "borderless": it read as text)
         b.button("order_cancel", "order_cancel_label", "cancel_order",
-                 {"orderId": b.bind("id")}, "borderless"),
+                 {"orderId": b.bind("id")}),
         b.text("order_cancel_label", "Cancel and refund"),
     ]
     return [b.create(ORDERS, CAIRN_CATALOG_ID), b.components(ORDERS, comps)]
