@@ -41,6 +41,9 @@ from cairn.sql.expr import (
 _AGGS = {"count", "sum", "avg", "min", "max", "bool_and", "bool_or", "every", "string_agg",
          "array_agg", "json_agg", "jsonb_agg", "json_object_agg", "jsonb_object_agg"}
 _CMP_OPS = {"=", "<", "<=", ">", ">="}
+_ADVISORY = {f"pg_{t}advisory_{x}lock{s}" for t in ("", "try_") for x in ("", "xact_")
+             for s in ("", "_shared")} | {"pg_advisory_unlock", "pg_advisory_unlock_shared",
+                                          "pg_advisory_unlock_all"}
 _SESSION_FUNCS = {"current_database", "pg_get_userbyid", "pg_table_is_visible",
                   "pg_get_expr", "obj_description", "col_description", "shobj_description",
                   "pg_get_indexdef", "pg_get_constraintdef", "has_table_privilege",
@@ -701,9 +704,7 @@ class Planner:
             b = self.bind(n.args[0], scope, agg)
             shown = b.type.name if b.type.oid != T.UNKNOWN.oid else "unknown"
             return const(T.TEXT, shown)
-        if name in ("pg_advisory_lock", "pg_advisory_xact_lock", "pg_try_advisory_lock",
-                    "pg_try_advisory_xact_lock", "pg_advisory_unlock",
-                    "pg_advisory_lock_shared", "pg_advisory_unlock_all") and self.session:
+        if name in _ADVISORY and self.session:
             args = [coerce(self.bind(x, scope, agg), T.INT8, "implicit", self.ctx).fn
                     for x in n.args]
             self.volatile = True
@@ -712,7 +713,7 @@ class Planner:
             args = [coerce(self.bind(x, scope, agg), T.TEXT, "implicit", self.ctx).fn
                     for x in n.args]
             return Bound(T.VOID, lambda row, ex: ex.session.notify(
-                *[f(row, ex) for f in args]))
+                *[f(row, ex) for f in args]) or "")
         return None
 
     # -- window functions -----------------------------------------------------------------

@@ -197,6 +197,7 @@ class SqlDatabase:
 
 
 BOOTSTRAP_ROLES = ("cairn", "postgres")  # superusers made with a new database
+VOID = ""  # the value of a void function: not NULL, printed as nothing (PostgreSQL's)
 
 
 class Session(DdlMixin, DmlMixin, AlterMixin, RolesMixin):
@@ -224,6 +225,7 @@ class Session(DdlMixin, DmlMixin, AlterMixin, RolesMixin):
         self.currval: dict[int, int] = {}
         self.lastval: int | None = None
         self.describing = False
+        self.advisory: dict[Any, Any] = {}  # session advisory locks: (key, shared) -> (lock, n)
         self._copy_data: str | None = None  # COPY FROM STDIN's input, handed by copy()
         self._copy_out: str | None = None  # COPY TO STDOUT's output
         self.last_dml_plan: Any = None
@@ -981,17 +983,55 @@ class Session(DdlMixin, DmlMixin, AlterMixin, RolesMixin):
 
         def run(row: tuple, ex: Any) -> Any:
             keys = [f(row, ex) for f in args]
-            key = keys[0] if len(keys) == 1 else (keys[0] << 32) | (keys[1] & 0xFFFFFFFF)
+            if None in keys:
+                return None
+            key = (keys[0] if len(keys) == 1 else (keys[0] << 32) | (keys[1] & 0xFFFFFFFF)) \
+                if keys else None
             shared = name.endswith("_shared")
-            if name.startswith("pg_try"):
-                return ex.tx.try_advisory_lock(key, shared=shared)
-            if name in ("pg_advisory_unlock", "pg_advisory_unlock_all"):
-                raise SqlError("session-level advisory locks are not supported yet; use "
-                               "pg_advisory_xact_lock", sqlstate="0A000")
-            ex.tx.advisory_lock(key, shared=shared)
-            return None
-        t = T.BOOL if name.startswith("pg_try") else T.VOID
+            if "_xact_" in name:  # released at the end of the transaction
+                if name.startswith("pg_try"):
+                    return ex.tx.try_advisory_lock(key, shared=shared)
+                ex.tx.advisory_lock(key, shared=shared)
+                return VOID
+            return self._session_advisory(name, key, shared)
+        t = T.BOOL if name.startswith(("pg_try", "pg_advisory_unlock")) and \
+            name != "pg_advisory_unlock_all" else T.VOID
         return Bound(t, run)
+
+    def _session_advisory(self, name: str, key: Any, shared: bool) -> Any:
+        """Session-level advisory locks: held until unlocked or the session ends, and
+        re-entrant (each lock needs its own unlock), as PostgreSQL's."""
+        held = self.advisory
+        if name == "pg_advisory_unlock_all":
+            for lock, _n in held.values():
+                lock.release()
+            held.clear()
+            return VOID
+        slot = (key, shared)
+        if name.startswith("pg_advisory_unlock"):
+            got = held.get(slot)
+            if got is None:
+                self.notices.append(("WARNING", "01000", "you don't own a lock of type "
+                                     f"{'ShareLock' if shared else 'ExclusiveLock'}"))
+                return False
+            if got[1] == 1:
+                got[0].release()
+                del held[slot]
+            else:
+                held[slot] = (got[0], got[1] - 1)
+            return True
+        if slot in held:
+            held[slot] = (held[slot][0], held[slot][1] + 1)
+            return True if name.startswith("pg_try") else VOID
+        try:
+            lock = self.db.advisory_lock(key, shared=shared, nowait=name.startswith("pg_try"),
+                                         timeout=self._ms("lock_timeout") / 1000 or None)
+        except TxnError as exc:
+            if name.startswith("pg_try"):
+                return False
+            raise to_sql_error(exc) from exc
+        held[slot] = (lock, 1)
+        return True if name.startswith("pg_try") else VOID
 
     def cancel(self) -> None:
         """Cancel the running statement (a CancelRequest): it ends with 57014 at its next
@@ -1002,6 +1042,9 @@ class Session(DdlMixin, DmlMixin, AlterMixin, RolesMixin):
     def close(self) -> None:
         if self.tx is not None:
             self._end_tx(False)
+        for lock, _n in self.advisory.values():
+            lock.release()
+        self.advisory.clear()
         self.stmt_ListenStmt(a.ListenStmt("*", True), [], [])
         self.closed = True
         self.sdb.sessions.pop(self.pid, None)

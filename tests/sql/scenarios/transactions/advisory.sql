@@ -1,0 +1,14 @@
+SELECT pg_advisory_lock(42);
+SELECT pg_advisory_lock(42);
+SELECT pg_try_advisory_lock(7, 8);
+SELECT pg_advisory_unlock(42);
+SELECT pg_advisory_unlock(42);
+SELECT pg_advisory_unlock(42);
+SELECT pg_advisory_lock_shared(5);
+SELECT pg_advisory_unlock(5);
+SELECT pg_advisory_unlock_shared(5);
+BEGIN;
+SELECT pg_advisory_xact_lock(9);
+SELECT pg_try_advisory_xact_lock(10);
+COMMIT;
+SELECT pg_advisory_unlock_all();
