@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import psycopg
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cairn.sql import types as T
 from cairn.sql.errors import SqlError
@@ -99,8 +101,6 @@ def test_binary_rejects_bad_data():
 
 # --- generated values: send_binary equals PostgreSQL's bytes --------------------------------
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 _GEN = {
     "numeric": st.one_of(
