@@ -338,3 +338,27 @@ def test_disconnect_mid_transaction_rolls_back(pg):
     out = d.until_ready()
     assert "E" not in kinds(out)
     assert out[-3][1].endswith(b"1")
+
+
+def test_idle_in_transaction_timeout_ends_the_session(pg):
+    c = Raw(pg.host, pg.port)
+    c.login()
+    c.send(msg(b"Q", cstr("SET idle_in_transaction_session_timeout = '300ms'; BEGIN")))
+    assert c.until_ready()[-1] == ("Z", b"T")
+    f = fatal(c)  # nothing more is sent: the server gives up after the timeout
+    assert f["C"] == "25P03"
+    assert f["M"] == "terminating connection due to idle-in-transaction timeout"
+    still_serving(pg)
+
+
+def test_warnings_arrive_as_notices(pg):
+    c = Raw(pg.host, pg.port)
+    c.login()
+    c.send(msg(b"Q", cstr("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE")))
+    out = c.until_ready()
+    assert kinds(out) == "NCZ"
+    from cairn.pgwire.protocol import parse_error_fields
+
+    f = parse_error_fields(out[0][1])
+    assert (f["S"], f["C"]) == ("WARNING", "25P01")
+    assert f["M"] == "SET TRANSACTION can only be used in transaction blocks"

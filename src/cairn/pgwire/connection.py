@@ -142,20 +142,33 @@ class Connection:
         return p.parse_message(kind, self.read_exact(length - 4))
 
     def _wait_input(self) -> None:
-        """Block until input; while idle outside a transaction, deliver notifications."""
+        """Block until input. While idle outside a transaction, deliver notifications; idle
+        inside one longer than idle_in_transaction_session_timeout: FATAL 25P03."""
         s = self.session
+        since = time.monotonic()
         while len(self.inbuf) < 5:
-            if s is not None and s.listening and not s.in_block:
-                if s.notifications:
-                    self._send_notifications()
-                    self.flush()
-                if self.ssl and self.sock.pending():
-                    self._fill()
-                    continue
-                ready, _, _ = select.select([self.sock], [], [], NOTIFY_POLL)
-                if not ready:
-                    continue
-            self._fill()
+            if s is None:
+                self._fill()
+                continue
+            limit = _ms(s.settings.get("idle_in_transaction_session_timeout", "0")) / 1000 \
+                if s.in_block else 0.0
+            listening = bool(s.listening) and not s.in_block
+            if not listening and not limit:
+                self._fill()
+                continue
+            if listening and s.notifications:
+                self._send_notifications()
+                self.flush()
+            if self.ssl and self.sock.pending():
+                self._fill()
+                continue
+            wait = NOTIFY_POLL if listening else max(0.0, since + limit - time.monotonic())
+            ready, _, _ = select.select([self.sock], [], [], wait)
+            if ready:
+                self._fill()
+            elif limit and time.monotonic() - since >= limit:
+                raise Fatal("25P03", "terminating connection due to idle-in-transaction "
+                                     "timeout")
 
     def send(self, b: bytes) -> None:
         self.out.append(b)
@@ -449,6 +462,14 @@ class Connection:
             return self.session.execute(sql, params)
         finally:
             self.busy = False
+            self._send_notices()
+
+    def _send_notices(self) -> None:
+        """Warnings and INFO lines of the statement (NoticeResponse, before its results)."""
+        notices = getattr(self.session, "notices", None)
+        while notices:
+            severity, sqlstate, text = notices.pop(0)
+            self.send(p.error_response(severity, sqlstate, text, notice=True))
 
     def _on_query(self, msg: p.Query) -> None:
         self.statements.pop("", None)
@@ -656,6 +677,16 @@ class Connection:
                 break
             time.sleep(0.001)
         return True
+
+
+def _ms(value: str) -> int:
+    """A time setting in milliseconds (PostgreSQL's units; a bare number is ms; bad: 0)."""
+    v = value.strip().lower()
+    for unit, scale in (("ms", 1), ("min", 60000), ("s", 1000), ("h", 3600000),
+                        ("d", 86400000)):
+        if v.endswith(unit) and v[:-len(unit)].strip().isdigit():
+            return int(v[:-len(unit)].strip()) * scale
+    return int(v) if v.isdigit() else 0
 
 
 def _password(data: bytes) -> str:
