@@ -59,8 +59,9 @@ def syntax_error(sql: str, pos: int | None, near: str | None = None) -> SqlError
     return SqlError(msg, sqlstate="42601", position=None if pos is None else pos + 1)
 
 
-def _unterminated(what: str, pos: int) -> SqlError:
-    return SqlError(f"unterminated {what}", sqlstate="42601", position=pos + 1)
+def _unterminated(what: str, pos: int, sql: str = "") -> SqlError:
+    near = f' at or near "{sql[pos:]}"' if sql else ""
+    return SqlError(f"unterminated {what}{near}", sqlstate="42601", position=pos + 1)
 
 
 _ESCAPES = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
@@ -167,7 +168,7 @@ def tokenize(sql: str) -> list[Token]:
             while depth:
                 a, b = sql.find("/*", j), sql.find("*/", j)
                 if b == -1:
-                    raise _unterminated("/* comment", i)
+                    raise _unterminated("/* comment", i, sql)
                 if a != -1 and a < b:
                     depth, j = depth + 1, a + 2
                 else:
@@ -182,7 +183,7 @@ def tokenize(sql: str) -> list[Token]:
             while True:
                 body, end = _quoted(sql, i, "'", escape)
                 if end == -1:
-                    raise _unterminated("quoted string", start)
+                    raise _unterminated("quoted string", start, sql)
                 parts.append(_e_string(body, start) if escape else body)
                 nxt = _continues(sql, end)
                 if nxt == -1:
@@ -200,7 +201,7 @@ def tokenize(sql: str) -> list[Token]:
             body, end = _quoted(sql, i + 2, "'", False)
             if end == -1:
                 raise _unterminated("bit string literal" if c in "bB"
-                                    else "hexadecimal string literal", start)
+                                    else "hexadecimal string literal", start, sql)
             # bit strings: kept as text with a marker the parser turns into a cast
             append(Token(STRING, body, start, raw=("x" if c in "xX" else "b") + "'"))
             i = end
@@ -209,7 +210,7 @@ def tokenize(sql: str) -> list[Token]:
             start = i
             body, end = _quoted(sql, i + 1, '"', False)
             if end == -1:
-                raise _unterminated("quoted identifier", start)
+                raise _unterminated("quoted identifier", start, sql)
             if not body:
                 raise SqlError("zero-length delimited identifier", sqlstate="42601",
                                position=start + 1)
@@ -227,7 +228,7 @@ def tokenize(sql: str) -> list[Token]:
                 tag = m.group(0)
                 end = sql.find(tag, m.end())
                 if end == -1:
-                    raise _unterminated("dollar-quoted string", i)
+                    raise _unterminated("dollar-quoted string", i, sql)
                 append(Token(STRING, sql[m.end():end], i, raw=tag))
                 i = end + len(tag)
                 continue
