@@ -697,6 +697,8 @@ class Planner:
             self.volatile = True
             return Bound(T.TEXT, lambda row, ex: ex.session.set_config(
                 *[f(row, ex) for f in fns]))
+        if name in ("current_schema", "current_user", "session_user") and not n.args:
+            return self._b_SQLValue(a.SQLValue(name, None, n.pos), scope, agg)
         if name in _SESSION_FUNCS and self.session is not None:
             args = [self.bind(x, scope, agg) for x in n.args]
             return self.session.catalog_function(name, args, n.pos)

@@ -1,11 +1,11 @@
 CREATE TABLE orders (id serial PRIMARY KEY, customer varchar(40) NOT NULL, total numeric(10,2) DEFAULT 0, placed timestamptz, note text, UNIQUE (customer, placed));
 CREATE INDEX orders_placed ON orders (placed);
-SELECT column_name, ordinal_position, data_type, is_nullable, column_default, character_maximum_length, numeric_precision, numeric_scale, udt_name FROM information_schema.columns WHERE table_name = 'orders' ORDER BY ordinal_position;
-SELECT constraint_name, constraint_type FROM information_schema.table_constraints WHERE table_name = 'orders' AND constraint_type <> 'CHECK' ORDER BY 1;
-SELECT constraint_name, column_name, ordinal_position FROM information_schema.key_column_usage WHERE table_name = 'orders' ORDER BY 1, 3;
-SELECT table_name, table_type FROM information_schema.tables WHERE table_name = 'orders';
+SELECT column_name, ordinal_position, data_type, is_nullable, column_default, character_maximum_length, numeric_precision, numeric_scale, udt_name FROM information_schema.columns WHERE table_name = 'orders' AND table_schema = current_schema() ORDER BY ordinal_position;
+SELECT constraint_name, constraint_type FROM information_schema.table_constraints WHERE table_name = 'orders' AND table_schema = current_schema() AND constraint_type <> 'CHECK' ORDER BY 1;
+SELECT constraint_name, column_name, ordinal_position FROM information_schema.key_column_usage WHERE table_name = 'orders' AND table_schema = current_schema() ORDER BY 1, 3;
+SELECT table_name, table_type FROM information_schema.tables WHERE table_name = 'orders' AND table_schema = current_schema();
 SELECT attname, format_type(atttypid, atttypmod), attnotnull, atthasdef FROM pg_attribute WHERE attrelid = 'orders'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum;
-SELECT relname, relkind FROM pg_class WHERE relname LIKE 'orders%' ORDER BY 1;
+SELECT relname, relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE relname LIKE 'orders%' AND n.nspname = current_schema() ORDER BY 1;
 SELECT c.relname, i.indisunique, i.indisprimary FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = 'orders'::regclass ORDER BY 1;
 SELECT conname, contype FROM pg_constraint WHERE conrelid = 'orders'::regclass ORDER BY 1;
 SELECT typname, typlen, typcategory FROM pg_type WHERE oid IN (16, 20, 23, 25, 1043, 1700, 1184) ORDER BY oid;
