@@ -10,7 +10,7 @@ INSERT INTO customer SELECT i, i % 9 + 1, 'c' || i FROM generate_series(1, 60) i
 INSERT INTO orders SELECT i, i % 60 + 1, i * 7 % 100 FROM generate_series(1, 300) i;
 INSERT INTO lineitem SELECT i, i % 300 + 1, i % 40 + 1, i % 5 + 1 FROM generate_series(1, 1200) i;
 INSERT INTO part SELECT i, 'p' || i, i % 7 FROM generate_series(1, 40) i;
-ANALYZE;
+ANALYZE region, nation, customer, orders, lineitem, part;
 SELECT r.rname, count(*), sum(l.qty) FROM lineitem l, orders o, customer c, nation n, region r, part p WHERE l.oid = o.oid AND o.cid = c.cid AND c.nid = n.nid AND n.rid = r.rid AND l.pid = p.pid AND p.size = 3 GROUP BY r.rname ORDER BY r.rname;
 SELECT n.nname, count(DISTINCT c.cid) FROM part p JOIN lineitem l ON l.pid = p.pid JOIN orders o ON o.oid = l.oid JOIN customer c ON c.cid = o.cid JOIN nation n ON n.nid = c.nid WHERE p.pname = 'p7' AND o.total > 50 GROUP BY n.nname ORDER BY 1;
 SELECT count(*) FROM region r, nation n, customer c WHERE r.rid = n.rid AND c.nid = n.nid AND r.rname = 'r2' AND c.cid + n.nid > 20;
