@@ -158,3 +158,37 @@ def test_pg8000(pg):
         assert conn.columns[1]["name"] == "v"
     finally:
         conn.close()
+
+
+def test_copy_with_psql_and_psycopg(pg, tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_text("1,ada,9.5\n2,,7.25\n3,\"quoted, comma\",1\n")
+    dst = tmp_path / "out.txt"
+    script = f"""
+CREATE TABLE c (id int PRIMARY KEY, name text, score numeric);
+\\copy c FROM '{src}' WITH (FORMAT csv)
+\\copy c TO '{dst}'
+"""
+    out = subprocess.run(["psql", pg.dsn(), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", "-"],
+                         input=script, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    lines = sorted(dst.read_text().splitlines())
+    assert lines == ["1\tada\t9.5", "2\t\\N\t7.25", "3\tquoted, comma\t1"]
+    with psycopg.connect(pg.dsn(), autocommit=True) as conn:
+        with conn.cursor().copy("COPY c (id, name) FROM STDIN") as cp:
+            cp.write_row((4, "tab\there"))
+            cp.write_row((5, None))
+        assert conn.execute("SELECT name FROM c WHERE id = 4").fetchone() == ("tab\there",)
+        with conn.cursor().copy("COPY (SELECT id FROM c WHERE id > 3 ORDER BY id) TO STDOUT"
+                                ) as cp:
+            assert [r for r in cp.rows()] == [("4",), ("5",)]
+        with pytest.raises(psycopg.errors.QueryCanceled), \
+                conn.cursor().copy("COPY c FROM STDIN") as cp:
+            cp.write_row((6, "x"))
+            raise psycopg.errors.QueryCanceled("client gave up")  # psycopg sends CopyFail
+        assert conn.execute("SELECT count(*) FROM c").fetchone() == (5,)
+        with pytest.raises(psycopg.errors.InvalidTextRepresentation) as e, \
+                conn.cursor().copy("COPY c (id) FROM STDIN") as cp:
+            cp.write(b"7\nnot a number\n")
+        assert "line 2" in str(e.value.diag.context or e.value.diag.message_detail or "")
+        assert conn.execute("SELECT count(*) FROM c").fetchone() == (5,)

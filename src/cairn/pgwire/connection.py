@@ -476,12 +476,87 @@ class Connection:
         self.portals.pop("", None)
         if msg.sql.lstrip()[:10].upper() == "DEALLOCATE" and self._deallocate(msg.sql):
             return
+        if msg.sql.lstrip()[:4].upper() == "COPY" and self._copy(msg.sql):
+            return
         results = self._execute(msg.sql, None)
         if not results:
             self.send(p.EMPTY_QUERY)
         for res in results:
             self._send_result(res)
         self._ready()
+
+    def _copy(self, sql: str) -> bool:
+        """COPY ... FROM STDIN / TO STDOUT (text or csv) in a simple query: the copy
+        sub-protocol (CopyInResponse, CopyData*, CopyDone or CopyFail; CopyOutResponse,
+        CopyData*, CopyDone) around cairn.sql's ``Session.copy``. False: not one of those."""
+        stmts = parse(sql)
+        if len(stmts) != 1 or type(stmts[0].node).__name__ != "CopyStmt":
+            return False
+        node = stmts[0].node
+        if node.target not in ("stdin", "stdout"):
+            return False  # a server-side file: cairn.sql answers it
+        if node.target == "stdout":
+            self.busy = True
+            try:
+                res, out = self.session.copy(sql)
+            finally:
+                self.busy = False
+                self._send_notices()
+            self.send(p.copy_out_response(_copy_columns(out or "", node.options)))
+            # one CopyData per row, as PostgreSQL (psycopg's rows() relies on it); a CSV
+            # field with a newline in it spans two messages, which readers of the stream
+            # (psql, copy.read()) do not notice
+            data = (out or "").encode()
+            start = 0
+            while start < len(data):
+                end = data.find(b"\n", start)
+                end = len(data) if end < 0 else end + 1
+                self.send(p.copy_data(data[start:end]))
+                start = end
+            self.send(p.COPY_DONE)
+            self.send(p.command_complete(res.tag))
+            self._ready()
+            return True
+        self.send(p.copy_in_response())
+        self.flush()
+        chunks: list[bytes] = []
+        size = 0
+        failed: SqlError | None = None
+        while True:
+            m = self.read_message()
+            if isinstance(m, p.CopyData):
+                size += len(m.data)
+                if size > self.cfg.max_copy and failed is None:
+                    failed = SqlError(f"COPY data larger than {self.cfg.max_copy} bytes",
+                                      sqlstate="54000")
+                if failed is None:
+                    chunks.append(m.data)
+            elif isinstance(m, p.CopyDone):
+                break
+            elif isinstance(m, p.CopyFail):
+                raise SqlError(f"COPY from stdin failed: {m.message}", sqlstate="57014")
+            elif isinstance(m, p.Flush | p.Sync):
+                continue  # ignored during COPY, as PostgreSQL does
+            elif isinstance(m, p.Terminate):
+                raise Closed
+            else:
+                raise SqlError(f"unexpected message type {type(m).__name__} during COPY from "
+                               "stdin", sqlstate="08P01")
+        if failed is not None:
+            raise failed
+        try:
+            text = p.decode_text(b"".join(chunks))
+        except p.ProtocolViolation as exc:
+            raise SqlError(exc.message, sqlstate=exc.sqlstate) from None
+        self.busy = True
+        try:
+            res, _ = self.session.copy(sql, text)
+        finally:
+            self.busy = False
+            self._send_notices()
+        self.send(p.command_complete(res.tag))
+        self._ready()
+        return True
 
     def _deallocate(self, sql: str) -> bool:
         """DEALLOCATE of a protocol-level prepared statement (PostgreSQL shares one namespace
@@ -677,6 +752,22 @@ class Connection:
                 break
             time.sleep(0.001)
         return True
+
+
+def _copy_columns(out: str, options: dict[str, Any]) -> int:
+    """CopyOutResponse's column count, read off the first record (Session.copy returns text
+    only); clients such as psycopg split rows by it."""
+    if not out:
+        return 0
+    if str(options.get("format", "text")).lower() == "csv":
+        import csv
+        import io
+
+        delim = str(options.get("delimiter", ","))
+        quote = str(options.get("quote", '"'))
+        first = next(csv.reader(io.StringIO(out), delimiter=delim, quotechar=quote), [])
+        return len(first)
+    return out.split("\n", 1)[0].count(str(options.get("delimiter", "\t"))) + 1
 
 
 def _ms(value: str) -> int:

@@ -456,6 +456,19 @@ def error_response(severity: str, code: str, msg: str, *, notice: bool = False,
     return message(b"N" if notice else b"E", b"".join(parts) + b"\0")
 
 
+def copy_in_response(ncols: int = 0) -> bytes:
+    """'G': overall format 0 (text/csv), then one format code per column."""
+    return message(b"G", b"\0" + _i16.pack(ncols) + _i16.pack(0) * ncols)
+
+
+def copy_out_response(ncols: int = 0) -> bytes:
+    return message(b"H", b"\0" + _i16.pack(ncols) + _i16.pack(0) * ncols)
+
+
+def copy_data(data: bytes) -> bytes:
+    return message(b"d", data)
+
+
 def notification(pid: int, channel: str, payload: str) -> bytes:
     return message(b"A", _i32.pack(pid) + cstr(channel) + cstr(payload))
 

@@ -36,6 +36,7 @@ class ServerConfig:
     max_connections: int = 100
     max_message: int = 64 << 20  # bytes of one message body (PostgreSQL: 1 GiB)
     max_prepared: int = 10000
+    max_copy: int = 256 << 20  # bytes of one COPY FROM STDIN
     auth_timeout: float = 60.0  # PostgreSQL's authentication_timeout
     # user -> stored secret ("SCRAM-SHA-256$...", "md5...", or a plain password); default:
     # the database's roles (``SqlDatabase.role_secret``) once cairn.sql has them.
