@@ -225,7 +225,7 @@ PREFIX.add("||/", (T.FLOAT8,), T.FLOAT8, float_cbrt)
 
 def _weight_first(d: Decimal) -> tuple[int, int]:
     """Base-10000 weight and first digit of a non-zero finite numeric (PostgreSQL's NBASE)."""
-    a = abs(d)
+    a = d.copy_abs()
     w = a.adjusted() // 4
     first = int(a.scaleb(-4 * w, context=DEC))
     return w, first
@@ -275,7 +275,7 @@ def numeric_div(a: Decimal, b: Decimal, ctx) -> Decimal:
     if a.is_infinite():
         if b.is_infinite():
             return N.NUMERIC_NAN
-        return a if b > 0 else -a
+        return a if b > 0 else a.copy_negate()
     if b.is_infinite():
         return Decimal(0)
     scale = div_scale(a, b)
@@ -303,7 +303,7 @@ def numeric_pow(a: Decimal, b: Decimal, ctx) -> Decimal:
 
 
 def numeric_neg(a: Decimal, ctx) -> Decimal:
-    return N.normalize_numeric(-a)
+    return N.normalize_numeric(a.copy_negate())  # exact: -a would round to 28 digits
 
 
 NU = T.NUMERIC
@@ -318,4 +318,4 @@ for op, fn in (
     OPERATORS.add(op, (NU, NU), NU, fn)
 PREFIX.add("-", (NU,), NU, numeric_neg)
 PREFIX.add("+", (NU,), NU, lambda a, ctx: a)
-PREFIX.add("@", (NU,), NU, lambda a, ctx: abs(a))
+PREFIX.add("@", (NU,), NU, lambda a, ctx: a.copy_abs())

@@ -29,6 +29,7 @@ from cairn.sql.types.interval import (
     USECS_PER_SEC,
     Interval,
 )
+from cairn.sql.types.numbers import DEC
 
 DATE, TIME, TS, TSTZ, IVL = T.DATE, T.TIME, T.TIMESTAMP, T.TIMESTAMPTZ, T.INTERVAL
 INT4, FLOAT8, TEXT, NUMERIC = T.INT4, T.FLOAT8, T.TEXT, T.NUMERIC
@@ -365,7 +366,7 @@ def _field_of_datetime(
 
         day = Decimal(v.toordinal() + 1721425)
         frac = numeric_div(Decimal(DT.time_to_micros(v.time())), Decimal(USECS_PER_DAY), None)
-        return day + frac
+        return DEC.add(day, frac)
     if unit == "epoch" and epoch_us is not None:
         return Decimal(epoch_us).scaleb(-6)
     if tzoff is not None and unit in ("timezone", "timezone_hour", "timezone_minute"):
@@ -493,7 +494,7 @@ def extract_interval(field: str, v: Interval, ctx) -> Decimal:
             + Decimal(v.months - years * 12) * 30 * 86400
             + Decimal(v.days) * 86400
         )
-        return (secs + days_secs).quantize(Decimal("0.000001"))
+        return DEC.add(secs, days_secs).quantize(Decimal("0.000001"), context=DEC)
     raise SqlError(f'unit "{field}" not supported for type interval', sqlstate="0A000")
 
 

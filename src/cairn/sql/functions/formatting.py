@@ -18,6 +18,7 @@ from typing import Any
 from cairn.sql.errors import DatetimeFieldOverflow, InvalidDatetimeFormat, SqlError
 from cairn.sql.functions.registry import FUNCTIONS
 from cairn.sql.types import datetimes as DT
+from cairn.sql.types import numbers as N
 from cairn.sql.types import sqltype as T
 from cairn.sql.types.interval import USECS_PER_HOUR, Interval
 
@@ -393,7 +394,7 @@ def to_char_number(v: Any, fmt: str, ctx=None) -> str:
         width = nint + (1 + nfrac if has_point else 0)
         return " " + "#" * width if not fm else "#" * width
     neg = d < 0
-    r = abs(d).quantize(Decimal(1).scaleb(-nfrac), rounding=ROUND_HALF_UP)
+    r = d.copy_abs().quantize(Decimal(1).scaleb(-nfrac), rounding=ROUND_HALF_UP, context=N.DEC)
     digits = format(r, "f")
     ip, _, fp = digits.partition(".")
     fp = fp.ljust(nfrac, "0")
@@ -508,8 +509,8 @@ def to_number(s: str, fmt: str, ctx=None) -> Decimal:
         raise SqlError(f'invalid input syntax for type numeric: "{s}"', sqlstate="22P02")
     d = Decimal(txt)
     if has_point:
-        d = d.quantize(Decimal(1).scaleb(-nfrac), rounding=ROUND_HALF_UP)
-    return -d if neg else d
+        d = d.quantize(Decimal(1).scaleb(-nfrac), rounding=ROUND_HALF_UP, context=N.DEC)
+    return d.copy_negate() if neg else d
 
 
 # --- parsing: to_timestamp(text, text), to_date ---------------------------------------------

@@ -34,7 +34,7 @@ def _ctx_for(rscale: int, magnitude: int) -> Context:
 
 def _weight(d: Decimal) -> int:
     """Base-10000 weight of a non-zero numeric (PostgreSQL's NumericVar.weight)."""
-    return abs(d).adjusted() // 4
+    return d.copy_abs().adjusted() // 4
 
 
 def estimate_ln_dweight(d: Decimal) -> int:
@@ -167,7 +167,7 @@ F("abs", (INT4,), INT4, _int_abs("integer"))
 F("abs", (INT8,), INT8, _int_abs("bigint"))
 F("abs", (F4,), F4, lambda a, ctx: abs(a))
 F("abs", (F8,), F8, lambda a, ctx: abs(a))
-F("abs", (NU,), NU, lambda a, ctx: abs(a))
+F("abs", (NU,), NU, lambda a, ctx: a.copy_abs())
 
 
 def _num_integral(rounding: str):
@@ -207,7 +207,9 @@ def round_numeric(a: Decimal, s: int, ctx=None) -> Decimal:
     if s >= 0:
         return N.numeric_round(a, min(s, N.NUMERIC_MAX_DISPLAY_SCALE))
     q = Decimal(1).scaleb(-s)
-    r = (a / q).quantize(Decimal(1), rounding="ROUND_HALF_UP", context=DEC) * q
+    r = DEC.multiply(
+        DEC.divide(a, q).quantize(Decimal(1), rounding="ROUND_HALF_UP", context=DEC), q
+    )
     return N.normalize_numeric(r.quantize(Decimal(1), context=DEC))
 
 
@@ -219,7 +221,7 @@ def trunc_numeric(a: Decimal, s: int, ctx=None) -> Decimal:
             a.quantize(Decimal(1).scaleb(-s), rounding=ROUND_DOWN, context=DEC)
         )
     q = Decimal(1).scaleb(-s)
-    r = (a / q).quantize(Decimal(1), rounding=ROUND_DOWN, context=DEC) * q
+    r = DEC.multiply(DEC.divide(a, q).quantize(Decimal(1), rounding=ROUND_DOWN, context=DEC), q)
     return N.normalize_numeric(r.quantize(Decimal(1), context=DEC))
 
 
@@ -414,7 +416,7 @@ def _num_gcd(a: Decimal, b: Decimal, ctx=None) -> Decimal:
     if not a.is_finite() or not b.is_finite():
         return N.NUMERIC_NAN
     s = max(N.numeric_scale(a), N.numeric_scale(b))
-    x, y = abs(a), abs(b)
+    x, y = a.copy_abs(), b.copy_abs()
     while y:
         x, y = y, DEC.remainder(x, y)
     return N.numeric_round(x, s)
@@ -427,7 +429,7 @@ def _num_lcm(a: Decimal, b: Decimal, ctx=None) -> Decimal:
     if a.is_zero() or b.is_zero():
         return N.numeric_round(Decimal(0), s)
     g = _num_gcd(a, b)
-    return N.numeric_round(abs(DEC.divide_int(DEC.multiply(a, b), g)), s)
+    return N.numeric_round(DEC.divide_int(DEC.multiply(a, b), g).copy_abs(), s)
 
 
 F("gcd", (INT4, INT4), INT4, _gcd("integer"))

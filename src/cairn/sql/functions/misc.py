@@ -226,7 +226,7 @@ def numeric_series(start: Decimal, stop: Decimal, step: Decimal = Decimal(1), ct
     v = start
     while (v <= stop) if step > 0 else (v >= stop):
         out.append(N.normalize_numeric(v))
-        v = v + step
+        v = N.DEC.add(v, step)
     return out
 
 

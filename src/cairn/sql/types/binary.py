@@ -93,7 +93,7 @@ def numeric_recv(b: bytes) -> Decimal:
     exp10 = (weight - n + 1) * 4
     d = Decimal(value).scaleb(exp10, context=N.DEC)
     if sign == NUMERIC_NEG:
-        d = -d
+        d = d.copy_negate()  # exact (unary minus would round to 28 digits)
     return N.numeric_round(d, dscale)
 
 

@@ -66,5 +66,7 @@ def numeric_typmod(value: Decimal, typmod: int) -> Decimal:
 
 def _round_negative(value: Decimal, scale: int) -> Decimal:
     """numeric(p, s) with s < 0 rounds to a multiple of 10^-s (PostgreSQL 15), scale 0."""
-    r = value.scaleb(scale).quantize(Decimal(1), rounding="ROUND_HALF_UP")
+    r = value.scaleb(scale, context=N.DEC).quantize(
+        Decimal(1), rounding="ROUND_HALF_UP", context=N.DEC
+    )
     return N.normalize_numeric(r.scaleb(-scale).quantize(Decimal(1), context=N.DEC))
