@@ -363,8 +363,9 @@ class DmlMixin:
                            "type {dst} but expression is of type {src}")
                 convs.append(b)
             positions = positions[:len(pq.types)]
-            for qrow in list(pq.node.rows(ex)):
-                source_rows.append([("v", b.fn(qrow, ex)) for b in convs])
+            if not self.describing:  # Describe binds; it never runs the query
+                for qrow in list(pq.node.rows(ex)):
+                    source_rows.append([("v", b.fn(qrow, ex)) for b in convs])
         checks = self._checks(rel)
         rls_insert = self._rls_check(rel, "insert")
         ret = None
@@ -378,6 +379,7 @@ class DmlMixin:
         self._described(ret)
         out_rows: list[tuple] = []
         n = 0
+        self._run_dml_ctes(pl, ex)
         for src in source_rows:
             vals: list[Any] = [None] * len(cols)
             given = set()
@@ -600,6 +602,7 @@ class DmlMixin:
             if st.returning else None
         self._described(ret)
         ex = self.exec_state(params)  # type: ignore[attr-defined]
+        self._run_dml_ctes(pl, ex)
         rows = list(node.rows(ex))
         n = 0
         out_rows = []
@@ -644,6 +647,7 @@ class DmlMixin:
             if st.returning else None
         self._described(ret)
         ex = self.exec_state(params)  # type: ignore[attr-defined]
+        self._run_dml_ctes(pl, ex)
         rows = list(node.rows(ex))
         n = 0
         out_rows = []
@@ -677,8 +681,26 @@ class DmlMixin:
             raise Described(cols)
 
     def plan_dml_in_query(self, pl: Any, q: a.Node, scope: Scope) -> PlannedQuery:
-        raise SqlError("data-modifying statements in WITH are not supported yet",
-                       sqlstate="0A000")
+        raise SqlError("a data-modifying statement is only allowed at the top of a WITH "
+                       "clause", sqlstate="0A000")
+
+    def dml_columns(self, stmt: a.Node, types: list[Any]) -> list[Any] | None:
+        """The RETURNING columns of an INSERT/UPDATE/DELETE, bound but not run."""
+        saved = self.describing
+        self.describing = True
+        try:
+            self._dispatch(stmt, [None] * len(types), types)  # type: ignore[attr-defined]
+        except Described as d:
+            return d.columns
+        finally:
+            self.describing = saved
+        return None
+
+    def _run_dml_ctes(self, pl: Any, ex: ExecState) -> None:
+        if self.describing:
+            return
+        for node in pl.dml_ctes:
+            node.run(ex)
 
 
 class Described(Exception):  # a control-flow signal for Describe, not an error

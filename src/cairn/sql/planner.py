@@ -147,6 +147,7 @@ class Planner:
         self.target_command: str | None = None
         self.target_scan: ScanBuilder | None = None  # the DML target's scan (from_where)
         self.depth = 0  # nesting of plan_query
+        self.dml_ctes: list[DmlCteNode] = []  # data-modifying WITH statements to run first
         # INSERT ... SELECT: the top query's untyped outputs ('5', $1) stay unknown, so that
         # the target columns give them their types (PostgreSQL's rule), not text
         self.unknown_outputs = False
@@ -1031,11 +1032,11 @@ class Planner:
             self.ctes.append(self._plan_ctes(with_, scope))
         try:
             if isinstance(q, a.SetOperation):
-                return self._set_op(q, scope)
+                return self._run_ctes_first(self._set_op(q, scope))
             if isinstance(q, a.SelectStmt):
                 if q.values is not None:
-                    return self._values(q, scope)
-                return self._select(q, scope)
+                    return self._run_ctes_first(self._values(q, scope))
+                return self._run_ctes_first(self._select(q, scope))
             if self.session is not None and isinstance(q, (a.InsertStmt, a.UpdateStmt,
                                                            a.DeleteStmt)):
                 return self.session.plan_dml_in_query(self, q, scope)
@@ -1044,6 +1045,11 @@ class Planner:
             self.depth -= 1
             if with_ is not None:
                 self.ctes.pop()
+
+    def _run_ctes_first(self, pq: PlannedQuery) -> PlannedQuery:
+        if self.depth != 1 or not self.dml_ctes:
+            return pq
+        return PlannedQuery(RunFirst(pq.node, list(self.dml_ctes)), pq.names, pq.types)
 
     def _plan_ctes(self, w: a.WithClause, scope: Scope) -> dict[str, Cte]:
         out: dict[str, Cte] = {}
@@ -1057,6 +1063,9 @@ class Planner:
                         c.query.op == "union" and _mentions(c.query.right, c.name):
                     out[c.name] = self._recursive_cte(c, scope)
                     continue
+                if isinstance(c.query, (a.InsertStmt, a.UpdateStmt, a.DeleteStmt)):
+                    out[c.name] = self._dml_cte(c)
+                    continue
                 pq = self.plan_query(c.query, Scope([], outer=scope.outer))
                 names = c.col_aliases + pq.names[len(c.col_aliases):]
                 pq = PlannedQuery(pq.node, names, pq.types)
@@ -1064,6 +1073,25 @@ class Planner:
         finally:
             self.ctes.pop()
         return out
+
+    def _dml_cte(self, c: a.CommonTableExpr) -> Cte:
+        """WITH x AS (DELETE ... RETURNING ...): the statement runs once per execution, at
+        the first read of x or before the main statement if nothing reads it (PostgreSQL
+        runs every data-modifying WITH statement exactly once)."""
+        if self.session is None:
+            raise SqlError("data-modifying statements in WITH need a session", sqlstate="0A000")
+        if self.depth > 1:
+            raise SqlError("WITH clause containing a data-modifying statement must be at the "
+                           "top level", sqlstate="0A000", position=c.pos + 1)
+        cols = self.session.dml_columns(c.query, self.param_types)
+        node = DmlCteNode(c.query, c.name, len(cols or []), list(self.param_types))
+        self.dml_ctes.append(node)
+        self.volatile = self.volatile_plan = True  # writes: never cached, never read-only
+        if cols is None:
+            pq = PlannedQuery(node, [], [])
+            return Cte(c.name, pq, _NoReturning(node, c.name))
+        names = c.col_aliases + [col.name for col in cols][len(c.col_aliases):]
+        return Cte(c.name, PlannedQuery(node, names, [col.type for col in cols]), node)
 
     def _recursive_cte(self, c: a.CommonTableExpr, scope: Scope) -> Cte:
         q = c.query
@@ -2128,6 +2156,63 @@ def _sarg_storage(t: T.SqlType) -> Callable[[Any, str], Any]:
             return _NO_MATCH
         return to(r)
     return numeric
+
+
+class DmlCteNode(P.PlanNode):
+    """A data-modifying WITH statement: run once per execution, its RETURNING rows kept."""
+
+    name = "ModifyTable"
+
+    def __init__(self, stmt: a.Node, cte: str, width: int, types: list[Any]):
+        self.stmt, self.cte, self.width, self.types = stmt, cte, width, types
+        self.key = object()
+
+    def label(self) -> str:
+        return f"CTE {self.cte} ({type(self.stmt).__name__.replace('Stmt', '')})"
+
+    def run(self, ex: Any) -> list[tuple]:
+        got = ex.materialized.get(self.key)
+        if got is None:
+            res = ex.session._dispatch(self.stmt, ex.params, self.types)
+            got = ex.materialized[self.key] = list(res.rows)
+        return got
+
+    def rows(self, ex: Any) -> Any:
+        return P.counted(self, iter(self.run(ex)))
+
+
+class _NoReturning(P.PlanNode):
+    def __init__(self, node: DmlCteNode, name: str):
+        self.node, self.cte = node, name
+
+    def rows(self, ex: Any) -> Any:
+        raise SqlError(f'WITH query "{self.cte}" does not have a RETURNING clause',
+                       sqlstate="0A000")
+
+
+class RunFirst(P.PlanNode):
+    """Runs the statement's data-modifying WITH statements before its own rows."""
+
+    transparent = True
+
+    def __init__(self, node: P.PlanNode, ctes: list[DmlCteNode]):
+        self.node, self.ctes = node, ctes
+        self.width = node.width
+        self.name = node.name
+
+    def label(self) -> str:
+        return self.node.label()
+
+    def children(self) -> list[P.PlanNode]:
+        return self.node.children()
+
+    def details(self) -> list[str]:
+        return self.node.details()
+
+    def rows(self, ex: Any) -> Any:
+        for c in self.ctes:
+            c.run(ex)
+        return self.node.rows(ex)
 
 
 class _Reorder(P.PlanNode):

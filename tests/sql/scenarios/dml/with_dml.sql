@@ -1,0 +1,11 @@
+CREATE TABLE inbox (id int PRIMARY KEY, body text, done boolean DEFAULT false);
+CREATE TABLE archive (id int PRIMARY KEY, body text);
+INSERT INTO inbox (id, body) VALUES (1, 'a'), (2, 'b'), (3, 'c');
+WITH moved AS (DELETE FROM inbox WHERE id <= 2 RETURNING id, body) INSERT INTO archive SELECT id, body FROM moved;
+SELECT * FROM inbox ORDER BY id;
+SELECT * FROM archive ORDER BY id;
+WITH upd AS (UPDATE inbox SET done = true WHERE id = 3 RETURNING id) SELECT count(*) FROM upd;
+WITH ins AS (INSERT INTO inbox VALUES (4, 'd') RETURNING id) SELECT 1 AS unrelated;
+SELECT id, done FROM inbox ORDER BY id;
+WITH del AS (DELETE FROM archive WHERE id = 1 RETURNING id) SELECT id FROM del;
+SELECT count(*) FROM archive;
