@@ -178,9 +178,9 @@ class Planner:
                 return const(T.INT4, v, n.value)
             if -2**63 <= v < 2**63:
                 return const(T.INT8, v, n.value)
-            return const(T.NUMERIC, Decimal(n.value), n.value)
-        if k == "numeric":
-            return const(T.NUMERIC, Decimal(n.value), n.value)
+            return const(T.NUMERIC, T.parse_input(T.NUMERIC, n.value), n.value)
+        if k == "numeric":  # 1e3 is 1000, as PostgreSQL's numeric input reads it
+            return const(T.NUMERIC, T.parse_input(T.NUMERIC, n.value), n.value)
         if k == "bool":
             return const(T.BOOL, n.value, "true" if n.value else "false")
         if k == "null":
@@ -436,9 +436,12 @@ class Planner:
         return Bound(T.BOOL, fn, text=f"({x.text} IN (...))")
 
     def _b_Like(self, n: a.Like, scope: Scope, agg: AggContext | None) -> Bound:
-        if n.similar:
-            raise SqlError("SIMILAR TO is not supported", sqlstate="0A000", position=n.pos + 1)
         x = self.bind(n.arg, scope, agg)
+        if n.similar:  # x SIMILAR TO p is x ~ similar_to_escape(p [, escape])
+            pat = self.bind(n.pattern, scope, agg)
+            args = [pat] + ([self.bind(n.escape, scope, agg)] if n.escape is not None else [])
+            rx = self.function("similar_to_escape", args, n.pos)
+            return self.operator("!~" if n.negated else "~", x, rx, n.pos)
         pat = self.bind(n.pattern, scope, agg)
         if n.escape is not None:
             esc = self.bind(n.escape, scope, agg)
@@ -852,17 +855,25 @@ class Planner:
             else:
                 rt = t.base
             to_num = rt.oid == T.NUMERIC.oid
+            # numeric addition as PostgreSQL's (exact: no 28-digit rounding of Decimal's
+            # default context)
+            add = T.resolve_operator("+", rt, rt).fn if to_num else None
+            ctx = self.ctx
             if name == "sum":
                 def step(s: Any, v: list[Any]) -> Any:
                     x = Decimal(v[0]) if to_num and not isinstance(v[0], Decimal) else v[0]
-                    return x if s is None else s + x
+                    if s is None:
+                        return x
+                    return add(s, x, ctx) if add is not None else s + x
                 return P.AggSpec("sum", fns, lambda: None, step, lambda s: s), rt
 
             def astep(s: Any, v: list[Any]) -> Any:
                 x = v[0]
                 if to_num and not isinstance(x, Decimal):
                     x = Decimal(x)
-                return (x, 1) if s is None else (s[0] + x, s[1] + 1)
+                if s is None:
+                    return (x, 1)
+                return (add(s[0], x, ctx) if add is not None else s[0] + x, s[1] + 1)
 
             div = T.resolve_operator("/", rt, rt).fn  # PostgreSQL's result scale rules
             ctx = self.ctx
