@@ -69,8 +69,8 @@ class ExecState:
         """Interrupt points (scans call it every few rows): a CancelRequest or
         statement_timeout ends the statement with 57014, as in PostgreSQL."""
         s = self.session
-        if s is not None and s.cancel_event.is_set():
-            s.cancel_event.clear()
+        if s is not None and s.cancel_requested:
+            s.cancel_requested = False
             raise SqlError("canceling statement due to user request", sqlstate="57014")
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise SqlError("canceling statement due to statement timeout", sqlstate="57014")

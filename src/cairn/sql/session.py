@@ -236,7 +236,9 @@ class Session(DdlMixin, DmlMixin, AlterMixin, RolesMixin):
         self.started_at = datetime.now(UTC)
         self.last_query = ""
         sdb.sessions[self.pid] = self
-        self.cancel_event = threading.Event()
+        # set by cancel() from another thread, read at interrupt points (a plain flag: the
+        # GIL makes the store atomic, and an Event's lock cost every statement)
+        self.cancel_requested = False
         self.running = False
         self.statement_start = 0.0
         self.last_planner: Planner | None = None
@@ -410,7 +412,9 @@ class Session(DdlMixin, DmlMixin, AlterMixin, RolesMixin):
 
     def _end_tx(self, commit: bool) -> None:
         tx, self.tx = self.tx, None
-        overlay, self.overlay = self.overlay, Overlay()
+        overlay = self.overlay
+        if overlay:
+            self.overlay = Overlay()
         restore = self.tx_options.get("restore")
         self.tx_options = {}
         if tx is None:
@@ -449,7 +453,8 @@ class Session(DdlMixin, DmlMixin, AlterMixin, RolesMixin):
         self.last_query = sql
         params = list(params or [])
         types = [python_type(v) for v in params]
-        key = (sql, tuple(types), self.sdb.catalog.generation, self.settings["search_path"])
+        key = (sql, *[t.oid for t in types], self.sdb.catalog.generation,
+               self.settings["search_path"])
         cached = self.plan_cache.get(key)
         if cached is not None and not self.overlay:
             stmts = cached
@@ -497,7 +502,7 @@ class Session(DdlMixin, DmlMixin, AlterMixin, RolesMixin):
             self.ctx.statement_timestamp = datetime.now(UTC)
             self.statement_start = time_mod.monotonic()
             self.tx_options["used"] = True
-            self.cancel_event.clear()
+            self.cancel_requested = False
             self.running = True
             try:
                 res = self._dispatch(node, params, types)
@@ -563,8 +568,9 @@ class Session(DdlMixin, DmlMixin, AlterMixin, RolesMixin):
         A transaction with uncommitted DDL plans afresh."""
         if self.overlay:
             return self.planner(types).plan_query(node)
-        key = (id(node), *types, self.sdb.catalog.generation,
-               self.settings["search_path"], self.current_user, self.ctx.timezone)
+        key = (id(node), *[(t.oid, t.typmod) if t is not None else None for t in types],
+               self.sdb.catalog.generation, self.settings["search_path"], self.current_user,
+               self.ctx.timezone)
         hit = self.query_plans.get(key)
         if hit is not None and hit[0] is node:
             return hit[1]
@@ -1037,7 +1043,7 @@ class Session(DdlMixin, DmlMixin, AlterMixin, RolesMixin):
         """Cancel the running statement (a CancelRequest): it ends with 57014 at its next
         interrupt point; with nothing running, nothing happens."""
         if self.running:
-            self.cancel_event.set()
+            self.cancel_requested = True
 
     def close(self) -> None:
         if self.tx is not None:
