@@ -362,3 +362,24 @@ def test_warnings_arrive_as_notices(pg):
     f = parse_error_fields(out[0][1])
     assert (f["S"], f["C"]) == ("WARNING", "25P01")
     assert f["M"] == "SET TRANSACTION can only be used in transaction blocks"
+
+
+def test_describe_follows_ddl(pg):
+    """The connection remembers Describe answers; committed DDL must invalidate them."""
+    c = Raw(pg.host, pg.port)
+    c.login()
+
+    def described_fields() -> int:
+        c.send(msg(b"P", cstr("") + cstr("SELECT * FROM d") + struct.pack("!h", 0)))
+        c.send(msg(b"D", b"S" + cstr("")))
+        c.send(msg(b"S"))
+        out = c.until_ready()
+        assert kinds(out) == "1tTZ"
+        return struct.unpack("!h", out[2][1][:2])[0]
+
+    c.send(msg(b"Q", cstr("CREATE TABLE d (a int)")))
+    c.until_ready()
+    assert described_fields() == 1
+    c.send(msg(b"Q", cstr("DROP TABLE d; CREATE TABLE d (a int, b text)")))
+    c.until_ready()
+    assert described_fields() == 2

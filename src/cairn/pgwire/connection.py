@@ -49,6 +49,7 @@ REPORTED = {
 }
 UTF8_NAMES = {"utf8", "utf-8", "unicode"}
 NOTIFY_POLL = 0.05  # seconds between looks at a listening session's queue while idle
+DESCRIBE_CACHE = 256  # statements whose Describe answer a connection remembers
 CANCEL_WAIT = 5.0  # seconds a CancelRequest waits for a received command to start
 
 
@@ -109,6 +110,7 @@ class Connection:
         self.reported: dict[str, str] = {}
         self.admitted = False
         self.last_kind = b""
+        self.describe_cache: dict[Any, tuple[list[Any], Any]] = {}
 
     # -- bytes in and out ------------------------------------------------------------------
     def _fill(self) -> None:
@@ -618,9 +620,22 @@ class Connection:
         if st.empty:
             st.param_types, st.columns = list(st.declared), None
         elif describe is not None:
-            d = describe(st.sql, list(st.declared))
-            st.param_types = list(d.param_types)
-            st.columns = d.columns
+            # Describing costs more than running a point query (planning in a transaction of
+            # its own), and `-M extended` clients describe every statement they send: remember
+            # the answer while the catalog and search_path stay the same.
+            sdb = self.session.sdb
+            key = (st.sql, tuple(t.oid if t else 0 for t in st.declared),
+                   getattr(getattr(sdb, "catalog", None), "generation", None),
+                   self.session.settings.get("search_path"))
+            hit = self.describe_cache.get(key)
+            if hit is None:
+                d = describe(st.sql, list(st.declared))
+                hit = (list(d.param_types), d.columns)
+                if not getattr(self.session, "overlay", None) and key[2] is not None:
+                    if len(self.describe_cache) >= DESCRIBE_CACHE:
+                        self.describe_cache.clear()
+                    self.describe_cache[key] = hit
+            st.param_types, st.columns = list(hit[0]), hit[1]
         else:
             # Until cairn.sql describes statements: declared types only, columns unknown.
             st.param_types, st.columns = list(st.declared), None
