@@ -527,6 +527,11 @@ class Session(DdlMixin, DmlMixin, AlterMixin, RolesMixin):
     def _dispatch(self, node: a.Node, params: list[Any], types: list[T.SqlType]) -> Result:
         if isinstance(node, (a.SelectStmt, a.SetOperation)):
             return self.select(node, params, types)
+        if self.tx_options.get("read_only"):
+            tag = _write_tag(node)
+            if tag is not None:
+                raise SqlError(f"cannot execute {tag} in a read-only transaction",
+                               sqlstate="25006")
         name = type(node).__name__
         handler = getattr(self, "stmt_" + name, None)
         if handler is None:
@@ -1229,6 +1234,35 @@ class _DmlNode:
 
     def details(self) -> list[str]:
         return []
+
+
+_WRITE_TAGS = {
+    a.InsertStmt: "INSERT", a.UpdateStmt: "UPDATE", a.DeleteStmt: "DELETE",
+    a.TruncateStmt: "TRUNCATE TABLE", a.CreateIndexStmt: "CREATE INDEX",
+    a.CreateViewStmt: "CREATE VIEW", a.CreateSchemaStmt: "CREATE SCHEMA",
+    a.AlterTableStmt: "ALTER TABLE", a.RoleStmt: "CREATE ROLE", a.GrantStmt: "GRANT",
+    a.PolicyStmt: "CREATE POLICY",
+}
+
+
+def _write_tag(node: Any) -> str | None:
+    """The command a read-only transaction refuses (25006), by PostgreSQL's name."""
+    if isinstance(node, a.CreateTableStmt):
+        return "CREATE TABLE AS" if node.as_query is not None else "CREATE TABLE"
+    if isinstance(node, a.CreateSequenceStmt):
+        return "ALTER SEQUENCE" if node.alter else "CREATE SEQUENCE"
+    if isinstance(node, a.DropStmt):
+        return "DROP " + node.kind.upper()
+    if isinstance(node, a.CopyStmt):
+        return "COPY FROM" if node.is_from else None
+    if isinstance(node, a.RoleStmt):
+        return "CREATE ROLE" if node.kind == "create" else "ALTER ROLE"
+    if isinstance(node, a.GrantStmt):
+        return "GRANT" if node.grant else "REVOKE"
+    if isinstance(node, a.LockStmt) and node.mode not in (
+            "access share", "row share", "row exclusive"):
+        return "LOCK TABLE"
+    return _WRITE_TAGS.get(type(node))
 
 
 def _max_param(node: Any) -> int:

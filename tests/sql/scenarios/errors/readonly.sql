@@ -1,0 +1,18 @@
+CREATE TABLE r (id int PRIMARY KEY);
+BEGIN READ ONLY;
+INSERT INTO r VALUES (1);
+ROLLBACK;
+BEGIN READ ONLY;
+UPDATE r SET id = 2;
+ROLLBACK;
+BEGIN READ ONLY;
+DELETE FROM r;
+ROLLBACK;
+BEGIN READ ONLY;
+CREATE TABLE z (a int);
+ROLLBACK;
+SET default_transaction_read_only = on;
+INSERT INTO r VALUES (1);
+SELECT count(*) FROM r;
+SET default_transaction_read_only = off;
+INSERT INTO r VALUES (1);
