@@ -383,3 +383,13 @@ def test_describe_follows_ddl(pg):
     c.send(msg(b"Q", cstr("DROP TABLE d; CREATE TABLE d (a int, b text)")))
     c.until_ready()
     assert described_fields() == 2
+
+
+def test_slow_startup_is_cut_off(make_server):
+    """A client that trickles its startup packet (slowloris) is dropped after auth_timeout;
+    the server keeps serving others meanwhile."""
+    pg = make_server(auth_timeout=0.5)
+    slow = Raw(pg.host, pg.port)
+    slow.send(startup_packet()[:6])  # and then nothing
+    still_serving(pg)
+    assert slow.closed()  # EOF: closed by the server, as PostgreSQL does, without a message
