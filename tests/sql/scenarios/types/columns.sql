@@ -1,0 +1,18 @@
+SET TimeZone = 'UTC';
+CREATE TABLE ev (id bigserial PRIMARY KEY, name varchar(10), at timestamptz, day date, dur interval, tags text[], doc jsonb, price numeric(8,2), ok boolean, u uuid, raw bytea, ratio double precision);
+INSERT INTO ev (name, at, day, dur, tags, doc, price, ok, u, raw, ratio) VALUES ('concert', '2024-03-01 20:00:00+01', '2024-03-01', '2 hours', ARRAY['music', 'live'], '{"seats": 120, "hall": "A", "vip": [1, 2]}', 45.5, true, 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '\xdeadbeef', 0.25);
+INSERT INTO ev (name, at, day, dur, tags, doc, price, ok, ratio) VALUES ('opera', '2024-03-02T19:30:00Z', '2024-03-02', '1 day 3 hours', '{opera}', '{"seats": 80, "hall": "B"}', 120, false, 1.0 / 3);
+INSERT INTO ev (name, at, day, price) VALUES ('talk', now() - interval '1 day' * 0, CURRENT_DATE, 0);
+SELECT id, name, at, day, dur, tags, doc, price, ok, u, raw, ratio FROM ev WHERE id < 3 ORDER BY id;
+SELECT name, doc->>'hall' AS hall, (doc->'seats')::int + 1 AS seats, doc ? 'vip' AS has_vip, doc @> '{"hall": "A"}' AS in_a FROM ev WHERE doc IS NOT NULL ORDER BY name;
+SELECT name, array_length(tags, 1), tags[1], 'live' = ANY(tags) FROM ev WHERE tags IS NOT NULL ORDER BY name;
+SELECT name, extract(hour FROM at), date_trunc('day', at), at + dur AS ends, day - DATE '2024-01-01' AS days FROM ev WHERE id < 3 ORDER BY at;
+SELECT ok, count(*), sum(price), avg(price), max(at) FROM ev WHERE id < 3 GROUP BY ok ORDER BY ok;
+SELECT name FROM ev WHERE at BETWEEN '2024-03-01' AND '2024-03-02 23:59' ORDER BY at DESC;
+SELECT name, upper(name), length(name), substr(name, 2, 3), name || '!' FROM ev ORDER BY id;
+SELECT jsonb_build_object('n', name, 'p', price) FROM ev WHERE id = 1;
+SELECT string_agg(name, ', ' ORDER BY name), array_agg(id ORDER BY id DESC) FROM ev;
+INSERT INTO ev (name) VALUES ('waytoolongname');
+INSERT INTO ev (name, price) VALUES ('x', 1234567.891);
+INSERT INTO ev (name, at) VALUES ('x', 'not a time');
+SELECT count(*) FROM ev WHERE u = 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11';
