@@ -97,3 +97,35 @@ def test_serve_command_restarts_with_its_data_and_certificate(tmp_path):
     finally:
         stop(proc)
     assert (data / "server.crt").read_bytes() == cert  # made once, on first start
+
+
+@pytest.mark.timeout(120)
+def test_a_lock_wait_blocks_only_its_own_connection(pg):
+    with psycopg.connect(pg.dsn(), autocommit=True) as a, \
+            psycopg.connect(pg.dsn(), autocommit=True) as b, \
+            psycopg.connect(pg.dsn(), autocommit=True) as c:
+        a.execute("CREATE TABLE acct (id int PRIMARY KEY, balance int)")
+        a.execute("INSERT INTO acct VALUES (1, 100)")
+        a.execute("BEGIN")
+        a.execute("UPDATE acct SET balance = balance - 10 WHERE id = 1")
+        done: list[int] = []
+
+        def writer() -> None:
+            b.execute("UPDATE acct SET balance = balance + 1 WHERE id = 1")
+            done.append(1)
+
+        t = threading.Thread(target=writer)
+        t.start()
+        bpid = b.info.backend_pid
+
+        def waiting() -> bool:
+            return c.execute("SELECT state FROM pg_stat_activity WHERE pid = %s",
+                             [bpid]).fetchone() == ("active",)
+
+        wait_for(waiting, "b to wait for a's row lock")
+        assert c.execute("SELECT 41 + 1").fetchone() == (42,)  # c is not held up
+        assert not done  # b still waits for a
+        a.execute("COMMIT")
+        t.join(60)
+        assert done == [1]
+        assert c.execute("SELECT balance FROM acct").fetchone() == (91,)
