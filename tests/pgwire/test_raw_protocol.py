@@ -393,3 +393,23 @@ def test_slow_startup_is_cut_off(make_server):
     slow.send(startup_packet()[:6])  # and then nothing
     still_serving(pg)
     assert slow.closed()  # EOF: closed by the server, as PostgreSQL does, without a message
+
+
+def test_multi_statement_query_sends_results_before_the_error(pg):
+    c = Raw(pg.host, pg.port)
+    c.login()
+    c.send(msg(b"Q", cstr("CREATE TABLE m (id int); INSERT INTO m VALUES (1); SELECT 7; "
+                          "SELECT * FROM nowhere; SELECT 8")))
+    out = c.until_ready()
+    assert kinds(out) == "CCTDCEZ"  # the statements before the error answered, 8 never ran
+    f = error_of(out)
+    assert f["C"] == "42P01" and f["P"] == str(len("CREATE TABLE m (id int); INSERT INTO m "
+                                                   "VALUES (1); SELECT 7; SELECT * FROM ") + 1)
+    assert out[-1] == ("Z", b"I")
+    c.send(msg(b"Q", cstr("SELECT * FROM m")))  # one implicit transaction: all rolled back
+    assert error_of(c.until_ready())["C"] == "42P01"
+    c.send(msg(b"Q", cstr("CREATE TABLE m (id int); INSERT INTO m VALUES (1), (2); "
+                          "SELECT count(*) FROM m")))
+    out = c.until_ready()
+    assert kinds(out) == "CCTDCZ"
+    assert out[3][1].endswith(b"2")

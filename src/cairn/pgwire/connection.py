@@ -480,12 +480,47 @@ class Connection:
             return
         if msg.sql.lstrip()[:4].upper() == "COPY" and self._copy(msg.sql):
             return
+        if ";" in msg.sql.rstrip().rstrip(";") and self._multi(msg.sql):
+            return
         results = self._execute(msg.sql, None)
         if not results:
             self.send(p.EMPTY_QUERY)
         for res in results:
             self._send_result(res)
         self._ready()
+
+    def _multi(self, sql: str) -> bool:
+        """Several statements in one Query, outside a block and without transaction control:
+        one implicit transaction, as PostgreSQL, but each statement's results are sent as it
+        completes, so the client sees them before a later statement's error (which rolls
+        them all back). False: leave the string to ``Session.execute`` whole."""
+        stmts = parse(sql)
+        s = self.session
+        if len(stmts) < 2 or s.in_block or any(
+                type(st.node).__name__ == "TransactionStmt" for st in stmts):
+            return False
+        s.execute("BEGIN")
+        cursor = 0
+        try:
+            for st in stmts:
+                found = sql.find(st.text, cursor)
+                start = found if found >= 0 else max(cursor, getattr(st.node, "pos", 0))
+                cursor = start + len(st.text)
+                try:
+                    results = self._execute(st.text, None)
+                except SqlError as exc:
+                    if exc.position:  # PostgreSQL counts from the start of the whole string
+                        exc.position += len(sql[:start])
+                    raise
+                for res in results:
+                    self._send_result(res)
+            s.execute("COMMIT")
+        except BaseException:
+            if s.in_block:
+                s.execute("ROLLBACK")
+            raise
+        self._ready()
+        return True
 
     def _copy(self, sql: str) -> bool:
         """COPY ... FROM STDIN / TO STDOUT (text or csv) in a simple query: the copy
