@@ -216,7 +216,7 @@ def _register_bench(bench_group: click.Group) -> None:
     @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None)
     @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None)
     @click.option("--seconds", default=0.3, show_default=True,
-                  type=click.FloatRange(min=0.01),
+                  type=click.FloatRange(min=0, min_open=True),
                   help="time per measurement (each repeated, median taken)")
     @click.option("--repeats", default=5, show_default=True, type=click.IntRange(min=1),
                   help="rounds; each round times every contender once")
