@@ -192,3 +192,37 @@ CREATE TABLE c (id int PRIMARY KEY, name text, score numeric);
             cp.write(b"7\nnot a number\n")
         assert "line 2" in str(e.value.diag.context or e.value.diag.message_detail or "")
         assert conn.execute("SELECT count(*) FROM c").fetchone() == (5,)
+
+
+def test_pipeline_is_one_implicit_transaction(pg):
+    """Up to Sync, the extended protocol runs in one transaction (outside BEGIN): a failing
+    statement in a pipeline undoes the ones before it, as on PostgreSQL."""
+    with psycopg.connect(pg.dsn(), autocommit=True) as conn:
+        conn.execute("CREATE TABLE pl (id int PRIMARY KEY)")
+        with pytest.raises(psycopg.errors.UniqueViolation), conn.pipeline() as pipe:
+            conn.execute("INSERT INTO pl VALUES (1)")
+            conn.execute("INSERT INTO pl VALUES (2)")
+            conn.execute("INSERT INTO pl VALUES (1)")
+            pipe.sync()
+        assert conn.execute("SELECT count(*) FROM pl").fetchone() == (0,)
+        with conn.pipeline():
+            conn.execute("INSERT INTO pl VALUES (%s)", [3])
+            conn.execute("INSERT INTO pl VALUES (%s)", [4])
+        assert conn.execute("SELECT count(*) FROM pl").fetchone() == (2,)
+        assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+
+
+def test_asyncpg_executemany_is_atomic(pg):
+    asyncpg = pytest.importorskip("asyncpg")
+
+    async def run() -> int:
+        conn = await asyncpg.connect(pg.dsn())
+        try:
+            await conn.execute("CREATE TABLE em (id int PRIMARY KEY)")
+            with pytest.raises(asyncpg.exceptions.UniqueViolationError):
+                await conn.executemany("INSERT INTO em VALUES ($1)", [(1,), (2,), (1,)])
+            return await conn.fetchval("SELECT count(*) FROM em")
+        finally:
+            await conn.close()
+
+    assert asyncio.run(run()) == 0

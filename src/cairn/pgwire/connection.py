@@ -73,6 +73,7 @@ class Prepared:
     columns: list[Any] | None = None
     described: bool = False
     empty: bool = False
+    tx_kind: str | None = None  # "begin", "commit"... for transaction control statements
 
 
 @dataclass
@@ -111,6 +112,7 @@ class Connection:
         self.admitted = False
         self.last_kind = b""
         self.describe_cache: dict[Any, tuple[list[Any], Any]] = {}
+        self.implicit = False  # an extended-protocol implicit transaction is open
 
     # -- bytes in and out ------------------------------------------------------------------
     def _fill(self) -> None:
@@ -423,6 +425,7 @@ class Connection:
                 return
             if t is p.Sync:
                 self.skipping = False
+                self._end_implicit()
                 self._ready()
                 continue
             if self.skipping:
@@ -474,6 +477,7 @@ class Connection:
             self.send(p.error_response(severity, sqlstate, text, notice=True))
 
     def _on_query(self, msg: p.Query) -> None:
+        self._end_implicit()  # a Query without the Sync that should have come first
         self.statements.pop("", None)
         self.portals.pop("", None)
         if msg.sql.lstrip()[:10].upper() == "DEALLOCATE" and self._deallocate(msg.sql):
@@ -637,7 +641,10 @@ class Connection:
         if len(self.statements) >= self.cfg.max_prepared and msg.name:
             raise SqlError(f"too many prepared statements (at most {self.cfg.max_prepared} per "
                            "connection)", sqlstate="53400")
-        self.statements[msg.name] = Prepared(msg.sql, declared, empty=not stmts)
+        tx_kind = getattr(stmts[0].node, "kind", None) if stmts and type(
+            stmts[0].node).__name__ == "TransactionStmt" else None
+        self.statements[msg.name] = Prepared(msg.sql, declared, empty=not stmts,
+                                             tx_kind=tx_kind)
         self.send(p.PARSE_COMPLETE)
 
     def _statement(self, name: str) -> Prepared:
@@ -744,6 +751,7 @@ class Connection:
         if portal.stmt.empty:
             portal.result = None
             return
+        self._begin_implicit(portal.stmt)
         results = self._execute(portal.stmt.sql, portal.params)
         portal.result = results[0] if results else None
 
@@ -776,6 +784,38 @@ class Connection:
         else:
             verb = res.tag.split()[0]
             self.send(p.command_complete(f"{verb} {end - start}"))
+
+    # -- the extended protocol's implicit transaction ----------------------------------------
+    def _begin_implicit(self, st: Prepared) -> None:
+        """Everything executed up to Sync is one transaction outside BEGIN (PostgreSQL's
+        implicit transaction: a pipeline is atomic). When the Sync is already the next message
+        (libpq's one statement per Sync) the statement's own transaction is the same thing, and
+        cheaper."""
+        s = self.session
+        if st.tx_kind is not None:
+            if self.implicit and st.tx_kind == "begin":
+                self.implicit = False  # BEGIN turns the implicit block into an explicit one
+            elif self.implicit and st.tx_kind in ("commit", "rollback"):
+                self.implicit = False  # it ends the block itself
+            return
+        if self.implicit or s.in_block:
+            return
+        if self.inbuf[:1] == b"S":
+            return
+        s.execute("BEGIN")
+        self.implicit = True
+
+    def _end_implicit(self) -> None:
+        if not self.implicit:
+            return
+        self.implicit = False
+        s = self.session
+        if not s.in_block:
+            return
+        try:
+            s.execute("ROLLBACK" if s.failed else "COMMIT")
+        except SqlError as exc:
+            self._error(exc)  # a commit-time failure (40001...): reported before ReadyForQuery
 
     def _on_close(self, msg: p.Close) -> None:
         if msg.kind == "S":
