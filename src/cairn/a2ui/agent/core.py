@@ -319,10 +319,12 @@ class DeterministicAgent:
                          "number": s.number, "tier": s.tier, "price": s.price_cents / 100,
                          "status": status})
         session.state["seatmap"] = {"event_id": ev.id, "index": index}
-        free = sum(1 for r in rows if r["status"] == "free")
         session.emit(b.data(S.SEATS, "/seats", rows))
         session.emit(b.data(S.SEATS, "/status", "Click free seats, then hold them."))
-        session.say("text", f"{ev.name}: {free} of {len(rows)} seats are free.")
+        # No count in the chat: "2000 of 2000 seats are free" stayed in the log, stale after
+        # the first hold; the map's legend counts each status live.
+        session.say("text", f"Here is the seat map of {ev.name}; its legend counts the free "
+                            "seats as they change.")
         # A hold needs the session's booking user: create it now, after the map is out, so
         # the first hold does not wait for that database write.
         await self.user(session)
