@@ -159,7 +159,9 @@ def test_notify_is_delivered_at_commit_only(sdb) -> None:
     sender.execute("SELECT pg_notify('jobs', 'two')")
     assert listener.notifications == []
     sender.execute("COMMIT")
-    assert listener.notifications == [("jobs", "one"), ("jobs", "two")]
+    assert [(n.channel, n.payload) for n in listener.notifications] == [("jobs", "one"),
+                                                                          ("jobs", "two")]
+    assert {n.pid for n in listener.notifications} == {sender.pid}
     sender.execute("BEGIN")
     sender.execute("NOTIFY jobs, 'lost'")
     sender.execute("ROLLBACK")

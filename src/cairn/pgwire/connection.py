@@ -384,8 +384,8 @@ class Connection:
     def _send_notifications(self) -> None:
         s = self.session
         while s.notifications:
-            channel, payload = s.notifications.pop(0)
-            self.send(p.notification(0, channel, payload))
+            channel, payload, pid = s.notifications.pop(0)
+            self.send(p.notification(pid, channel, payload))
 
     def _ready(self) -> None:
         s = self.session

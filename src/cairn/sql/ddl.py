@@ -438,6 +438,7 @@ class DdlMixin:
             for rv in st.names:
                 if view.schema(rv.name) is None:
                     if st.if_exists:
+                        self._skip_notice(f'schema "{rv.name}" does not exist')
                         continue
                     raise SqlError(f'schema "{rv.name}" does not exist', sqlstate="3F000")
                 members = [r for r in view.all_relations() if r.schema == rv.name]
@@ -458,6 +459,7 @@ class DdlMixin:
                              None)
                 if owner is None:
                     if st.if_exists:
+                        self._skip_notice(f'index "{rv.name}" does not exist')
                         continue
                     raise SqlError(f'index "{rv.name}" does not exist', sqlstate="42704")
                 ix = next(i for i in owner.indexes if i.name == rv.name)
@@ -480,9 +482,10 @@ class DdlMixin:
                     raise SqlError(f'"{rv.name}" is not a {st.kind}', sqlstate="42809",
                                    hint=f"Use DROP {_KIND_NAMES[rel.kind]} to remove a "
                                         f"{_KIND_NAMES[rel.kind].lower()}.")
-                if st.if_exists:
-                    continue
                 what = {"table": "table", "view": "view", "sequence": "sequence"}[st.kind]
+                if st.if_exists:
+                    self._skip_notice(f'{what} "{rv.name}" does not exist')
+                    continue
                 raise SqlError(f'{what} "{rv.name}" does not exist', sqlstate="42P01")
             if rel.kind == "r":
                 deps = [r for r in view.all_relations() if r.oid != rel.oid and any(
@@ -500,6 +503,10 @@ class DdlMixin:
                     self._write_rel(d2, False)
             self._drop_relation(rel)
         return Result(tag)
+
+    def _skip_notice(self, what: str) -> None:
+        """DROP ... IF EXISTS of something missing: PostgreSQL's NOTICE, not an error."""
+        self.notices.append(("NOTICE", "00000", f"{what}, skipping"))  # type: ignore[attr-defined]
 
     def _drop_relation(self, rel: Relation) -> None:
         self.check_owner(rel)  # type: ignore[attr-defined]

@@ -251,6 +251,7 @@ class NestedLoop(PlanNode):
         rnull = (None,) * self.right.width
         matched_right = [False] * len(right_rows) if kind == "full" else None
         for lr in self.left.rows(ex):
+            ex.check()  # a long nested loop answers a cancel between outer rows
             hit = False
             for j, rr in enumerate(right_rows):
                 row = lr + rr
@@ -307,7 +308,9 @@ class HashJoin(PlanNode):
         self.loops += 1
         table: dict[Any, list[tuple]] = {}
         right_all: list[tuple] = []
-        for rr in self.right.rows(ex):
+        for n, rr in enumerate(self.right.rows(ex)):
+            if not n & 1023:
+                ex.check()
             right_all.append(rr)
             k = self._key(self.rkeys, rr, ex)
             if k is not None:
@@ -473,7 +476,9 @@ class Aggregate(PlanNode):
         aggs = self.aggs
         gfns, hs = self.group_fns, self.hashers
         ordered = any(ag.order or ag.distinct for ag in aggs)
-        for r in self.child.rows(ex):
+        for n, r in enumerate(self.child.rows(ex)):
+            if not n & 1023:
+                ex.check()
             gvals = tuple(f(r, ex) for f in gfns)
             k = tuple(None if v is None else h(v) for v, h in zip(gvals, hs, strict=False))
             g = groups.get(k)
@@ -689,10 +694,12 @@ class FunctionScan(PlanNode):
 
     def rows(self, ex: Any) -> Iterator[tuple]:
         vals = self.fn((), ex)
-        return counted(self, self._gen(vals))
+        return counted(self, self._gen(vals, ex))
 
-    def _gen(self, vals: Any) -> Iterator[tuple]:
+    def _gen(self, vals: Any, ex: Any = None) -> Iterator[tuple]:
         for n, v in enumerate(vals or (), 1):
+            if ex is not None and not n & 1023:
+                ex.check()
             t = v if isinstance(v, tuple) else (v,)
             yield (*t, n) if self.ordinality else t
 

@@ -254,6 +254,8 @@ class RolesMixin:
             role = self.role(rv.name)
             if role is None:
                 if st.if_exists:
+                    self.notices.append(("NOTICE", "00000",  # type: ignore[attr-defined]
+                                         f'role "{rv.name}" does not exist, skipping'))
                     continue
                 raise SqlError(f'role "{rv.name}" does not exist', sqlstate="42704")
             if rv.name in (self.current_user, self.session_user):

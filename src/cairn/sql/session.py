@@ -16,7 +16,7 @@ import time as time_mod
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from cairn.db import Database
@@ -81,6 +81,14 @@ class Result:
         return -1
 
 
+class Notification(NamedTuple):
+    """A NOTIFY delivered to a listening session (PostgreSQL's NotificationResponse)."""
+
+    channel: str
+    payload: str
+    pid: int  # the sending session's
+
+
 @dataclass
 class Description:
     """What Describe reports for a statement: its parameters' types and its columns."""
@@ -117,6 +125,8 @@ def python_type(v: Any) -> T.SqlType:
         return T.UUID
     if isinstance(v, dict):
         return T.JSONB
+    if type(v).__name__ == "Interval" and hasattr(v, "months"):
+        return T.INTERVAL
     if isinstance(v, list):
         inner = next((python_type(x) for x in v if x is not None), T.TEXT)
         if inner.oid == T.UNKNOWN.oid:
@@ -218,7 +228,7 @@ class Session(DdlMixin, DmlMixin, AlterMixin, RolesMixin):
         self.plan_cache: dict[Any, Any] = {}  # statement text -> parse trees
         self.query_plans: dict[Any, Any] = {}  # parse tree (+ context) -> plan
         self.prepared: dict[str, Any] = {}
-        self.notifications: list[tuple[str, str]] = []
+        self.notifications: list[Notification] = []
         self.pending_notifies: list[tuple[str, str]] = []
         self.listening: set[str] = set()
         self.closed = False
@@ -434,7 +444,7 @@ class Session(DdlMixin, DmlMixin, AlterMixin, RolesMixin):
 
     def _deliver(self, channel: str, payload: str) -> None:
         for s in list(self.sdb.listeners.get(channel, [])):
-            s.notifications.append((channel, payload))
+            s.notifications.append(Notification(channel, payload, self.pid))
 
     def notify(self, channel: str, payload: str | None = None) -> None:
         if channel is None:
@@ -445,14 +455,20 @@ class Session(DdlMixin, DmlMixin, AlterMixin, RolesMixin):
         return None
 
     # -- the statement loop --------------------------------------------------------------
-    def execute(self, sql: str, params: list[Any] | tuple[Any, ...] | None = None
-                ) -> list[Result]:
-        """Run every statement of ``sql``; parameters ($1...) apply to a single statement."""
+    def execute(self, sql: str, params: list[Any] | tuple[Any, ...] | None = None,
+                param_types: list[T.SqlType | None] | None = None) -> list[Result]:
+        """Run every statement of ``sql``; parameters ($1...) apply to a single statement.
+        ``param_types`` (the wire protocol's declared parameter types; None entries: from
+        the value) type the parameters as the client declared them."""
         if self.closed:
             raise SqlError("connection is closed", sqlstate="08003")
         self.last_query = sql
         params = list(params or [])
         types = [python_type(v) for v in params]
+        if param_types:
+            for i, t in enumerate(param_types[:len(types)]):
+                if t is not None and t.oid != T.UNKNOWN.oid:
+                    types[i] = t
         key = (sql, *[t.oid for t in types], self.sdb.catalog.generation,
                self.settings["search_path"])
         cached = self.plan_cache.get(key)
@@ -502,12 +518,12 @@ class Session(DdlMixin, DmlMixin, AlterMixin, RolesMixin):
             self.ctx.statement_timestamp = datetime.now(UTC)
             self.statement_start = time_mod.monotonic()
             self.tx_options["used"] = True
-            self.cancel_requested = False
             self.running = True
             try:
                 res = self._dispatch(node, params, types)
             finally:
                 self.running = False
+                self.cancel_requested = False  # a late cancel must not hit the next one
             if autocommit and not implicit_block:
                 self._end_tx(True)
             return res
@@ -1045,10 +1061,11 @@ class Session(DdlMixin, DmlMixin, AlterMixin, RolesMixin):
         return True if name.startswith("pg_try") else VOID
 
     def cancel(self) -> None:
-        """Cancel the running statement (a CancelRequest): it ends with 57014 at its next
-        interrupt point; with nothing running, nothing happens."""
-        if self.running:
-            self.cancel_requested = True
+        """Cancel the statement in flight (a CancelRequest): it ends with 57014 at its next
+        interrupt point. The caller sends it while a statement is in flight (the wire
+        protocol knows); the flag is cleared when that statement ends, so it cannot reach a
+        later one."""
+        self.cancel_requested = True
 
     def close(self) -> None:
         if self.tx is not None:

@@ -117,9 +117,9 @@ class Shell:
             return
         for r in results:
             self.out(format_table(r, self.session.ctx, self.expanded))
-        for ch, payload in self.session.notifications:
+        for ch, payload, pid in self.session.notifications:
             self.out(f'Asynchronous notification "{ch}" with payload "{payload}" received '
-                     f"from server process with PID {self.session.pid}.")
+                     f"from server process with PID {pid}.")
         self.session.notifications.clear()
         if self.timing:
             self.out(f"Time: {(time.perf_counter() - t0) * 1000:.3f} ms")

@@ -395,6 +395,14 @@ def pg_stats(s: Any) -> list[tuple]:
     return out
 
 
+@view("pg_catalog", "pg_range", [("rngtypid", OID), ("rngsubtype", OID),
+                                 ("rngmultitypid", OID), ("rngcollation", OID),
+                                 ("rngsubopc", OID), ("rngcanonical", TEXT),
+                                 ("rngsubdiff", TEXT)])
+def pg_range(s: Any) -> list[tuple]:
+    return []  # cairn has no range types; clients (asyncpg) join against it
+
+
 @view("pg_catalog", "pg_tables", [("schemaname", NAME), ("tablename", NAME),
                                   ("tableowner", NAME), ("hasindexes", BOOL),
                                   ("rowsecurity", BOOL)])

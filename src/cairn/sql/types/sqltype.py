@@ -101,7 +101,12 @@ def by_oid(oid: int) -> SqlType:
 
 def regtype_name(oid: int) -> str:
     """A type's name as regtype prints it (pg_typeof): format_type without a typmod, except
-    that bpchar shows as "character" (format_type(oid, NULL))."""
+    that bpchar shows as "character" (format_type(oid, NULL)). OID 0 is "-", and an OID of
+    no known type prints as its number, as PostgreSQL's regtypeout does."""
+    if oid == 0:
+        return "-"
+    if oid not in _BY_OID:
+        return str(oid)
     t = by_oid(oid)
     if t.element is not None and t.element.oid == BPCHAR.oid:
         return "character[]"
