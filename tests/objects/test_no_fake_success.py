@@ -123,3 +123,16 @@ def test_crc64nvme_and_unknown_checksums(url: str) -> None:
     assert r.status == 200 and r.headers["x-amz-checksum-crc32"] == b64(zlib.crc32(data), 4)
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket="bkt")["Contents"]}
     assert keys == {"c", "crc"}
+
+
+def test_expected_bucket_owner_is_checked(url: str) -> None:
+    s3 = client(url)
+    s3.put_object(Bucket="bkt", Key="k", Body=b"v", ExpectedBucketOwner="cairn")
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket="bkt", Key="k2", Body=b"v", ExpectedBucketOwner="111122223333")
+    assert code(e) == (403, "AccessDenied")
+    with pytest.raises(ClientError) as e:
+        s3.copy_object(Bucket="bkt", Key="k3", CopySource="bkt/k",
+                       ExpectedSourceBucketOwner="111122223333")
+    assert code(e) == (403, "AccessDenied")
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket="bkt")["Contents"]] == ["k"]

@@ -160,6 +160,7 @@ HEADERS_NOT_BUILT = (
     "x-amz-grant-read", "x-amz-grant-write", "x-amz-grant-read-acp", "x-amz-grant-write-acp",
     "x-amz-grant-full-control",
 )
+OWNER_ID = "cairn"  # the one account's canonical ID, as listings name it
 # Canned ACLs that say what cairn does anyway (one owner, nothing shared).
 ACLS_KEPT = {"private", "bucket-owner-full-control"}
 
@@ -170,6 +171,11 @@ def _refuse_unbuilt_headers(headers: dict[str, str]) -> None:
         if name in headers:
             raise s3err("NotImplemented", 501, f"A header you provided implies functionality "
                         f"that is not implemented: {name}")
+    for name in ("x-amz-expected-bucket-owner", "x-amz-source-expected-bucket-owner"):
+        # Every bucket's owner is the one account, ID "cairn": any other expectation fails
+        # (ignoring the header would skip the caller's safety check).
+        if name in headers and headers[name] != OWNER_ID:
+            raise s3err("AccessDenied", 403, "Access Denied")
     acl = headers.get("x-amz-acl")
     if acl is not None and acl not in ACLS_KEPT:
         raise s3err("NotImplemented", 501, f"The canned ACL {acl!r} is not implemented")
