@@ -86,3 +86,7 @@ def test_preflight_and_actual_request(url: str) -> None:
     r = request(url, "PUT", "/bkt/other.bin", body=b"x",
                 headers=[("Origin", "https://evil.example.net")])
     assert r.status == 200 and "access-control-allow-origin" not in r.headers
+    # Errors carry the headers too, so the browser's code can read them.
+    r = request(url, "GET", "/bkt/missing", headers=[("Origin", "https://app.example.com")])
+    assert r.status == 404 and r.code == "NoSuchKey"
+    assert r.headers["access-control-allow-origin"] == "https://app.example.com"

@@ -360,6 +360,7 @@ class S3Server:
             return await loop.run_in_executor(self.pool, self._ops,
                                               raw_path[len("/_cairn/"):])
         resource = raw_path
+        origin: tuple[str, str] | None = None  # (bucket, Origin) of a browser's request
         try:
             headers = _joined_headers(request.scope["headers"])
             if sum(len(k) + len(v) for k, v in headers.items()) > MAX_HEADER_BYTES:
@@ -368,6 +369,8 @@ class S3Server:
             bucket, key = self._address(raw_path, headers.get("host", ""))
             resource = "/" + bucket + ("/" + key if key else "") if bucket else "/"
             query = request.scope.get("query_string", b"").decode("latin-1")
+            if "origin" in headers and bucket:
+                origin = (bucket, headers["origin"])
             if request.method == "OPTIONS":  # a CORS preflight is never signed
                 return await loop.run_in_executor(self.pool, self._preflight, bucket, headers)
             if request.method == "POST" and bucket and not key and headers.get(
@@ -391,10 +394,15 @@ class S3Server:
 
             return await loop.run_in_executor(self.pool, run)
         except S3Error as e:
-            return self._close_if_unread(request, error_response(e, resource, head))
+            response = self._close_if_unread(request, error_response(e, resource, head))
         except ObjectStoreError as e:
-            return self._close_if_unread(
+            response = self._close_if_unread(
                 request, error_response(s3err("InternalError", 500, str(e)), resource, head))
+        if origin is not None and request.method != "OPTIONS":
+            # A browser can read an error only when it carries the CORS headers too.
+            await loop.run_in_executor(self.pool, self._cors_actual, response, origin[0],
+                                       request.method, origin[1])
+        return response
 
     def _ops(self, what: str) -> Response:
         """Unsigned operational endpoints (no bucket name can start with ``_``)."""
