@@ -1175,11 +1175,14 @@ class Database:
             copies: list[tuple[bytes, list[tuple[int, int, dict[str, Any], int]], bool]] = []
             for pkb in keys:
                 chain = heap.chains.get(pkb) or []
-                copies.append((pkb, [
+                versions = [
                     (v.xmin, v.xmax if v.xmax and v.xmax not in running and v.dlsn <= durable
                      else 0, v.row, v.lsn)
-                    for v in chain if v.xmin not in running and v.lsn <= durable],
-                    pkb in heap.unflushed))
+                    for v in chain if v.xmin not in running and v.lsn <= durable]
+                if len(versions) != len(chain) or any(
+                        v.xmax and (v.xmax in running or v.dlsn > durable) for v in chain):
+                    heap.dirty.add(pkb)  # written in part: stays pinned for the next one
+                copies.append((pkb, versions, pkb in heap.unflushed))
         self._note_hold(t0)
         ops: list[Put | Delete] = []
         sizes: list[int] = []
