@@ -567,6 +567,21 @@ class DmlMixin:
         self.target_scan = pl.target_scan.built
         return node, scope, rel
 
+    def _target_rows(self, pl: Any, node: Any, rel: Relation, width: int, ex: ExecState
+                     ) -> Any:
+        """The rows an UPDATE/DELETE acts on: each target row once (a join may repeat it),
+        locked and re-read (:meth:`_lock_current`), after the WITH statements ran."""
+        self._run_dml_ctes(pl, ex)
+        seen: set[int] = set()
+        for row in list(node.rows(ex)):
+            stored = row[width]
+            if id(stored) in seen:
+                continue
+            seen.add(id(stored))
+            locked = self._lock_current(rel, row, width, ex)
+            if locked is not None:
+                yield locked
+
     def _lock_current(self, rel: Relation, row: tuple, width: int, ex: ExecState
                       ) -> tuple | None:
         """Lock the row and re-read it (PostgreSQL's EvalPlanQual): if another transaction
@@ -602,20 +617,10 @@ class DmlMixin:
             if st.returning else None
         self._described(ret)
         ex = self.exec_state(params)  # type: ignore[attr-defined]
-        self._run_dml_ctes(pl, ex)
-        rows = list(node.rows(ex))
         n = 0
         out_rows = []
-        seen: set[int] = set()
-        for row in rows:
+        for row in self._target_rows(pl, node, rel, width, ex):
             stored = row[width]
-            if id(stored) in seen:
-                continue
-            seen.add(id(stored))
-            locked = self._lock_current(rel, row, width, ex)
-            if locked is None:
-                continue
-            row, stored = locked, locked[width]
             old = row[:width]
             new = list(old)
             for i, f in sets:
@@ -647,20 +652,10 @@ class DmlMixin:
             if st.returning else None
         self._described(ret)
         ex = self.exec_state(params)  # type: ignore[attr-defined]
-        self._run_dml_ctes(pl, ex)
-        rows = list(node.rows(ex))
         n = 0
         out_rows = []
-        seen: set[int] = set()
-        for row in rows:
+        for row in self._target_rows(pl, node, rel, width, ex):
             stored = row[width]
-            if id(stored) in seen:
-                continue
-            seen.add(id(stored))
-            locked = self._lock_current(rel, row, width, ex)
-            if locked is None:
-                continue
-            row, stored = locked, locked[width]
             old = row[:width]
             self._referenced(rel, old, ex)
             if self.tx.delete(rel.heap, _stored_pk(rel, stored)):

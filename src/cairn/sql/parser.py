@@ -170,13 +170,18 @@ class Parser(ExprParser):
                             self._set_list(), pos=pos)
         if self.accept_kw("from"):
             stmt.from_ = self.from_list()
+        stmt.where, stmt.returning = self._where_returning()
+        return stmt
+
+    def _where_returning(self) -> tuple[a.Node | None, list[a.ResTarget]]:
+        """UPDATE's and DELETE's tails: [WHERE cond] [RETURNING targets]."""
+        where = None
         if self.accept_kw("where"):
             if self.accept_kws("current", "of"):
                 raise self.unsupported("WHERE CURRENT OF")
-            stmt.where = self.expr()
-        if self.accept_kw("returning"):
-            stmt.returning = self._target_list()
-        return stmt
+            where = self.expr()
+        returning = self._target_list() if self.accept_kw("returning") else []
+        return where, returning
 
     def _delete(self) -> a.DeleteStmt:
         pos = self.expect_kw("delete").pos
@@ -186,12 +191,7 @@ class Parser(ExprParser):
         stmt = a.DeleteStmt(a.RangeVar(name, schema, alias, only=only, pos=tpos), pos=pos)
         if self.accept_kw("using"):
             stmt.using = self.from_list()
-        if self.accept_kw("where"):
-            if self.accept_kws("current", "of"):
-                raise self.unsupported("WHERE CURRENT OF")
-            stmt.where = self.expr()
-        if self.accept_kw("returning"):
-            stmt.returning = self._target_list()
+        stmt.where, stmt.returning = self._where_returning()
         return stmt
 
     def _copy(self) -> a.CopyStmt:

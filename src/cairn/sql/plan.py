@@ -130,6 +130,27 @@ class TableScan(PlanNode):
                 yield row
 
 
+class Wrapper(PlanNode):
+    """A node that only adjusts its input's rows (column order, merged USING columns, WITH
+    statements run first): EXPLAIN shows the input in its place."""
+
+    transparent = True
+
+    def __init__(self, node: PlanNode):
+        self.node = node
+        self.width = node.width
+        self.name = node.name
+
+    def label(self) -> str:
+        return self.node.label()
+
+    def children(self) -> list[PlanNode]:
+        return self.node.children()
+
+    def details(self) -> list[str]:
+        return self.node.details()
+
+
 class LockRows(PlanNode):
     """SELECT ... FOR UPDATE/SHARE: lock each row as it leaves the sort, before LIMIT counts
     it (PostgreSQL's LockRows), so that SKIP LOCKED skips only rows another transaction holds

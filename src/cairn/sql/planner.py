@@ -2116,27 +2116,16 @@ class ScanBuilder(P.PlanNode):
         return self.build().rows(ex)
 
 
-class _UsingJoin(P.PlanNode):
+class _UsingJoin(P.Wrapper):
     """JOIN ... USING / NATURAL JOIN: rows are (merged columns, left row, right row); a
     merged column is the left side's value, or the right side's where the left is NULL
     (PostgreSQL's COALESCE for RIGHT and FULL joins)."""
 
-    transparent = True  # EXPLAIN shows the join below it
-
     def __init__(self, node: P.PlanNode, pairs: list[tuple[int, int]], nl: int, kind: str):
-        self.node, self.kind, self.nl = node, kind, nl
+        super().__init__(node)
+        self.kind, self.nl = kind, nl
         self.pairs = [(li, nl + ri) for li, ri in pairs]
         self.width = len(pairs) + node.width
-        self.name = node.name
-
-    def label(self) -> str:
-        return self.node.label()
-
-    def children(self) -> list[P.PlanNode]:
-        return self.node.children()
-
-    def details(self) -> list[str]:
-        return self.node.details()
 
     def rows(self, ex: Any) -> Any:
         pairs = self.pairs
@@ -2201,24 +2190,12 @@ class _NoReturning(P.PlanNode):
                        sqlstate="0A000")
 
 
-class RunFirst(P.PlanNode):
+class RunFirst(P.Wrapper):
     """Runs the statement's data-modifying WITH statements before its own rows."""
 
-    transparent = True
-
     def __init__(self, node: P.PlanNode, ctes: list[DmlCteNode]):
-        self.node, self.ctes = node, ctes
-        self.width = node.width
-        self.name = node.name
-
-    def label(self) -> str:
-        return self.node.label()
-
-    def children(self) -> list[P.PlanNode]:
-        return self.node.children()
-
-    def details(self) -> list[str]:
-        return self.node.details()
+        super().__init__(node)
+        self.ctes = ctes
 
     def rows(self, ex: Any) -> Any:
         for c in self.ctes:
@@ -2226,24 +2203,13 @@ class RunFirst(P.PlanNode):
         return self.node.rows(ex)
 
 
-class _Reorder(P.PlanNode):
+class _Reorder(P.Wrapper):
     """Puts a reordered join's columns back in FROM order (shown as its input in EXPLAIN)."""
 
-    transparent = True
-
     def __init__(self, node: P.PlanNode, idx: list[int]):
-        self.node, self.idx = node, idx
+        super().__init__(node)
+        self.idx = idx
         self.width = len(idx)
-        self.name = node.name
-
-    def label(self) -> str:
-        return self.node.label()
-
-    def children(self) -> list[P.PlanNode]:
-        return self.node.children()
-
-    def details(self) -> list[str]:
-        return self.node.details()
 
     def rows(self, ex: Any) -> Any:
         idx = self.idx
