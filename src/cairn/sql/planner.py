@@ -2048,6 +2048,7 @@ class ScanBuilder(P.PlanNode):
                         if sv is _NO_MATCH:
                             return False
                         if key in d:
+                            d[key] = _narrow(d[key], (op, sv))
                             continue
                         d[key] = (op, sv)
                     return d
@@ -2136,6 +2137,23 @@ class _UsingJoin(P.Wrapper):
 
 
 _NO_MATCH = object()
+
+
+def _narrow(have: tuple[Any, ...], new: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Two conditions on one column for cairn.db: a lower and an upper bound become one
+    range (BETWEEN is inclusive; a strict bound is a superset the filter trims), so
+    ``id BETWEEN 10 AND 20`` reads 11 keys, not every key above 10. Otherwise the first
+    condition stands (the filter applies the rest)."""
+    lo_ops, hi_ops = (">", ">="), ("<", "<=")
+    if have[0] == "=":
+        return have
+    if new[0] == "=":
+        return new
+    if have[0] in lo_ops and new[0] in hi_ops:
+        return ("between", have[1], new[1])
+    if have[0] in hi_ops and new[0] in lo_ops:
+        return ("between", new[1], have[1])
+    return have
 
 
 def _sarg_storage(t: T.SqlType) -> Callable[[Any, str], Any]:
