@@ -43,11 +43,32 @@ class DmlMixin:
     def _row_scope(self, rel: Relation, alias: str) -> Scope:
         return Scope([ScopeColumn(alias, c.name, c.type) for c in rel.live_columns])
 
+    def _compiled(self, what: Any, rel: Relation, build: Any, row_only: bool = False) -> Any:
+        """What ``build()`` compiles for ``rel`` (defaults, CHECKs, index predicates), kept
+        on the terms query plans are (``_cached_plan``): while the catalog, search_path, the
+        role and TimeZone are unchanged, so that each INSERT does not parse and bind them
+        again. A transaction with uncommitted DDL compiles afresh, unless the expression is
+        ``row_only`` (IMMUTABLE, over the row alone): then only the relation's own definition
+        matters, and the cached one must be this very object."""
+        if self.overlay and not row_only:  # type: ignore[attr-defined]
+            return build()
+        cache = self.compiled  # type: ignore[attr-defined]
+        key = (what, rel.oid, self.sdb.catalog.generation,
+               self.settings["search_path"], self.current_user,  # type: ignore[attr-defined]
+               self.ctx.timezone)
+        hit = cache.get(key)
+        if hit is not None and hit[0] is rel:
+            return hit[1]
+        value = build()
+        if len(cache) >= self.sdb.plan_cache_size:
+            cache.clear()
+        cache[key] = (rel, value)
+        return value
+
     def _defaults(self, rel: Relation) -> list[Bound | None]:
-        out: list[Bound | None] = []
-        for c in rel.live_columns:
-            out.append(self._bind_default(rel, c) if c.default is not None else None)  # type: ignore[attr-defined]
-        return out
+        return self._compiled("defaults", rel, lambda: [
+            self._bind_default(rel, c) if c.default is not None else None  # type: ignore[attr-defined]
+            for c in rel.live_columns])
 
     def _check_row(self, rel: Relation, vals: list[Any], checks: list[tuple[str, Any]],
                    ex: ExecState) -> None:
@@ -79,6 +100,9 @@ class DmlMixin:
         return check
 
     def _checks(self, rel: Relation) -> list[tuple[str, Any]]:
+        return self._compiled("checks", rel, lambda: self._bind_checks(rel))
+
+    def _bind_checks(self, rel: Relation) -> list[tuple[str, Any]]:
         from cairn.sql.parser import Parser
 
         out = []
@@ -169,18 +193,15 @@ class DmlMixin:
         """A partial index's WHERE compiled on the table's row (cached per catalog state)."""
         from cairn.sql.parser import Parser
 
-        cache = self.__dict__.setdefault("_partial_cache", {})
-        key = (rel.oid, text, self.sdb.catalog.generation, id(rel))
-        fn = cache.get(key)
-        if fn is None:
+        def build() -> Any:
             pl = self.planner([], track=False)  # type: ignore[attr-defined]
             b = pl.bind(node if node is not None else Parser(text).expr(),
                         self._row_scope(rel, rel.name))
             if pl.volatile:
                 raise SqlError("functions in index predicate must be marked IMMUTABLE",
                                sqlstate="42P17")
-            fn = cache[key] = to_bool(b, pl.ctx, "WHERE", -1).fn
-        return fn
+            return to_bool(b, pl.ctx, "WHERE", -1).fn
+        return self._compiled(("predicate", text), rel, build, row_only=True)
 
     def _partial_keys(self, rel: Relation, vals: list[Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -279,11 +300,8 @@ class DmlMixin:
     # -- INSERT ---------------------------------------------------------------------------
     def stmt_InsertStmt(self, st: a.InsertStmt, params: list[Any],
                         types: list[T.SqlType]) -> Any:
-        from cairn.sql.session import Column, Result
 
-        pl = self.planner(types)  # type: ignore[attr-defined]
-        if st.with_ is not None:
-            pl.ctes.append(pl._plan_ctes(st.with_, Scope()))
+        pl = self._dml_planner(st, types)
         rel = self._target(st.table)
         self.check_privilege(rel, "insert", st.table.pos)  # type: ignore[attr-defined]
         cols = rel.live_columns
@@ -415,11 +433,7 @@ class DmlMixin:
             if ret is not None:
                 row = tuple(vals)
                 out_rows.append(tuple(f(row, ex) for f in ret[0]))
-        tag = f"INSERT 0 {n}"
-        if ret is not None:
-            return Result(tag, [Column(nm, t) for nm, t in zip(ret[1], ret[2], strict=True)],
-                          out_rows)
-        return Result(tag)
+        return _dml_result(f"INSERT 0 {n}", ret, out_rows)
 
     def _arbiter(self, rel: Relation, oc: a.OnConflict) -> list[str] | None:
         """The unique index ON CONFLICT checks: the one matching its target, or every one."""
@@ -567,6 +581,13 @@ class DmlMixin:
         self.target_scan = pl.target_scan.built
         return node, scope, rel
 
+    def _dml_planner(self, st: Any, types: list[T.SqlType]) -> Any:
+        """The statement's planner, with its WITH clause planned."""
+        pl = self.planner(types)  # type: ignore[attr-defined]
+        if st.with_ is not None:
+            pl.ctes.append(pl._plan_ctes(st.with_, Scope()))
+        return pl
+
     def _target_rows(self, pl: Any, node: Any, rel: Relation, width: int, ex: ExecState
                      ) -> Any:
         """The rows an UPDATE/DELETE acts on: each target row once (a join may repeat it),
@@ -602,11 +623,8 @@ class DmlMixin:
 
     def stmt_UpdateStmt(self, st: a.UpdateStmt, params: list[Any],
                         types: list[T.SqlType]) -> Any:
-        from cairn.sql.session import Column, Result
 
-        pl = self.planner(types)  # type: ignore[attr-defined]
-        if st.with_ is not None:
-            pl.ctes.append(pl._plan_ctes(st.with_, Scope()))
+        pl = self._dml_planner(st, types)
         node, scope, rel = self._plan_target(st, pl, st.from_)
         self.check_privilege(rel, "update", st.table.pos)  # type: ignore[attr-defined]
         width = len(rel.live_columns)
@@ -633,18 +651,12 @@ class DmlMixin:
             if ret is not None:
                 nr = tuple(new)
                 out_rows.append(tuple(f(nr, ex) for f in ret[0]))
-        if ret is not None:
-            return Result(f"UPDATE {n}", [Column(nm, t) for nm, t in
-                                          zip(ret[1], ret[2], strict=True)], out_rows)
-        return Result(f"UPDATE {n}")
+        return _dml_result(f"UPDATE {n}", ret, out_rows)
 
     def stmt_DeleteStmt(self, st: a.DeleteStmt, params: list[Any],
                         types: list[T.SqlType]) -> Any:
-        from cairn.sql.session import Column, Result
 
-        pl = self.planner(types)  # type: ignore[attr-defined]
-        if st.with_ is not None:
-            pl.ctes.append(pl._plan_ctes(st.with_, Scope()))
+        pl = self._dml_planner(st, types)
         node, _scope, rel = self._plan_target(st, pl, st.using)
         self.check_privilege(rel, "delete", st.table.pos)  # type: ignore[attr-defined]
         width = len(rel.live_columns)
@@ -662,10 +674,7 @@ class DmlMixin:
                 n += 1
                 if ret is not None:
                     out_rows.append(tuple(f(old, ex) for f in ret[0]))
-        if ret is not None:
-            return Result(f"DELETE {n}", [Column(nm, t) for nm, t in
-                                          zip(ret[1], ret[2], strict=True)], out_rows)
-        return Result(f"DELETE {n}")
+        return _dml_result(f"DELETE {n}", ret, out_rows)
 
     def _described(self, ret: Any) -> None:
         """In a Describe (no execution), stop once everything is bound."""
@@ -702,6 +711,15 @@ class Described(Exception):  # a control-flow signal for Describe, not an error
     def __init__(self, columns: Any):
         super().__init__("described")
         self.columns = columns
+
+
+def _dml_result(tag: str, ret: Any, rows: list[tuple]) -> Any:
+    """An INSERT/UPDATE/DELETE's result: its tag, and the RETURNING rows if it has any."""
+    from cairn.sql.session import Column, Result
+
+    if ret is None:
+        return Result(tag)
+    return Result(tag, [Column(nm, t) for nm, t in zip(ret[1], ret[2], strict=True)], rows)
 
 
 def _stored_pk(rel: Relation, stored: dict[str, Any]) -> Any:

@@ -234,6 +234,13 @@ def and_fn(fns: list[Fn]) -> Fn:
     return and_n
 
 
+def conjunction(fns: list[Fn]) -> Fn | None:
+    """All of ``fns`` (three-valued AND): None for no condition, the one itself for one."""
+    if not fns:
+        return None
+    return fns[0] if len(fns) == 1 else and_fn(fns)
+
+
 def or_fn(fns: list[Fn]) -> Fn:
     def or_n(row: tuple, ex: Any) -> Any:
         unknown = False

@@ -765,16 +765,20 @@ class Parser(ExprParser):
                                    pos=pos)
         raise self.error()
 
-    def _truncate(self) -> a.TruncateStmt:
-        pos = self.expect_kw("truncate").pos
-        self.accept_kw("table")
+    def _table_list(self) -> list[a.RangeVar]:
+        """[ONLY] name [, ...]: the tables of TRUNCATE and LOCK."""
         tables: list[a.RangeVar] = []
         while True:
             self.accept_kw("only")
             schema, name, p = self.qualified_name()
             tables.append(a.RangeVar(name, schema, pos=p))
             if not self.accept_op(","):
-                break
+                return tables
+
+    def _truncate(self) -> a.TruncateStmt:
+        pos = self.expect_kw("truncate").pos
+        self.accept_kw("table")
+        tables = self._table_list()
         stmt = a.TruncateStmt(tables, pos=pos)
         if self.accept_kws("restart", "identity"):
             stmt.restart_identity = True
@@ -1168,13 +1172,7 @@ class Parser(ExprParser):
     def _lock(self) -> a.LockStmt:
         pos = self.expect_kw("lock").pos
         self.accept_kw("table")
-        tables: list[a.RangeVar] = []
-        while True:
-            self.accept_kw("only")
-            schema, name, p = self.qualified_name()
-            tables.append(a.RangeVar(name, schema, pos=p))
-            if not self.accept_op(","):
-                break
+        tables = self._table_list()
         st = a.LockStmt(tables, pos=pos)
         if self.accept_kw("in"):
             for mode in sorted(_LOCK_MODES, key=lambda m: -len(m.split())):

@@ -32,6 +32,7 @@ from cairn.sql.expr import (
     ast_key,
     coerce,
     common_type,
+    conjunction,
     const,
     or_fn,
     to_bool,
@@ -1390,8 +1391,7 @@ class Planner:
                 k = nl + ri
                 rb = Bound(rs.columns[ri].type, lambda row, ex, i=k: row[i])
                 eqs.append(self.operator("=", lb, rb, j.pos))
-            cond = and_fn([e.fn for e in eqs]) if len(eqs) > 1 else (eqs[0].fn if eqs
-                                                                      else None)
+            cond = conjunction([e.fn for e in eqs])
             same = all(ls.columns[li].type.base == rs.columns[ri].type.base
                        for li, ri in pairs)
             if pairs and same and not getattr(right, "lateral", False):
@@ -1438,8 +1438,7 @@ class Planner:
                 hash_pairs.append(pair)
             else:
                 rest.append(b)
-        extra = and_fn([b.fn for b in rest]) if len(rest) > 1 else (rest[0].fn if rest
-                                                                    else None)
+        extra = conjunction([b.fn for b in rest])
         if hash_pairs and not getattr(right, "lateral", False):
             lkeys = [p[0].fn for p in hash_pairs]
             rkeys = []
@@ -1451,7 +1450,7 @@ class Planner:
             text = " AND ".join(f"({lb.text} = {rb.text})" for lb, rb in hash_pairs)
             return P.HashJoin(kind, left, right, lkeys, rkeys, hashers, extra, text)
         allb = [self.bind(c, scope) for c in conds]
-        cond = and_fn([b.fn for b in allb]) if len(allb) > 1 else allb[0].fn
+        cond = conjunction([b.fn for b in allb])
         return self._make_join(kind, left, right, cond)
 
     def _equi_pair(self, c: a.Node, scope: Scope, nl: int) -> tuple[Bound, Bound] | None:
@@ -1805,8 +1804,7 @@ class Planner:
                 if own.get(i):
                     bs = [to_bool(self.bind(c, parts[i][1]), self.ctx, "WHERE", -1)
                           for c in own[i]]
-                    node = P.Filter(node, and_fn([x.fn for x in bs]) if len(bs) > 1
-                                    else bs[0].fn, " AND ".join(x.text for x in bs))
+                    node = _filter(node, bs)
                 return node, [i]
             lnode, lorder = build(b.left)
             rnode, rorder = build(b.right)
@@ -1830,8 +1828,7 @@ class Planner:
                 if k not in applied and used <= set(order):
                     applied.add(k)
                     extra.append(to_bool(self.bind(c, js), self.ctx, "WHERE", -1))
-            ef = (and_fn([x.fn for x in extra]) if len(extra) > 1 else extra[0].fn) \
-                if extra else None
+            ef = conjunction([x.fn for x in extra])
             if lkeys:
                 node: P.PlanNode = P.HashJoin("inner", lnode, rnode, lkeys, rkeys, hashers,
                                              ef, " AND ".join(texts))
@@ -1851,8 +1848,7 @@ class Planner:
             node = _Reorder(node, idx)
         if top:
             bs = [to_bool(self.bind(c, fscope), self.ctx, "WHERE", -1) for c in top]
-            node = P.Filter(node, and_fn([x.fn for x in bs]) if len(bs) > 1 else bs[0].fn,
-                            " AND ".join(x.text for x in bs))
+            node = _filter(node, bs)
         return node, fscope
 
     def _edge(self, c: a.Node, used: set[int], items_used: Any) -> JO.Edge | None:
@@ -1972,8 +1968,7 @@ class Planner:
             return node
         bs = [to_bool(self.bind(c, scope), self.ctx, "WHERE", getattr(c, "pos", -1))
               for c in conds]
-        pred = and_fn([b.fn for b in bs]) if len(bs) > 1 else bs[0].fn
-        return P.Filter(node, pred, " AND ".join(b.text for b in bs))
+        return _filter(node, bs)
 
 
 class ScanBuilder(P.PlanNode):
@@ -2066,8 +2061,7 @@ class ScanBuilder(P.PlanNode):
                             break
                 spec.cond_text = " AND ".join(f"({_colname(cols, s[0])} {s[1]} {s[2].text})"
                                               for s in usable)
-        filt = and_fn([b.fn for b in residual]) if len(residual) > 1 else (
-            residual[0].fn if residual else None)
+        filt = conjunction([b.fn for b in residual])
         # index conditions are rechecked with the filter; EXPLAIN shows only the rest
         shown = [b for (c, sc), b in zip(conds, bounds, strict=True)
                  if spec.where is None or self._sarg(c, sc) is None]
@@ -2253,6 +2247,13 @@ def _flatten_inner(from_: list[a.Node]) -> tuple[list[a.Node], list[a.Node]]:
     for f in from_:
         walk(f)
     return items, conds
+
+
+def _filter(node: P.PlanNode, conds: list[Bound]) -> P.PlanNode:
+    """A Filter node over ``node`` keeping the rows where every condition is true."""
+    pred = conjunction([b.fn for b in conds])
+    assert pred is not None
+    return P.Filter(node, pred, " AND ".join(b.text for b in conds))
 
 
 def _item_alias(item: a.Node) -> str | None:

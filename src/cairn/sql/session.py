@@ -227,6 +227,7 @@ class Session(DdlMixin, DmlMixin, AlterMixin, RolesMixin):
         self.tx_options: dict[str, Any] = {}
         self.plan_cache: dict[Any, Any] = {}  # statement text -> parse trees
         self.query_plans: dict[Any, Any] = {}  # parse tree (+ context) -> plan
+        self.compiled: dict[Any, Any] = {}  # defaults/CHECKs/predicates per relation
         self.prepared: dict[str, Any] = {}
         self.notifications: list[Notification] = []
         self.pending_notifies: list[tuple[str, str]] = []
@@ -996,6 +997,7 @@ class Session(DdlMixin, DmlMixin, AlterMixin, RolesMixin):
         if st.what in ("all", "plans"):
             self.plan_cache.clear()
             self.query_plans.clear()
+            self.compiled.clear()
         if st.what == "all":
             if self.in_block:
                 raise SqlError("DISCARD ALL cannot run inside a transaction block",
